@@ -1,0 +1,78 @@
+"""authapi: a JWT authentication API on PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from authapi import auth, health, tokens, users
+from authapi.cli import keys_cli, users_cli
+from authapi.configuration import load_config, load_token_keys
+from authapi.errors import register_error_handlers
+from authapi.extensions import cors, db, migrate, redis_store
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build an app: configuration, extensions, blueprints, error handlers, CLI."""
+    app = Flask(__name__, instance_relative_config=True)
+    load_config(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_response_headers(app)
+    register_commands(app)
+    trust_proxies(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    redis_store.init_app(app)
+    tokens.init_app(app, load_token_keys(app))
+    # Exact, anchored origins: flask-cors treats strings with regex characters as
+    # unanchored patterns, and "*" with credentials would reflect any origin.
+    origins = [re.compile(re.escape(origin) + r"\Z") for origin in app.config["CORS_ORIGINS"]]
+    cors.init_app(
+        app,
+        resources={r"/*": {"origins": origins}},
+        supports_credentials=True,
+        expose_headers=["Retry-After", "X-Request-ID"],
+        max_age=600,
+    )
+
+
+def register_blueprints(app: Flask) -> None:
+    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(users.blueprint)
+    app.register_blueprint(health.blueprint)
+
+
+def register_response_headers(app: Flask) -> None:
+    hsts = app.config["APP_ENV"] == "production"
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        # Responses carry tokens or personal data: never cache unless a view says so.
+        response.headers.setdefault("Cache-Control", "no-store")
+        if hsts:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        return response
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(keys_cli)
+    app.cli.add_command(users_cli)
+
+
+def trust_proxies(app: Flask) -> None:
+    """Believe X-Forwarded-* only from as many proxies as configured (0 = none)."""
+    count = int(app.config["TRUSTED_PROXY_COUNT"])
+    if count > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]

@@ -1,0 +1,76 @@
+"""Who is calling: token extraction, the cross-site check and ``login_required``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import current_app, g, request
+
+from authapi.auth import service
+from authapi.auth.cookies import ACCESS_COOKIE
+from authapi.errors import Forbidden
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+CROSS_SITE_MESSAGE = "Cross-site request refused"
+
+
+def bearer_token() -> str | None:
+    """The Bearer token, "" for a Bearer header with no token, None without one."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip()
+
+
+def access_token_from_request() -> tuple[str | None, bool]:
+    """(token, came_from_cookie). A Bearer header wins; the query string is never read."""
+    token = bearer_token()
+    if token is not None:
+        return token, False
+    return request.cookies.get(ACCESS_COOKIE), True
+
+
+def _same_origin(origin: str) -> bool:
+    return origin == f"{request.scheme}://{request.host}"
+
+
+def reject_cross_site() -> None:
+    """Refuse a cookie-authenticated state change that the browser marks cross-site.
+
+    Clients that send neither Sec-Fetch-Site nor Origin (curl, servers) pass.
+    """
+    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+        raise Forbidden(CROSS_SITE_MESSAGE)
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    if origin in current_app.config["CORS_ORIGINS"] or _same_origin(origin):
+        return
+    raise Forbidden(CROSS_SITE_MESSAGE)
+
+
+def current_user() -> service.CurrentUser:
+    return g.current_user
+
+
+def login_required(*, changes_state: bool = False) -> Callable[[View], View]:
+    """Authenticate the request; state-changing cookie requests must be same-site."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            token, from_cookie = access_token_from_request()
+            if changes_state and from_cookie and token:
+                reject_cross_site()
+            g.current_user = service.authenticate(token)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator

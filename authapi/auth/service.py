@@ -1,0 +1,173 @@
+"""The authentication rules: plain functions the views call, free of HTTP details."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from authapi import passwords, sessions, tokens
+from authapi.errors import APIError, Conflict, Unauthorized
+from authapi.extensions import db
+from authapi.models import User
+from authapi.schemas import normalize_email, user_schema, valid_email
+
+log = logging.getLogger("authapi.auth")
+
+INVALID_CREDENTIALS = "Invalid email or password"
+REFRESH_FAILED = "Could not refresh access token"
+NOT_LOGGED_IN = "You are not logged in"
+INVALID_TOKEN = "Invalid token"
+SESSION_ENDED = "Invalid token or session has expired"
+
+
+class RefreshFailed(APIError):
+    status_code = 403
+    message = REFRESH_FAILED
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    user_id: str
+    session_id: str
+    access_token: str
+    access_lifetime: int
+    refresh_token: str
+    refresh_lifetime: int
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """Who is calling: the user's public data and the session the token belongs to."""
+
+    id: str
+    session_id: str
+    data: dict[str, Any]
+
+
+def find_user_by_email(email: str) -> User | None:
+    normalized = normalize_email(email)
+    if not valid_email(normalized):  # never send NUL or junk to PostgreSQL
+        return None
+    return db.session.scalar(select(User).where(User.email == normalized))
+
+
+def find_user_by_id(user_id: str) -> User | None:
+    try:
+        return db.session.get(User, uuid.UUID(user_id))
+    except ValueError:
+        return None
+
+
+def public_user(user: User) -> dict[str, Any]:
+    return user_schema.dump(user)
+
+
+def register(name: str, email: str, password: str) -> User:
+    """Create a user; the unique index decides races, so exactly one wins."""
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict("User with that email already exists")
+    user = User(name=name.strip(), email=email, password=passwords.hash_password(password))
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("User with that email already exists") from None
+    log.info("user registered", extra={"user_id": str(user.id)})
+    return user
+
+
+def _issue(user_id: str, session_id: str, generation: int, refresh_lifetime: int) -> IssuedTokens:
+    return IssuedTokens(
+        user_id=user_id,
+        session_id=session_id,
+        access_token=tokens.issue_access_token(user_id, session_id),
+        access_lifetime=tokens.access_lifetime(),
+        refresh_token=tokens.issue_refresh_token(
+            user_id, session_id, generation, lifetime=refresh_lifetime
+        ),
+        refresh_lifetime=refresh_lifetime,
+    )
+
+
+def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedTokens:
+    """Check credentials (always one bcrypt check) and start a new session."""
+    user = find_user_by_email(email)
+    password_ok = passwords.verify_password(password, user.password if user else None)
+    if user is None or not password_ok:
+        log.info("login failed", extra={"client_ip": ip})
+        raise APIError(INVALID_CREDENTIALS, status_code=400)
+    user_id = str(user.id)
+    session_id = sessions.create(user_id, ip=ip, user_agent=user_agent)
+    sessions.cache_user(user_id, json.dumps(public_user(user)))
+    log.info("login ok", extra={"user_id": user_id, "client_ip": ip})
+    lifetime = min(sessions.idle_timeout(), sessions.max_age())
+    return _issue(user_id, session_id, 0, lifetime)
+
+
+def refresh(refresh_token: str | None) -> IssuedTokens:
+    """Rotate the session's refresh token; reuse outside the grace window revokes it."""
+    if not refresh_token:
+        raise RefreshFailed()
+    try:
+        claims = tokens.decode_refresh_token(refresh_token)
+    except tokens.TokenError:
+        raise RefreshFailed() from None
+    user_id, session_id = claims["sub"], claims["sid"]
+    rotation = sessions.rotate(user_id, session_id, claims["gen"])
+    if rotation.outcome == "reused":
+        log.warning(
+            "refresh token reuse detected, session revoked",
+            extra={"user_id": user_id, "session_id": session_id},
+        )
+        raise RefreshFailed()
+    if rotation.outcome == "gone":
+        raise RefreshFailed()
+    log.info("token refreshed", extra={"user_id": user_id})
+    return _issue(user_id, session_id, rotation.generation, rotation.lifetime)
+
+
+def authenticate(access_token: str | None) -> CurrentUser:
+    """Verify an access token and its live session; one Redis round trip when cached."""
+    if not access_token:
+        raise Unauthorized(NOT_LOGGED_IN)
+    try:
+        claims = tokens.decode_access_token(access_token)
+    except tokens.TokenExpired:
+        # Front ends refresh only on this exact message, so expiry must use it.
+        raise Unauthorized(NOT_LOGGED_IN) from None
+    except tokens.TokenError:
+        raise Unauthorized(INVALID_TOKEN) from None
+    user_id, session_id = claims["sub"], claims["sid"]
+    alive, cached = sessions.touch(user_id, session_id)
+    if not alive:
+        raise Unauthorized(SESSION_ENDED)
+    if cached is not None:
+        return CurrentUser(id=user_id, session_id=session_id, data=json.loads(cached))
+    user = find_user_by_id(user_id)
+    if user is None:
+        sessions.delete(user_id, session_id)
+        raise Unauthorized(SESSION_ENDED)
+    data = public_user(user)
+    sessions.cache_user(user_id, json.dumps(data))
+    return CurrentUser(id=user_id, session_id=session_id, data=data)
+
+
+def logout(current: CurrentUser, scope: str = "local") -> int:
+    """End sessions: ``local`` this one, ``others`` all but this one, ``global`` all."""
+    if scope == "local":
+        ended = int(sessions.delete(current.id, current.session_id))
+    elif scope == "others":
+        ended = sessions.delete_all(current.id, keep=current.session_id)
+    elif scope == "global":
+        ended = sessions.delete_all(current.id)
+    else:
+        raise APIError("scope must be one of local, others, global")
+    log.info("logout", extra={"user_id": current.id, "scope": scope})
+    return ended

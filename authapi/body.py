@@ -1,0 +1,39 @@
+"""Reading a JSON request body strictly, before any schema sees it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+from marshmallow import Schema, ValidationError
+
+from authapi.errors import APIError, ValidationFailed
+
+
+def json_object() -> dict[str, Any]:
+    """The request body as a JSON object, or a 4xx APIError.
+
+    Only ``application/json`` is accepted (415 otherwise): an HTML form or a
+    text/plain body cannot be sent cross-site without a CORS preflight, so this
+    also blocks form-based CSRF, login CSRF included.
+    """
+    if request.mimetype != "application/json":
+        raise APIError("Content-Type must be application/json", status_code=415)
+    raw = request.get_data(cache=True)  # honours MAX_CONTENT_LENGTH (413)
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
+        raise APIError("Malformed JSON in request body") from None
+    if not isinstance(data, dict):
+        raise APIError("Request body must be a JSON object")
+    return data
+
+
+def load(schema: Schema) -> dict[str, Any]:
+    """Parse the body with a marshmallow schema; field errors become a 400."""
+    try:
+        return schema.load(json_object())
+    except ValidationError as error:
+        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        raise ValidationFailed("Invalid input", errors=messages) from None

@@ -1,0 +1,102 @@
+"""Loading configuration into an app, refusing unsafe production settings, loading keys."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from authapi import keys
+from authapi.tokens import TokenKeys
+from config import config_class_for, settings_from_env
+
+KEY_NAMES = (
+    "ACCESS_TOKEN_PRIVATE_KEY",
+    "ACCESS_TOKEN_PUBLIC_KEY",
+    "REFRESH_TOKEN_PRIVATE_KEY",
+    "REFRESH_TOKEN_PUBLIC_KEY",
+)
+
+
+class ConfigurationError(RuntimeError):
+    """The server must not start with this configuration; the message says what to fix."""
+
+
+def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    """Class defaults (by APP_ENV), then the environment, then explicit overrides."""
+    overrides = dict(overrides or {})
+    environ = dict(os.environ)
+    if "APP_ENV" in overrides:
+        environ["APP_ENV"] = overrides["APP_ENV"]
+    try:
+        app.config.from_object(config_class_for(environ))
+        app.config.update(settings_from_env(environ))
+    except ValueError as error:
+        raise ConfigurationError(f"Invalid configuration: {error}") from None
+    app.config.update(overrides)
+    check_config(app.config)
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    origins = tuple(config["CORS_ORIGINS"])
+    if any(origin.strip() in {"*", "null"} for origin in origins):
+        raise ConfigurationError(
+            "CORS_ORIGINS must list exact front-end origins (e.g. https://app.example.com); "
+            "'*' or 'null' would let any site make credentialed requests"
+        )
+    if config["APP_ENV"] != "production":
+        return
+    missing = [name for name in KEY_NAMES if not config.get(name)]
+    if missing:
+        raise ConfigurationError(
+            f"Production needs {', '.join(missing)}: run `flask keys generate` and set them"
+        )
+    if not config["COOKIE_SECURE"]:
+        raise ConfigurationError("Production needs COOKIE_SECURE=true (cookies only over HTTPS)")
+
+
+def _dev_keys(app: Flask) -> dict[str, str]:
+    """Development only: keys in instance/keys, generated on first use."""
+    directory = Path(app.root_path).parent / app.config["DEV_KEYS_DIR"]
+    directory.mkdir(parents=True, exist_ok=True)
+    values: dict[str, str] = {}
+    for kind in ("access", "refresh"):
+        private_path = directory / f"{kind}_private.pem"
+        public_path = directory / f"{kind}_public.pem"
+        if not private_path.exists():
+            private_key = keys.generate_private_key()
+            private_path.write_bytes(keys.private_pem(private_key))
+            private_path.chmod(0o600)
+            public_path.write_bytes(keys.public_pem(private_key.public_key()))
+            app.logger.warning("generated development %s token keys in %s", kind, directory)
+        values[f"{kind.upper()}_TOKEN_PRIVATE_KEY"] = private_path.read_text()
+        values[f"{kind.upper()}_TOKEN_PUBLIC_KEY"] = public_path.read_text()
+    return values
+
+
+def load_token_keys(app: Flask) -> TokenKeys:
+    config = dict(app.config)
+    if not all(config.get(name) for name in KEY_NAMES):
+        if config["APP_ENV"] == "production":
+            raise ConfigurationError("token keys are required in production")
+        config.update(_dev_keys(app))
+    try:
+        return TokenKeys(
+            access=keys.build_key_ring(
+                config["ACCESS_TOKEN_PRIVATE_KEY"],
+                config["ACCESS_TOKEN_PUBLIC_KEY"],
+                config["ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS"],
+                "ACCESS_TOKEN",
+            ),
+            refresh=keys.build_key_ring(
+                config["REFRESH_TOKEN_PRIVATE_KEY"],
+                config["REFRESH_TOKEN_PUBLIC_KEY"],
+                config["REFRESH_TOKEN_PREVIOUS_PUBLIC_KEYS"],
+                "REFRESH_TOKEN",
+            ),
+        )
+    except keys.KeyConfigError as error:
+        raise ConfigurationError(str(error)) from None

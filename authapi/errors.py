@@ -1,0 +1,167 @@
+"""The APIError family and the one place errors become JSON responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from flask import Flask, Response, current_app, jsonify, request
+from sqlalchemy import exc as sa_exc
+from werkzeug.exceptions import HTTPException
+
+from authapi.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class APIError(Exception):
+    """An error with a status code and a message safe to show to the client."""
+
+    status_code = 400
+    message = "Bad request"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        status_code: int | None = None,
+        errors: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message or self.message)
+        if message is not None:
+            self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+        self.errors = errors
+        self.headers = headers or {}
+
+
+class ValidationFailed(APIError):
+    status_code = 400
+    message = "Invalid input"
+
+
+class Unauthorized(APIError):
+    status_code = 401
+    message = "You are not logged in"
+
+
+class Forbidden(APIError):
+    status_code = 403
+    message = "You are not allowed to do this"
+
+
+class NotFound(APIError):
+    status_code = 404
+    message = "Not found"
+
+
+class Conflict(APIError):
+    status_code = 409
+    message = "Conflict"
+
+
+class ServiceUnavailable(APIError):
+    status_code = 503
+    message = "Service temporarily unavailable, please retry shortly"
+
+
+# Werkzeug errors get our own sentences rather than its HTML-oriented descriptions.
+HTTP_MESSAGES = {
+    400: "Bad request",
+    401: "You are not logged in",
+    403: "Forbidden",
+    405: "Method not allowed",
+    413: "Request body too large (limit is {limit} bytes)",
+    415: "Content-Type must be application/json",
+    429: "Too many requests, please try again later",
+    431: "Request headers too large",
+}
+
+
+def error_response(
+    status_code: int,
+    message: str,
+    *,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "status": "fail" if status_code < 500 else "error",
+        "message": message,
+    }
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status_code
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _requested_path() -> str:
+    query = request.query_string.decode("utf-8", "replace")
+    return f"{request.path}?{query}" if query else request.path
+
+
+def handle_api_error(error: APIError) -> Response:
+    return error_response(
+        error.status_code, error.message, errors=error.errors, headers=error.headers
+    )
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    headers: dict[str, str] = {}
+    if status == 404:
+        message = f"Route {_requested_path()} not found"
+    elif status == 405:
+        message = f"Method {request.method} not allowed on {request.path}"
+        allowed = error.get_headers()
+        headers = {name: value for name, value in allowed if name == "Allow"}
+    elif status == 413:
+        message = HTTP_MESSAGES[413].format(limit=current_app.config["MAX_CONTENT_LENGTH"])
+    elif status >= 500:
+        message = "Something went wrong"
+    else:
+        message = HTTP_MESSAGES.get(status, error.name)
+    return error_response(status, message, headers=headers)
+
+
+def handle_dependency_down(error: Exception) -> Response:
+    """Redis or PostgreSQL unreachable: fail closed with a retryable 503."""
+    db.session.rollback()
+    log.warning("dependency unavailable: %s", type(error).__name__)
+    return error_response(
+        503, ServiceUnavailable.message, headers={"Retry-After": "5"}
+    )
+
+
+def handle_unexpected(error: Exception) -> Response:
+    db.session.rollback()
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "Something went wrong")
+
+
+def _is_connection_problem(error: sa_exc.DBAPIError) -> bool:
+    return bool(error.connection_invalidated) or isinstance(
+        error, sa_exc.OperationalError | sa_exc.InterfaceError
+    )
+
+
+def handle_database_error(error: sa_exc.DBAPIError) -> Response:
+    if _is_connection_problem(error):
+        return handle_dependency_down(error)
+    return handle_unexpected(error)
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(APIError, handle_api_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(redis.ConnectionError, handle_dependency_down)
+    app.register_error_handler(redis.TimeoutError, handle_dependency_down)
+    app.register_error_handler(sa_exc.TimeoutError, handle_dependency_down)
+    app.register_error_handler(sa_exc.DBAPIError, handle_database_error)
+    app.register_error_handler(Exception, handle_unexpected)

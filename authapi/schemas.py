@@ -1,0 +1,140 @@
+"""Marshmallow schemas: what a request may carry and what a response shows.
+
+Input schemas EXCLUDE unknown fields, so ``role``, ``verified``, ``id`` or
+timestamps in a request body are never loaded (mass assignment).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from authapi.passwords import MAX_PASSWORD_BYTES
+
+NAME_MAX = 100
+EMAIL_MAX = 254
+PASSWORD_MIN = 8
+
+
+def has_control_characters(value: str) -> bool:
+    return any(unicodedata.category(char) in {"Cc", "Zl", "Zp"} for char in value)
+
+
+def normalize_email(value: str) -> str:
+    """The one email normalisation used everywhere: trim, NFKC, lower-case."""
+    return unicodedata.normalize("NFKC", value).strip().lower()
+
+
+_email_format = validate.Email(error="Invalid email address")
+
+
+def valid_email(email: str) -> bool:
+    """Is an already-normalised address acceptable for an account?"""
+    if not email or len(email) > EMAIL_MAX or has_control_characters(email):
+        return False
+    try:
+        _email_format(email)
+    except ValidationError:
+        return False
+    return True
+
+
+class Email(fields.String):
+    """A string field that normalises the address, then validates it."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        email = normalize_email(raw)
+        if len(email) > EMAIL_MAX:
+            raise ValidationError(f"Email address must be at most {EMAIL_MAX} characters")
+        if not valid_email(email):
+            raise ValidationError("Invalid email address")
+        return email
+
+
+def _validate_name(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Name is required")
+    if len(value) > NAME_MAX:
+        raise ValidationError(f"Name must be at most {NAME_MAX} characters")
+    if has_control_characters(value):
+        raise ValidationError("Name must not contain control characters")
+
+
+def validate_new_password(value: str) -> None:
+    if len(value) < PASSWORD_MIN:
+        raise ValidationError(f"Password must be at least {PASSWORD_MIN} characters")
+    if len(value.encode("utf-8")) > MAX_PASSWORD_BYTES:
+        raise ValidationError(f"Password must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8")
+    if "\x00" in value:
+        raise ValidationError("Password must not contain NUL characters")
+
+
+class RegisterSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    name = fields.String(
+        required=True,
+        validate=_validate_name,
+        error_messages={"required": "Name is required", "null": "Name is required"},
+    )
+    email = Email(
+        required=True,
+        error_messages={"required": "Email address is required", "null": "Email address is required"},
+    )
+    password = fields.String(
+        required=True,
+        validate=validate_new_password,
+        error_messages={"required": "Password is required", "null": "Password is required"},
+    )
+    passwordConfirm = fields.String(  # noqa: N815 - the tutorial's field name
+        required=True,
+        load_only=True,
+        error_messages={
+            "required": "Please confirm your password",
+            "null": "Please confirm your password",
+        },
+    )
+
+    @validates_schema(skip_on_field_errors=False)
+    def passwords_match(self, data: dict[str, Any], **kwargs: Any) -> None:
+        password, confirm = data.get("password"), data.get("passwordConfirm")
+        if password is not None and confirm is not None and password != confirm:
+            raise ValidationError("Passwords do not match", "passwordConfirm")
+
+
+class LoginSchema(Schema):
+    """Only shape is checked here: every wrong value is one 'Invalid email or password'."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    email = fields.String(
+        required=True,
+        error_messages={"required": "Email address is required", "null": "Email address is required"},
+    )
+    password = fields.String(
+        required=True,
+        error_messages={"required": "Password is required", "null": "Password is required"},
+    )
+
+
+class UserSchema(Schema):
+    """The public user object. Never the password hash."""
+
+    id = fields.UUID()
+    name = fields.String()
+    email = fields.String()
+    role = fields.Function(lambda user: user.role.value)
+    photo = fields.String()
+    verified = fields.Boolean()
+    created_at = fields.DateTime(format="iso")
+    updated_at = fields.DateTime(format="iso")
+
+
+user_schema = UserSchema()
+register_schema = RegisterSchema()
+login_schema = LoginSchema()

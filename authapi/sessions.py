@@ -1,0 +1,232 @@
+"""The Redis session store.
+
+Key layout (every key of one user shares the ``{u:<user id>}`` hash tag, so the
+multi-key scripts below run on a Redis Cluster without CROSSSLOT errors):
+
+- ``<prefix>:{u:<uid>}:session:<sid>``  hash: gen, created_at, last_used_at,
+  rotated_at, expires_at (absolute cap), ip, user_agent. TTL = idle timeout.
+- ``<prefix>:{u:<uid>}:sessions``       sorted set: sid -> expires_at (the index
+  used to list and end a user's sessions). TTL = the session cap.
+- ``<prefix>:{u:<uid>}:user``           the user's public data, cached for the
+  hot path; deleted by every change to the user.
+
+Times are UNIX seconds (floats); every key has a TTL.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+
+from authapi.extensions import redis_store
+
+USER_CACHE_TTL = 300  # seconds
+LAST_USED_RESOLUTION = 30  # seconds: don't rewrite last_used_at more often than this
+USER_AGENT_MAX = 256
+
+# KEYS: session, user cache. ARGV: now, resolution.
+# Returns {exists (0/1), cached user JSON or false}: one round trip per request.
+_TOUCH = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, false} end
+local last = tonumber(redis.call('HGET', KEYS[1], 'last_used_at') or '0')
+if tonumber(ARGV[1]) - last >= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'last_used_at', ARGV[1])
+end
+return {1, redis.call('GET', KEYS[2])}
+"""
+
+# KEYS: session, index. ARGV: token gen, now, reuse interval, idle ttl, sid.
+# Returns {outcome, gen, ttl}: outcome 1 rotated, 2 reuse within the grace window
+# (answer with the current generation, no increment), 0 session gone, -1 reuse
+# outside the window (session revoked). Decision and increment are one atomic step.
+_ROTATE = """
+local h = redis.call('HMGET', KEYS[1], 'gen', 'rotated_at', 'expires_at')
+if not h[1] then return {0, 0, 0} end
+local gen, token_gen, now = tonumber(h[1]), tonumber(ARGV[1]), tonumber(ARGV[2])
+local remaining = tonumber(h[3]) - now
+if remaining <= 0 then
+  redis.call('DEL', KEYS[1]); redis.call('ZREM', KEYS[2], ARGV[5])
+  return {0, 0, 0}
+end
+local ttl = math.min(tonumber(ARGV[4]), remaining)
+if token_gen == gen then
+  gen = gen + 1
+  redis.call('HSET', KEYS[1], 'gen', gen, 'rotated_at', ARGV[2], 'last_used_at', ARGV[2])
+  redis.call('EXPIRE', KEYS[1], math.ceil(ttl))
+  return {1, gen, math.ceil(ttl)}
+end
+if token_gen == gen - 1 and now - tonumber(h[2] or '0') < tonumber(ARGV[3]) then
+  return {2, gen, math.ceil(ttl)}
+end
+redis.call('DEL', KEYS[1]); redis.call('ZREM', KEYS[2], ARGV[5])
+return {-1, gen, 0}
+"""
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: str
+    created_at: float
+    last_used_at: float
+    expires_at: float
+    ip: str
+    user_agent: str
+
+
+@dataclass(frozen=True)
+class Rotation:
+    outcome: str  # "rotated" | "grace" | "gone" | "reused"
+    generation: int
+    lifetime: int
+
+
+def _prefix() -> str:
+    return current_app.config["REDIS_KEY_PREFIX"]
+
+
+def session_key(user_id: str, session_id: str) -> str:
+    return f"{_prefix()}:{{u:{user_id}}}:session:{session_id}"
+
+
+def index_key(user_id: str) -> str:
+    return f"{_prefix()}:{{u:{user_id}}}:sessions"
+
+
+def user_cache_key(user_id: str) -> str:
+    return f"{_prefix()}:{{u:{user_id}}}:user"
+
+
+def idle_timeout() -> int:
+    return int(float(current_app.config["REFRESH_TOKEN_EXPIRES_IN"]) * 60)
+
+
+def max_age() -> int:
+    return int(current_app.config["SESSION_MAX_AGE"])
+
+
+def create(user_id: str, *, ip: str, user_agent: str, now: float | None = None) -> str:
+    """Start a new session (128-bit random id) and return its id. Generation starts at 0."""
+    now = time.time() if now is None else now
+    session_id = secrets.token_urlsafe(16)
+    expires_at = now + max_age()
+    ttl = math.ceil(min(idle_timeout(), max_age()))
+    key, index = session_key(user_id, session_id), index_key(user_id)
+    pipe = redis_store.client.pipeline(transaction=True)
+    pipe.hset(
+        key,
+        mapping={
+            "gen": 0,
+            "created_at": now,
+            "last_used_at": now,
+            "rotated_at": now,
+            "expires_at": expires_at,
+            "ip": ip,
+            "user_agent": user_agent[:USER_AGENT_MAX],
+        },
+    )
+    pipe.expire(key, ttl)
+    pipe.zremrangebyscore(index, "-inf", now)
+    pipe.zadd(index, {session_id: expires_at})
+    pipe.expire(index, max_age())
+    pipe.execute()
+    return session_id
+
+
+def _script(source: str) -> Any:
+    """A registered script (EVALSHA, falling back to EVAL once per server)."""
+    scripts = current_app.extensions.setdefault("authapi.scripts", {})
+    if source not in scripts:
+        scripts[source] = redis_store.client.register_script(source)
+    return scripts[source]
+
+
+def touch(user_id: str, session_id: str, *, now: float | None = None) -> tuple[bool, str | None]:
+    """Is the session alive? Also returns the cached user JSON, if any (one round trip)."""
+    now = time.time() if now is None else now
+    keys = [session_key(user_id, session_id), user_cache_key(user_id)]
+    alive, cached = _script(_TOUCH)(keys=keys, args=[now, LAST_USED_RESOLUTION])
+    return bool(alive), cached or None
+
+
+def rotate(
+    user_id: str, session_id: str, token_generation: int, *, now: float | None = None
+) -> Rotation:
+    """Atomically decide a refresh: rotate, answer within the grace window, or revoke."""
+    now = time.time() if now is None else now
+    keys = [session_key(user_id, session_id), index_key(user_id)]
+    args = [
+        token_generation,
+        now,
+        current_app.config["REFRESH_REUSE_INTERVAL"],
+        idle_timeout(),
+        session_id,
+    ]
+    outcome, generation, lifetime = _script(_ROTATE)(keys=keys, args=args)
+    names = {1: "rotated", 2: "grace", 0: "gone", -1: "reused"}
+    return Rotation(outcome=names[int(outcome)], generation=int(generation), lifetime=int(lifetime))
+
+
+def delete(user_id: str, session_id: str) -> bool:
+    """End one session; True if it existed."""
+    pipe = redis_store.client.pipeline(transaction=True)
+    pipe.delete(session_key(user_id, session_id))
+    pipe.zrem(index_key(user_id), session_id)
+    deleted, _ = pipe.execute()
+    return bool(deleted)
+
+
+def list_sessions(user_id: str, *, now: float | None = None) -> list[SessionInfo]:
+    """The user's live sessions, oldest first."""
+    now = time.time() if now is None else now
+    client = redis_store.client
+    session_ids = client.zrangebyscore(index_key(user_id), now, "+inf")
+    if not session_ids:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for session_id in session_ids:
+        pipe.hgetall(session_key(user_id, session_id))
+    sessions = [
+        _session_info(session_id, data)
+        for session_id, data in zip(session_ids, pipe.execute(), strict=True)
+        if data
+    ]
+    return sorted(sessions, key=lambda session: session.created_at)
+
+
+def _session_info(session_id: str, data: dict[str, Any]) -> SessionInfo:
+    return SessionInfo(
+        id=session_id,
+        created_at=float(data.get("created_at", 0)),
+        last_used_at=float(data.get("last_used_at", 0)),
+        expires_at=float(data.get("expires_at", 0)),
+        ip=data.get("ip", ""),
+        user_agent=data.get("user_agent", ""),
+    )
+
+
+def delete_all(user_id: str, *, keep: str | None = None) -> int:
+    """End every session of a user except ``keep``; returns how many were ended."""
+    client = redis_store.client
+    index = index_key(user_id)
+    session_ids = [sid for sid in client.zrange(index, 0, -1) if sid != keep]
+    if not session_ids:
+        return 0
+    pipe = client.pipeline(transaction=True)
+    for session_id in session_ids:
+        pipe.delete(session_key(user_id, session_id))
+    pipe.zrem(index, *session_ids)
+    results = pipe.execute()
+    return sum(int(result) for result in results[:-1])
+
+
+def cache_user(user_id: str, user_json: str) -> None:
+    redis_store.client.set(user_cache_key(user_id), user_json, ex=USER_CACHE_TTL)
+
+
+def forget_user(user_id: str) -> None:
+    redis_store.client.delete(user_cache_key(user_id))

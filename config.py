@@ -1,0 +1,171 @@
+"""Configuration: class-based defaults plus one explicit mapping from the environment.
+
+Nothing here reads the environment at import time. ``create_app`` picks a class by
+``APP_ENV`` and then applies :func:`settings_from_env`, so the environment always
+wins over the class defaults and tests can pass a plain dict instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+class Config:
+    """Defaults shared by every environment."""
+
+    APP_ENV = "development"
+    TESTING = False
+
+    SQLALCHEMY_DATABASE_URI = "postgresql+psycopg2://postgres@127.0.0.1:5432/authapi"
+    # pool_pre_ping survives a restarted PostgreSQL; the short timeouts turn an
+    # unreachable database into a quick 503 instead of a hung worker.
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": 5,
+        "max_overflow": 5,
+        "pool_timeout": 3,
+        "connect_args": {"connect_timeout": 3, "options": "-c statement_timeout=5000"},
+    }
+    REDIS_URL = "redis://127.0.0.1:6379/0"
+    REDIS_SOCKET_TIMEOUT = 1.0  # seconds; with one retry a dead Redis costs about 2 s
+    REDIS_KEY_PREFIX = "authapi"
+
+    # Base64 of PEM, as in the tutorial. Empty means "not configured".
+    ACCESS_TOKEN_PRIVATE_KEY = ""
+    ACCESS_TOKEN_PUBLIC_KEY = ""
+    REFRESH_TOKEN_PRIVATE_KEY = ""
+    REFRESH_TOKEN_PUBLIC_KEY = ""
+    # Older access/refresh public keys that still verify (comma-separated base64 PEMs).
+    ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS = ""
+    REFRESH_TOKEN_PREVIOUS_PUBLIC_KEYS = ""
+    ACCESS_TOKEN_EXPIRES_IN = 15  # minutes
+    REFRESH_TOKEN_EXPIRES_IN = 60  # minutes
+    SESSION_MAX_AGE = 24 * 60 * 60  # seconds: absolute cap no refresh extends
+    REFRESH_REUSE_INTERVAL = 10  # seconds a superseded refresh token stays usable
+    JWT_ISSUER = "authapi"
+    JWT_AUDIENCE = "authapi"
+    JWT_LEEWAY = 30  # seconds of clock skew tolerated on exp/iat/nbf
+
+    BCRYPT_ROUNDS = 12
+    MAX_CONCURRENT_HASHES = 2  # per process; keeps a login storm from taking every thread
+
+    CORS_ORIGINS: tuple[str, ...] = ("http://localhost:3000",)
+    COOKIE_SECURE = False
+    REFRESH_COOKIE_PATH = "/api/auth"
+    MAX_CONTENT_LENGTH = 10 * 1024
+    TRUSTED_PROXY_COUNT = 0
+
+    RATELIMIT_ENABLED = True
+    RATELIMIT_LOGIN_PER_ADDRESS = "20 per minute"
+    RATELIMIT_LOGIN_PER_ACCOUNT = "10 per 5 minutes"
+    RATELIMIT_REGISTER_PER_ADDRESS = "10 per hour"
+    RATELIMIT_REFRESH_PER_SESSION = "30 per minute"
+
+    PORT = 8000
+    DEV_KEYS_DIR = "instance/keys"
+
+
+class DevelopmentConfig(Config):
+    APP_ENV = "development"
+
+
+class TestingConfig(Config):
+    APP_ENV = "testing"
+    TESTING = True
+    BCRYPT_ROUNDS = 4
+    SQLALCHEMY_DATABASE_URI = "postgresql+psycopg2://postgres@127.0.0.1:5432/authapi_test"
+    REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+class ProductionConfig(Config):
+    APP_ENV = "production"
+    COOKIE_SECURE = True
+
+
+CONFIG_BY_ENV: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def _as_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a boolean (true/false), got {value!r}")
+
+
+def database_uri(value: str) -> str:
+    """Pin the psycopg2 driver: SQLAlchemy 2.1 maps plain ``postgresql://`` to psycopg 3."""
+    for scheme in ("postgres://", "postgresql://"):
+        if value.startswith(scheme):
+            return "postgresql+psycopg2://" + value[len(scheme) :]
+    return value
+
+
+def _as_list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+# Environment variable -> (config key, parser). The only place the environment is read.
+ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", database_uri),
+    "REDIS_URL": ("REDIS_URL", str),
+    "ACCESS_TOKEN_PRIVATE_KEY": ("ACCESS_TOKEN_PRIVATE_KEY", str),
+    "ACCESS_TOKEN_PUBLIC_KEY": ("ACCESS_TOKEN_PUBLIC_KEY", str),
+    "REFRESH_TOKEN_PRIVATE_KEY": ("REFRESH_TOKEN_PRIVATE_KEY", str),
+    "REFRESH_TOKEN_PUBLIC_KEY": ("REFRESH_TOKEN_PUBLIC_KEY", str),
+    "ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS": ("ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS", str),
+    "REFRESH_TOKEN_PREVIOUS_PUBLIC_KEYS": ("REFRESH_TOKEN_PREVIOUS_PUBLIC_KEYS", str),
+    "ACCESS_TOKEN_EXPIRES_IN": ("ACCESS_TOKEN_EXPIRES_IN", float),
+    "REFRESH_TOKEN_EXPIRES_IN": ("REFRESH_TOKEN_EXPIRES_IN", float),
+    "SESSION_MAX_AGE": ("SESSION_MAX_AGE", int),
+    "REFRESH_REUSE_INTERVAL": ("REFRESH_REUSE_INTERVAL", int),
+    "JWT_ISSUER": ("JWT_ISSUER", str),
+    "JWT_AUDIENCE": ("JWT_AUDIENCE", str),
+    "JWT_LEEWAY": ("JWT_LEEWAY", int),
+    "CORS_ORIGINS": ("CORS_ORIGINS", _as_list),
+    "COOKIE_SECURE": ("COOKIE_SECURE", _as_bool),
+    "BCRYPT_ROUNDS": ("BCRYPT_ROUNDS", int),
+    "MAX_CONCURRENT_HASHES": ("MAX_CONCURRENT_HASHES", int),
+    "TRUSTED_PROXY_COUNT": ("TRUSTED_PROXY_COUNT", int),
+    "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _as_bool),
+    "RATELIMIT_LOGIN_PER_ADDRESS": ("RATELIMIT_LOGIN_PER_ADDRESS", str),
+    "RATELIMIT_LOGIN_PER_ACCOUNT": ("RATELIMIT_LOGIN_PER_ACCOUNT", str),
+    "RATELIMIT_REGISTER_PER_ADDRESS": ("RATELIMIT_REGISTER_PER_ADDRESS", str),
+    "RATELIMIT_REFRESH_PER_SESSION": ("RATELIMIT_REFRESH_PER_SESSION", str),
+    "PORT": ("PORT", int),
+}
+
+
+def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Translate the set environment variables into config keys.
+
+    Raises ``ValueError`` naming the variable when a value cannot be parsed.
+    """
+    settings: dict[str, Any] = {}
+    for env_name, (key, parse) in ENV_MAPPING.items():
+        raw = environ.get(env_name)
+        if raw is None or raw == "":
+            continue
+        try:
+            settings[key] = parse(raw)
+        except ValueError as exc:
+            raise ValueError(f"{env_name}: {exc}") from None
+    return settings
+
+
+def config_class_for(environ: Mapping[str, str] | None = None) -> type[Config]:
+    """The config class named by APP_ENV (development by default)."""
+    environ = os.environ if environ is None else environ
+    name = environ.get("APP_ENV", "development").strip().lower() or "development"
+    try:
+        return CONFIG_BY_ENV[name]
+    except KeyError:
+        choices = ", ".join(CONFIG_BY_ENV)
+        raise ValueError(f"APP_ENV must be one of {choices}, got {name!r}") from None
