@@ -1,0 +1,185 @@
+"""Fixtures: a real PostgreSQL test database built by the migrations, a real Redis db.
+
+- One test database per run (its name must end in ``_test``), dropped WITH (FORCE)
+  and recreated at session start, built by ``flask db upgrade``, dropped at the end.
+- One Redis logical database other than 0, flushed before each test.
+- Each test starts from empty tables (TRUNCATE), not from a rolled-back transaction,
+  so what a test sees is what a live server would see.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import text
+from werkzeug.serving import make_server
+
+from authapi import create_app, keys
+from authapi.extensions import db
+from config import database_uri
+
+TEST_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/authapi_test"
+)
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+def _maintenance_url(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, parts.fragment))
+
+
+def _recreate_database(url: str, *, create: bool) -> None:
+    name = _database_name(url)
+    connection = psycopg2.connect(_maintenance_url(url).replace("+psycopg2", ""))
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if create:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    name = _database_name(TEST_DATABASE_URL)
+    if not name.endswith("_test"):
+        pytest.exit(f"refusing to use database {name!r}: test database names end in _test", 2)
+    _recreate_database(TEST_DATABASE_URL, create=True)
+    yield database_uri(TEST_DATABASE_URL)
+    _recreate_database(TEST_DATABASE_URL, create=False)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    path = urlsplit(TEST_REDIS_URL).path.strip("/")
+    if path in {"", "0"}:
+        pytest.exit("refusing to flush Redis db 0: set TEST_REDIS_URL to another db", 2)
+    return TEST_REDIS_URL
+
+
+def _key_values(prefix: str) -> dict[str, str]:
+    private_key = keys.generate_private_key()
+    return {
+        f"{prefix}_PRIVATE_KEY": base64.b64encode(keys.private_pem(private_key)).decode(),
+        f"{prefix}_PUBLIC_KEY": base64.b64encode(
+            keys.public_pem(private_key.public_key())
+        ).decode(),
+    }
+
+
+@pytest.fixture(scope="session")
+def key_config() -> dict[str, str]:
+    return {**_key_values("ACCESS_TOKEN"), **_key_values("REFRESH_TOKEN")}
+
+
+@pytest.fixture(scope="session")
+def base_config(database_url: str, redis_url: str, key_config: dict[str, str]) -> dict[str, Any]:
+    return {
+        "APP_ENV": "testing",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "RATELIMIT_ENABLED": False,
+        **key_config,
+    }
+
+
+@pytest.fixture(scope="session")
+def app(base_config: dict[str, Any]) -> Iterator[Flask]:
+    app = create_app(base_config)
+    with app.app_context():
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def clean_state(request: pytest.FixtureRequest) -> None:
+    """Empty tables and Redis before each test that touches them."""
+    if "app" not in request.fixturenames and "make_app" not in request.fixturenames:
+        return
+    app: Flask = request.getfixturevalue("app")
+    request.getfixturevalue("redis_client").flushdb()
+    with app.app_context():
+        table_names = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+        db.session.execute(text(f"TRUNCATE {table_names} CASCADE"))
+        db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def make_app(base_config: dict[str, Any], app: Flask) -> Iterator[Callable[..., Flask]]:
+    """Build a variant app (other config) on the same test database; disposed after."""
+    built: list[Flask] = []
+
+    def factory(**overrides: Any) -> Flask:
+        variant = create_app({**base_config, **overrides})
+        built.append(variant)
+        return variant
+
+    yield factory
+    for variant in built:
+        with variant.app_context():
+            db.engine.dispose()
+
+
+class LiveServer:
+    """A real threaded HTTP server around an app, on a spare loopback port."""
+
+    def __init__(self, app: Flask) -> None:
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
+@pytest.fixture
+def live_server() -> Iterator[Callable[[Flask], LiveServer]]:
+    servers: list[LiveServer] = []
+
+    def start(app: Flask) -> LiveServer:
+        server = LiveServer(app)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

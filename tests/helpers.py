@@ -1,0 +1,42 @@
+"""Small helpers the tests share: acting through the real routes, asserting the envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+PASSWORD = "correct horse battery"
+
+
+def register(
+    client: FlaskClient,
+    email: str = "alice@example.com",
+    password: str = PASSWORD,
+    name: str = "Alice",
+) -> dict[str, Any]:
+    response = client.post(
+        "/api/auth/register",
+        json={"name": name, "email": email, "password": password, "passwordConfirm": password},
+    )
+    assert response.status_code == 201, response.json
+    return response.json["data"]["user"]
+
+
+def login(
+    client: FlaskClient, email: str = "alice@example.com", password: str = PASSWORD
+) -> str:
+    response = client.post("/api/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.json
+    return response.json["access_token"]
+
+
+def assert_fail(response: Any, status: int, message: str | None = None) -> None:
+    """The contract's error envelope: JSON, status fail/error, a message."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["status"] == ("fail" if status < 500 else "error")
+    assert isinstance(body["message"], str) and body["message"]
+    if message is not None:
+        assert body["message"] == message
