@@ -11,7 +11,7 @@ from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from authapi import auth, health, tokens, users
-from authapi.cli import keys_cli, users_cli
+from authapi.cli import deploy, keys_cli, users_cli
 from authapi.configuration import load_config, load_token_keys
 from authapi.errors import register_error_handlers
 from authapi.extensions import cors, db, migrate, redis_store
@@ -67,6 +67,7 @@ def register_response_headers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    app.cli.add_command(deploy)
     app.cli.add_command(keys_cli)
     app.cli.add_command(users_cli)
 

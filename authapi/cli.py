@@ -6,9 +6,11 @@ import base64
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
+from flask_migrate import upgrade
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import create_engine, make_url, select, text
 
 from authapi import keys, passwords
 from authapi.extensions import db
@@ -74,3 +76,34 @@ def create_admin(email: str, name: str, password: str) -> None:
     db.session.add(user)
     db.session.commit()
     click.echo(f"Created admin {normalized}.")
+
+
+def ensure_database(url: str) -> bool:
+    """Create the PostgreSQL database named in ``url`` if missing; True if created."""
+    target = make_url(url)
+    if not target.drivername.startswith("postgresql") or not target.database:
+        return False
+    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            exists = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": target.database},
+            )
+            if exists:
+                return False
+            quoted = connection.dialect.identifier_preparer.quote(target.database)
+            connection.execute(text(f"CREATE DATABASE {quoted}"))
+            return True
+    finally:
+        engine.dispose()
+
+
+@click.command("deploy")
+def deploy() -> None:
+    """Create the database if it does not exist, then run every migration (idempotent)."""
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    if ensure_database(url):
+        click.echo(f"Created database {make_url(url).database}.")
+    upgrade()
+    click.echo("Database is up to date.")

@@ -2,22 +2,30 @@
 what to do with it (log lines, metrics, the audit table) without the service
 knowing about any of them.
 
-Every signal is sent with ``sender=current_app._get_current_object()`` and keyword
-arguments ``user_id`` (str or None), ``ip`` (str) and ``user_agent`` (str) plus the
-ones named in the comment. None ever carries a password, token or cookie value.
+Every signal is sent with the app as sender and the keyword argument ``user_id``
+(str, or None where no account is known) plus the ones named in the comment;
+listeners run inside the request, so they read the client address and user agent
+from it. No signal ever carries a password, token or cookie value.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from blinker import Namespace
+from flask import current_app
 
 _signals = Namespace()
 
 user_registered = _signals.signal("user-registered")
-login_succeeded = _signals.signal("login-succeeded")
+login_succeeded = _signals.signal("login-succeeded")  # session_id
 login_failed = _signals.signal("login-failed")  # user_id is None for unknown emails
 token_refreshed = _signals.signal("token-refreshed")  # session_id, generation
 refresh_reuse_detected = _signals.signal("refresh-reuse-detected")  # session_id
 logged_out = _signals.signal("logged-out")  # session_id, scope, ended
 password_changed = _signals.signal("password-changed")
 user_deleted = _signals.signal("user-deleted")
+
+
+def emit(signal: Any, **data: Any) -> None:
+    signal.send(current_app._get_current_object(), **data)

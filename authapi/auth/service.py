@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -11,13 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from authapi import passwords, sessions, tokens
+from authapi import events, passwords, sessions, tokens
 from authapi.errors import APIError, Conflict, Unauthorized
 from authapi.extensions import db
 from authapi.models import User
 from authapi.schemas import normalize_email, user_schema, valid_email
-
-log = logging.getLogger("authapi.auth")
 
 INVALID_CREDENTIALS = "Invalid email or password"
 REFRESH_FAILED = "Could not refresh access token"
@@ -79,7 +76,7 @@ def register(name: str, email: str, password: str) -> User:
     except IntegrityError:
         db.session.rollback()
         raise Conflict("User with that email already exists") from None
-    log.info("user registered", extra={"user_id": str(user.id)})
+    events.emit(events.user_registered, user_id=str(user.id))
     return user
 
 
@@ -101,12 +98,12 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
     user = find_user_by_email(email)
     password_ok = passwords.verify_password(password, user.password if user else None)
     if user is None or not password_ok:
-        log.info("login failed", extra={"client_ip": ip})
+        events.emit(events.login_failed, user_id=str(user.id) if user else None)
         raise APIError(INVALID_CREDENTIALS, status_code=400)
     user_id = str(user.id)
     session_id = sessions.create(user_id, ip=ip, user_agent=user_agent)
     sessions.cache_user(user_id, json.dumps(public_user(user)))
-    log.info("login ok", extra={"user_id": user_id, "client_ip": ip})
+    events.emit(events.login_succeeded, user_id=user_id, session_id=session_id)
     lifetime = min(sessions.idle_timeout(), sessions.max_age())
     return _issue(user_id, session_id, 0, lifetime)
 
@@ -122,14 +119,16 @@ def refresh(refresh_token: str | None) -> IssuedTokens:
     user_id, session_id = claims["sub"], claims["sid"]
     rotation = sessions.rotate(user_id, session_id, claims["gen"])
     if rotation.outcome == "reused":
-        log.warning(
-            "refresh token reuse detected, session revoked",
-            extra={"user_id": user_id, "session_id": session_id},
-        )
+        events.emit(events.refresh_reuse_detected, user_id=user_id, session_id=session_id)
         raise RefreshFailed()
     if rotation.outcome == "gone":
         raise RefreshFailed()
-    log.info("token refreshed", extra={"user_id": user_id})
+    events.emit(
+        events.token_refreshed,
+        user_id=user_id,
+        session_id=session_id,
+        generation=rotation.generation,
+    )
     return _issue(user_id, session_id, rotation.generation, rotation.lifetime)
 
 
@@ -169,5 +168,11 @@ def logout(current: CurrentUser, scope: str = "local") -> int:
         ended = sessions.delete_all(current.id)
     else:
         raise APIError("scope must be one of local, others, global")
-    log.info("logout", extra={"user_id": current.id, "scope": scope})
+    events.emit(
+        events.logged_out,
+        user_id=current.id,
+        session_id=current.session_id,
+        scope=scope,
+        ended=ended,
+    )
     return ended

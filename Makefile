@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make run` serves the API, `make test` tests it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run dev test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+## run: install, create and migrate the database, serve with gunicorn on $PORT
+run: $(VENV)/.installed
+	$(BIN)/flask --app wsgi deploy
+	PORT=$(PORT) exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+## dev: the Flask development server with reload
+dev: $(VENV)/.installed
+	$(BIN)/flask --app wsgi deploy
+	$(BIN)/flask --app wsgi run --debug --port $(PORT)
+
+## test: lint, format check, then the whole test suite against real PostgreSQL and Redis
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
