@@ -1,0 +1,352 @@
+"""Static checks of the deployment files (Dockerfile, entrypoint, compose, gunicorn).
+
+No Docker engine, database or Flask app is needed: the files are parsed as text/YAML
+and cross-checked against each other and against ``config.ENV_MAPPING``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from config import ENV_MAPPING  # noqa: E402
+
+DOCKERFILE = ROOT / "Dockerfile"
+ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERIGNORE = ROOT / ".dockerignore"
+GUNICORN_CONF = ROOT / "gunicorn.conf.py"
+
+KEY_VARS = (
+    "ACCESS_TOKEN_PRIVATE_KEY",
+    "ACCESS_TOKEN_PUBLIC_KEY",
+    "REFRESH_TOKEN_PRIVATE_KEY",
+    "REFRESH_TOKEN_PUBLIC_KEY",
+)
+HEALTH_PATH = "/api/health/live"
+ALL_INTERFACES = {"0.0.0.0", "[::]"}  # noqa: S104  (what a container must listen on)
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with comments dropped and continuations joined."""
+    instructions: list[tuple[str, str]] = []
+    buffer = ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        line = raw.strip()
+        if not buffer and (not line or line.startswith("#")):
+            continue
+        if buffer and line.startswith("#"):
+            continue  # comment lines inside a continuation are ignored by Docker
+        if line.endswith("\\"):
+            buffer += line[:-1] + " "
+            continue
+        buffer += line
+        keyword, _, args = buffer.strip().partition(" ")
+        instructions.append((keyword.upper(), args.strip()))
+        buffer = ""
+    assert not buffer, "Dockerfile ends inside a line continuation"
+    return instructions
+
+
+def instruction_args(name: str) -> list[str]:
+    return [args for keyword, args in dockerfile_instructions() if keyword == name]
+
+
+def first_index(name: str) -> int:
+    keywords = [keyword for keyword, _ in dockerfile_instructions()]
+    assert name in keywords, f"Dockerfile has no {name}"
+    return keywords.index(name)
+
+
+def dockerfile_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for args in instruction_args("ENV"):
+        for token in shlex.split(args):
+            name, sep, value = token.partition("=")
+            assert sep, f"use the ENV NAME=value form, got {token!r}"
+            env[name] = value
+    return env
+
+
+def exposed_ports() -> set[int]:
+    ports: set[int] = set()
+    for args in instruction_args("EXPOSE"):
+        for token in args.split():
+            ports.add(int(token.split("/")[0]))
+    return ports
+
+
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE.read_text())
+    assert isinstance(data, dict), "docker-compose.yml is not a mapping"
+    return data
+
+
+def service(name: str) -> dict[str, Any]:
+    services = compose().get("services") or {}
+    assert name in services, f"compose has no service {name!r}"
+    return services[name]
+
+
+def service_env(name: str) -> dict[str, str]:
+    """A service's environment as a dict, whether written as a mapping or a list."""
+    env = service(name).get("environment") or {}
+    if isinstance(env, list):
+        pairs = (item.partition("=") for item in env)
+        return {key: value for key, _, value in pairs}
+    return {key: "" if value is None else str(value) for key, value in env.items()}
+
+
+def published_container_ports(name: str) -> list[int]:
+    ports = []
+    for entry in service(name).get("ports") or []:
+        if isinstance(entry, dict):
+            ports.append(int(entry["target"]))
+        else:
+            container_part = str(entry).rsplit(":", 1)[-1]
+            ports.append(int(container_part.split("/")[0]))
+    return ports
+
+
+def healthcheck_test(name: str) -> str:
+    check = service(name).get("healthcheck") or {}
+    assert not check.get("disable"), f"{name} healthcheck is disabled"
+    test = check.get("test")
+    assert test, f"{name} has no healthcheck test"
+    if isinstance(test, list):
+        assert test[0] in {"CMD", "CMD-SHELL"}, f"{name} healthcheck test: {test!r}"
+        return " ".join(str(part) for part in test[1:])
+    return str(test)
+
+
+def entrypoint_commands() -> list[str]:
+    """Non-comment, non-blank lines of the entrypoint script."""
+    lines = [line.strip() for line in ENTRYPOINT.read_text().splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+# --- Dockerfile ----------------------------------------------------------------
+
+
+def test_dockerfile_uses_slim_python_311_base() -> None:
+    bases = instruction_args("FROM")
+    assert bases, "Dockerfile has no FROM"
+    final_image = bases[-1].split()[0]  # "FROM image [AS name]": the final stage runs
+    assert re.fullmatch(r"python:3\.11(\.\d+)?-slim(-\w+)?(@sha256:[0-9a-f]+)?", final_image), (
+        final_image
+    )
+
+
+def test_dockerfile_sets_production_environment() -> None:
+    env = dockerfile_env()
+    assert env.get("APP_ENV") == "production"
+    assert env.get("PYTHONUNBUFFERED") == "1"
+    assert env.get("PYTHONDONTWRITEBYTECODE") == "1"
+
+
+def test_dockerfile_installs_pinned_requirements_before_copying_the_app() -> None:
+    runs = instruction_args("RUN")
+    assert any(re.search(r"pip install .*-r requirements\.txt", run) for run in runs)
+    copies = instruction_args("COPY")
+    assert any(copy.split()[0] == "requirements.txt" for copy in copies)
+    # requirements.txt is copied on its own first, so the dependency layer is cached.
+    assert copies[0].split()[0] == "requirements.txt", copies
+
+
+def test_dockerfile_runs_as_non_root_user_before_entrypoint() -> None:
+    keywords = [keyword for keyword, _ in dockerfile_instructions()]
+    users = [(i, args) for i, (kw, args) in enumerate(dockerfile_instructions()) if kw == "USER"]
+    assert users, "Dockerfile never switches USER"
+    last_index, last_user = users[-1]
+    name = last_user.split(":")[0]
+    assert name not in {"root", "0"}, f"final USER is {last_user!r}"
+    start = min(
+        (keywords.index(kw) for kw in ("ENTRYPOINT", "CMD") if kw in keywords), default=None
+    )
+    assert start is not None, "Dockerfile has neither ENTRYPOINT nor CMD"
+    assert last_index < start, "USER must come before ENTRYPOINT/CMD"
+
+
+def test_dockerfile_entrypoint_runs_the_entrypoint_script() -> None:
+    entrypoints = instruction_args("ENTRYPOINT") + instruction_args("CMD")
+    assert any("docker/entrypoint.sh" in args for args in entrypoints), entrypoints
+
+
+def test_dockerfile_healthcheck_probes_liveness_with_python() -> None:
+    checks = instruction_args("HEALTHCHECK")
+    assert checks, "Dockerfile has no HEALTHCHECK"
+    check = checks[-1]
+    assert check.upper() != "NONE"
+    assert " CMD " in f" {check} ", check
+    assert HEALTH_PATH in check, check
+    assert "127.0.0.1" in check, check
+    assert "python" in check, check
+    assert "curl" not in check and "wget" not in check, "slim images have no curl/wget"
+
+
+def test_dockerfile_healthcheck_default_port_is_exposed() -> None:
+    check = instruction_args("HEALTHCHECK")[-1]
+    match = re.search(r"""127\.0\.0\.1:(\d+)|['"]PORT['"],\s*['"](\d+)['"]""", check)
+    assert match, f"cannot find the probed port in {check!r}"
+    port = int(match.group(1) or match.group(2))
+    assert port in exposed_ports()
+
+
+def test_dockerfile_exposes_the_port_compose_publishes() -> None:
+    exposed = exposed_ports()
+    assert exposed, "Dockerfile has no EXPOSE"
+    published = published_container_ports("app")
+    assert published, "app publishes no ports"
+    assert set(published) <= exposed, (published, exposed)
+
+
+# --- entrypoint ------------------------------------------------------------------
+
+
+def test_entrypoint_is_an_executable_strict_shell_script() -> None:
+    text = ENTRYPOINT.read_text()
+    assert text.startswith("#!/bin/sh") or text.startswith("#!/usr/bin/env sh"), text[:40]
+    assert "set -eu" in entrypoint_commands()
+    mode = ENTRYPOINT.stat().st_mode
+    assert mode & stat.S_IXUSR, "docker/entrypoint.sh is not executable"
+    assert os.access(ENTRYPOINT, os.X_OK)
+
+
+def test_entrypoint_migrates_then_execs_gunicorn() -> None:
+    commands = entrypoint_commands()
+    migrate = "flask --app wsgi db upgrade"
+    serve = "exec gunicorn -c gunicorn.conf.py wsgi:app"
+    assert migrate in commands, commands
+    assert serve in commands, commands
+    assert commands.index(migrate) < commands.index(serve)
+    assert commands.index("set -eu") < commands.index(migrate)
+    assert commands[-1] == serve, "nothing may follow the exec"
+
+
+# --- docker-compose.yml -------------------------------------------------------------
+
+
+def test_compose_has_the_three_services() -> None:
+    services = compose().get("services") or {}
+    assert {"app", "postgres", "redis"} <= set(services), sorted(services)
+    assert service("app").get("build") in (".", {"context": "."})
+    assert str(service("postgres").get("image", "")).startswith("postgres:16")
+    assert str(service("redis").get("image", "")).startswith("redis:7")
+
+
+def test_app_waits_for_healthy_postgres_and_redis() -> None:
+    depends = service("app").get("depends_on")
+    assert isinstance(depends, dict), "use the long depends_on form with conditions"
+    for name in ("postgres", "redis"):
+        assert name in depends, f"app does not depend on {name}"
+        assert depends[name].get("condition") == "service_healthy", depends[name]
+
+
+def test_postgres_and_redis_have_healthchecks() -> None:
+    assert "pg_isready" in healthcheck_test("postgres")
+    redis_test = healthcheck_test("redis")
+    assert "redis-cli" in redis_test and "ping" in redis_test, redis_test
+
+
+def test_postgres_data_lives_in_a_named_volume() -> None:
+    named = set((compose().get("volumes") or {}).keys())
+    mounts = [str(v) for v in service("postgres").get("volumes") or []]
+    data_mounts = [m for m in mounts if m.split(":")[1:2] == ["/var/lib/postgresql/data"]]
+    assert data_mounts, mounts
+    assert data_mounts[0].split(":")[0] in named, (data_mounts, named)
+
+
+def test_app_environment_names_are_all_understood_by_config() -> None:
+    env = service_env("app")
+    unknown = set(env) - set(ENV_MAPPING) - {"APP_ENV"}
+    assert not unknown, f"config.ENV_MAPPING ignores: {sorted(unknown)}"
+    assert env.get("APP_ENV") == "production"
+
+
+@pytest.mark.parametrize("name", KEY_VARS)
+def test_token_keys_are_required_from_the_host(name: str) -> None:
+    value = service_env("app").get(name)
+    assert value is not None, f"app does not set {name}"
+    assert re.fullmatch(rf"\$\{{{name}:\?[^}}]+\}}", value), value
+
+
+def test_cors_origins_default_is_overridable() -> None:
+    value = service_env("app").get("CORS_ORIGINS", "")
+    assert re.fullmatch(r"\$\{CORS_ORIGINS:-[^}]+\}", value), value
+
+
+def test_compose_does_not_disable_secure_cookies() -> None:
+    value = service_env("app").get("COOKIE_SECURE")
+    if value is not None:
+        assert ENV_MAPPING["COOKIE_SECURE"][1](value) is True, value
+
+
+def test_database_url_points_at_the_postgres_service() -> None:
+    url = urlsplit(service_env("app")["DATABASE_URL"])
+    pg_env = service_env("postgres")
+    assert url.scheme in {"postgresql", "postgresql+psycopg2"}, url.scheme
+    assert url.hostname == "postgres"
+    assert url.port in (None, 5432)
+    assert url.username == pg_env["POSTGRES_USER"]
+    assert url.password == pg_env["POSTGRES_PASSWORD"]
+    assert url.path.lstrip("/") == pg_env["POSTGRES_DB"]
+
+
+def test_postgres_healthcheck_checks_the_configured_user_and_db() -> None:
+    test = healthcheck_test("postgres").split()
+    pg_env = service_env("postgres")
+    assert test[test.index("-U") + 1] == pg_env["POSTGRES_USER"]
+    assert test[test.index("-d") + 1] == pg_env["POSTGRES_DB"]
+
+
+def test_redis_url_points_at_the_redis_service() -> None:
+    url = urlsplit(service_env("app")["REDIS_URL"])
+    assert url.scheme == "redis"
+    assert url.hostname == "redis"
+    assert url.port in (None, 6379)
+
+
+def test_port_matches_published_port_and_expose() -> None:
+    port = int(service_env("app")["PORT"])
+    assert published_container_ports("app") == [port]
+    assert port in exposed_ports()
+    assert int(dockerfile_env().get("PORT", port)) == port
+
+
+# --- .dockerignore / gunicorn.conf.py ---------------------------------------------------
+
+
+def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image() -> None:
+    patterns = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()}
+    for required in (".venv", ".git", ".env", "*.pem", "instance/"):
+        assert required in patterns, f".dockerignore lacks {required}"
+
+
+def test_gunicorn_binds_all_interfaces_on_the_port_env_var() -> None:
+    text = GUNICORN_CONF.read_text()
+    bind = re.search(r"^bind\s*=\s*(.+)$", text, re.MULTILINE)
+    assert bind, "gunicorn.conf.py sets no bind"
+    value = bind.group(1)
+    assert re.search(r"""(environ\.get\(|environ\[|getenv\()\s*["']PORT["']""", value), value
+    host = re.search(r"""["'](\d+\.\d+\.\d+\.\d+|\[::\]):""", value)
+    assert host, f"bind has no literal host: {value}"
+    assert host.group(1) in ALL_INTERFACES, "inside a container bind all interfaces"
+    default = re.search(r"""["']PORT["']\s*,\s*["']?(\d+)""", value)
+    assert default, f"bind has no default PORT: {value}"
+    assert int(default.group(1)) == int(service_env("app")["PORT"])
