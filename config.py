@@ -64,6 +64,7 @@ class Config:
     RATELIMIT_REFRESH_PER_SESSION = "30 per minute"
 
     PORT = 8000
+    CLOCK_OFFSET = 0  # seconds; tests only (see authapi/clock.py)
     DEV_KEYS_DIR = "instance/keys"
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from authapi import auth, demo, health, tokens, users
+from authapi import auth, demo, health, jwks, tokens, users
 from authapi.cli import deploy, keys_cli, users_cli
 from authapi.configuration import load_config, load_token_keys
 from authapi.errors import register_error_handlers
@@ -51,6 +51,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(users.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(jwks.blueprint)
     app.register_blueprint(demo.blueprint)
 
 

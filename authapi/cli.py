@@ -16,6 +16,7 @@ from authapi import keys, passwords
 from authapi.extensions import db
 from authapi.models import Role, User
 from authapi.schemas import normalize_email, valid_email, validate_new_password
+from authapi.users import service as users_service
 
 keys_cli = AppGroup("keys", help="Generate and rotate the RSA keys that sign tokens.")
 users_cli = AppGroup("users", help="Manage user accounts.")
@@ -48,6 +49,37 @@ def generate_keys(bits: int, out: Path | None) -> None:
             private_path.chmod(0o600)
             (out / f"{kind.lower()}_public.pem").write_bytes(public_pem)
     click.echo("# Keep the private keys secret; never commit them.")
+    click.echo("\n".join(lines))
+
+
+@keys_cli.command("rotate")
+@click.option("--bits", default=2048, show_default=True, type=click.IntRange(min=2048))
+def rotate_keys(bits: int) -> None:
+    """Print new key variables that keep the current public keys verifying.
+
+    Tokens signed with the old keys stay valid until they expire; after the
+    longest lifetime (SESSION_MAX_AGE) has passed, drop the *_PREVIOUS_PUBLIC_KEYS.
+    """
+    config = current_app.config
+    lines = []
+    for kind in ("ACCESS", "REFRESH"):
+        current_public = config.get(f"{kind}_TOKEN_PUBLIC_KEY", "")
+        if not current_public:
+            raise click.ClickException(
+                f"{kind}_TOKEN_PUBLIC_KEY is not configured: use `flask keys generate` instead"
+            )
+        previous = [config.get(f"{kind}_TOKEN_PREVIOUS_PUBLIC_KEYS", "")]
+        kept = ",".join(value for value in [current_public.strip(), *previous] if value.strip())
+        private_key = keys.generate_private_key(bits)
+        lines.append(f"{kind}_TOKEN_PRIVATE_KEY={_b64(keys.private_pem(private_key))}")
+        lines.append(
+            f"{kind}_TOKEN_PUBLIC_KEY={_b64(keys.public_pem(private_key.public_key()))}"
+        )
+        lines.append(f"{kind}_TOKEN_PREVIOUS_PUBLIC_KEYS={kept}")
+    click.echo("# 1. Replace these variables on every instance and restart them.")
+    click.echo("# 2. Old tokens keep verifying through *_PREVIOUS_PUBLIC_KEYS (and JWKS).")
+    max_age = config["SESSION_MAX_AGE"]
+    click.echo(f"# 3. After SESSION_MAX_AGE ({max_age} s), remove the PREVIOUS lists.")
     click.echo("\n".join(lines))
 
 
@@ -107,3 +139,15 @@ def deploy() -> None:
         click.echo(f"Created database {make_url(url).database}.")
     upgrade()
     click.echo("Database is up to date.")
+
+
+@users_cli.command("delete")
+@click.argument("email")
+@click.confirmation_option(prompt="Delete this user and end all their sessions?")
+def delete_user(email: str) -> None:
+    """Delete a user; their sessions and tokens stop working at once."""
+    user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        raise click.ClickException(f"No user with email {normalize_email(email)}")
+    users_service.delete_user(user)
+    click.echo(f"Deleted {user.email} and ended their sessions.")

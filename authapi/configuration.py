@@ -54,6 +54,8 @@ def check_config(config: Mapping[str, Any]) -> None:
         raise ConfigurationError(
             f"Production needs {', '.join(missing)}: run `flask keys generate` and set them"
         )
+    if config["CLOCK_OFFSET"]:
+        raise ConfigurationError("CLOCK_OFFSET is for tests only and must be 0 in production")
     if not config["COOKIE_SECURE"]:
         raise ConfigurationError("Production needs COOKIE_SECURE=true (cookies only over HTTPS)")
 

@@ -7,6 +7,7 @@ timestamps in a request body are never loaded (mass assignment).
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
@@ -72,19 +73,9 @@ def validate_new_password(value: str) -> None:
         raise ValidationError("Password must not contain NUL characters")
 
 
-class RegisterSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
+class NewPasswordSchema(Schema):
+    """A new ``password`` with its ``passwordConfirm``, which must match."""
 
-    name = fields.String(
-        required=True,
-        validate=_validate_name,
-        error_messages={"required": "Name is required", "null": "Name is required"},
-    )
-    email = Email(
-        required=True,
-        error_messages={"required": "Email address is required", "null": "Email address is required"},
-    )
     password = fields.String(
         required=True,
         validate=validate_new_password,
@@ -104,6 +95,22 @@ class RegisterSchema(Schema):
         password, confirm = data.get("password"), data.get("passwordConfirm")
         if password is not None and confirm is not None and password != confirm:
             raise ValidationError("Passwords do not match", "passwordConfirm")
+
+
+class RegisterSchema(NewPasswordSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    name = fields.String(
+        required=True,
+        validate=_validate_name,
+        error_messages={"required": "Name is required", "null": "Name is required"},
+    )
+    email = Email(
+        required=True,
+        error_messages={"required": "Email address is required", "null": "Email address is required"},
+    )
+
 
 
 class LoginSchema(Schema):
@@ -138,3 +145,50 @@ class UserSchema(Schema):
 user_schema = UserSchema()
 register_schema = RegisterSchema()
 login_schema = LoginSchema()
+
+
+class ChangePasswordSchema(NewPasswordSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    currentPassword = fields.String(  # noqa: N815 - camelCase like the tutorial's fields
+        required=True,
+        error_messages={
+            "required": "Current password is required",
+            "null": "Current password is required",
+        },
+    )
+
+
+
+class RefreshSchema(Schema):
+    """Body of POST /api/auth/refresh for clients that cannot keep cookies."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    refresh_token = fields.String(
+        required=True,
+        error_messages={
+            "required": "refresh_token is required",
+            "null": "refresh_token is required",
+        },
+    )
+
+
+class SessionSchema(Schema):
+    id = fields.String()
+    created_at = fields.Function(lambda session: _iso(session.created_at))
+    last_used_at = fields.Function(lambda session: _iso(session.last_used_at))
+    expires_at = fields.Function(lambda session: _iso(session.expires_at))
+    ip = fields.String()
+    user_agent = fields.String()
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat()
+
+
+change_password_schema = ChangePasswordSchema()
+refresh_schema = RefreshSchema()
+session_schema = SessionSchema()

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
 
+from authapi import clock
 from authapi.extensions import redis_store
 
 USER_CACHE_TTL = 300  # seconds
@@ -111,7 +111,7 @@ def max_age() -> int:
 
 def create(user_id: str, *, ip: str, user_agent: str, now: float | None = None) -> str:
     """Start a new session (128-bit random id) and return its id. Generation starts at 0."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     session_id = secrets.token_urlsafe(16)
     expires_at = now + max_age()
     ttl = math.ceil(min(idle_timeout(), max_age()))
@@ -147,7 +147,7 @@ def _script(source: str) -> Any:
 
 def touch(user_id: str, session_id: str, *, now: float | None = None) -> tuple[bool, str | None]:
     """Is the session alive? Also returns the cached user JSON, if any (one round trip)."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     keys = [session_key(user_id, session_id), user_cache_key(user_id)]
     alive, cached = _script(_TOUCH)(keys=keys, args=[now, LAST_USED_RESOLUTION])
     return bool(alive), cached or None
@@ -157,7 +157,7 @@ def rotate(
     user_id: str, session_id: str, token_generation: int, *, now: float | None = None
 ) -> Rotation:
     """Atomically decide a refresh: rotate, answer within the grace window, or revoke."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     keys = [session_key(user_id, session_id), index_key(user_id)]
     args = [
         token_generation,
@@ -182,7 +182,7 @@ def delete(user_id: str, session_id: str) -> bool:
 
 def list_sessions(user_id: str, *, now: float | None = None) -> list[SessionInfo]:
     """The user's live sessions, oldest first."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     client = redis_store.client
     session_ids = client.zrangebyscore(index_key(user_id), now, "+inf")
     if not session_ids:

@@ -8,14 +8,14 @@ has its own key pair AND a ``type`` claim, so neither kind passes as the other.
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from flask import Flask, current_app
 
-from authapi.keys import KeyRing
+from authapi import clock
+from authapi.keys import KeyRing, public_jwk
 
 ALGORITHM = "RS256"
 ACCESS = "access"
@@ -131,7 +131,7 @@ def refresh_lifetime() -> int:
 
 
 def issue_access_token(user_id: str, session_id: str, *, now: float | None = None) -> str:
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     claims = {"sub": user_id, "sid": session_id}
     return encode(
         claims, _keys().access, kind=ACCESS, lifetime=access_lifetime(), policy=_policy(), now=now
@@ -141,7 +141,7 @@ def issue_access_token(user_id: str, session_id: str, *, now: float | None = Non
 def issue_refresh_token(
     user_id: str, session_id: str, generation: int, *, lifetime: float, now: float | None = None
 ) -> str:
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     claims = {"sub": user_id, "sid": session_id, "gen": generation}
     return encode(
         claims, _keys().refresh, kind=REFRESH, lifetime=lifetime, policy=_policy(), now=now
@@ -149,13 +149,22 @@ def issue_refresh_token(
 
 
 def decode_access_token(token: str, *, now: float | None = None) -> dict:
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     return decode(token, _keys().access, kind=ACCESS, policy=_policy(), now=now)
 
 
 def decode_refresh_token(token: str, *, now: float | None = None) -> dict:
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     claims = decode(token, _keys().refresh, kind=REFRESH, policy=_policy(), now=now)
     if not isinstance(claims.get("gen"), int) or isinstance(claims.get("gen"), bool):
         raise TokenError("malformed generation")
     return claims
+
+
+def access_jwks() -> list[dict[str, Any]]:
+    """Public JWKs of every access key that verifies, the signing key first."""
+    ring = _keys().access
+    ordered = sorted(ring.verifying_keys.items(), key=lambda item: item[0] != ring.signing_kid)
+    return [
+        {**public_jwk(key), "kid": kid, "alg": ALGORITHM, "use": "sig"} for kid, key in ordered
+    ]

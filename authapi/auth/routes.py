@@ -1,4 +1,11 @@
-"""Thin views: parse input, call one service function, shape the response."""
+"""Thin views: parse input, call one service function, shape the response.
+
+Two ways to carry the refresh token:
+- browsers (the default): HttpOnly cookies; the refresh token never appears in a body.
+- clients that cannot keep cookies (mobile apps, servers): send ``X-Auth-Mode: token``
+  to login, get ``refresh_token`` in the JSON body and no cookies, and refresh with
+  POST /api/auth/refresh ``{"refresh_token": ...}``, which answers in the body too.
+"""
 
 from __future__ import annotations
 
@@ -13,20 +20,37 @@ from authapi.auth.cookies import (
     set_refresh_cookie,
 )
 from authapi.auth.guard import current_user, login_required, reject_cross_site
-from authapi.schemas import login_schema, register_schema
+from authapi.schemas import login_schema, refresh_schema, register_schema, session_schema
 
 blueprint = Blueprint("auth", __name__, url_prefix="/api/auth")
+
+AUTH_MODE_HEADER = "X-Auth-Mode"
 
 
 def client_ip() -> str:
     return request.remote_addr or ""
 
 
-def _token_response(issued: service.IssuedTokens) -> Response:
+def wants_tokens_in_body() -> bool:
+    return request.headers.get(AUTH_MODE_HEADER, "").strip().lower() == "token"
+
+
+def _cookie_response(issued: service.IssuedTokens) -> Response:
     response = jsonify(status="success", access_token=issued.access_token)
     set_access_cookies(response, issued.access_token, issued.access_lifetime)
     set_refresh_cookie(response, issued.refresh_token, issued.refresh_lifetime)
     return response
+
+
+def _body_response(issued: service.IssuedTokens) -> Response:
+    return jsonify(
+        status="success",
+        access_token=issued.access_token,
+        expires_in=issued.access_lifetime,
+        refresh_token=issued.refresh_token,
+        refresh_expires_in=issued.refresh_lifetime,
+        token_type="Bearer",
+    )
 
 
 @blueprint.post("/register")
@@ -45,16 +69,19 @@ def login() -> Response:
         ip=client_ip(),
         user_agent=request.headers.get("User-Agent", ""),
     )
-    return _token_response(issued)
+    return _body_response(issued) if wants_tokens_in_body() else _cookie_response(issued)
 
 
 @blueprint.route("/refresh", methods=["GET", "POST"])
 def refresh() -> Response:
+    if request.method == "POST" and request.content_length:
+        if "refresh_token" in body.json_object():
+            issued = service.refresh(body.load(refresh_schema)["refresh_token"])
+            return _body_response(issued)
     token = request.cookies.get(REFRESH_COOKIE)
     if token:
         reject_cross_site()
-    issued = service.refresh(token)
-    return _token_response(issued)
+    return _cookie_response(service.refresh(token))
 
 
 @blueprint.route("/logout", methods=["GET", "POST"])
@@ -63,4 +90,26 @@ def logout() -> Response:
     service.logout(current_user(), request.args.get("scope", "local"))
     response = jsonify(status="success")
     clear_auth_cookies(response)
+    return response
+
+
+@blueprint.get("/sessions")
+@login_required()
+def list_sessions() -> Response:
+    caller = current_user()
+    listed = [
+        {**session_schema.dump(session), "current": session.id == caller.session_id}
+        for session in service.list_sessions(caller)
+    ]
+    return jsonify(status="success", data={"sessions": listed})
+
+
+@blueprint.delete("/sessions/<session_id>")
+@login_required(changes_state=True)
+def end_session(session_id: str) -> Response:
+    caller = current_user()
+    service.end_session(caller, session_id)
+    response = jsonify(status="success")
+    if session_id == caller.session_id:
+        clear_auth_cookies(response)
     return response

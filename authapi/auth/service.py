@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from authapi import events, passwords, sessions, tokens
-from authapi.errors import APIError, Conflict, Unauthorized
+from authapi.errors import APIError, Conflict, NotFound, Unauthorized
 from authapi.extensions import db
 from authapi.models import User
 from authapi.schemas import normalize_email, user_schema, valid_email
@@ -176,3 +176,16 @@ def logout(current: CurrentUser, scope: str = "local") -> int:
         ended=ended,
     )
     return ended
+
+
+def list_sessions(current: CurrentUser) -> list[sessions.SessionInfo]:
+    return sessions.list_sessions(current.id)
+
+
+def end_session(current: CurrentUser, session_id: str) -> None:
+    """End one of the caller's sessions; another user's id is as unknown as a missing one."""
+    if not sessions.delete(current.id, session_id):
+        raise NotFound("Session not found")
+    events.emit(
+        events.logged_out, user_id=current.id, session_id=session_id, scope="session", ended=1
+    )

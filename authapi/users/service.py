@@ -1,0 +1,35 @@
+"""Rules about accounts: changing a password, deleting a user."""
+
+from __future__ import annotations
+
+from authapi import events, passwords, sessions
+from authapi.errors import ValidationFailed
+from authapi.extensions import db
+from authapi.models import User
+
+WRONG_CURRENT_PASSWORD = "Current password is incorrect"
+
+
+def change_password(user: User, current_password: str, new_password: str, *, keep: str) -> int:
+    """Re-hash the password and end every other session; returns how many ended."""
+    if not passwords.verify_password(current_password, user.password):
+        raise ValidationFailed(
+            WRONG_CURRENT_PASSWORD, errors={"currentPassword": [WRONG_CURRENT_PASSWORD]}
+        )
+    user.password = passwords.hash_password(new_password)
+    db.session.commit()
+    user_id = str(user.id)
+    sessions.forget_user(user_id)
+    ended = sessions.delete_all(user_id, keep=keep)
+    events.emit(events.password_changed, user_id=user_id, ended=ended)
+    return ended
+
+
+def delete_user(user: User) -> None:
+    """Delete the account; every session and cached copy goes with it at once."""
+    user_id = str(user.id)
+    db.session.delete(user)
+    db.session.commit()
+    sessions.delete_all(user_id)
+    sessions.forget_user(user_id)
+    events.emit(events.user_deleted, user_id=user_id)
