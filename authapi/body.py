@@ -35,5 +35,7 @@ def load(schema: Schema) -> dict[str, Any]:
     try:
         return schema.load(json_object())
     except ValidationError as error:
-        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        messages = (
+            error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        )
         raise ValidationFailed("Invalid input", errors=messages) from None

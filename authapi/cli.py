@@ -72,9 +72,7 @@ def rotate_keys(bits: int) -> None:
         kept = ",".join(value for value in [current_public.strip(), *previous] if value.strip())
         private_key = keys.generate_private_key(bits)
         lines.append(f"{kind}_TOKEN_PRIVATE_KEY={_b64(keys.private_pem(private_key))}")
-        lines.append(
-            f"{kind}_TOKEN_PUBLIC_KEY={_b64(keys.public_pem(private_key.public_key()))}"
-        )
+        lines.append(f"{kind}_TOKEN_PUBLIC_KEY={_b64(keys.public_pem(private_key.public_key()))}")
         lines.append(f"{kind}_TOKEN_PREVIOUS_PUBLIC_KEYS={kept}")
     click.echo("# 1. Replace these variables on every instance and restart them.")
     click.echo("# 2. Old tokens keep verifying through *_PREVIOUS_PUBLIC_KEYS (and JWKS).")

@@ -134,9 +134,7 @@ def handle_dependency_down(error: Exception) -> Response:
     """Redis or PostgreSQL unreachable: fail closed with a retryable 503."""
     db.session.rollback()
     log.warning("dependency unavailable: %s", type(error).__name__)
-    return error_response(
-        503, ServiceUnavailable.message, headers={"Retry-After": "5"}
-    )
+    return error_response(503, ServiceUnavailable.message, headers={"Retry-After": "5"})
 
 
 def handle_unexpected(error: Exception) -> Response:

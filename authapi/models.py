@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from authapi.extensions import db
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     USER = "user"
     ADMIN = "admin"
 
@@ -39,11 +39,11 @@ class User(db.Model):
         default=Role.USER,
         server_default=Role.USER.value,
     )
-    photo: Mapped[str] = mapped_column(String(255), default="default.png", server_default="default.png")
-    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
+    photo: Mapped[str] = mapped_column(
+        String(255), default="default.png", server_default="default.png"
     )
+    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

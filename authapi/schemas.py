@@ -90,10 +90,12 @@ class NewPasswordSchema(Schema):
         },
     )
 
-    @validates_schema(skip_on_field_errors=False)
-    def passwords_match(self, data: dict[str, Any], **kwargs: Any) -> None:
-        password, confirm = data.get("password"), data.get("passwordConfirm")
-        if password is not None and confirm is not None and password != confirm:
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def passwords_match(self, data: dict[str, Any], original: Any, **kwargs: Any) -> None:
+        # Compare what was sent, so a mismatch is reported even when the password
+        # itself failed validation.
+        password, confirm = original.get("password"), original.get("passwordConfirm")
+        if isinstance(password, str) and isinstance(confirm, str) and password != confirm:
             raise ValidationError("Passwords do not match", "passwordConfirm")
 
 
@@ -108,9 +110,11 @@ class RegisterSchema(NewPasswordSchema):
     )
     email = Email(
         required=True,
-        error_messages={"required": "Email address is required", "null": "Email address is required"},
+        error_messages={
+            "required": "Email address is required",
+            "null": "Email address is required",
+        },
     )
-
 
 
 class LoginSchema(Schema):
@@ -121,7 +125,10 @@ class LoginSchema(Schema):
 
     email = fields.String(
         required=True,
-        error_messages={"required": "Email address is required", "null": "Email address is required"},
+        error_messages={
+            "required": "Email address is required",
+            "null": "Email address is required",
+        },
     )
     password = fields.String(
         required=True,
@@ -158,7 +165,6 @@ class ChangePasswordSchema(NewPasswordSchema):
             "null": "Current password is required",
         },
     )
-
 
 
 class RefreshSchema(Schema):

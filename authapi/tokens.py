@@ -165,6 +165,4 @@ def access_jwks() -> list[dict[str, Any]]:
     """Public JWKs of every access key that verifies, the signing key first."""
     ring = _keys().access
     ordered = sorted(ring.verifying_keys.items(), key=lambda item: item[0] != ring.signing_kid)
-    return [
-        {**public_jwk(key), "kid": kid, "alg": ALGORITHM, "use": "sig"} for kid, key in ordered
-    ]
+    return [{**public_jwk(key), "kid": kid, "alg": ALGORITHM, "use": "sig"} for kid, key in ordered]

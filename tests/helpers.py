@@ -23,9 +23,7 @@ def register(
     return response.json["data"]["user"]
 
 
-def login(
-    client: FlaskClient, email: str = "alice@example.com", password: str = PASSWORD
-) -> str:
+def login(client: FlaskClient, email: str = "alice@example.com", password: str = PASSWORD) -> str:
     response = client.post("/api/auth/login", json={"email": email, "password": password})
     assert response.status_code == 200, response.json
     return response.json["access_token"]

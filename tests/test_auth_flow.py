@@ -124,7 +124,9 @@ def test_register_accepts_exactly_72_bytes(client):
 
 def test_login_sets_three_cookies_and_returns_the_access_token(client):
     register(client)
-    response = client.post("/api/auth/login", json={"email": "ALICE@example.com", "password": PASSWORD})
+    response = client.post(
+        "/api/auth/login", json={"email": "ALICE@example.com", "password": PASSWORD}
+    )
     assert response.status_code == 200
     assert response.json["status"] == "success"
     assert response.json["access_token"].count(".") == 2
@@ -146,8 +148,12 @@ def test_login_sets_three_cookies_and_returns_the_access_token(client):
 
 def test_login_failures_are_identical_for_unknown_email_and_wrong_password(client):
     register(client)
-    wrong = client.post("/api/auth/login", json={"email": "alice@example.com", "password": "nope-nope"})
-    unknown = client.post("/api/auth/login", json={"email": "zed@example.com", "password": "nope-nope"})
+    wrong = client.post(
+        "/api/auth/login", json={"email": "alice@example.com", "password": "nope-nope"}
+    )
+    unknown = client.post(
+        "/api/auth/login", json={"email": "zed@example.com", "password": "nope-nope"}
+    )
     for response in (wrong, unknown):
         assert_fail(response, 400, "Invalid email or password")
         assert "Set-Cookie" not in response.headers

@@ -74,10 +74,13 @@ def login() -> Response:
 
 @blueprint.route("/refresh", methods=["GET", "POST"])
 def refresh() -> Response:
-    if request.method == "POST" and request.content_length:
-        if "refresh_token" in body.json_object():
-            issued = service.refresh(body.load(refresh_schema)["refresh_token"])
-            return _body_response(issued)
+    if (
+        request.method == "POST"
+        and request.content_length
+        and "refresh_token" in body.json_object()
+    ):
+        issued = service.refresh(body.load(refresh_schema)["refresh_token"])
+        return _body_response(issued)
     token = request.cookies.get(REFRESH_COOKIE)
     if token:
         reject_cross_site()

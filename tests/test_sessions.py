@@ -1,0 +1,455 @@
+"""Rotating refresh tokens, reuse detection, per-device sessions (through HTTP, real Redis)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from concurrent.futures import ThreadPoolExecutor
+from http.cookiejar import CookieJar
+from urllib.request import HTTPCookieProcessor, Request, build_opener
+
+import jwt
+import pytest
+from click.testing import Result
+
+from authapi import keys
+from tests.helpers import PASSWORD, assert_fail, login, register
+
+TOKEN_MODE = {"X-Auth-Mode": "token"}
+
+
+def token_login(client, email="alice@example.com", password=PASSWORD) -> dict:
+    response = client.post(
+        "/api/auth/login", json={"email": email, "password": password}, headers=TOKEN_MODE
+    )
+    assert response.status_code == 200, response.json
+    assert "Set-Cookie" not in response.headers
+    return response.json
+
+
+def refresh_by_body(client, refresh_token: str):
+    return client.post("/api/auth/refresh", json={"refresh_token": refresh_token})
+
+
+def generation(refresh_token: str) -> int:
+    return jwt.decode(refresh_token, options={"verify_signature": False})["gen"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_token_mode_login_returns_both_tokens_and_no_cookies(client):
+    register(client)
+    body = token_login(client)
+    assert body["status"] == "success"
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 900 and body["refresh_expires_in"] == 3600
+    assert client.get("/api/users/me", headers=bearer(body["access_token"])).status_code == 200
+
+
+def test_browser_clients_never_see_the_refresh_token_in_a_body(client):
+    register(client)
+    response = client.post(
+        "/api/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
+    )
+    assert set(response.json) == {"status", "access_token"}
+    refreshed = client.get("/api/auth/refresh")
+    assert set(refreshed.json) == {"status", "access_token"}
+    posted = client.post("/api/auth/refresh")
+    assert posted.status_code == 200 and set(posted.json) == {"status", "access_token"}
+
+
+def test_every_refresh_rotates_the_refresh_token(client):
+    register(client)
+    first = token_login(client)["refresh_token"]
+    second = refresh_by_body(client, first).json["refresh_token"]
+    third = refresh_by_body(client, second).json["refresh_token"]
+    assert [generation(t) for t in (first, second, third)] == [0, 1, 2]
+
+
+def test_cookie_refresh_rotates_the_cookie(client):
+    register(client)
+    login(client)
+    before = client.get_cookie("refresh_token", path="/api/auth").value
+    assert client.get("/api/auth/refresh").status_code == 200
+    after = client.get_cookie("refresh_token", path="/api/auth").value
+    assert generation(after) == generation(before) + 1
+
+
+def test_chain_grace_then_reuse_revokes_the_whole_session(app, make_app):
+    """first -> second -> third; second again inside the interval gets the current
+    generation; first after the interval revokes, and third dies with it."""
+    client = app.test_client()
+    register(client)
+    tokens = token_login(client)
+    first = tokens["refresh_token"]
+    second = refresh_by_body(client, first).json["refresh_token"]
+    third_body = refresh_by_body(client, second).json
+    third = third_body["refresh_token"]
+
+    again = refresh_by_body(client, second)
+    assert again.status_code == 200
+    assert generation(again.json["refresh_token"]) == generation(third) == 2
+    assert (
+        client.get("/api/users/me", headers=bearer(again.json["access_token"])).status_code == 200
+    )
+
+    # The same session seen by an app whose grace window has already passed.
+    later = make_app(REFRESH_REUSE_INTERVAL=0).test_client()
+    assert_fail(refresh_by_body(later, first), 403, "Could not refresh access token")
+    assert_fail(refresh_by_body(client, third), 403, "Could not refresh access token")
+    response = client.get("/api/users/me", headers=bearer(third_body["access_token"]))
+    assert_fail(response, 401, "Invalid token or session has expired")
+
+
+def test_reuse_of_the_previous_token_after_the_interval_revokes(app, make_app):
+    client = app.test_client()
+    register(client)
+    first = token_login(client)["refresh_token"]
+    second = refresh_by_body(client, first).json["refresh_token"]
+    later = make_app(REFRESH_REUSE_INTERVAL=0).test_client()
+    assert_fail(refresh_by_body(later, first), 403)
+    assert_fail(refresh_by_body(client, second), 403)
+
+
+def test_the_grace_window_never_mints_a_new_generation(client):
+    register(client)
+    first = token_login(client)["refresh_token"]
+    second = refresh_by_body(client, first).json["refresh_token"]
+    for _ in range(5):
+        answer = refresh_by_body(client, first).json["refresh_token"]
+        assert generation(answer) == generation(second) == 1
+    # Only the current generation moves the chain on.
+    assert generation(refresh_by_body(client, second).json["refresh_token"]) == 2
+
+
+def _live_refresh(url: str, refresh_token: str) -> tuple[int, dict]:
+    request = Request(
+        f"{url}/api/auth/refresh",
+        data=json.dumps({"refresh_token": refresh_token}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    opener = build_opener(HTTPCookieProcessor(CookieJar()))
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except Exception as error:  # urllib raises HTTPError for 4xx/5xx
+        status = getattr(error, "code", None)
+        if status is None:
+            raise
+        return status, json.loads(error.read())
+
+
+@pytest.mark.live_server
+def test_twenty_concurrent_refreshes_converge_on_one_generation(app, live_server):
+    server = live_server(app)
+    client = app.test_client()
+    register(client)
+    refresh_token = token_login(client)["refresh_token"]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(lambda _: _live_refresh(server.url, refresh_token), range(20)))
+    statuses = [status for status, _ in results]
+    assert all(status < 500 for status in statuses), statuses
+    assert statuses == [200] * 20, statuses
+    generations = {generation(body["refresh_token"]) for _, body in results}
+    assert generations == {1}
+    # Exactly one chain is alive: generation 1 moves on, generation 0 is only a grace echo.
+    current = results[0][1]["refresh_token"]
+    assert generation(refresh_by_body(client, current).json["refresh_token"]) == 2
+
+
+def test_absolute_cap_ends_a_session_that_keeps_refreshing(app, make_app):
+    capped = make_app(SESSION_MAX_AGE=120)
+    client = capped.test_client()
+    register(client)
+    refresh_token = token_login(client)["refresh_token"]
+    minute_later = make_app(SESSION_MAX_AGE=120, CLOCK_OFFSET=60).test_client()
+    response = refresh_by_body(minute_later, refresh_token)
+    assert response.status_code == 200
+    assert response.json["refresh_expires_in"] <= 60  # never past the cap
+    past_cap = make_app(SESSION_MAX_AGE=120, CLOCK_OFFSET=121).test_client()
+    assert_fail(refresh_by_body(past_cap, response.json["refresh_token"]), 403)
+    # The session is gone for everyone, not just for the clock that noticed.
+    me = minute_later.get("/api/users/me", headers=bearer(response.json["access_token"]))
+    assert_fail(me, 401, "Invalid token or session has expired")
+
+
+def test_an_expired_access_token_says_not_logged_in(app, make_app):
+    client = app.test_client()
+    register(client)
+    access_token = login(client)
+    later = make_app(CLOCK_OFFSET=16 * 60).test_client()
+    response = later.get("/api/users/me", headers=bearer(access_token))
+    assert_fail(response, 401, "You are not logged in")
+    # ...and the front end's refresh then works with the refresh token.
+    assert client.get("/api/auth/refresh").status_code == 200
+
+
+def test_an_expired_refresh_token_cannot_refresh(app, make_app):
+    client = app.test_client()
+    register(client)
+    refresh_token = token_login(client)["refresh_token"]
+    later = make_app(CLOCK_OFFSET=61 * 60 + 30).test_client()
+    assert_fail(refresh_by_body(later, refresh_token), 403)
+
+
+def _sessions(client, access_token=None) -> list[dict]:
+    headers = bearer(access_token) if access_token else {}
+    response = client.get("/api/auth/sessions", headers=headers)
+    assert response.status_code == 200, response.json
+    return response.json["data"]["sessions"]
+
+
+def test_session_list_shows_each_device_and_marks_the_current_one(app):
+    phone, laptop = app.test_client(), app.test_client()
+    register(phone)
+    phone.post(
+        "/api/auth/login",
+        json={"email": "alice@example.com", "password": PASSWORD},
+        headers={"User-Agent": "Phone/1.0"},
+    )
+    laptop.post(
+        "/api/auth/login",
+        json={"email": "alice@example.com", "password": PASSWORD},
+        headers={"User-Agent": "Laptop/2.0"},
+    )
+    listed = _sessions(phone)
+    assert len(listed) == 2
+    assert {s["user_agent"] for s in listed} == {"Phone/1.0", "Laptop/2.0"}
+    assert [s["user_agent"] for s in listed if s["current"]] == ["Phone/1.0"]
+    for session in listed:
+        assert set(session) == {
+            "id",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "ip",
+            "user_agent",
+            "current",
+        }
+        assert session["ip"] == "127.0.0.1"
+
+
+def test_ending_another_device_session(app):
+    phone, laptop = app.test_client(), app.test_client()
+    register(phone)
+    login(phone)
+    login(laptop)
+    laptop_id = next(s["id"] for s in _sessions(laptop) if s["current"])
+    response = phone.delete(f"/api/auth/sessions/{laptop_id}")
+    assert response.status_code == 200 and response.json == {"status": "success"}
+    assert_fail(laptop.get("/api/users/me"), 401)
+    assert phone.get("/api/users/me").status_code == 200
+    assert_fail(phone.delete(f"/api/auth/sessions/{laptop_id}"), 404, "Session not found")
+
+
+def test_another_users_session_id_is_404_like_a_missing_one(app):
+    alice, bob = app.test_client(), app.test_client()
+    register(alice)
+    register(bob, email="bob@example.com")
+    login(alice)
+    login(bob, email="bob@example.com")
+    alice_session = _sessions(alice)[0]["id"]
+    assert_fail(bob.delete(f"/api/auth/sessions/{alice_session}"), 404, "Session not found")
+    assert_fail(bob.delete("/api/auth/sessions/no-such-session"), 404, "Session not found")
+    assert alice.get("/api/users/me").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("scope", "phone_alive", "laptop_alive"),
+    [("local", False, True), ("others", True, False), ("global", False, False)],
+)
+def test_logout_scopes(app, scope, phone_alive, laptop_alive):
+    phone, laptop = app.test_client(), app.test_client()
+    register(phone)
+    phone_token = login(phone)
+    laptop_token = login(laptop)
+    response = app.test_client().post(
+        f"/api/auth/logout?scope={scope}", headers=bearer(phone_token)
+    )
+    assert response.status_code == 200
+    probe = app.test_client()
+    assert (probe.get("/api/users/me", headers=bearer(phone_token)).status_code == 200) is (
+        phone_alive
+    )
+    assert (probe.get("/api/users/me", headers=bearer(laptop_token)).status_code == 200) is (
+        laptop_alive
+    )
+
+
+def test_logout_with_an_unknown_scope_is_400_and_ends_nothing(client):
+    register(client)
+    login(client)
+    assert_fail(client.get("/api/auth/logout?scope=everything"), 400)
+    assert client.get("/api/users/me").status_code == 200
+
+
+def test_password_change_keeps_this_session_and_ends_the_others(app):
+    phone, laptop = app.test_client(), app.test_client()
+    register(phone)
+    login(phone)
+    login(laptop)
+    new_password = "a brand new password"
+    response = phone.patch(
+        "/api/users/me/password",
+        json={
+            "currentPassword": PASSWORD,
+            "password": new_password,
+            "passwordConfirm": new_password,
+        },
+    )
+    assert response.status_code == 200, response.json
+    assert response.json["data"]["sessions_ended"] == 1
+    assert phone.get("/api/users/me").status_code == 200
+    assert_fail(laptop.get("/api/users/me"), 401)
+    fresh = app.test_client()
+    assert_fail(
+        fresh.post("/api/auth/login", json={"email": "alice@example.com", "password": PASSWORD}),
+        400,
+        "Invalid email or password",
+    )
+    login(fresh, password=new_password)
+
+
+def test_password_change_needs_the_current_password(client):
+    register(client)
+    login(client)
+    response = client.patch(
+        "/api/users/me/password",
+        json={
+            "currentPassword": "wrong-password",
+            "password": "x" * 10,
+            "passwordConfirm": "x" * 10,
+        },
+    )
+    assert_fail(response, 400, "Current password is incorrect")
+    assert "currentPassword" in response.json["errors"]
+    login(client)  # the old password still works
+
+
+def test_password_change_validates_the_new_password(client):
+    register(client)
+    login(client)
+    response = client.patch(
+        "/api/users/me/password",
+        json={"currentPassword": PASSWORD, "password": "short", "passwordConfirm": "other"},
+    )
+    assert_fail(response, 400)
+    assert {"password", "passwordConfirm"} <= set(response.json["errors"])
+
+
+def test_deleting_a_user_kills_their_tokens_at_once(app):
+    client = app.test_client()
+    register(client)
+    body = token_login(client)
+    login(client)
+    runner = app.test_cli_runner()
+    result: Result = runner.invoke(args=["users", "delete", "ALICE@example.com", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "Deleted alice@example.com" in result.output
+    assert_fail(client.get("/api/users/me"), 401)
+    assert_fail(app.test_client().get("/api/users/me", headers=bearer(body["access_token"])), 401)
+    assert_fail(refresh_by_body(client, body["refresh_token"]), 403)
+    missing = runner.invoke(args=["users", "delete", "alice@example.com", "--yes"])
+    assert missing.exit_code != 0 and "No user with email" in missing.output
+
+
+def _b64_public(private_key) -> str:
+    return base64.b64encode(keys.public_pem(private_key.public_key())).decode()
+
+
+def _b64_private(private_key) -> str:
+    return base64.b64encode(keys.private_pem(private_key)).decode()
+
+
+def test_key_rotation_keeps_old_tokens_until_the_old_key_is_removed(app, make_app, base_config):
+    client = app.test_client()
+    register(client)
+    old_token = login(client)
+    new_key = keys.generate_private_key()
+    rotated = make_app(
+        ACCESS_TOKEN_PRIVATE_KEY=_b64_private(new_key),
+        ACCESS_TOKEN_PUBLIC_KEY=_b64_public(new_key),
+        ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS=base_config["ACCESS_TOKEN_PUBLIC_KEY"],
+    ).test_client()
+    assert rotated.get("/api/users/me", headers=bearer(old_token)).status_code == 200
+    new_token = token_login(rotated)["access_token"]
+    assert (
+        jwt.get_unverified_header(new_token)["kid"] != jwt.get_unverified_header(old_token)["kid"]
+    )
+    assert rotated.get("/api/users/me", headers=bearer(new_token)).status_code == 200
+
+    retired = make_app(
+        ACCESS_TOKEN_PRIVATE_KEY=_b64_private(new_key),
+        ACCESS_TOKEN_PUBLIC_KEY=_b64_public(new_key),
+    ).test_client()
+    assert_fail(retired.get("/api/users/me", headers=bearer(old_token)), 401, "Invalid token")
+    assert retired.get("/api/users/me", headers=bearer(new_token)).status_code == 200
+
+
+def test_jwks_publishes_access_keys_only_and_without_private_members(app, make_app, base_config):
+    new_key = keys.generate_private_key()
+    rotated = make_app(
+        ACCESS_TOKEN_PRIVATE_KEY=_b64_private(new_key),
+        ACCESS_TOKEN_PUBLIC_KEY=_b64_public(new_key),
+        ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS=base_config["ACCESS_TOKEN_PUBLIC_KEY"],
+    )
+    response = rotated.test_client().get("/.well-known/jwks.json")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "public, max-age=600"
+    published = response.json["keys"]
+    assert len(published) == 2
+    for jwk in published:
+        assert set(jwk) == {"kty", "n", "e", "kid", "alg", "use"}
+        assert jwk["alg"] == "RS256" and jwk["use"] == "sig"
+    with rotated.app_context():
+        old_public = keys.load_public_key(base_config["ACCESS_TOKEN_PUBLIC_KEY"], "old")
+        refresh_public = keys.load_public_key(base_config["REFRESH_TOKEN_PUBLIC_KEY"], "refresh")
+    kids = [jwk["kid"] for jwk in published]
+    assert kids == [keys.key_id(new_key.public_key()), keys.key_id(old_public)]
+    assert keys.key_id(refresh_public) not in kids
+    # A verifier using only the JWKS accepts a token signed by the current key.
+    token = token_login_after_register(rotated.test_client())["access_token"]
+    jwk = next(k for k in published if k["kid"] == jwt.get_unverified_header(token)["kid"])
+    public_key = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(jwk))
+    claims = jwt.decode(token, public_key, algorithms=["RS256"], audience="authapi")
+    assert claims["type"] == "access"
+
+
+def token_login_after_register(client) -> dict:
+    register(client)
+    return token_login(client)
+
+
+def test_unknown_kid_is_401(app):
+    client = app.test_client()
+    register(client)
+    token = login(client)
+    other_key = keys.generate_private_key()
+    claims = jwt.decode(token, options={"verify_signature": False})
+    forged = jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": "someone-else"})
+    assert_fail(app.test_client().get("/api/users/me", headers=bearer(forged)), 401)
+
+
+def test_keys_rotate_cli_prints_new_keys_that_keep_the_old_ones(app):
+    result = app.test_cli_runner().invoke(args=["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    values = dict(
+        line.split("=", 1) for line in result.output.splitlines() if not line.startswith("#")
+    )
+    assert set(values) == {
+        f"{kind}_TOKEN_{part}"
+        for kind in ("ACCESS", "REFRESH")
+        for part in ("PRIVATE_KEY", "PUBLIC_KEY", "PREVIOUS_PUBLIC_KEYS")
+    }
+    assert values["ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS"] == app.config["ACCESS_TOKEN_PUBLIC_KEY"]
+    assert values["ACCESS_TOKEN_PUBLIC_KEY"] != app.config["ACCESS_TOKEN_PUBLIC_KEY"]
+    ring = keys.build_key_ring(
+        values["ACCESS_TOKEN_PRIVATE_KEY"],
+        values["ACCESS_TOKEN_PUBLIC_KEY"],
+        values["ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS"],
+        "ACCESS_TOKEN",
+    )
+    assert len(ring.verifying_keys) == 2
