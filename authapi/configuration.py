@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from authapi import keys
 from authapi.tokens import TokenKeys
@@ -37,7 +39,25 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     except ValueError as error:
         raise ConfigurationError(f"Invalid configuration: {error}") from None
     app.config.update(overrides)
+    configure_rate_limit_storage(app.config)
     check_config(app.config)
+
+
+def configure_rate_limit_storage(config: dict[str, Any]) -> None:
+    """Counters live in the app's Redis unless RATELIMIT_STORAGE_URI says otherwise,
+    with the same short timeouts, so a dead Redis is a quick 503."""
+    config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"])
+    timeout = float(config["REDIS_SOCKET_TIMEOUT"])
+    config.setdefault(
+        "RATELIMIT_STORAGE_OPTIONS",
+        {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "retry": Retry(NoBackoff(), retries=1),
+        },
+    )
+    # Retry-After is set by the 429 handler only (the library would add it everywhere).
+    config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
 
 
 def check_config(config: Mapping[str, Any]) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from typing import Any
 
 import redis
@@ -10,7 +12,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
-from authapi.extensions import db
+from authapi.extensions import db, limiter
 
 log = logging.getLogger(__name__)
 
@@ -123,11 +125,22 @@ def handle_http_exception(error: HTTPException) -> Response:
         headers = {name: value for name, value in allowed if name == "Allow"}
     elif status == 413:
         message = HTTP_MESSAGES[413].format(limit=current_app.config["MAX_CONTENT_LENGTH"])
+    elif status == 429:
+        message = HTTP_MESSAGES[429]
+        headers = {"Retry-After": str(_retry_after_seconds())}
     elif status >= 500:
         message = "Something went wrong"
     else:
         message = HTTP_MESSAGES.get(status, error.name)
     return error_response(status, message, headers=headers)
+
+
+def _retry_after_seconds() -> int:
+    """Seconds until the breached rate limit's window frees a slot."""
+    breached = limiter.current_limit
+    if breached is None:
+        return 60
+    return max(1, math.ceil(breached.reset_at - time.time()))
 
 
 def handle_dependency_down(error: Exception) -> Response:

@@ -7,6 +7,8 @@ from typing import Any
 import redis
 from flask import Flask, current_app
 from flask_cors import CORS
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from redis.backoff import NoBackoff
@@ -32,6 +34,8 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 cors = CORS()
+# Limits are attached per route (authapi.ratelimits); storage is the app's Redis.
+limiter = Limiter(key_func=get_remote_address, strategy="moving-window", key_prefix="authapi")
 
 
 class RedisClient:

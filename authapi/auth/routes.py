@@ -20,6 +20,7 @@ from authapi.auth.cookies import (
     set_refresh_cookie,
 )
 from authapi.auth.guard import current_user, login_required, reject_cross_site
+from authapi.ratelimits import limit_login, limit_refresh, limit_register
 from authapi.schemas import login_schema, refresh_schema, register_schema, session_schema
 
 blueprint = Blueprint("auth", __name__, url_prefix="/api/auth")
@@ -54,6 +55,7 @@ def _body_response(issued: service.IssuedTokens) -> Response:
 
 
 @blueprint.post("/register")
+@limit_register
 def register() -> tuple[Response, int]:
     data = body.load(register_schema)
     user = service.register(data["name"], data["email"], data["password"])
@@ -61,6 +63,7 @@ def register() -> tuple[Response, int]:
 
 
 @blueprint.post("/login")
+@limit_login
 def login() -> Response:
     data = body.load(login_schema)
     issued = service.login(
@@ -73,6 +76,7 @@ def login() -> Response:
 
 
 @blueprint.route("/refresh", methods=["GET", "POST"])
+@limit_refresh
 def refresh() -> Response:
     if (
         request.method == "POST"

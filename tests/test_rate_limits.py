@@ -1,0 +1,182 @@
+"""Rate limits on the shared Redis: 429 JSON with Retry-After, keyed by address and account."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+import pytest
+
+from tests.helpers import PASSWORD, assert_fail, login, register
+
+LIMITED = {
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_LOGIN_PER_ADDRESS": "100 per minute",
+    "RATELIMIT_LOGIN_PER_ACCOUNT": "3 per 5 minutes",
+    "RATELIMIT_REGISTER_PER_ADDRESS": "3 per hour",
+    "RATELIMIT_REFRESH_PER_SESSION": "2 per minute",
+}
+
+
+def _wrong_login(client, email="alice@example.com", **kwargs):
+    return client.post(
+        "/api/auth/login", json={"email": email, "password": "wrong password"}, **kwargs
+    )
+
+
+def _expire_window(redis_client, scope: str) -> None:
+    """End the limit window now: what Redis does itself when the counter's TTL runs out."""
+    for key in redis_client.scan_iter(f"*{scope}*"):
+        redis_client.delete(key)
+
+
+def test_failed_logins_per_account_get_429_with_retry_after(make_app, redis_client):
+    app = make_app(**LIMITED)
+    client = app.test_client()
+    register(client)
+    for _ in range(3):
+        assert_fail(_wrong_login(client), 400, "Invalid email or password")
+    blocked = _wrong_login(client)
+    assert_fail(blocked, 429)
+    assert 1 <= int(blocked.headers["Retry-After"]) <= 301  # the 5-minute window (+1 s rounding)
+    # While blocked, even the right password is refused: success must not leak.
+    right = client.post(
+        "/api/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
+    )
+    assert_fail(right, 429)
+    # Another account from the same address is not affected.
+    register(client, email="bob@example.com")
+    login(client, email="bob@example.com")
+    # After the window the real user logs in again.
+    _expire_window(redis_client, "login-account")
+    login(client)
+
+
+def test_the_account_limit_counts_the_normalised_email(make_app):
+    client = make_app(**LIMITED).test_client()
+    register(client)
+    for email in ("alice@example.com", "ALICE@example.com", " alice@EXAMPLE.com "):
+        assert_fail(_wrong_login(client, email=email), 400)
+    assert_fail(_wrong_login(client, email="Alice@Example.com"), 429)
+
+
+def test_successful_logins_do_not_use_up_the_account_limit(make_app):
+    client = make_app(**LIMITED).test_client()
+    register(client)
+    for _ in range(6):
+        login(client)
+
+
+def test_login_limit_per_address(make_app):
+    client = make_app(**{**LIMITED, "RATELIMIT_LOGIN_PER_ADDRESS": "4 per minute"}).test_client()
+    for index in range(4):
+        assert_fail(_wrong_login(client, email=f"user{index}@example.com"), 400)
+    assert_fail(_wrong_login(client, email="someone-else@example.com"), 429)
+
+
+def test_forged_x_forwarded_for_does_not_reset_the_counter(make_app):
+    client = make_app(**{**LIMITED, "RATELIMIT_LOGIN_PER_ADDRESS": "2 per minute"}).test_client()
+    for index in range(2):
+        headers = {"X-Forwarded-For": f"10.0.0.{index}"}
+        assert_fail(_wrong_login(client, email=f"u{index}@example.com", headers=headers), 400)
+    forged = _wrong_login(client, email="u9@example.com", headers={"X-Forwarded-For": "10.9.9.9"})
+    assert_fail(forged, 429)
+
+
+def test_a_trusted_proxy_count_makes_the_forwarded_address_count(make_app):
+    app = make_app(
+        **{**LIMITED, "RATELIMIT_LOGIN_PER_ADDRESS": "2 per minute"}, TRUSTED_PROXY_COUNT=1
+    )
+    client = app.test_client()
+    for index in range(2):
+        headers = {"X-Forwarded-For": "203.0.113.7"}
+        assert_fail(_wrong_login(client, email=f"u{index}@example.com", headers=headers), 400)
+    assert_fail(_wrong_login(client, headers={"X-Forwarded-For": "203.0.113.7"}), 429)
+    other_client = _wrong_login(client, headers={"X-Forwarded-For": "198.51.100.1"})
+    assert_fail(other_client, 400)
+
+
+def test_register_is_limited_per_address(make_app):
+    client = make_app(**LIMITED).test_client()
+    for index in range(3):
+        register(client, email=f"new{index}@example.com")
+    response = client.post(
+        "/api/auth/register",
+        json={
+            "name": "X",
+            "email": "new9@example.com",
+            "password": PASSWORD,
+            "passwordConfirm": PASSWORD,
+        },
+    )
+    assert_fail(response, 429)
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_refresh_is_limited_per_session(make_app):
+    app = make_app(**LIMITED)
+    phone, laptop = app.test_client(), app.test_client()
+    register(phone)
+    login(phone)
+    login(laptop)
+    assert phone.get("/api/auth/refresh").status_code == 200
+    assert phone.get("/api/auth/refresh").status_code == 200
+    assert_fail(phone.get("/api/auth/refresh"), 429)
+    assert laptop.get("/api/auth/refresh").status_code == 200  # another session
+
+
+def test_limits_are_off_only_when_configured_off(make_app):
+    client = make_app(**{**LIMITED, "RATELIMIT_ENABLED": False}).test_client()
+    register(client)
+    for _ in range(6):
+        assert_fail(_wrong_login(client), 400)
+
+
+def test_rate_limits_are_on_by_default():
+    from config import Config, ProductionConfig
+
+    assert Config.RATELIMIT_ENABLED is True
+    assert ProductionConfig.RATELIMIT_ENABLED is True
+
+
+def _post_json(url: str, payload: dict) -> int:
+    request = Request(
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urlopen(request, timeout=30) as response:
+            return response.status
+    except HTTPError as error:
+        assert error.headers["Content-Type"] == "application/json"
+        return error.code
+
+
+@pytest.mark.live_server
+def test_twenty_simultaneous_registrations_of_one_email(app, live_server):
+    server = live_server(app)
+    payload = {
+        "name": "Racer",
+        "email": "race@example.com",
+        "password": PASSWORD,
+        "passwordConfirm": PASSWORD,
+    }
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(
+            pool.map(lambda _: _post_json(f"{server.url}/api/auth/register", payload), range(20))
+        )
+    assert sorted(statuses) == [201] + [409] * 19
+    from sqlalchemy import func, select
+
+    from authapi.extensions import db
+    from authapi.models import User
+
+    with app.app_context():
+        count = db.session.scalar(
+            select(func.count()).select_from(User).where(User.email == "race@example.com")
+        )
+        assert count == 1
