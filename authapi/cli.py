@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 from marshmallow import ValidationError
 from sqlalchemy import create_engine, make_url, select, text
@@ -84,8 +84,8 @@ def rotate_keys(bits: int) -> None:
 @users_cli.command("create-admin")
 @click.argument("email")
 @click.option("--name", default="Admin", show_default=True)
-@click.password_option(help="Password for a new account (prompted when omitted).")
-def create_admin(email: str, name: str, password: str) -> None:
+@click.option("--password", help="Password for a new account (prompted when omitted).")
+def create_admin(email: str, name: str, password: str | None) -> None:
     """Create an admin account, or promote an existing user to admin."""
     normalized = normalize_email(email)
     if not valid_email(normalized):
@@ -96,6 +96,8 @@ def create_admin(email: str, name: str, password: str) -> None:
         db.session.commit()
         click.echo(f"Promoted {normalized} to admin.")
         return
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         validate_new_password(password)
     except ValidationError as error:
@@ -130,6 +132,7 @@ def ensure_database(url: str) -> bool:
 
 
 @click.command("deploy")
+@with_appcontext
 def deploy() -> None:
     """Create the database if it does not exist, then run every migration (idempotent)."""
     url = current_app.config["SQLALCHEMY_DATABASE_URI"]

@@ -1,0 +1,130 @@
+"""Configuration: the environment mapping, production refusals, safe defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from authapi import create_app
+from authapi.configuration import ConfigurationError
+from config import ENV_MAPPING, Config, ProductionConfig, TestingConfig, settings_from_env
+from tests.helpers import register
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_env_mapping_parses_types():
+    settings = settings_from_env(
+        {
+            "DATABASE_URL": "postgresql://u@h:5432/d",
+            "ACCESS_TOKEN_EXPIRES_IN": "5",
+            "CORS_ORIGINS": "http://a.example, http://b.example",
+            "COOKIE_SECURE": "true",
+            "BCRYPT_ROUNDS": "13",
+            "PORT": "9000",
+        }
+    )
+    assert settings["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg2://u@h:5432/d"
+    assert settings["ACCESS_TOKEN_EXPIRES_IN"] == 5.0
+    assert settings["CORS_ORIGINS"] == ("http://a.example", "http://b.example")
+    assert settings["COOKIE_SECURE"] is True
+    assert settings["BCRYPT_ROUNDS"] == 13
+    assert settings["PORT"] == 9000
+
+
+def test_a_bad_value_names_the_variable():
+    with pytest.raises(ValueError, match="BCRYPT_ROUNDS"):
+        settings_from_env({"BCRYPT_ROUNDS": "twelve"})
+    with pytest.raises(ValueError, match="COOKIE_SECURE"):
+        settings_from_env({"COOKIE_SECURE": "maybe"})
+
+
+def test_documented_variables_are_the_mapped_ones():
+    example = (ROOT / ".env.example").read_text()
+    for name in ENV_MAPPING:
+        assert name in example, f"{name} missing from .env.example"
+    readme = (ROOT / "README.md").read_text()
+    for name in ENV_MAPPING:
+        assert f"`{name}`" in readme, f"{name} missing from the README configuration table"
+
+
+def test_production_bcrypt_cost_is_at_least_12_and_tests_use_4():
+    assert Config.BCRYPT_ROUNDS >= 12
+    assert ProductionConfig.BCRYPT_ROUNDS >= 12
+    assert TestingConfig.BCRYPT_ROUNDS == 4
+
+
+def test_default_lifetimes_match_the_contract():
+    assert Config.ACCESS_TOKEN_EXPIRES_IN == 15
+    assert Config.REFRESH_TOKEN_EXPIRES_IN == 60
+    assert Config.REFRESH_REUSE_INTERVAL == 10
+    assert Config.SESSION_MAX_AGE == 24 * 60 * 60
+
+
+def test_production_refuses_to_start_without_keys(base_config, monkeypatch):
+    for name in (
+        "ACCESS_TOKEN_PRIVATE_KEY",
+        "ACCESS_TOKEN_PUBLIC_KEY",
+        "REFRESH_TOKEN_PRIVATE_KEY",
+        "REFRESH_TOKEN_PUBLIC_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    config = {**base_config, "APP_ENV": "production"}
+    for name in ("ACCESS_TOKEN_PRIVATE_KEY", "REFRESH_TOKEN_PUBLIC_KEY"):
+        config.pop(name)
+    with pytest.raises(ConfigurationError, match="flask keys generate") as error:
+        create_app(config)
+    assert "ACCESS_TOKEN_PRIVATE_KEY" in str(error.value)
+    assert "REFRESH_TOKEN_PUBLIC_KEY" in str(error.value)
+
+
+def test_production_refuses_wildcard_cors_and_insecure_cookies(base_config):
+    production = {**base_config, "APP_ENV": "production", "COOKIE_SECURE": True}
+    with pytest.raises(ConfigurationError, match="CORS_ORIGINS"):
+        create_app({**production, "CORS_ORIGINS": ("*",)})
+    with pytest.raises(ConfigurationError, match="COOKIE_SECURE"):
+        create_app({**production, "COOKIE_SECURE": False})
+    with pytest.raises(ConfigurationError, match="CLOCK_OFFSET"):
+        create_app({**production, "CLOCK_OFFSET": 60})
+
+
+def test_production_sets_secure_cookies_and_hsts(make_app):
+    app = make_app(APP_ENV="production", COOKIE_SECURE=True)
+    client = app.test_client()
+    register(client)
+    response = client.post(
+        "/api/auth/login", json={"email": "alice@example.com", "password": "correct horse battery"}
+    )
+    assert response.status_code == 200
+    for cookie in response.headers.getlist("Set-Cookie"):
+        assert "; Secure" in cookie
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_keys_that_do_not_match_are_refused(base_config):
+    config = {**base_config, "ACCESS_TOKEN_PUBLIC_KEY": base_config["REFRESH_TOKEN_PUBLIC_KEY"]}
+    with pytest.raises(ConfigurationError, match="does not match"):
+        create_app(config)
+
+
+def test_keys_that_are_not_pem_are_refused(base_config):
+    with pytest.raises(ConfigurationError, match="ACCESS_TOKEN_PRIVATE_KEY"):
+        create_app({**base_config, "ACCESS_TOKEN_PRIVATE_KEY": "bm90IGEga2V5"})
+
+
+def test_small_rsa_keys_are_refused(base_config):
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from authapi import keys
+
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505
+    config = {
+        **base_config,
+        "ACCESS_TOKEN_PRIVATE_KEY": base64.b64encode(keys.private_pem(small)).decode(),
+        "ACCESS_TOKEN_PUBLIC_KEY": base64.b64encode(keys.public_pem(small.public_key())).decode(),
+    }
+    with pytest.raises(ConfigurationError, match="2048"):
+        create_app(config)

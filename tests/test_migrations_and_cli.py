@@ -1,0 +1,156 @@
+"""Migrations (upgrade, no drift, downgrade, upgrade) and the CLI commands."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from sqlalchemy import inspect, make_url, select
+
+from authapi import create_app, keys
+from authapi.cli import ensure_database
+from authapi.extensions import db
+from authapi.models import Role, User
+from tests.helpers import PASSWORD, login, register
+
+
+@pytest.fixture
+def scratch_app(base_config, database_url):
+    """An app on its own empty database, created by `flask deploy`'s helper, dropped after."""
+    url = make_url(database_url).set(database="authapi_migrations_test")
+    rendered = url.render_as_string(hide_password=False)
+    assert ensure_database(rendered) is True
+    assert ensure_database(rendered) is False  # idempotent
+    app = create_app({**base_config, "SQLALCHEMY_DATABASE_URI": rendered})
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    from tests.conftest import _recreate_database
+
+    _recreate_database(rendered, create=False)
+
+
+def _tables(app) -> set[str]:
+    with app.app_context():
+        return set(inspect(db.engine).get_table_names())
+
+
+def test_upgrade_check_downgrade_upgrade(scratch_app):
+    runner = scratch_app.test_cli_runner()
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert {"users", "alembic_version"} <= _tables(scratch_app)
+    check = runner.invoke(args=["db", "check"])
+    assert check.exit_code == 0, check.output
+    down = runner.invoke(args=["db", "downgrade", "base"])
+    assert down.exit_code == 0, down.output
+    assert "users" not in _tables(scratch_app)
+    again = runner.invoke(args=["db", "upgrade"])
+    assert again.exit_code == 0, again.output
+    assert "users" in _tables(scratch_app)
+
+
+def test_deploy_is_idempotent(scratch_app):
+    runner = scratch_app.test_cli_runner()
+    for _ in range(2):
+        result = runner.invoke(args=["deploy"])
+        assert result.exit_code == 0, result.output
+        assert "Database is up to date." in result.output
+    assert "users" in _tables(scratch_app)
+
+
+def test_updated_at_changes_on_update(client, app):
+    user = register(client)
+    with app.app_context():
+        stored = db.session.scalar(select(User).where(User.email == user["email"]))
+        before = stored.updated_at
+        assert stored.created_at == before
+        stored.name = "Renamed"
+        db.session.commit()
+        assert stored.updated_at > before
+        assert stored.created_at < stored.updated_at
+
+
+def test_database_enforces_unique_email_and_role_values(client, app):
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    register(client)
+    with app.app_context():
+        with pytest.raises(IntegrityError):
+            db.session.execute(
+                text(
+                    "INSERT INTO users (id, name, email, password) "
+                    "VALUES (gen_random_uuid(), 'x', 'alice@example.com', 'x')"
+                )
+            )
+        db.session.rollback()
+        with pytest.raises(IntegrityError):
+            db.session.execute(text("UPDATE users SET role = 'root'"))
+        db.session.rollback()
+        stored_role = db.session.scalar(text("SELECT role FROM users"))
+        assert stored_role == "user"  # the value, not the enum member name
+
+
+def test_keys_generate_prints_four_usable_variables(app, tmp_path):
+    result = app.test_cli_runner().invoke(args=["keys", "generate", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    values = dict(
+        line.split("=", 1) for line in result.output.splitlines() if not line.startswith("#")
+    )
+    assert set(values) == {
+        "ACCESS_TOKEN_PRIVATE_KEY",
+        "ACCESS_TOKEN_PUBLIC_KEY",
+        "REFRESH_TOKEN_PRIVATE_KEY",
+        "REFRESH_TOKEN_PUBLIC_KEY",
+    }
+    for kind in ("ACCESS", "REFRESH"):
+        ring = keys.build_key_ring(
+            values[f"{kind}_TOKEN_PRIVATE_KEY"], values[f"{kind}_TOKEN_PUBLIC_KEY"], "", kind
+        )
+        assert ring.signing_key.key_size == 2048
+    assert keys.key_id(keys.load_public_key(values["ACCESS_TOKEN_PUBLIC_KEY"], "a")) != keys.key_id(
+        keys.load_public_key(values["REFRESH_TOKEN_PUBLIC_KEY"], "r")
+    )
+    written = tmp_path / "access_private.pem"
+    assert written.read_bytes() == base64.b64decode(values["ACCESS_TOKEN_PRIVATE_KEY"])
+    assert oct(written.stat().st_mode & 0o777) == "0o600"
+
+
+def test_create_admin_creates_and_promotes(client, app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["users", "create-admin", "Root@Example.com", "--name", "Root", "--password", PASSWORD]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Created admin root@example.com" in result.output
+    token = login(client, email="root@example.com")
+    me = app.test_client().get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json["data"]["user"]["role"] == "admin"
+
+    register(client, email="carol@example.com")
+    promoted = runner.invoke(args=["users", "create-admin", "carol@example.com"], input="\n\n")
+    assert promoted.exit_code == 0, promoted.output
+    assert "Promoted carol@example.com" in promoted.output
+    with app.app_context():
+        carol = db.session.scalar(select(User).where(User.email == "carol@example.com"))
+        assert carol.role is Role.ADMIN
+
+
+def test_create_admin_rejects_bad_input(app):
+    runner = app.test_cli_runner()
+    bad_email = runner.invoke(args=["users", "create-admin", "nope", "--password", PASSWORD])
+    assert bad_email.exit_code != 0 and "valid email" in bad_email.output
+    short = runner.invoke(args=["users", "create-admin", "a@example.com", "--password", "short"])
+    assert short.exit_code != 0 and "at least 8" in short.output
+
+
+def test_no_default_admin_exists(app):
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.role == Role.ADMIN)) is None
+
+
+def test_cli_help_lists_grouped_commands(app):
+    result = app.test_cli_runner().invoke(args=["--help"])
+    for group in ("keys", "users", "deploy", "db"):
+        assert group in result.output
