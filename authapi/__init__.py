@@ -14,7 +14,7 @@ from authapi import auth, demo, health, jwks, tokens, users
 from authapi.cli import deploy, keys_cli, users_cli
 from authapi.configuration import load_config, load_token_keys
 from authapi.errors import register_error_handlers
-from authapi.extensions import cors, db, limiter, migrate, redis_store
+from authapi.extensions import cors, db, init_db, limiter, migrate, redis_store
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -31,7 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    db.init_app(app)
+    init_db(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     redis_store.init_app(app)
     limiter.init_app(app)

@@ -12,7 +12,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
-from authapi.extensions import db, limiter
+from authapi.extensions import discard_session, limiter
 
 log = logging.getLogger(__name__)
 
@@ -145,13 +145,13 @@ def _retry_after_seconds() -> int:
 
 def handle_dependency_down(error: Exception) -> Response:
     """Redis or PostgreSQL unreachable: fail closed with a retryable 503."""
-    db.session.rollback()
+    discard_session()
     log.warning("dependency unavailable: %s", type(error).__name__)
     return error_response(503, ServiceUnavailable.message, headers={"Retry-After": "5"})
 
 
 def handle_unexpected(error: Exception) -> Response:
-    db.session.rollback()
+    discard_session()
     log.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(500, "Something went wrong")
 

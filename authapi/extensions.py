@@ -14,6 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import MetaData, orm
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -33,6 +34,29 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+
+
+def discard_session(_: BaseException | None = None) -> None:
+    """End the request's database session even when its connection has died.
+
+    Closing rolls back; on a connection the server terminated after the response
+    was built, that rollback raises, which would turn a finished 200 into an HTML
+    500. SQLAlchemy has already invalidated the dead connection, so dropping the
+    session is all that is left to do.
+    """
+    try:
+        db.session.remove()
+    except sa_exc.DBAPIError:
+        db.session.registry.clear()
+
+
+def init_db(app: Flask) -> None:
+    db.init_app(app)
+    # Teardown functions run in reverse order: this one runs before
+    # Flask-SQLAlchemy's own, which then finds nothing left to close.
+    app.teardown_appcontext(discard_session)
+
+
 cors = CORS()
 # Limits are attached per route (authapi.ratelimits); storage is the app's Redis.
 limiter = Limiter(key_func=get_remote_address, strategy="moving-window", key_prefix="authapi")

@@ -1,0 +1,223 @@
+"""Dependency faults with real processes: Redis stopped or frozen, PostgreSQL unreachable,
+silent or killing our connections, pools exhausted. Always 503 JSON (never a 500, never a
+grant without the session check), and service resumes by itself."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+import pytest
+from sqlalchemy import text
+
+from authapi.extensions import db
+from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.support.redis_servers import RedisServer
+
+UNAVAILABLE = "Service temporarily unavailable, please retry shortly"
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def own_redis_app(make_app, redis_server):
+    return make_app(REDIS_URL=redis_server.url(), RATELIMIT_ENABLED=True)
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_redis_stopped_is_503_and_service_resumes_when_it_is_back(own_redis_app, redis_server):
+    client = own_redis_app.test_client()
+    register(client)
+    token = login(client)
+    redis_server.stop()
+    for response in (
+        client.get("/api/users/me", headers=_bearer(token)),
+        client.post("/api/auth/login", json={"email": "alice@example.com", "password": PASSWORD}),
+        client.get("/api/auth/refresh"),
+        client.get("/api/health/ready"),
+    ):
+        assert_fail(response, 503, UNAVAILABLE)
+        assert response.headers["Retry-After"]
+    redis_server.start()  # back, empty: the old session is gone (fails closed), login works
+    assert_fail(client.get("/api/users/me", headers=_bearer(token)), 401)
+    login(client)
+    assert client.get("/api/users/me").status_code == 200
+    assert client.get("/api/health/ready").status_code == 200
+
+
+def test_redis_not_answering_is_503_and_recovers(own_redis_app, redis_server):
+    client = own_redis_app.test_client()
+    register(client)
+    token = login(client)
+    redis_server.pause()  # accepts connections, never replies
+    try:
+        assert_fail(client.get("/api/users/me", headers=_bearer(token)), 503, UNAVAILABLE)
+        response = client.post(
+            "/api/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
+        )
+        assert_fail(response, 503, UNAVAILABLE)
+    finally:
+        redis_server.resume()
+    # The same session is still there: the very next request succeeds.
+    assert client.get("/api/users/me", headers=_bearer(token)).status_code == 200
+
+
+def test_redis_on_a_closed_port_is_503(make_app):
+    client = make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client()
+    register(client)  # registration needs only PostgreSQL
+    response = client.post(
+        "/api/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
+    )
+    assert_fail(response, 503, UNAVAILABLE)
+    assert "Set-Cookie" not in response.headers
+
+
+def test_postgres_on_a_closed_port_is_503(make_app, app):
+    client = make_app(
+        SQLALCHEMY_DATABASE_URI="postgresql+psycopg2://postgres@127.0.0.1:1/authapi_test"
+    ).test_client()
+    response = client.post(
+        "/api/auth/register",
+        json={
+            "name": "A",
+            "email": "a@example.com",
+            "password": PASSWORD,
+            "passwordConfirm": PASSWORD,
+        },
+    )
+    assert_fail(response, 503, UNAVAILABLE)
+    assert_fail(
+        client.post("/api/auth/login", json={"email": "a@example.com", "password": PASSWORD}), 503
+    )
+    assert_fail(client.get("/api/health/ready"), 503)
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A TCP port that accepts connections and never says a word."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+                accepted.append(connection)
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def test_postgres_that_never_answers_is_503(make_app, silent_port):
+    engine_options = {
+        "pool_pre_ping": True,
+        "connect_args": {"connect_timeout": 1},
+    }
+    client = make_app(
+        SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg2://postgres@127.0.0.1:{silent_port}/x_test",
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options,
+    ).test_client()
+    response = client.post("/api/auth/login", json={"email": "a@example.com", "password": PASSWORD})
+    assert_fail(response, 503, UNAVAILABLE)
+
+
+def _terminate_app_connections(app) -> int:
+    with app.app_context():
+        terminated = db.session.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+        db.session.commit()
+        return terminated
+
+
+def test_killed_postgres_connections_are_replaced_transparently(app):
+    client = app.test_client()
+    register(client)
+    login(client)
+    assert _terminate_app_connections(app) >= 0
+    # pool_pre_ping notices the dead connection and opens a new one.
+    assert (
+        client.post(
+            "/api/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
+        ).status_code
+        == 200
+    )
+
+
+def _post(url: str, payload: dict) -> int:
+    request = Request(
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urlopen(request, timeout=60) as response:
+            return response.status
+    except HTTPError as error:
+        assert error.headers["Content-Type"] == "application/json"
+        return error.code
+
+
+@pytest.mark.live_server
+def test_connections_killed_mid_traffic_give_200s_or_503s_never_500(app, live_server):
+    server = live_server(app)
+    client = app.test_client()
+    register(client)
+    payload = {"email": "alice@example.com", "password": PASSWORD}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(_post, f"{server.url}/api/auth/login", payload) for _ in range(40)]
+        for _ in range(5):
+            _terminate_app_connections(app)
+        statuses = [future.result() for future in futures]
+    assert set(statuses) <= {200, 503}, statuses
+    assert statuses.count(200) > 0
+    assert _post(f"{server.url}/api/auth/login", payload) == 200
+
+
+@pytest.mark.live_server
+def test_exhausted_pools_give_200s_or_503s_never_500(make_app, live_server):
+    tiny_pool = {
+        "pool_pre_ping": True,
+        "pool_size": 1,
+        "max_overflow": 0,
+        "pool_timeout": 0.05,
+    }
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS=tiny_pool)
+    server = live_server(app)
+    client = app.test_client()
+    register(client)
+    payload = {"email": "alice@example.com", "password": PASSWORD}
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(
+            pool.map(lambda _: _post(f"{server.url}/api/auth/login", payload), range(48))
+        )
+    assert set(statuses) <= {200, 503}, statuses
+    assert 200 in statuses
