@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Enum, String, Uuid, func
+from sqlalchemy import Boolean, DateTime, Enum, String, Uuid, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authapi.extensions import db
@@ -42,7 +42,7 @@ class User(db.Model):
     photo: Mapped[str] = mapped_column(
         String(255), default="default.png", server_default="default.png"
     )
-    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
