@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,7 +12,7 @@ from flask import Flask
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from authapi import keys
+from authapi import embedded, keys
 from authapi.tokens import TokenKeys
 from config import config_class_for, settings_from_env
 
@@ -21,6 +22,9 @@ KEY_NAMES = (
     "REFRESH_TOKEN_PRIVATE_KEY",
     "REFRESH_TOKEN_PUBLIC_KEY",
 )
+
+
+log = logging.getLogger("authapi")
 
 
 class ConfigurationError(RuntimeError):
@@ -35,17 +39,35 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         environ["APP_ENV"] = overrides["APP_ENV"]
     try:
         app.config.from_object(config_class_for(environ))
-        app.config.update(settings_from_env(environ))
+        from_env = settings_from_env(environ)
     except ValueError as error:
         raise ConfigurationError(f"Invalid configuration: {error}") from None
+    app.config.update(from_env)
     app.config.update(overrides)
+    embedded.choose_backends(app.config, {*from_env, *overrides}, app.instance_path)
+    if "SQLALCHEMY_ENGINE_OPTIONS" not in overrides and embedded.is_sqlite(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    ):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     configure_rate_limit_storage(app.config)
     check_config(app.config)
+    described = embedded.describe(app.config)
+    if described:
+        log.warning(
+            "DEVELOPMENT MODE with embedded backends: %s. Set DATABASE_URL and REDIS_URL "
+            "to use PostgreSQL and Redis.",
+            " and ".join(described),
+        )
 
 
 def configure_rate_limit_storage(config: dict[str, Any]) -> None:
     """Counters live in the app's Redis unless RATELIMIT_STORAGE_URI says otherwise,
     with the same short timeouts, so a dead Redis is a quick 503."""
+    # Retry-After is set by the 429 handler only (the library would add it everywhere).
+    config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    if embedded.is_memory_redis(config["REDIS_URL"]):
+        config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+        return
     config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"])
     timeout = float(config["REDIS_SOCKET_TIMEOUT"])
     config.setdefault(
@@ -56,8 +78,6 @@ def configure_rate_limit_storage(config: dict[str, Any]) -> None:
             "retry": Retry(NoBackoff(), retries=1),
         },
     )
-    # Retry-After is set by the 429 handler only (the library would add it everywhere).
-    config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
 
 
 def check_config(config: Mapping[str, Any]) -> None:
@@ -73,6 +93,11 @@ def check_config(config: Mapping[str, Any]) -> None:
     if missing:
         raise ConfigurationError(
             f"Production needs {', '.join(missing)}: run `flask keys generate` and set them"
+        )
+    if embedded.describe(dict(config)):
+        raise ConfigurationError(
+            "Production needs PostgreSQL and Redis: set DATABASE_URL and REDIS_URL "
+            "(SQLite and the in-process Redis are for development only)"
         )
     if config["CLOCK_OFFSET"]:
         raise ConfigurationError("CLOCK_OFFSET is for tests only and must be 0 in production")

@@ -17,6 +17,8 @@ from sqlalchemy import MetaData, orm
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase
 
+from authapi import embedded
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -71,6 +73,9 @@ class RedisClient:
     """
 
     def init_app(self, app: Flask) -> None:
+        if embedded.is_memory_redis(app.config["REDIS_URL"]):
+            app.extensions["redis"] = embedded.memory_redis_client()
+            return
         timeout = float(app.config["REDIS_SOCKET_TIMEOUT"])
         app.extensions["redis"] = redis.Redis.from_url(
             app.config["REDIS_URL"],

@@ -136,6 +136,15 @@ class LoginSchema(Schema):
     )
 
 
+class UtcDateTime(fields.DateTime):
+    """ISO 8601 with an offset; naive values (SQLite stores no zone) are UTC."""
+
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
 class UserSchema(Schema):
     """The public user object. Never the password hash."""
 
@@ -145,8 +154,8 @@ class UserSchema(Schema):
     role = fields.Function(lambda user: user.role.value)
     photo = fields.String()
     verified = fields.Boolean()
-    created_at = fields.DateTime(format="iso")
-    updated_at = fields.DateTime(format="iso")
+    created_at = UtcDateTime(format="iso")
+    updated_at = UtcDateTime(format="iso")
 
 
 user_schema = UserSchema()
