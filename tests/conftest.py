@@ -10,9 +10,14 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import os
+import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -57,14 +62,28 @@ def _recreate_database(url: str, *, create: bool) -> None:
         connection.close()
 
 
+@contextmanager
+def _exclusive_run(name: str) -> Iterator[None]:
+    """One test run at a time per test database: a second run waits instead of dropping
+    the database and flushing Redis under the first one's feet."""
+    with open(Path(tempfile.gettempdir()) / f"authapi-{name}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"\nwaiting for another test run using {name} to finish...", file=sys.stderr)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     name = _database_name(TEST_DATABASE_URL)
     if not name.endswith("_test"):
         pytest.exit(f"refusing to use database {name!r}: test database names end in _test", 2)
-    _recreate_database(TEST_DATABASE_URL, create=True)
-    yield database_uri(TEST_DATABASE_URL)
-    _recreate_database(TEST_DATABASE_URL, create=False)
+    with _exclusive_run(name):
+        _recreate_database(TEST_DATABASE_URL, create=True)
+        yield database_uri(TEST_DATABASE_URL)
+        _recreate_database(TEST_DATABASE_URL, create=False)
 
 
 @pytest.fixture(scope="session")
