@@ -21,8 +21,16 @@ def json_object() -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise APIError("Content-Type must be application/json", status_code=415)
     raw = request.get_data(cache=True)  # honours MAX_CONTENT_LENGTH (413)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        # A chunked body is cut at the limit without an error; reading past the cap
+        # makes werkzeug raise the 413 that a Content-Length body would have got.
+        request.stream.read(1)
     try:
         data = json.loads(raw)
+        # JSON may escape lone surrogates ("\ud800"), which no UTF-8 consumer
+        # (bcrypt, PostgreSQL, Redis) accepts: refuse them here, once.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
         raise APIError("Malformed JSON in request body") from None
     if not isinstance(data, dict):

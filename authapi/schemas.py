@@ -23,6 +23,16 @@ def has_control_characters(value: str) -> bool:
     return any(unicodedata.category(char) in {"Cc", "Zl", "Zp"} for char in value)
 
 
+# Invisible or non-printing characters (zero-width spaces and joiners, soft hyphens,
+# bidi overrides, BOM, private use, unassigned, spaces): an address containing one
+# could look exactly like another account's.
+_NOT_IN_EMAILS = {"Cc", "Cf", "Cn", "Co", "Cs", "Zl", "Zp", "Zs"}
+
+
+def has_invisible_characters(value: str) -> bool:
+    return any(unicodedata.category(char) in _NOT_IN_EMAILS for char in value)
+
+
 def normalize_email(value: str) -> str:
     """The one email normalisation used everywhere: trim, NFKC, lower-case."""
     return unicodedata.normalize("NFKC", value).strip().lower()
@@ -33,7 +43,7 @@ _email_format = validate.Email(error="Invalid email address")
 
 def valid_email(email: str) -> bool:
     """Is an already-normalised address acceptable for an account?"""
-    if not email or len(email) > EMAIL_MAX or has_control_characters(email):
+    if not email or len(email) > EMAIL_MAX or has_invisible_characters(email):
         return False
     try:
         _email_format(email)

@@ -42,8 +42,9 @@ return {1, redis.call('GET', KEYS[2])}
 
 # KEYS: session, index. ARGV: token gen, now, reuse interval, idle ttl, sid.
 # Returns {outcome, gen, ttl}: outcome 1 rotated, 2 reuse within the grace window
-# (answer with the current generation, no increment), 0 session gone, -1 reuse
-# outside the window (session revoked). Decision and increment are one atomic step.
+# (answer with the current generation, no increment), 0 session gone or a generation
+# never issued here (refused, session untouched), -1 reuse outside the window
+# (session revoked). Decision and increment are one atomic step.
 _ROTATE = """
 local h = redis.call('HMGET', KEYS[1], 'gen', 'rotated_at', 'expires_at')
 if not h[1] then return {0, 0, 0} end
@@ -54,6 +55,7 @@ if remaining <= 0 then
   return {0, 0, 0}
 end
 local ttl = math.min(tonumber(ARGV[4]), remaining)
+if token_gen > gen then return {0, gen, 0} end
 if token_gen == gen then
   gen = gen + 1
   redis.call('HSET', KEYS[1], 'gen', gen, 'rotated_at', ARGV[2], 'last_used_at', ARGV[2])
