@@ -27,7 +27,8 @@ def json_object() -> dict[str, Any]:
         # makes werkzeug raise the 413 that a Content-Length body would have got.
         request.stream.read(1)
     try:
-        data = json.loads(raw)
+        # Strictly UTF-8 (RFC 8259): json.loads would also guess UTF-16/32 from bytes.
+        data = json.loads(raw.decode("utf-8"))
         # JSON may escape lone surrogates ("\ud800"), which no UTF-8 consumer
         # (bcrypt, PostgreSQL, Redis) accepts: refuse them here, once.
         json.dumps(data, ensure_ascii=False).encode("utf-8")
