@@ -46,15 +46,18 @@ async function readJson(response) {
 // Concurrent callers that all hit an expired access token share one refresh: the
 // refresh token is rotated on use, so parallel refreshes would race each other.
 let refreshInFlight = null;
-// Successful refreshes so far. A request sent before a refresh finished may get its
-// 401 after that refresh is over; it then just retries instead of refreshing again.
-let refreshCount = 0;
+// Finished refresh attempts and how the last one went. A request sent before a
+// refresh finished may get its 401 only after that refresh is over: the finished
+// attempt already decided for it (retry with the new cookie, or logged out).
+let refreshesDone = 0;
+let lastRefreshOk = false;
 
 function refreshAccessToken() {
   if (!refreshInFlight) {
     refreshInFlight = send("/api/auth/refresh")
       .then((result) => {
-        if (result.ok) refreshCount += 1;
+        refreshesDone += 1;
+        lastRefreshOk = result.ok;
         return result.ok;
       })
       .finally(() => {
@@ -66,10 +69,11 @@ function refreshAccessToken() {
 
 // The interceptor. Resolves with the JSON body of a 2xx, throws ApiError otherwise.
 async function api(path, options = {}) {
-  const refreshesBefore = refreshCount;
+  const refreshesBefore = refreshesDone;
   let result = await send(path, options);
   if (result.status === 401 && result.body.message === NOT_LOGGED_IN) {
-    const refreshed = refreshCount !== refreshesBefore || (await refreshAccessToken());
+    const refreshed =
+      refreshesDone !== refreshesBefore ? lastRefreshOk : await refreshAccessToken();
     if (!refreshed) {
       renderCookieStatus();
       throw new ApiError(403, { message: REFRESH_FAILED }, { loggedOut: true });
@@ -109,6 +113,30 @@ function el(tag, attributes = {}, text = "") {
   for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
   element.textContent = text; // never innerHTML: user agents and names come from users
   return element;
+}
+
+// A short label such as "Chrome 156 on Linux"; the full string is in the tooltip.
+function describeUserAgent(userAgent) {
+  if (!userAgent) return "Unknown device";
+  const browsers = [
+    ["Edge", /Edg\/(\d+)/],
+    ["Firefox", /Firefox\/(\d+)/],
+    ["Headless Chrome", /HeadlessChrome\/(\d+)/],
+    ["Chrome", /Chrome\/(\d+)/],
+    ["Safari", /Version\/(\d+).*Safari/],
+  ];
+  const systems = [
+    ["Android", /Android/],
+    ["iOS", /iPhone|iPad/],
+    ["Windows", /Windows/],
+    ["macOS", /Mac OS X/],
+    ["Linux", /Linux/],
+  ];
+  const browser = browsers.find(([, pattern]) => pattern.test(userAgent));
+  const system = systems.find(([, pattern]) => pattern.test(userAgent));
+  if (!browser) return userAgent;
+  const version = userAgent.match(browser[1])[1];
+  return `${browser[0]} ${version}${system ? ` on ${system[0]}` : ""}`;
 }
 
 function formatTime(iso) {
@@ -297,7 +325,7 @@ function sessionRow(session) {
     "data-current": String(session.current),
   });
   const device = el("td", { class: "device", title: session.user_agent });
-  device.append(el("span", { class: "ua" }, session.user_agent || "unknown device"));
+  device.append(el("span", { class: "ua" }, describeUserAgent(session.user_agent)));
   if (session.current) {
     device.append(el("span", { class: "pill", "data-testid": "session-current" }, "this device"));
   }
