@@ -29,6 +29,13 @@ class Config:
         "connect_args": {"connect_timeout": 3, "options": "-c statement_timeout=5000"},
     }
     REDIS_URL = "redis://127.0.0.1:6379/0"
+    # Instead of REDIS_URL (exactly one of the three; see docs/scaling.md): a Redis
+    # Cluster named by some of its nodes, or a master watched by Redis Sentinel.
+    REDIS_CLUSTER_NODES: tuple[str, ...] = ()  # ("host:port", ...)
+    REDIS_SENTINELS: tuple[str, ...] = ()  # ("host:port", ...)
+    REDIS_SENTINEL_MASTER = ""
+    REDIS_PASSWORD = ""  # cluster / Sentinel data nodes (with REDIS_URL: in the URL)
+    REDIS_SENTINEL_PASSWORD = ""  # the sentinels themselves
     REDIS_SOCKET_TIMEOUT = 1.0  # seconds; with one retry a dead Redis costs about 2 s
     REDIS_KEY_PREFIX = "authapi"
 
@@ -62,6 +69,31 @@ class Config:
     RATELIMIT_LOGIN_PER_ACCOUNT = "10 per 5 minutes"
     RATELIMIT_REGISTER_PER_ADDRESS = "10 per hour"
     RATELIMIT_REFRESH_PER_SESSION = "30 per minute"
+    # Verification re-sends and password-reset requests (they send mail), shared.
+    RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS = "10 per hour"
+    RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT = "3 per hour"
+
+    # Mail (SMTP). An empty MAIL_SERVER writes messages to the log instead (not in
+    # production, where they are dropped with an error in the log).
+    MAIL_SERVER = ""
+    MAIL_PORT = 25
+    MAIL_USERNAME = ""
+    MAIL_PASSWORD = ""
+    MAIL_USE_TLS = False  # STARTTLS after connecting (usually port 587)
+    MAIL_USE_SSL = False  # TLS from the first byte (usually port 465)
+    MAIL_SENDER = "authapi <no-reply@localhost>"
+    MAIL_TIMEOUT = 10.0  # seconds per SMTP connection; sending never blocks a request
+    # Base URL of the links in mails; empty = the API's own URL as the client reached
+    # it (development and testing only: production never trusts the Host header).
+    FRONTEND_URL = ""
+    REQUIRE_VERIFIED_EMAIL = False  # refuse login (403) until the address is verified
+    VERIFICATION_CODE_EXPIRES_IN = 24 * 60  # minutes
+    RESET_TOKEN_EXPIRES_IN = 10  # minutes
+
+    # Logs: one handler on the `authapi` logger, to stderr. LOG_FORMAT json or text.
+    LOG_LEVEL = "INFO"
+    LOG_FORMAT = "text"
+    METRICS_ENABLED = True  # GET /metrics (Prometheus); keep it off the public internet
 
     PORT = 8000
     CLOCK_OFFSET = 0  # seconds; tests only (see authapi/clock.py)
@@ -83,6 +115,7 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     APP_ENV = "production"
     COOKIE_SECURE = True
+    LOG_FORMAT = "json"
 
 
 CONFIG_BY_ENV: dict[str, type[Config]] = {
@@ -113,10 +146,29 @@ def _as_list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ValueError(f"expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {value!r}")
+    return level
+
+
+def _log_format(value: str) -> str:
+    fmt = value.strip().lower()
+    if fmt not in {"json", "text"}:
+        raise ValueError(f"expected json or text, got {value!r}")
+    return fmt
+
+
 # Environment variable -> (config key, parser). The only place the environment is read.
 ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", database_uri),
     "REDIS_URL": ("REDIS_URL", str),
+    "REDIS_CLUSTER_NODES": ("REDIS_CLUSTER_NODES", _as_list),
+    "REDIS_SENTINELS": ("REDIS_SENTINELS", _as_list),
+    "REDIS_SENTINEL_MASTER": ("REDIS_SENTINEL_MASTER", str),
+    "REDIS_PASSWORD": ("REDIS_PASSWORD", str),
+    "REDIS_SENTINEL_PASSWORD": ("REDIS_SENTINEL_PASSWORD", str),
     "ACCESS_TOKEN_PRIVATE_KEY": ("ACCESS_TOKEN_PRIVATE_KEY", str),
     "ACCESS_TOKEN_PUBLIC_KEY": ("ACCESS_TOKEN_PUBLIC_KEY", str),
     "REFRESH_TOKEN_PRIVATE_KEY": ("REFRESH_TOKEN_PRIVATE_KEY", str),
@@ -140,6 +192,23 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "RATELIMIT_LOGIN_PER_ACCOUNT": ("RATELIMIT_LOGIN_PER_ACCOUNT", str),
     "RATELIMIT_REGISTER_PER_ADDRESS": ("RATELIMIT_REGISTER_PER_ADDRESS", str),
     "RATELIMIT_REFRESH_PER_SESSION": ("RATELIMIT_REFRESH_PER_SESSION", str),
+    "RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS": ("RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS", str),
+    "RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT": ("RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT", str),
+    "MAIL_SERVER": ("MAIL_SERVER", str),
+    "MAIL_PORT": ("MAIL_PORT", int),
+    "MAIL_USERNAME": ("MAIL_USERNAME", str),
+    "MAIL_PASSWORD": ("MAIL_PASSWORD", str),
+    "MAIL_USE_TLS": ("MAIL_USE_TLS", _as_bool),
+    "MAIL_USE_SSL": ("MAIL_USE_SSL", _as_bool),
+    "MAIL_SENDER": ("MAIL_SENDER", str),
+    "MAIL_TIMEOUT": ("MAIL_TIMEOUT", float),
+    "FRONTEND_URL": ("FRONTEND_URL", str),
+    "REQUIRE_VERIFIED_EMAIL": ("REQUIRE_VERIFIED_EMAIL", _as_bool),
+    "VERIFICATION_CODE_EXPIRES_IN": ("VERIFICATION_CODE_EXPIRES_IN", float),
+    "RESET_TOKEN_EXPIRES_IN": ("RESET_TOKEN_EXPIRES_IN", float),
+    "LOG_LEVEL": ("LOG_LEVEL", _log_level),
+    "LOG_FORMAT": ("LOG_FORMAT", _log_format),
+    "METRICS_ENABLED": ("METRICS_ENABLED", _as_bool),
     "PORT": ("PORT", int),
 }
 

@@ -10,7 +10,20 @@ from typing import Any
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from authapi import auth, demo, health, jwks, tokens, users
+from authapi import (
+    accounts,
+    admin,
+    audit,
+    auth,
+    demo,
+    health,
+    jwks,
+    mail,
+    observability,
+    openapi,
+    tokens,
+    users,
+)
 from authapi.cli import deploy, keys_cli, users_cli
 from authapi.configuration import load_config, load_token_keys
 from authapi.errors import register_error_handlers
@@ -21,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build an app: configuration, extensions, blueprints, error handlers, CLI."""
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, config)
+    observability.init_app(app)  # first, so what the next steps log is formatted
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -36,6 +50,8 @@ def register_extensions(app: Flask) -> None:
     redis_store.init_app(app)
     limiter.init_app(app)
     tokens.init_app(app, load_token_keys(app))
+    mail.init_app(app)
+    audit.init_app(app)
     # Exact, anchored origins: flask-cors treats strings with regex characters as
     # unanchored patterns, and "*" with credentials would reflect any origin.
     origins = [re.compile(re.escape(origin) + r"\Z") for origin in app.config["CORS_ORIGINS"]]
@@ -51,9 +67,12 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(users.blueprint)
+    app.register_blueprint(accounts.blueprint)
+    app.register_blueprint(admin.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(jwks.blueprint)
     app.register_blueprint(demo.blueprint)
+    app.register_blueprint(openapi.blueprint)
 
 
 def register_response_headers(app: Flask) -> None:

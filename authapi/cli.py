@@ -12,7 +12,7 @@ from flask_migrate import upgrade
 from marshmallow import ValidationError
 from sqlalchemy import create_engine, make_url, select, text
 
-from authapi import keys, passwords
+from authapi import events, keys, passwords, sessions
 from authapi.extensions import db
 from authapi.models import Role, User
 from authapi.schemas import normalize_email, valid_email, validate_new_password
@@ -27,7 +27,13 @@ def _b64(pem: bytes) -> str:
 
 
 @keys_cli.command("generate")
-@click.option("--bits", default=2048, show_default=True, type=click.IntRange(min=2048))
+@click.option(
+    "--bits",
+    default=2048,
+    show_default=True,
+    type=click.IntRange(min=2048),
+    help="RSA key size in bits.",
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -53,9 +59,15 @@ def generate_keys(bits: int, out: Path | None) -> None:
 
 
 @keys_cli.command("rotate")
-@click.option("--bits", default=2048, show_default=True, type=click.IntRange(min=2048))
+@click.option(
+    "--bits",
+    default=2048,
+    show_default=True,
+    type=click.IntRange(min=2048),
+    help="RSA key size in bits.",
+)
 def rotate_keys(bits: int) -> None:
-    """Print new key variables that keep the current public keys verifying.
+    """Print new keys; the current public keys keep verifying.
 
     Tokens signed with the old keys stay valid until they expire; after the
     longest lifetime (SESSION_MAX_AGE) has passed, drop the *_PREVIOUS_PUBLIC_KEYS.
@@ -83,17 +95,30 @@ def rotate_keys(bits: int) -> None:
 
 @users_cli.command("create-admin")
 @click.argument("email")
-@click.option("--name", default="Admin", show_default=True)
+@click.option("--name", default="Admin", show_default=True, help="Name for a new account.")
 @click.option("--password", help="Password for a new account (prompted when omitted).")
 def create_admin(email: str, name: str, password: str | None) -> None:
-    """Create an admin account, or promote an existing user to admin."""
+    """Create an admin, or promote a user to admin.
+
+    An existing account keeps its password; a new one gets --password (or a prompt).
+    """
     normalized = normalize_email(email)
     if not valid_email(normalized):
         raise click.BadParameter("not a valid email address", param_hint="EMAIL")
     user = db.session.scalar(select(User).where(User.email == normalized))
     if user is not None:
+        old_role = user.role
         user.role = Role.ADMIN
         db.session.commit()
+        sessions.forget_user(str(user.id))  # the cached user data still says "user"
+        if old_role is not Role.ADMIN:
+            events.emit(
+                events.role_changed,
+                user_id=str(user.id),
+                old_role=old_role.value,
+                new_role=Role.ADMIN.value,
+                by=None,
+            )
         click.echo(f"Promoted {normalized} to admin.")
         return
     if password is None:
@@ -134,7 +159,10 @@ def ensure_database(url: str) -> bool:
 @click.command("deploy")
 @with_appcontext
 def deploy() -> None:
-    """Create the database if it does not exist, then run every migration (idempotent)."""
+    """Create the database if missing and migrate it.
+
+    Idempotent: run it on every release, before starting the server.
+    """
     url = current_app.config["SQLALCHEMY_DATABASE_URI"]
     if ensure_database(url):
         click.echo(f"Created database {make_url(url).database}.")
@@ -146,7 +174,10 @@ def deploy() -> None:
 @click.argument("email")
 @click.confirmation_option(prompt="Delete this user and end all their sessions?")
 def delete_user(email: str) -> None:
-    """Delete a user; their sessions and tokens stop working at once."""
+    """Delete a user and end all their sessions.
+
+    Their access and refresh tokens stop working at once.
+    """
     user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
     if user is None:
         raise click.ClickException(f"No user with email {normalize_email(email)}")

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from authapi import embedded, keys
+from authapi import embedded, keys, redis_connection
 from authapi.tokens import TokenKeys
 from config import config_class_for, settings_from_env
 
@@ -50,7 +48,8 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     ):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     configure_rate_limit_storage(app.config)
-    check_config(app.config)
+    given = {name for name, value in {**from_env, **overrides}.items() if value not in ("", None)}
+    check_config(app.config, given)
     described = embedded.describe(app.config)
     if described:
         log.warning(
@@ -68,19 +67,92 @@ def configure_rate_limit_storage(config: dict[str, Any]) -> None:
     if embedded.is_memory_redis(config["REDIS_URL"]):
         config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
         return
-    config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"])
-    timeout = float(config["REDIS_SOCKET_TIMEOUT"])
-    config.setdefault(
-        "RATELIMIT_STORAGE_OPTIONS",
-        {
-            "socket_timeout": timeout,
-            "socket_connect_timeout": timeout,
-            "retry": Retry(NoBackoff(), retries=1),
-        },
-    )
+    # The same Redis topology as the sessions: one server, a cluster or Sentinel.
+    uri, options = redis_connection.rate_limit_storage(config)
+    config.setdefault("RATELIMIT_STORAGE_URI", uri)
+    config.setdefault("RATELIMIT_STORAGE_OPTIONS", options)
 
 
-def check_config(config: Mapping[str, Any]) -> None:
+def check_redis_config(config: Mapping[str, Any], given: Collection[str]) -> None:
+    """Redis is named exactly one way: REDIS_URL (one server), REDIS_CLUSTER_NODES (a
+    Redis Cluster) or REDIS_SENTINELS + REDIS_SENTINEL_MASTER (Sentinel).
+
+    REDIS_URL has a default, so it counts as set only when ``given`` (a non-empty
+    environment variable or create_app override); the others when they are non-empty.
+    """
+    named = [
+        *(["REDIS_URL"] if "REDIS_URL" in given else []),
+        *(name for name in ("REDIS_CLUSTER_NODES", "REDIS_SENTINELS") if config.get(name)),
+    ]
+    if len(named) > 1:
+        raise ConfigurationError(
+            f"Redis is configured more than once ({', '.join(named)}): set exactly one of "
+            "REDIS_URL (one server), REDIS_CLUSTER_NODES (a Redis Cluster) or "
+            "REDIS_SENTINELS with REDIS_SENTINEL_MASTER (Sentinel), and leave the others empty"
+        )
+    mode = redis_connection.redis_mode(config)
+    for name in ("REDIS_CLUSTER_NODES", "REDIS_SENTINELS"):
+        if config.get(name):
+            try:
+                redis_connection.parse_addresses(config[name])
+            except ValueError as error:
+                raise ConfigurationError(f"{name}: {error}") from None
+    if mode == redis_connection.SENTINEL and not config.get("REDIS_SENTINEL_MASTER"):
+        raise ConfigurationError(
+            "REDIS_SENTINELS needs REDIS_SENTINEL_MASTER: the name the sentinels monitor "
+            "the master under (`sentinel monitor <name> ...`)"
+        )
+    if mode != redis_connection.SENTINEL:
+        for name in ("REDIS_SENTINEL_MASTER", "REDIS_SENTINEL_PASSWORD"):
+            if config.get(name):
+                raise ConfigurationError(
+                    f"{name} is set but REDIS_SENTINELS is empty: list the sentinels "
+                    f"as host:port,host:port (or leave {name} empty)"
+                )
+    if mode == redis_connection.URL:
+        if not config.get("REDIS_URL"):
+            raise ConfigurationError(
+                "REDIS_URL is empty: set it (redis://host:6379/0), or name a cluster with "
+                "REDIS_CLUSTER_NODES, or Sentinel with REDIS_SENTINELS"
+            )
+        if config.get("REDIS_PASSWORD"):
+            raise ConfigurationError(
+                "With REDIS_URL the password goes in the URL (redis://:password@host:6379/0); "
+                "REDIS_PASSWORD is for REDIS_CLUSTER_NODES and REDIS_SENTINELS"
+            )
+
+
+def check_mail_config(config: Mapping[str, Any]) -> None:
+    """Mail and the links it carries (issue 7: account lifecycle)."""
+    if config["MAIL_USE_TLS"] and config["MAIL_USE_SSL"]:
+        raise ConfigurationError(
+            "Set one of MAIL_USE_TLS (STARTTLS, usually port 587) and MAIL_USE_SSL "
+            "(TLS from the start, usually port 465), not both"
+        )
+    frontend_url = config["FRONTEND_URL"]
+    if frontend_url and not frontend_url.startswith(("http://", "https://")):
+        raise ConfigurationError("FRONTEND_URL must start with http:// or https://")
+    for name in ("VERIFICATION_CODE_EXPIRES_IN", "RESET_TOKEN_EXPIRES_IN"):
+        if float(config[name]) <= 0:
+            raise ConfigurationError(f"{name} must be a positive number of minutes")
+    production = config["APP_ENV"] == "production"
+    if production and config["REQUIRE_VERIFIED_EMAIL"]:
+        missing = [name for name in ("MAIL_SERVER", "FRONTEND_URL") if not config[name]]
+        if missing:
+            raise ConfigurationError(
+                f"REQUIRE_VERIFIED_EMAIL needs {' and '.join(missing)} in production: "
+                "without verification mails nobody could log in"
+            )
+
+
+def check_config(config: Mapping[str, Any], given: Collection[str] = ()) -> None:
+    """Refuse to start on a configuration that is inconsistent or unsafe.
+
+    ``given``: the settings explicitly set (environment or overrides), as opposed to
+    class defaults.
+    """
+    check_redis_config(config, given)
+    check_mail_config(config)
     origins = tuple(config["CORS_ORIGINS"])
     if any(origin.strip() in {"*", "null"} for origin in origins):
         raise ConfigurationError(

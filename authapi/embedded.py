@@ -59,7 +59,12 @@ def choose_backends(config: dict[str, Any], explicit: set[str], instance_path: s
     ):
         Path(instance_path).mkdir(parents=True, exist_ok=True)
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(instance_path) / SQLITE_FILE}"
-    if "REDIS_URL" not in explicit and not _redis_reachable(config["REDIS_URL"]):
+    redis_named_otherwise = config.get("REDIS_CLUSTER_NODES") or config.get("REDIS_SENTINELS")
+    if (
+        "REDIS_URL" not in explicit
+        and not redis_named_otherwise
+        and not _redis_reachable(config["REDIS_URL"])
+    ):
         config["REDIS_URL"] = MEMORY_REDIS_URL
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 from flask import Flask, Response, current_app, jsonify, request
+from redis import exceptions as redis_exc
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
@@ -65,9 +66,17 @@ class Conflict(APIError):
     message = "Conflict"
 
 
+# Seconds a client should wait after a 503 (a dependency down).
+RETRY_AFTER_UNAVAILABLE = "5"
+
+
 class ServiceUnavailable(APIError):
     status_code = 503
     message = "Service temporarily unavailable, please retry shortly"
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": RETRY_AFTER_UNAVAILABLE})
+        super().__init__(message, **kwargs)
 
 
 # Werkzeug errors get our own sentences rather than its HTML-oriented descriptions.
@@ -147,12 +156,16 @@ def handle_dependency_down(error: Exception) -> Response:
     """Redis or PostgreSQL unreachable: fail closed with a retryable 503."""
     discard_session()
     log.warning("dependency unavailable: %s", type(error).__name__)
-    return error_response(503, ServiceUnavailable.message, headers={"Retry-After": "5"})
+    return error_response(
+        503, ServiceUnavailable.message, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE}
+    )
 
 
 def handle_unexpected(error: Exception) -> Response:
     discard_session()
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    # The route rule, not the path: a path can carry a reset token or a code.
+    route = request.url_rule.rule if request.url_rule else "unmatched route"
+    log.exception("unhandled error on %s %s", request.method, route)
     return error_response(500, "Something went wrong")
 
 
@@ -160,6 +173,15 @@ def _is_connection_problem(error: sa_exc.DBAPIError) -> bool:
     return bool(error.connection_invalidated) or isinstance(
         error, sa_exc.OperationalError | sa_exc.InterfaceError
     )
+
+
+def handle_cluster_exception(error: redis_exc.RedisClusterException) -> Response:
+    """redis-py's cluster client raises RedisClusterException, which is not a RedisError,
+    when no node answers or the slots are not all covered (SlotNotCoveredError): the
+    cluster is unavailable. Its two client-misuse subclasses stay 500s."""
+    if isinstance(error, redis_exc.CrossSlotTransactionError | redis_exc.InvalidPipelineStack):
+        return handle_unexpected(error)
+    return handle_dependency_down(error)
 
 
 def handle_database_error(error: sa_exc.DBAPIError) -> Response:
@@ -173,6 +195,13 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(redis.ConnectionError, handle_dependency_down)
     app.register_error_handler(redis.TimeoutError, handle_dependency_down)
+    # Cluster and Sentinel failovers (Sentinel's MasterNotFoundError is a ConnectionError):
+    # CLUSTERDOWN / MASTERDOWN while a slot has no master, TRYAGAIN during a resharding,
+    # READONLY from a master demoted to replica, no reachable cluster node.
+    app.register_error_handler(redis_exc.ClusterError, handle_dependency_down)
+    app.register_error_handler(redis_exc.TryAgainError, handle_dependency_down)
+    app.register_error_handler(redis_exc.ReadOnlyError, handle_dependency_down)
+    app.register_error_handler(redis_exc.RedisClusterException, handle_cluster_exception)
     app.register_error_handler(sa_exc.TimeoutError, handle_dependency_down)
     app.register_error_handler(sa_exc.DBAPIError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)

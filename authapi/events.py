@@ -19,12 +19,20 @@ _signals = Namespace()
 
 user_registered = _signals.signal("user-registered")
 login_succeeded = _signals.signal("login-succeeded")  # session_id
-login_failed = _signals.signal("login-failed")  # user_id is None for unknown emails
+# user_id is None for unknown emails; reason: unknown_email, wrong_password, disabled,
+# unverified
+login_failed = _signals.signal("login-failed")
 token_refreshed = _signals.signal("token-refreshed")  # session_id, generation
 refresh_reuse_detected = _signals.signal("refresh-reuse-detected")  # session_id
 logged_out = _signals.signal("logged-out")  # session_id, scope, ended
 password_changed = _signals.signal("password-changed")
-user_deleted = _signals.signal("user-deleted")
+# by: the acting admin's id, None when not done through the admin API (e.g. the CLI)
+user_deleted = _signals.signal("user-deleted")  # by
+email_verified = _signals.signal("email-verified")
+password_reset = _signals.signal("password-reset")  # ended (sessions)
+role_changed = _signals.signal("role-changed")  # old_role, new_role, by
+user_disabled = _signals.signal("user-disabled")  # by, ended (sessions)
+user_enabled = _signals.signal("user-enabled")  # by
 
 
 def emit(signal: Any, **data: Any) -> None:

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
 from flask import Flask, current_app
 from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from sqlalchemy import MetaData, orm
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase
 
 from authapi import embedded
+from authapi.redis_connection import make_redis_client
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -67,24 +65,18 @@ limiter = Limiter(key_func=get_remote_address, strategy="moving-window", key_pre
 class RedisClient:
     """Holds one redis-py client per app in ``app.extensions["redis"]``.
 
-    redis-py connects lazily, so an unreachable Redis is a runtime error (mapped
-    to 503), never a boot failure. Timeouts and retries are explicit: the library
-    defaults (5 s, 10 retries) would let one request outlive a worker timeout.
+    One server, a Redis Cluster or Sentinel (``authapi.redis_connection``). redis-py
+    connects lazily, so an unreachable Redis is a runtime error (mapped to 503), never
+    a boot failure; only a cluster client reads the slot map at start. Timeouts and
+    retries are explicit: the library defaults (5 s, 10 retries) would let one request
+    outlive a worker timeout.
     """
 
     def init_app(self, app: Flask) -> None:
         if embedded.is_memory_redis(app.config["REDIS_URL"]):
             app.extensions["redis"] = embedded.memory_redis_client()
             return
-        timeout = float(app.config["REDIS_SOCKET_TIMEOUT"])
-        app.extensions["redis"] = redis.Redis.from_url(
-            app.config["REDIS_URL"],
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), retries=1),
-            health_check_interval=30,
-            decode_responses=True,
-        )
+        app.extensions["redis"] = make_redis_client(app.config)
 
     @property
     def client(self) -> Any:

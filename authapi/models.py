@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Enum, String, Uuid, false, func
+from sqlalchemy import JSON, Boolean, DateTime, Enum, ForeignKey, Index, String, Uuid, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authapi.extensions import db
@@ -43,7 +44,51 @@ class User(db.Model):
         String(255), default="default.png", server_default="default.png"
     )
     verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A disabled account cannot log in; disabling it ends its sessions at once.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class AuthEventName(enum.StrEnum):
+    """What the audit log records (``auth_events.event``; a plain string column, so a
+    new kind of event needs no migration)."""
+
+    USER_REGISTERED = "user_registered"
+    LOGIN_SUCCEEDED = "login_succeeded"
+    LOGIN_FAILED = "login_failed"
+    LOGGED_OUT = "logged_out"
+    REFRESH_REUSE_DETECTED = "refresh_reuse_detected"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET = "password_reset"
+    EMAIL_VERIFIED = "email_verified"
+    ROLE_CHANGED = "role_changed"
+    USER_DISABLED = "user_disabled"
+    USER_ENABLED = "user_enabled"
+    USER_DELETED = "user_deleted"
+
+
+class AuthEvent(db.Model):
+    """The audit log: one row per security-relevant event (authapi.audit writes them).
+
+    Never a password, token or code: only who, what, from where and when.
+    """
+
+    __tablename__ = "auth_events"
+    __table_args__ = (
+        Index("ix_auth_events_user_id_created_at", "user_id", "created_at"),
+        Index("ix_auth_events_event_created_at", "event", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    # Kept when the user is deleted, without the link (the deletion event names the id).
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    event: Mapped[str] = mapped_column(String(40))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(256))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

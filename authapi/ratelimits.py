@@ -3,7 +3,9 @@
 - login: per client address (every attempt) and per account (failed attempts only,
   so an attacker is slowed but the real user is locked out for one window at most);
 - register: per client address (409 reveals which emails exist);
-- refresh: per session.
+- refresh: per session;
+- account emails (resend verification, forgot password): per client address and
+  per email address, one budget shared by both routes.
 
 Limits are read from the config at request time (``RATELIMIT_*`` settings).
 The client address is the peer address; X-Forwarded-For is believed only through
@@ -89,4 +91,19 @@ def limit_register(view: Callable[..., Any]) -> Callable[..., Any]:
 def limit_refresh(view: Callable[..., Any]) -> Callable[..., Any]:
     return limiter.limit(
         _setting("RATELIMIT_REFRESH_PER_SESSION"), key_func=_refresh_session, scope="refresh"
+    )(view)
+
+
+def limit_account_emails(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Verification re-sends and password-reset requests: one shared budget per client
+    address and per email address (known or not, so a 429 reveals nothing)."""
+    view = limiter.shared_limit(
+        _setting("RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT"),
+        scope="account-emails-account",
+        key_func=_login_account,
+    )(view)
+    return limiter.shared_limit(
+        _setting("RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS"),
+        scope="account-emails-address",
+        key_func=client_address,
     )(view)

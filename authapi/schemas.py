@@ -12,6 +12,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from authapi.models import AuthEventName, Role
 from authapi.passwords import MAX_PASSWORD_BYTES
 
 NAME_MAX = 100
@@ -65,13 +66,20 @@ class Email(fields.String):
         return email
 
 
+ZERO_WIDTH_JOINER = "\u200d"  # legitimate inside emoji sequences
+
+
 def _validate_name(value: str) -> None:
     if not value.strip():
         raise ValidationError("Name is required")
     if len(value) > NAME_MAX:
         raise ValidationError(f"Name must be at most {NAME_MAX} characters")
-    if has_control_characters(value):
-        raise ValidationError("Name must not contain control characters")
+    if has_control_characters(value) or any(
+        unicodedata.category(char) in {"Cf", "Cs", "Co", "Cn"} and char != ZERO_WIDTH_JOINER
+        for char in value
+    ):
+        # Bidi overrides and invisible characters would let a name impersonate another.
+        raise ValidationError("Name must not contain control or invisible characters")
 
 
 def validate_new_password(value: str) -> None:
@@ -217,3 +225,128 @@ def _iso(timestamp: float) -> str:
 change_password_schema = ChangePasswordSchema()
 refresh_schema = RefreshSchema()
 session_schema = SessionSchema()
+
+
+# --- Account lifecycle (issue 7): verification, password reset, admin, audit log ---
+
+PER_PAGE_MAX = 100
+PAGE_MAX = 100_000  # keeps OFFSET within what any database accepts
+
+
+class EmailSchema(Schema):
+    """``{"email"}``: resend verification, forgot password."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    email = Email(
+        required=True,
+        error_messages={
+            "required": "Email address is required",
+            "null": "Email address is required",
+        },
+    )
+
+
+class ResetPasswordSchema(NewPasswordSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class AdminUserSchema(UserSchema):
+    """The user object as admins see it: with ``disabled``."""
+
+    disabled = fields.Boolean()
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true/false only (not "yes", 1 or "on")."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false")
+        return value
+
+
+class AdminUserUpdateSchema(Schema):
+    """PATCH /api/users/<id>. Unknown fields (email, verified, password...) are a 400
+    rather than silently ignored: an admin who sends them expects them to apply."""
+
+    name = fields.String(validate=_validate_name, error_messages={"null": "Name is required"})
+    role = fields.String(
+        validate=validate.OneOf([role.value for role in Role], error="Role must be user or admin"),
+        error_messages={"null": "Role must be user or admin"},
+    )
+    disabled = StrictBoolean(error_messages={"null": "Must be true or false"})
+
+    @validates_schema
+    def not_empty(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ValidationError("Give at least one of name, role, disabled")
+
+
+class PageQuerySchema(Schema):
+    """``?page=1&per_page=20``; other query parameters are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    page = fields.Integer(
+        load_default=1,
+        validate=validate.Range(min=1, max=PAGE_MAX),
+        error_messages={"invalid": "Must be a whole number"},
+    )
+    per_page = fields.Integer(
+        load_default=20,
+        validate=validate.Range(min=1, max=PER_PAGE_MAX),
+        error_messages={"invalid": "Must be a whole number"},
+    )
+
+
+def _validate_email_filter(value: str) -> None:
+    """Part of an address, compared after the one normalisation (trim, NFKC, lower)."""
+    value = normalize_email(value)
+    if len(value) > EMAIL_MAX:
+        raise ValidationError(f"Must be at most {EMAIL_MAX} characters")
+    if has_invisible_characters(value):
+        raise ValidationError("Must not contain control or invisible characters")
+
+
+class UserListQuerySchema(PageQuerySchema):
+    email = fields.String(validate=_validate_email_filter)
+    role = fields.String(
+        validate=validate.OneOf([role.value for role in Role], error="Role must be user or admin")
+    )
+
+
+class EventListQuerySchema(PageQuerySchema):
+    event = fields.String(
+        validate=validate.OneOf(
+            [name.value for name in AuthEventName],
+            error="Unknown event; one of: " + ", ".join(name.value for name in AuthEventName),
+        )
+    )
+
+
+class AdminEventListQuerySchema(EventListQuerySchema):
+    user_id = fields.UUID(error_messages={"invalid_uuid": "Must be a user id (a UUID)"})
+
+
+class AuthEventSchema(Schema):
+    id = fields.UUID()
+    event = fields.String()
+    user_id = fields.UUID(allow_none=True)
+    ip = fields.String(allow_none=True)
+    user_agent = fields.String(allow_none=True)
+    details = fields.Dict(allow_none=True)
+    created_at = fields.DateTime(format="iso")
+
+
+email_schema = EmailSchema()
+reset_password_schema = ResetPasswordSchema()
+admin_user_schema = AdminUserSchema()
+admin_user_update_schema = AdminUserUpdateSchema()
+user_list_query_schema = UserListQuerySchema()
+event_list_query_schema = EventListQuerySchema()
+admin_event_list_query_schema = AdminEventListQuerySchema()
+auth_event_schema = AuthEventSchema()

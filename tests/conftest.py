@@ -33,6 +33,7 @@ from werkzeug.serving import make_server
 from authapi import create_app, keys
 from authapi.extensions import db
 from config import database_uri
+from tests.support.smtp_sink import SmtpSink
 
 TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/authapi_test"
@@ -63,14 +64,15 @@ def _recreate_database(url: str, *, create: bool) -> None:
 
 
 @contextmanager
-def _exclusive_run(name: str) -> Iterator[None]:
-    """One test run at a time per test database: a second run waits instead of dropping
-    the database and flushing Redis under the first one's feet."""
-    with open(Path(tempfile.gettempdir()) / f"authapi-{name}.lock", "w") as lock:
+def _exclusive(resource: str) -> Iterator[None]:
+    """One test run at a time per test database and per Redis db: a second run waits
+    instead of dropping the database or flushing Redis under the first one's feet."""
+    safe = "".join(char if char.isalnum() else "-" for char in resource)
+    with open(Path(tempfile.gettempdir()) / f"authapi-test-{safe}.lock", "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"\nwaiting for another test run using {name} to finish...", file=sys.stderr)
+            print(f"\nwaiting for another test run using {resource}...", file=sys.stderr)
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -80,7 +82,8 @@ def database_url() -> Iterator[str]:
     name = _database_name(TEST_DATABASE_URL)
     if not name.endswith("_test"):
         pytest.exit(f"refusing to use database {name!r}: test database names end in _test", 2)
-    with _exclusive_run(name):
+    redis_db = urlsplit(TEST_REDIS_URL)
+    with _exclusive(name), _exclusive(f"{redis_db.hostname}:{redis_db.port}{redis_db.path}"):
         _recreate_database(TEST_DATABASE_URL, create=True)
         yield database_uri(TEST_DATABASE_URL)
         _recreate_database(TEST_DATABASE_URL, create=False)
@@ -202,3 +205,17 @@ def live_server() -> Iterator[Callable[[Flask], LiveServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) in this process, on a spare loopback port."""
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def mail_app(make_app: Callable[..., Flask], smtp_sink: SmtpSink) -> Flask:
+    """An app that sends its mail to ``smtp_sink``."""
+    return make_app(**smtp_sink.config)

@@ -39,12 +39,12 @@ def test_upgrade_check_downgrade_upgrade(scratch_app):
     runner = scratch_app.test_cli_runner()
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert {"users", "alembic_version"} <= _tables(scratch_app)
+    assert {"users", "auth_events", "alembic_version"} <= _tables(scratch_app)
     check = runner.invoke(args=["db", "check"])
     assert check.exit_code == 0, check.output
     down = runner.invoke(args=["db", "downgrade", "base"])
     assert down.exit_code == 0, down.output
-    assert "users" not in _tables(scratch_app)
+    assert not {"users", "auth_events"} & _tables(scratch_app)
     again = runner.invoke(args=["db", "upgrade"])
     assert again.exit_code == 0, again.output
     assert "users" in _tables(scratch_app)

@@ -11,6 +11,7 @@ from flask import current_app, g, request
 from authapi.auth import service
 from authapi.auth.cookies import ACCESS_COOKIE
 from authapi.errors import Forbidden
+from authapi.models import Role
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -72,5 +73,28 @@ def login_required(*, changes_state: bool = False) -> Callable[[View], View]:
             return view(*args, **kwargs)
 
         return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+ADMINS_ONLY = "You are not allowed to do this: admins only"
+
+
+def admin_required(*, changes_state: bool = False) -> Callable[[View], View]:
+    """``login_required``, then the caller must be an enabled admin.
+
+    The role is read from the database, not from the cached user data: a demotion
+    takes effect on the very next request, even one racing the cache.
+    """
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = service.find_user_by_id(current_user().id)
+            if user is None or user.disabled or user.role is not Role.ADMIN:
+                raise Forbidden(ADMINS_ONLY)
+            return view(*args, **kwargs)
+
+        return login_required(changes_state=changes_state)(wrapped)  # type: ignore[return-value]
 
     return decorator

@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from authapi import body
+from authapi.accounts import service as account_service
 from authapi.auth import service
 from authapi.auth.cookies import (
     REFRESH_COOKIE,
@@ -59,6 +60,7 @@ def _body_response(issued: service.IssuedTokens) -> Response:
 def register() -> tuple[Response, int]:
     data = body.load(register_schema)
     user = service.register(data["name"], data["email"], data["password"])
+    account_service.welcome(user)  # the verification mail; never fails the 201
     return jsonify(status="success", data={"user": service.public_user(user)}), 201
 
 

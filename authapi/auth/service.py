@@ -7,11 +7,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from authapi import events, passwords, sessions, tokens
-from authapi.errors import APIError, Conflict, NotFound, Unauthorized
+from authapi.errors import APIError, Conflict, Forbidden, NotFound, Unauthorized
 from authapi.extensions import db
 from authapi.models import User
 from authapi.schemas import normalize_email, user_schema, valid_email
@@ -21,6 +22,8 @@ REFRESH_FAILED = "Could not refresh access token"
 NOT_LOGGED_IN = "You are not logged in"
 INVALID_TOKEN = "Invalid token"
 SESSION_ENDED = "Invalid token or session has expired"
+ACCOUNT_DISABLED = "Your account has been disabled"
+EMAIL_NOT_VERIFIED = "Please verify your email address: check your inbox"
 
 
 class RefreshFailed(APIError):
@@ -93,15 +96,50 @@ def _issue(user_id: str, session_id: str, generation: int, refresh_lifetime: int
     )
 
 
+def _invalid_credentials(user: User | None) -> APIError:
+    reason = "unknown_email" if user is None else "wrong_password"
+    events.emit(events.login_failed, user_id=str(user.id) if user else None, reason=reason)
+    return APIError(INVALID_CREDENTIALS, status_code=400)
+
+
+def _refuse_inactive(user: User) -> None:
+    """A disabled or (with REQUIRE_VERIFIED_EMAIL) unverified account: 403.
+
+    Only called once the password has been verified, so it tells nothing to
+    someone who does not have it.
+    """
+    if user.disabled:
+        reason, message = "disabled", ACCOUNT_DISABLED
+    elif current_app.config["REQUIRE_VERIFIED_EMAIL"] and not user.verified:
+        reason, message = "unverified", EMAIL_NOT_VERIFIED
+    else:
+        return
+    events.emit(events.login_failed, user_id=str(user.id), reason=reason)
+    raise Forbidden(message)
+
+
 def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedTokens:
     """Check credentials (always one bcrypt check) and start a new session."""
     user = find_user_by_email(email)
-    password_ok = passwords.verify_password(password, user.password if user else None)
+    checked_hash = user.password if user else None
+    # Always exactly one bcrypt check, known email or not (no short-circuit here).
+    password_ok = passwords.verify_password(password, checked_hash)
     if user is None or not password_ok:
-        events.emit(events.login_failed, user_id=str(user.id) if user else None)
-        raise APIError(INVALID_CREDENTIALS, status_code=400)
+        raise _invalid_credentials(user)
+    _refuse_inactive(user)
     user_id = str(user.id)
     session_id = sessions.create(user_id, ip=ip, user_agent=user_agent)
+    # Read the account again now that the session exists. A disable, password reset
+    # or deletion that committed while bcrypt ran is seen here; one that commits
+    # later ends this session itself (it deletes the sessions after committing).
+    fresh = db.session.scalar(
+        select(User).where(User.id == user.id).execution_options(populate_existing=True)
+    )
+    if fresh is None or fresh.password != checked_hash or fresh.disabled:
+        sessions.delete(user_id, session_id)
+        if fresh is None or fresh.password != checked_hash:
+            raise _invalid_credentials(fresh)
+        _refuse_inactive(fresh)
     sessions.cache_user(user_id, json.dumps(public_user(user)))
     events.emit(events.login_succeeded, user_id=user_id, session_id=session_id)
     lifetime = min(sessions.idle_timeout(), sessions.max_age())
@@ -150,7 +188,7 @@ def authenticate(access_token: str | None) -> CurrentUser:
     if cached is not None:
         return CurrentUser(id=user_id, session_id=session_id, data=json.loads(cached))
     user = find_user_by_id(user_id)
-    if user is None:
+    if user is None or user.disabled:
         sessions.delete(user_id, session_id)
         raise Unauthorized(SESSION_ENDED)
     data = public_user(user)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from authapi import body
+from authapi import audit, body
 from authapi.auth import service as auth_service
 from authapi.auth.guard import current_user, login_required
 from authapi.errors import Unauthorized
-from authapi.schemas import change_password_schema
+from authapi.queries import load_query
+from authapi.schemas import auth_event_schema, change_password_schema, event_list_query_schema
 from authapi.users import service
 
 blueprint = Blueprint("users", __name__, url_prefix="/api/users")
@@ -32,3 +33,11 @@ def change_password() -> Response:
         user, data["currentPassword"], data["password"], keep=caller.session_id
     )
     return jsonify(status="success", message="Password updated", data={"sessions_ended": ended})
+
+
+@blueprint.get("/me/events")
+@login_required()
+def my_events() -> Response:
+    """The caller's own audit log, newest first (``?page``, ``per_page``, ``event``)."""
+    page = audit.list_events(user_id=current_user().id, **load_query(event_list_query_schema))
+    return jsonify(status="success", data=page.dump("events", auth_event_schema))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from authapi import events, passwords, sessions
+from authapi import account_tokens, events, passwords, sessions
 from authapi.errors import ValidationFailed
 from authapi.extensions import db
 from authapi.models import User
@@ -21,15 +21,19 @@ def change_password(user: User, current_password: str, new_password: str, *, kee
     user_id = str(user.id)
     sessions.forget_user(user_id)
     ended = sessions.delete_all(user_id, keep=keep)
+    account_tokens.revoke(account_tokens.RESET, user_id)  # an older reset link stops working
     events.emit(events.password_changed, user_id=user_id, ended=ended)
     return ended
 
 
-def delete_user(user: User) -> None:
-    """Delete the account; every session and cached copy goes with it at once."""
+def delete_user(user: User, *, by: str | None = None) -> None:
+    """Delete the account; every session and cached copy goes with it at once.
+
+    ``by``: the admin who did it (None from the CLI).
+    """
     user_id = str(user.id)
     db.session.delete(user)
     db.session.commit()
     sessions.delete_all(user_id)
     sessions.forget_user(user_id)
-    events.emit(events.user_deleted, user_id=user_id)
+    events.emit(events.user_deleted, user_id=user_id, by=by)

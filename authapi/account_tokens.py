@@ -1,0 +1,121 @@
+"""Single-use codes mailed to users (email verification, password reset), in Redis.
+
+A code is ``secrets.token_urlsafe(32)`` (256 bits). Redis only ever holds its
+SHA-256, so a copy of Redis (a dump, a replica, a MONITOR) reveals no usable code.
+
+Key layout (per purpose: ``verify`` or ``reset``):
+
+- ``<prefix>:code:<purpose>:<sha256 hex>``   JSON ``{"user_id", "expires_at"}``:
+  the lookup from a code to its user. TTL = the lifetime.
+- ``<prefix>:{u:<uid>}:code:<purpose>``      the hash of the user's current code.
+  TTL = the lifetime.
+
+Every operation touches one key, so this works unchanged on a Redis Cluster.
+A code is consumed with GETDEL (two concurrent uses: exactly one wins), and counts
+only while it is still its user's current code: issuing a new code, or revoking,
+invalidates the previous one even if its lookup key somehow survived.
+``expires_at`` is checked against :func:`authapi.clock.now` as well as the TTL, so
+expiry can be tested through HTTP with a clock that runs ahead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import secrets
+from typing import Any
+
+from flask import current_app
+
+from authapi import clock
+from authapi.extensions import redis_store
+
+VERIFY = "verify"
+RESET = "reset"
+PURPOSES = (VERIFY, RESET)
+
+# token_urlsafe(32) is 43 characters of this alphabet; anything else is not ours.
+_CODE_FORMAT = re.compile(r"[A-Za-z0-9_-]{32,128}")
+
+# KEYS: the user's current-code key. ARGV: the code's hash.
+# Deletes the key and returns 1 only if it still names this code.
+_RELEASE_IF_CURRENT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def _prefix() -> str:
+    return current_app.config["REDIS_KEY_PREFIX"]
+
+
+def _digest(code: str) -> str:
+    return hashlib.sha256(code.encode("ascii")).hexdigest()
+
+
+def code_key(purpose: str, digest: str) -> str:
+    return f"{_prefix()}:code:{purpose}:{digest}"
+
+
+def current_key(user_id: str, purpose: str) -> str:
+    return f"{_prefix()}:{{u:{user_id}}}:code:{purpose}"
+
+
+def _script(source: str) -> Any:
+    scripts = current_app.extensions.setdefault("authapi.scripts", {})
+    if source not in scripts:
+        scripts[source] = redis_store.client.register_script(source)
+    return scripts[source]
+
+
+def issue(purpose: str, user_id: str, lifetime: float) -> str:
+    """A new code for ``user_id`` valid ``lifetime`` seconds; the previous one stops working."""
+    assert purpose in PURPOSES
+    code = secrets.token_urlsafe(32)
+    digest = _digest(code)
+    ttl = max(1, math.ceil(lifetime))
+    client = redis_store.client
+    payload = json.dumps({"user_id": user_id, "expires_at": clock.now() + lifetime})
+    client.set(code_key(purpose, digest), payload, ex=ttl)
+    previous = client.set(current_key(user_id, purpose), digest, ex=ttl, get=True)
+    if previous and previous != digest:
+        client.delete(code_key(purpose, previous))
+    return code
+
+
+def consume(purpose: str, code: str) -> str | None:
+    """The user id a valid code was issued for, using it up; None for any bad code.
+
+    Unknown, used, superseded, revoked and expired codes are all just None: the
+    caller answers them all with one message.
+    """
+    assert purpose in PURPOSES
+    if not isinstance(code, str) or not _CODE_FORMAT.fullmatch(code):
+        return None
+    digest = _digest(code)
+    raw = redis_store.client.getdel(code_key(purpose, digest))
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+        user_id, expires_at = str(data["user_id"]), float(data["expires_at"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    still_current = _script(_RELEASE_IF_CURRENT)(
+        keys=[current_key(user_id, purpose)], args=[digest]
+    )
+    if not still_current or expires_at <= clock.now():
+        return None
+    return user_id
+
+
+def revoke(purpose: str, user_id: str) -> None:
+    """Invalidate the user's outstanding code of this purpose, if any."""
+    client = redis_store.client
+    previous = client.getdel(current_key(user_id, purpose))
+    if previous:
+        client.delete(code_key(purpose, previous))

@@ -1,0 +1,5 @@
+"""The accounts blueprint: email verification and password reset."""
+
+from authapi.accounts.routes import blueprint
+
+__all__ = ["blueprint"]

@@ -1,0 +1,80 @@
+"""Prometheus metrics: what is measured, and the text served at GET /metrics.
+
+The metric objects are process-wide (prometheus_client keeps them in its default
+registry), so every app built in a process shares them: tests assert deltas.
+
+Under gunicorn each worker is its own process. With ``PROMETHEUS_MULTIPROC_DIR``
+set (to an empty directory, before the workers start) every worker writes its
+values there and /metrics adds up all of them (prometheus_client's multiprocess
+mode). prometheus_client reads that variable itself when it is imported, so it is an
+environment variable only, never app configuration.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
+from prometheus_client.exposition import choose_encoder
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+UNMATCHED_ROUTE = "unmatched"
+# Anything else a client invents ("FOO /") is counted as "other": bounded label values.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+LOGOUT_SCOPES = ("local", "others", "global", "session")
+
+http_request_duration = Histogram(
+    "authapi_http_request_duration_seconds",
+    "Time to answer an HTTP request, by method, route (the URL rule) and status.",
+    ["method", "route", "status"],
+)
+logins = Counter("authapi_logins", "Login attempts by outcome (success or failure).", ["outcome"])
+token_refreshes = Counter("authapi_token_refreshes", "Refresh tokens rotated.")
+refresh_reuse_detected = Counter(
+    "authapi_refresh_reuse_detected",
+    "Superseded refresh tokens replayed after the grace window (the session is revoked).",
+)
+logouts = Counter(
+    "authapi_logouts", "Logouts by scope (local, others, global, session).", ["scope"]
+)
+
+# Series that exist from the start at 0, so rate() and alerts see them before any event.
+for _outcome in ("success", "failure"):
+    logins.labels(outcome=_outcome)
+for _scope in LOGOUT_SCOPES:
+    logouts.labels(scope=_scope)
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else "other"
+
+
+def scope_label(scope: object) -> str:
+    return scope if isinstance(scope, str) and scope in LOGOUT_SCOPES else "other"
+
+
+def multiprocess_dir() -> str | None:
+    """The directory shared by gunicorn's workers, or None in single-process mode."""
+    return os.environ.get(MULTIPROC_ENV)
+
+
+def check_multiprocess_dir() -> str | None:
+    """A problem with PROMETHEUS_MULTIPROC_DIR worth refusing to start for, or None."""
+    path = multiprocess_dir()
+    if path is not None and not os.path.isdir(path):
+        return (
+            f"{MULTIPROC_ENV} must name an existing directory (got {path!r}); "
+            "unset it for a single process"
+        )
+    return None
+
+
+def render(accept: str | None) -> tuple[bytes, str]:
+    """The exposition text (or OpenMetrics if the scraper asks) and its content type."""
+    if multiprocess_dir() is not None:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    encode, content_type = choose_encoder(accept or "")
+    return encode(registry), content_type

@@ -1,0 +1,217 @@
+"""Watching the app from outside: request ids, one access log line per request, a log
+line and a counter per auth event, and the /metrics endpoint.
+
+Views, the guard and the services know nothing about this module: requests are seen
+through Flask's hooks (``request_started``, ``after_request``), auth events through
+the signals of :mod:`authapi.events`. Nothing logged here ever holds a password, a
+token or a cookie value: the access line has the path without its query string (and
+URL parts named like a token or code redacted), event lines keep only the fields
+listed in ``EVENT_FIELDS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from blinker import NamedSignal
+from flask import Flask, Response, current_app, g, has_request_context, request, request_started
+from werkzeug.exceptions import HTTPException
+
+from authapi import events, metrics
+from authapi.configuration import ConfigurationError
+from authapi.logging_setup import LOG_FORMATS, LOG_LEVELS, configure_logging
+
+STATE_KEY = "authapi.observability"
+REQUEST_ID_HEADER = "X-Request-ID"
+# An incoming id is kept only if it is short and cannot break a log line or a header.
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+MAX_LOGGED_PATH = 512
+# URL variables whose values are credentials (single-use codes, reset tokens...).
+SENSITIVE_URL_VARIABLE = re.compile(r"token|code|secret|password", re.IGNORECASE)
+# The only signal arguments that reach a log line; anything else a signal carries is dropped.
+EVENT_FIELDS = ("scope", "ended", "generation", "reason", "by", "old_role", "new_role")
+WARNING_EVENTS = frozenset({events.login_failed, events.refresh_reuse_detected})
+# Events that authenticate the caller: the access line then names their account.
+AUTHENTICATING_EVENTS = frozenset({events.login_succeeded, events.token_refreshed})
+
+access_log = logging.getLogger("authapi.access")
+event_log = logging.getLogger("authapi.events")
+
+
+@dataclass(frozen=True)
+class _State:
+    metrics_enabled: bool
+
+
+def init_app(app: Flask) -> None:
+    """Configure the log handler, hook into requests and auth events, add /metrics."""
+    level = str(app.config["LOG_LEVEL"]).strip().upper()
+    fmt = str(app.config["LOG_FORMAT"]).strip().lower()
+    if level not in LOG_LEVELS:
+        raise ConfigurationError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    if fmt not in LOG_FORMATS:
+        raise ConfigurationError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    metrics_enabled = bool(app.config["METRICS_ENABLED"])
+    problem = metrics.check_multiprocess_dir() if metrics_enabled else None
+    if problem:
+        raise ConfigurationError(problem)
+    configure_logging(level, fmt)
+
+    app.extensions[STATE_KEY] = _State(metrics_enabled=metrics_enabled)
+    request_started.connect(_start_request, sender=app)
+    app.after_request(_finish_request)
+    for signal, receiver in _EVENT_RECEIVERS:
+        signal.connect(receiver, weak=False)  # the same receivers for every app: no duplicates
+    if metrics_enabled:
+        app.add_url_rule("/metrics", endpoint="metrics", view_func=metrics_view, methods=["GET"])
+
+
+def request_id() -> str:
+    """This request's id: the caller's ``X-Request-ID`` if it is safe, else a new one."""
+    current = g.get("request_id")
+    if current is None:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        current = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
+        g.request_id = current
+    return current
+
+
+def _start_request(sender: Flask, **_: Any) -> None:
+    g.request_started_at = time.perf_counter()
+    request_id()
+
+
+def _printable(text: str) -> str:
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
+def _url_variables() -> dict[str, Any]:
+    """The URL variables, also when the method was wrong (a GET on a PATCH-only
+    ``/resetpassword/<token>`` is a 405 whose path still holds the token)."""
+    if request.url_rule is not None:
+        return request.view_args or {}
+    methods = getattr(request.routing_exception, "valid_methods", None)
+    adapter = current_app.create_url_adapter(request)
+    if not methods or adapter is None:
+        return {}
+    try:
+        return adapter.match(method=methods[0])[1]
+    except HTTPException:
+        return {}
+
+
+def loggable_path() -> str:
+    """The path without the query string, credential-like URL variables redacted."""
+    path = request.path
+    for name, value in _url_variables().items():
+        if SENSITIVE_URL_VARIABLE.search(name) and str(value):
+            path = path.replace(str(value), "[redacted]")
+    path = _printable(path)
+    return path if len(path) <= MAX_LOGGED_PATH else path[:MAX_LOGGED_PATH] + "..."
+
+
+def _acting_user_id() -> str | None:
+    current = g.get("current_user")
+    return current.id if current is not None else g.get("event_user_id")
+
+
+def _finish_request(response: Response) -> Response:
+    rid = request_id()
+    response.headers[REQUEST_ID_HEADER] = rid
+    started = g.get("request_started_at")
+    duration = time.perf_counter() - started if started is not None else 0.0
+    route = request.url_rule.rule if request.url_rule is not None else metrics.UNMATCHED_ROUTE
+    if current_app.extensions[STATE_KEY].metrics_enabled:
+        metrics.http_request_duration.labels(
+            method=metrics.method_label(request.method),
+            route=route,
+            status=str(response.status_code),
+        ).observe(duration)
+    method, path = _printable(request.method), loggable_path()
+    duration_ms = round(duration * 1000, 2)
+    access_log.info(
+        "%s %s %s %sms",
+        method,
+        path,
+        response.status_code,
+        duration_ms,
+        extra={
+            "fields": {
+                "request_id": rid,
+                "method": method,
+                "path": path,
+                "route": route,
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+                "client_ip": request.remote_addr,
+                "user_id": _acting_user_id(),
+            }
+        },
+    )
+    return response
+
+
+def metrics_view() -> Response:
+    body, content_type = metrics.render(request.headers.get("Accept"))
+    return Response(body, content_type=content_type)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        value = value.value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _printable(str(value))[:100]
+
+
+def _count(signal: NamedSignal, data: dict[str, Any]) -> None:
+    if signal is events.login_succeeded:
+        metrics.logins.labels(outcome="success").inc()
+    elif signal is events.login_failed:
+        metrics.logins.labels(outcome="failure").inc()
+    elif signal is events.token_refreshed:
+        metrics.token_refreshes.inc()
+    elif signal is events.refresh_reuse_detected:
+        metrics.refresh_reuse_detected.inc()
+    elif signal is events.logged_out:
+        metrics.logouts.labels(scope=metrics.scope_label(data.get("scope"))).inc()
+
+
+def _event_receiver(signal: NamedSignal) -> Callable[..., None]:
+    name = signal.name.replace("-", "_")
+    level = logging.WARNING if signal in WARNING_EVENTS else logging.INFO
+
+    def receive(sender: Any, **data: Any) -> None:
+        state = getattr(sender, "extensions", {}).get(STATE_KEY)
+        if state is None:  # an app built without observability
+            return
+        user_id = data.get("user_id")
+        fields: dict[str, Any] = {"event": name, "user_id": user_id}
+        if has_request_context():
+            fields["client_ip"] = request.remote_addr
+            fields["request_id"] = request_id()
+            if user_id and signal in AUTHENTICATING_EVENTS:
+                g.event_user_id = user_id
+        for key in EVENT_FIELDS:
+            if key in data:
+                fields[key] = _plain(data[key])
+        event_log.log(level, "auth event %s", name, extra={"fields": fields})
+        if state.metrics_enabled:
+            _count(signal, data)
+
+    return receive
+
+
+# Every signal authapi.events defines, each with its own receiver, made once per process.
+_EVENT_RECEIVERS = [
+    (signal, _event_receiver(signal))
+    for signal in vars(events).values()
+    if isinstance(signal, NamedSignal)
+]

@@ -1,0 +1,149 @@
+"""The Redis client for each Redis topology: one server, a Redis Cluster, or Sentinel.
+
+Exactly one is configured (``configuration.check_config`` refuses anything else):
+
+- ``REDIS_URL``: one server (``redis.Redis``);
+- ``REDIS_CLUSTER_NODES``: a Redis Cluster, named by some of its nodes
+  (``redis.cluster.RedisCluster``, which discovers the rest and follows failovers);
+- ``REDIS_SENTINELS`` + ``REDIS_SENTINEL_MASTER``: a master watched by Sentinel
+  (``redis.sentinel.Sentinel(...).master_for(...)``, which asks the sentinels where
+  the master is on every new connection, so it follows a failover).
+
+Every client gets the same explicit limits: ``REDIS_SOCKET_TIMEOUT`` for connecting
+and for each reply, and one retry without backoff. redis-py 8 defaults to 5 s and 10
+retries with backoff, which would let one request outlive the worker timeout. Replies
+are decoded to ``str``. The rate limiter gets the same topology and limits through
+:func:`rate_limit_storage`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
+from redis.sentinel import Sentinel
+
+URL = "url"
+CLUSTER = "cluster"
+SENTINEL = "sentinel"
+
+HEALTH_CHECK_INTERVAL = 30  # seconds: a connection idle longer is PINGed before reuse
+
+
+def redis_mode(config: Mapping[str, Any]) -> str:
+    """``"cluster"``, ``"sentinel"`` or ``"url"``: which topology the config names."""
+    if config.get("REDIS_CLUSTER_NODES"):
+        return CLUSTER
+    if config.get("REDIS_SENTINELS"):
+        return SENTINEL
+    return URL
+
+
+def address_list(value: str | Iterable[str]) -> list[str]:
+    """The ``host:port`` entries of a comma-separated string (or of a sequence)."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [item.strip() for item in items if item and item.strip()]
+
+
+def parse_addresses(value: str | Iterable[str]) -> list[tuple[str, int]]:
+    """``"host:port,host:port"`` -> ``[(host, port), ...]``.
+
+    Raises ``ValueError`` naming the first entry that is not ``host:port``.
+    """
+    addresses = []
+    for entry in address_list(value):
+        host, _, port = entry.rpartition(":")
+        host = host.strip("[]")  # [::1]:7000
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected host:port entries separated by commas, got {entry!r}")
+        addresses.append((host, int(port)))
+    if not addresses:
+        raise ValueError("expected at least one host:port")
+    return addresses
+
+
+def _limits(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Socket timeouts and one immediate retry: a dead node costs about 2 timeouts."""
+    timeout = float(config["REDIS_SOCKET_TIMEOUT"])
+    return {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), retries=1),
+    }
+
+
+def _password(config: Mapping[str, Any], name: str) -> dict[str, str]:
+    return {"password": config[name]} if config.get(name) else {}
+
+
+def _sentinel_kwargs(config: Mapping[str, Any]) -> dict[str, Any]:
+    """For the connections to the sentinels themselves (without these, redis-py would
+    give them the library's default retries)."""
+    return {**_limits(config), **_password(config, "REDIS_SENTINEL_PASSWORD")}
+
+
+def make_redis_client(config: Mapping[str, Any]) -> Any:
+    """The redis-py client for the configured topology (see the module docstring).
+
+    A cluster client reads the slot map from the nodes when it is built, so a cluster
+    that cannot be reached at all fails the start-up with redis-py's
+    ``RedisClusterException``; the other two connect on first use.
+    """
+    mode = redis_mode(config)
+    if mode == CLUSTER:
+        return RedisCluster(
+            startup_nodes=[
+                ClusterNode(host, port)
+                for host, port in parse_addresses(config["REDIS_CLUSTER_NODES"])
+            ],
+            decode_responses=True,
+            **_limits(config),
+            **_password(config, "REDIS_PASSWORD"),
+        )
+    if mode == SENTINEL:
+        sentinel = Sentinel(
+            parse_addresses(config["REDIS_SENTINELS"]),
+            sentinel_kwargs=_sentinel_kwargs(config),
+        )
+        return sentinel.master_for(
+            config["REDIS_SENTINEL_MASTER"],
+            health_check_interval=HEALTH_CHECK_INTERVAL,
+            decode_responses=True,
+            **_limits(config),
+            **_password(config, "REDIS_PASSWORD"),
+        )
+    return redis.Redis.from_url(
+        config["REDIS_URL"],
+        health_check_interval=HEALTH_CHECK_INTERVAL,
+        decode_responses=True,
+        **_limits(config),
+    )
+
+
+def rate_limit_storage(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The ``limits`` storage URI and options for the same topology and limits.
+
+    ``redis+cluster://`` is limits' RedisClusterStorage (redis-py's RedisCluster);
+    ``redis+sentinel://.../<master>`` is its RedisSentinelStorage, told to use the
+    master only (counters read from a lagging replica would undercount).
+    """
+    mode = redis_mode(config)
+    if mode == CLUSTER:
+        nodes = ",".join(address_list(config["REDIS_CLUSTER_NODES"]))
+        return f"redis+cluster://{nodes}", {
+            **_limits(config),
+            **_password(config, "REDIS_PASSWORD"),
+        }
+    if mode == SENTINEL:
+        sentinels = ",".join(address_list(config["REDIS_SENTINELS"]))
+        return f"redis+sentinel://{sentinels}/{config['REDIS_SENTINEL_MASTER']}", {
+            **_limits(config),
+            **_password(config, "REDIS_PASSWORD"),
+            "sentinel_kwargs": _sentinel_kwargs(config),
+            "use_replicas": False,
+        }
+    return config["REDIS_URL"], _limits(config)

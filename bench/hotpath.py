@@ -1,0 +1,188 @@
+"""What one GET /api/users/me costs, piece by piece, in one process and one thread.
+
+    .venv/bin/python bench/hotpath.py
+
+No server and no wrk: the app is built with the production settings bench/run.py
+uses (fresh keys, Redis db 14, which is flushed before and after) and each piece of
+the hot path is timed on its own, then whole WSGI calls of /me, of the app's
+/api/healthChecker and of bench/bare_app.py, and /me again with the access log off
+(LOG_LEVEL=WARNING) and with the metrics off (METRICS_ENABLED=false). Microseconds
+per call, the median of several batches. The app's log lines go to /dev/null.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import harness
+
+BATCHES = 7
+TARGET_BATCH_SECONDS = 0.25
+
+
+def per_call_us(function: Callable[[], Any]) -> float:
+    function()
+    count, start = 1, time.perf_counter()
+    while time.perf_counter() - start < 0.05:  # calibrate
+        function()
+        count += 1
+    per_batch = max(1, int(count * TARGET_BATCH_SECONDS / 0.05))
+    results = []
+    for _ in range(BATCHES):
+        start = time.perf_counter()
+        for _ in range(per_batch):
+            function()
+        results.append((time.perf_counter() - start) / per_batch * 1e6)
+    return statistics.median(results)
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """The app's StderrHandler writes to whatever sys.stderr is: /dev/null here."""
+    saved = sys.stderr
+    with open(os.devnull, "w") as devnull:
+        sys.stderr = devnull
+        try:
+            yield
+        finally:
+            sys.stderr = saved
+
+
+def wsgi_get(app: Any, path: str, headers: dict[str, str]) -> Callable[[], bytes]:
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(
+        path=path, headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"}
+    ).get_environ()
+    status: list[str] = []
+
+    def start_response(code: str, response_headers: list, exc_info: Any = None) -> None:
+        status.append(code)
+
+    def call() -> bytes:
+        fresh = dict(environ, **{"wsgi.input": io.BytesIO(b"")})
+        body = b"".join(app(fresh, start_response))
+        if not status[-1].startswith("200"):
+            raise RuntimeError(f"GET {path}: {status[-1]} {body[:200]!r}")
+        return body
+
+    call()
+    return call
+
+
+def build_app(**overrides: Any) -> Any:
+    from authapi import create_app
+
+    return create_app(overrides or None)
+
+
+def main() -> int:
+    os.environ.update(harness.server_environment(0, harness.generate_token_keys()))
+    os.environ.pop("PORT", None)
+    sys.path.insert(0, str(harness.ROOT))
+    import jwt
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from authapi import sessions, tokens
+    from authapi.extensions import redis_store
+
+    harness.flush_redis()
+    rows: list[tuple[str, float]] = []
+    try:
+        with quiet_stderr():
+            app = build_app()
+            with app.app_context():
+                user_id, ring = str(uuid.uuid4()), tokens._keys().access
+                session_id = sessions.create(user_id, ip="127.0.0.1", user_agent="hotpath")
+                user = {"id": user_id, "name": "Bench", "email": "hotpath@example.com"}
+                sessions.cache_user(user_id, json.dumps(user))
+                token = tokens.issue_access_token(user_id, session_id)
+                public_key = ring.verifying_keys[ring.signing_kid]
+                signing_input, _, signature_b64 = token.rpartition(".")
+                signature = jwt.utils.base64url_decode(signature_b64)
+                policy = tokens._policy()
+
+                def rsa_verify() -> None:
+                    public_key.verify(
+                        signature, signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()
+                    )
+
+                def jwt_decode() -> dict:
+                    return jwt.decode(
+                        token,
+                        public_key,
+                        algorithms=[tokens.ALGORITHM],
+                        audience=policy.audience,
+                        issuer=policy.issuer,
+                        options={"verify_exp": False, "verify_iat": False},
+                    )
+
+                client = redis_store.client
+                rows += [
+                    ("jwt.get_unverified_header(token)", per_call_us(
+                        lambda: jwt.get_unverified_header(token))),
+                    ("RSA-2048 PKCS1v15 verify (cryptography)", per_call_us(rsa_verify)),
+                    ("jwt.decode(token, key, ...) incl. verify", per_call_us(jwt_decode)),
+                    ("tokens.decode_access_token(token)", per_call_us(
+                        lambda: tokens.decode_access_token(token))),
+                    ("redis PING round trip", per_call_us(client.ping)),
+                    ("sessions.touch() (EVALSHA round trip)", per_call_us(
+                        lambda: sessions.touch(user_id, session_id))),
+                ]  # fmt: skip
+            bearer = {"Authorization": f"Bearer {token}"}
+            rows += [
+                ("WSGI GET /api/users/me (production settings)",
+                 per_call_us(wsgi_get(app, "/api/users/me", bearer))),
+                ("WSGI GET /api/healthChecker (same app)",
+                 per_call_us(wsgi_get(app, "/api/healthChecker", {}))),
+            ]  # fmt: skip
+            no_metrics = build_app(METRICS_ENABLED=False)
+            rows.append(
+                (
+                    "WSGI GET /api/users/me, METRICS_ENABLED=false",
+                    per_call_us(wsgi_get(no_metrics, "/api/users/me", bearer)),
+                )
+            )
+            # The authapi logger's level is process-wide: the last app built decides.
+            no_access_log = build_app(LOG_LEVEL="WARNING")
+            rows.append(
+                (
+                    "WSGI GET /api/users/me, LOG_LEVEL=WARNING",
+                    per_call_us(wsgi_get(no_access_log, "/api/users/me", bearer)),
+                )
+            )
+            neither = build_app(LOG_LEVEL="WARNING", METRICS_ENABLED=False)
+            rows.append(
+                (
+                    "WSGI GET /api/users/me, both off",
+                    per_call_us(wsgi_get(neither, "/api/users/me", bearer)),
+                )
+            )
+            from bare_app import app as bare
+
+            rows.append(
+                (
+                    "WSGI GET /api/healthChecker, bare Flask",
+                    per_call_us(wsgi_get(bare, "/api/healthChecker", {})),
+                )
+            )
+    finally:
+        harness.flush_redis()
+    width = max(len(name) for name, _ in rows)
+    for name, micros in rows:
+        print(f"{name.ljust(width)}  {micros:8.1f} us")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+-- POST /api/auth/login (cookie mode, like a browser), cycling through the seeded
+-- accounts. Counts every response that is not 2xx.
+local common = dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
+setup = common.setup
+done = common.done
+
+local bodies = {}
+local next_body = 0
+
+function init(args)
+  -- each line: email<TAB>password
+  for _, line in ipairs(common.lines("BENCH_USERS")) do
+    local email, password = line:match("^([^\t]+)\t(.+)$")
+    table.insert(bodies, string.format('{"email":"%s","password":"%s"}', email, password))
+  end
+  next_body = tid - 1
+  non2xx = 0
+end
+
+function request()
+  next_body = next_body % #bodies + 1
+  return wrk.format("POST", "/api/auth/login", { ["Content-Type"] = "application/json" },
+    bodies[next_body])
+end
+
+function response(status, headers, body)
+  if status < 200 or status > 299 then non2xx = non2xx + 1 end
+end

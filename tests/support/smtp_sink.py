@@ -1,0 +1,115 @@
+"""A real SMTP server in the test process (aiosmtpd) that keeps what it receives."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    envelope_from: str
+    envelope_to: list[str]
+    message: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    @property
+    def to(self) -> str:
+        return str(self.message["To"])
+
+    @property
+    def text(self) -> str:
+        return self.message.get_body(preferencelist=("plain",)).get_content()
+
+    def link(self, path: str) -> str:
+        """The single-use code or token that follows ``path`` in the mail's link."""
+        match = re.search(re.escape(path) + r"([A-Za-z0-9_-]+)", self.text)
+        assert match, f"no {path} link in:\n{self.text}"
+        return match.group(1)
+
+
+class _Handler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self._sink = sink
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        self._sink._receive(
+            ReceivedMail(
+                envelope_from=envelope.mail_from,
+                envelope_to=list(envelope.rcpt_tos),
+                message=message,  # type: ignore[arg-type]
+            )
+        )
+        return "250 Message accepted for delivery"
+
+
+def spare_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class SmtpSink:
+    """Start/stop an aiosmtpd server on a spare loopback port; wait for messages."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, **controller_options: Any) -> None:
+        self.port = spare_port()
+        self.messages: list[ReceivedMail] = []
+        self._changed = threading.Condition()
+        self._controller = Controller(
+            _Handler(self), hostname=self.host, port=self.port, **controller_options
+        )
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """What an app needs to send here."""
+        return {"MAIL_SERVER": self.host, "MAIL_PORT": self.port, "MAIL_TIMEOUT": 5.0}
+
+    def start(self) -> SmtpSink:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def _receive(self, mail: ReceivedMail) -> None:
+        with self._changed:
+            self.messages.append(mail)
+            self._changed.notify_all()
+
+    def wait_for(self, count: int = 1, timeout: float = 10.0) -> list[ReceivedMail]:
+        """Block until at least ``count`` messages have arrived (no sleeping)."""
+        with self._changed:
+            arrived = self._changed.wait_for(lambda: len(self.messages) >= count, timeout)
+        assert arrived, f"expected {count} mail(s), got {len(self.messages)}"
+        return list(self.messages)
+
+    def last_with(self, path: str, to: str | None = None) -> ReceivedMail:
+        """The latest mail (in arrival order) with a ``path`` link, to ``to`` if given.
+
+        Mails sent by different requests may arrive in any order (two sender
+        threads): pick by content, and drain the app between two mails of one kind.
+        """
+        for mail in reversed(self.messages):
+            if path in mail.text and (to is None or to in mail.envelope_to):
+                return mail
+        raise AssertionError(f"no mail with a {path} link" + (f" to {to}" if to else ""))
+
+
+def delivered(app: Any, sink: SmtpSink, timeout: float = 10.0) -> list[ReceivedMail]:
+    """Every mail the app has sent so far, once its background sender is done."""
+    assert app.extensions["mailer"].drain(timeout), "mail still being sent"
+    return list(sink.messages)

@@ -1,0 +1,444 @@
+"""Mail and email verification, end to end: a real SMTP server (aiosmtpd) in this
+process receives what the app sends; links are followed through the HTTP routes."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from authapi import create_app
+from authapi.configuration import ConfigurationError
+from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.support.smtp_sink import SmtpSink, delivered, spare_port
+
+VERIFY_PATH = "/api/auth/verifyemail/"
+VERIFY_FAILED = "Invalid or expired verification code"
+RESENT = "If that account exists and is not verified yet, a new verification email is on its way"
+NOT_VERIFIED = "Please verify your email address: check your inbox"
+DAY = 24 * 60 * 60
+
+
+def verification_code(app, sink, email="alice@example.com") -> str:
+    delivered(app, sink)
+    return sink.last_with(VERIFY_PATH, email).link(VERIFY_PATH)
+
+
+def me(client, token):
+    return client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+
+
+def resend(client, email="alice@example.com"):
+    return client.post("/api/auth/verifyemail/resend", json={"email": email})
+
+
+# --- the verification mail and link --------------------------------------------------
+
+
+def test_registration_mails_a_link_that_verifies_the_address(mail_app, smtp_sink):
+    client = mail_app.test_client()
+    user = register(client)
+    assert user["verified"] is False
+    [mail] = delivered(mail_app, smtp_sink)
+    assert mail.envelope_to == ["alice@example.com"]
+    assert mail.to == "alice@example.com"
+    assert mail.message["From"] == "authapi <no-reply@localhost>"
+    assert mail.subject == "Verify your email address"
+    assert "expires in 24 hours" in mail.text
+    code = mail.link(VERIFY_PATH)
+    assert len(code) == 43  # token_urlsafe(32)
+    # The link works directly against the API (no FRONTEND_URL: the API's own URL).
+    assert f"http://localhost{VERIFY_PATH}{code}" in mail.text
+
+    verified = client.get(VERIFY_PATH + code)
+    assert verified.status_code == 200
+    assert verified.json == {"status": "success", "message": "Email verified successfully"}
+    assert me(client, login(client)).json["data"]["user"]["verified"] is True
+
+
+def test_verified_shows_at_once_for_a_logged_in_user(mail_app, smtp_sink):
+    """The cached user data is dropped when the address is verified."""
+    client = mail_app.test_client()
+    register(client)
+    token = login(client)
+    assert me(client, token).json["data"]["user"]["verified"] is False
+    client.get(VERIFY_PATH + verification_code(mail_app, smtp_sink))
+    assert me(client, token).json["data"]["user"]["verified"] is True
+
+
+def test_links_use_frontend_url_when_configured(make_app, smtp_sink):
+    app = make_app(FRONTEND_URL="https://app.example.com/", **smtp_sink.config)
+    register(app.test_client())
+    [mail] = delivered(app, smtp_sink)
+    assert f"https://app.example.com{VERIFY_PATH}{mail.link(VERIFY_PATH)}" in mail.text
+
+
+def test_international_addresses_and_names_are_mailed(mail_app, smtp_sink):
+    client = mail_app.test_client()
+    register(client, email="jörg@exämple.com", name="Jörg ✓")
+    [mail] = delivered(mail_app, smtp_sink)
+    assert mail.envelope_to == ["jörg@exämple.com"]  # SMTPUTF8
+    assert mail.text.startswith("Hi Jörg ✓,")
+    assert client.get(VERIFY_PATH + mail.link(VERIFY_PATH)).status_code == 200
+
+
+def test_a_code_works_once(mail_app, smtp_sink):
+    client = mail_app.test_client()
+    register(client)
+    code = verification_code(mail_app, smtp_sink)
+    assert client.get(VERIFY_PATH + code).status_code == 200
+    assert_fail(client.get(VERIFY_PATH + code), 400, VERIFY_FAILED)
+
+
+def test_unknown_and_malformed_codes_get_one_answer(mail_app, smtp_sink):
+    client = mail_app.test_client()
+    register(client)
+    code = verification_code(mail_app, smtp_sink)
+    answers = set()
+    for bad in (
+        "A" * 43,
+        code[:-1] + ("A" if code[-1] != "A" else "B"),
+        code[:20],
+        "x",
+        "resend",
+        "%00" * 40,
+        "%E2%80%8B" + code,
+        "%F0%9F%98%80" * 20,
+        "a" * 5000,
+        code + "%00",
+        code.upper() if code.upper() != code else code.lower(),
+    ):
+        response = client.get(VERIFY_PATH + bad)
+        assert_fail(response, 400, VERIFY_FAILED)
+        answers.add(response.get_data())
+    assert len(answers) == 1
+    # None of them used up the real code.
+    assert client.get(VERIFY_PATH + code).status_code == 200
+
+
+def test_a_code_expires_after_24_hours(mail_app, make_app, smtp_sink):
+    client = mail_app.test_client()
+    register(client)
+    code = verification_code(mail_app, smtp_sink)
+    expired = make_app(CLOCK_OFFSET=DAY + 60, **smtp_sink.config).test_client()
+    assert_fail(expired.get(VERIFY_PATH + code), 400, VERIFY_FAILED)
+
+
+def test_a_code_still_works_just_before_it_expires(mail_app, make_app, smtp_sink):
+    client = mail_app.test_client()
+    register(client)
+    code = verification_code(mail_app, smtp_sink)
+    almost = make_app(CLOCK_OFFSET=DAY - 60, **smtp_sink.config).test_client()
+    assert almost.get(VERIFY_PATH + code).status_code == 200
+
+
+def test_the_lifetime_is_configurable(make_app, smtp_sink):
+    app = make_app(VERIFICATION_CODE_EXPIRES_IN=30, **smtp_sink.config)
+    register(app.test_client())
+    [mail] = delivered(app, smtp_sink)
+    assert "expires in 30 minutes" in mail.text
+    later = make_app(CLOCK_OFFSET=31 * 60, **smtp_sink.config).test_client()
+    assert_fail(later.get(VERIFY_PATH + mail.link(VERIFY_PATH)), 400, VERIFY_FAILED)
+
+
+def test_redis_holds_only_a_hash_of_the_code_with_a_ttl(mail_app, smtp_sink, redis_client):
+    register(mail_app.test_client())
+    code = verification_code(mail_app, smtp_sink)
+    keys = [key for key in redis_client.scan_iter("authapi:*code*")]
+    assert len(keys) == 2  # the lookup by hash, and the user's current code
+    for key in keys:
+        assert code not in key
+        assert code not in redis_client.get(key)
+        assert 0 < redis_client.ttl(key) <= DAY
+
+
+def test_a_new_code_replaces_the_previous_one(mail_app, smtp_sink):
+    client = mail_app.test_client()
+    register(client)
+    first = verification_code(mail_app, smtp_sink)
+    assert resend(client).status_code == 200
+    delivered_mails = delivered(mail_app, smtp_sink)
+    assert len(delivered_mails) == 2
+    second = smtp_sink.last_with(VERIFY_PATH).link(VERIFY_PATH)
+    assert second != first
+    assert_fail(client.get(VERIFY_PATH + first), 400, VERIFY_FAILED)
+    assert client.get(VERIFY_PATH + second).status_code == 200
+
+
+def test_a_code_for_a_deleted_user_is_refused(mail_app, smtp_sink):
+    client = mail_app.test_client()
+    register(client)
+    code = verification_code(mail_app, smtp_sink)
+    result = mail_app.test_cli_runner().invoke(
+        args=["users", "delete", "alice@example.com", "--yes"]
+    )
+    assert result.exit_code == 0, result.output
+    assert_fail(client.get(VERIFY_PATH + code), 400, VERIFY_FAILED)
+
+
+# --- resend ----------------------------------------------------------------------
+
+
+def test_resend_answers_the_same_whether_or_not_a_mail_goes_out(mail_app, smtp_sink):
+    client = mail_app.test_client()
+    register(client)  # unverified
+    register(client, email="bob@example.com", name="Bob")
+    client.get(VERIFY_PATH + verification_code(mail_app, smtp_sink, "bob@example.com"))
+    before = len(delivered(mail_app, smtp_sink))
+
+    answers = [
+        resend(client, email)
+        for email in ("alice@example.com", "bob@example.com", "nobody@example.com")
+    ]
+    for response in answers:
+        assert response.status_code == 200
+        assert response.json == {"status": "success", "message": RESENT}
+        assert "Set-Cookie" not in response.headers
+    assert len({response.get_data() for response in answers}) == 1
+    # Only the unverified account got a mail.
+    sent = delivered(mail_app, smtp_sink)[before:]
+    assert [mail.envelope_to for mail in sent] == [["alice@example.com"]]
+
+
+def test_resend_normalises_the_address(mail_app, smtp_sink):
+    client = mail_app.test_client()
+    register(client)
+    resend(client, "  ALICE@Example.COM ")
+    assert len(delivered(mail_app, smtp_sink)) == 2
+
+
+def test_resend_validates_its_body(mail_app):
+    client = mail_app.test_client()
+    for payload in (
+        {},
+        {"email": None},
+        {"email": 123},
+        {"email": ["alice@example.com"]},
+        {"email": {"$ne": ""}},
+        {"email": "not-an-address"},
+        {"email": "alice\x00@example.com"},
+        {"email": "a" * 5000 + "@example.com"},
+    ):
+        response = client.post("/api/auth/verifyemail/resend", json=payload)
+        assert_fail(response, 400)
+        assert "email" in response.json["errors"]
+    assert_fail(client.post("/api/auth/verifyemail/resend", data="email=a@b.c"), 415)
+    assert_fail(
+        client.post(
+            "/api/auth/verifyemail/resend", data="[" * 2000, content_type="application/json"
+        ),
+        400,
+    )
+
+
+RATE_LIMITED = {
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT": "2 per hour",
+    "RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS": "100 per hour",
+}
+
+
+def test_resend_is_rate_limited_per_email_known_or_not(make_app, smtp_sink):
+    client = make_app(**RATE_LIMITED, **smtp_sink.config).test_client()
+    register(client)
+    for email in ("alice@example.com", "nobody@example.com"):
+        for _ in range(2):
+            assert resend(client, email).status_code == 200
+        blocked = resend(client, email.upper())
+        assert_fail(blocked, 429)
+        assert int(blocked.headers["Retry-After"]) > 0
+
+
+def test_resend_and_forgot_password_share_one_budget(make_app, smtp_sink):
+    client = make_app(**RATE_LIMITED, **smtp_sink.config).test_client()
+    register(client)
+    assert resend(client).status_code == 200
+    forgot = client.post("/api/auth/forgotpassword", json={"email": "alice@example.com"})
+    assert forgot.status_code == 200
+    assert_fail(resend(client), 429)
+    assert_fail(client.post("/api/auth/forgotpassword", json={"email": "alice@example.com"}), 429)
+
+
+def test_account_emails_are_rate_limited_per_client_address(make_app, smtp_sink):
+    config = {**RATE_LIMITED, "RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS": "3 per hour"}
+    client = make_app(**config, **smtp_sink.config).test_client()
+    for index in range(3):
+        assert resend(client, f"user{index}@example.com").status_code == 200
+    assert_fail(resend(client, "someone-else@example.com"), 429)
+    # A forged X-Forwarded-For is not believed (no trusted proxy configured).
+    forged = client.post(
+        "/api/auth/verifyemail/resend",
+        json={"email": "another@example.com"},
+        headers={"X-Forwarded-For": "203.0.113.9"},
+    )
+    assert_fail(forged, 429)
+
+
+# --- REQUIRE_VERIFIED_EMAIL ------------------------------------------------------
+
+
+def test_require_verified_email_refuses_login_until_verified(make_app, smtp_sink):
+    app = make_app(REQUIRE_VERIFIED_EMAIL=True, **smtp_sink.config)
+    client = app.test_client()
+    register(client)
+    credentials = {"email": "alice@example.com", "password": PASSWORD}
+    refused = client.post("/api/auth/login", json=credentials)
+    assert_fail(refused, 403, NOT_VERIFIED)
+    assert "Set-Cookie" not in refused.headers
+    # Only someone with the right password learns that the account is unverified.
+    wrong = client.post("/api/auth/login", json={**credentials, "password": "wrong password"})
+    assert_fail(wrong, 400, "Invalid email or password")
+    client.get(VERIFY_PATH + verification_code(app, smtp_sink))
+    assert me(client, login(client)).status_code == 200
+
+
+def test_without_require_verified_email_unverified_users_log_in(mail_app):
+    """The default keeps the tutorial's flow: register, then log in straight away."""
+    client = mail_app.test_client()
+    register(client)
+    assert me(client, login(client)).json["data"]["user"]["verified"] is False
+
+
+# --- when mail cannot be sent -------------------------------------------------------
+
+
+def test_smtp_down_keeps_the_account_and_logs_the_domain_only(make_app, caplog):
+    closed = spare_port()  # nothing listens there
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=closed, MAIL_TIMEOUT=2.0)
+    client = app.test_client()
+    with caplog.at_level(logging.INFO, logger="authapi.mail"):
+        user = register(client)
+        assert app.extensions["mailer"].drain(10)
+    errors = [r for r in caplog.records if r.name == "authapi.mail" and r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "example.com" in errors[0].getMessage()
+    assert "ConnectionRefusedError" in errors[0].getMessage()
+    assert "alice" not in caplog.text
+    # The account is there and works; the user can ask for another mail later.
+    assert me(client, login(client)).json["data"]["user"]["id"] == user["id"]
+    assert resend(client).status_code == 200
+
+
+@pytest.fixture
+def silent_smtp() -> Iterator[int]:
+    """A port that accepts TCP connections and never says a word (no SMTP greeting)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def test_a_silent_smtp_server_times_out_without_holding_the_request(make_app, silent_smtp, caplog):
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=silent_smtp, MAIL_TIMEOUT=0.5)
+    client = app.test_client()
+    with caplog.at_level(logging.ERROR, logger="authapi.mail"):
+        register(client)  # answered while the mail is still waiting for a greeting
+        assert app.extensions["mailer"].drain(10)
+    assert "not sent" in caplog.text and "example.com" in caplog.text
+
+
+def test_smtp_authentication(make_app, caplog):
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+
+        ok = auth_data.login == b"mailer" and auth_data.password == b"s3cret"
+        return AuthResult(success=ok, handled=False)
+
+    sink = SmtpSink(authenticator=authenticator, auth_require_tls=False).start()
+    try:
+        good = make_app(MAIL_USERNAME="mailer", MAIL_PASSWORD="s3cret", **sink.config)
+        register(good.test_client())
+        assert len(delivered(good, sink)) == 1
+        bad = make_app(MAIL_USERNAME="mailer", MAIL_PASSWORD="wrong", **sink.config)
+        with caplog.at_level(logging.ERROR, logger="authapi.mail"):
+            register(bad.test_client(), email="bob@example.com")
+            assert len(delivered(bad, sink)) == 1  # nothing more arrived
+        assert "SMTP 535" in caplog.text
+        assert "s3cret" not in caplog.text and "wrong" not in caplog.text
+    finally:
+        sink.stop()
+
+
+def test_starttls_required_but_not_offered_is_logged(make_app, smtp_sink, caplog):
+    app = make_app(MAIL_USE_TLS=True, **smtp_sink.config)
+    with caplog.at_level(logging.ERROR, logger="authapi.mail"):
+        register(app.test_client())
+        assert delivered(app, smtp_sink) == []
+    assert "SMTPNotSupportedError" in caplog.text
+
+
+def test_redis_down_while_mailing_keeps_the_201(make_app, caplog):
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0")
+    with caplog.at_level(logging.WARNING, logger="authapi.accounts.service"):
+        response = app.test_client().post(
+            "/api/auth/register",
+            json={
+                "name": "Alice",
+                "email": "alice@example.com",
+                "password": PASSWORD,
+                "passwordConfirm": PASSWORD,
+            },
+        )
+    assert response.status_code == 201
+    assert "no verification mail" in caplog.text
+
+
+def test_without_mail_server_development_writes_the_mail_to_the_log(client, caplog):
+    with caplog.at_level(logging.WARNING, logger="authapi.mail"):
+        register(client)
+    assert "MAIL_SERVER is not set" in caplog.text
+    assert "To: alice@example.com" in caplog.text
+    code = caplog.text.split(VERIFY_PATH, 1)[1].split()[0]
+    assert client.get(VERIFY_PATH + code).status_code == 200
+
+
+def test_production_without_mail_server_logs_an_error_and_no_code(make_app, caplog):
+    app = make_app(APP_ENV="production", COOKIE_SECURE=True, FRONTEND_URL="https://a.example")
+    with caplog.at_level(logging.INFO):
+        register(app.test_client())
+    assert "MAIL_SERVER is not set: mail to a recipient at example.com was not sent" in (
+        caplog.text
+    )
+    assert VERIFY_PATH not in caplog.text
+
+
+def test_production_never_builds_links_from_the_host_header(make_app, smtp_sink, caplog):
+    app = make_app(APP_ENV="production", COOKIE_SECURE=True, **smtp_sink.config)
+    client = app.test_client()
+    with caplog.at_level(logging.ERROR):
+        response = client.post(
+            "/api/auth/register",
+            json={
+                "name": "Alice",
+                "email": "alice@example.com",
+                "password": PASSWORD,
+                "passwordConfirm": PASSWORD,
+            },
+            headers={"Host": "evil.example"},
+        )
+        assert response.status_code == 201
+        client.post(
+            "/api/auth/forgotpassword",
+            json={"email": "alice@example.com"},
+            headers={"Host": "evil.example"},
+        )
+        assert delivered(app, smtp_sink) == []
+    assert "FRONTEND_URL is not set" in caplog.text
+
+
+# --- configuration -----------------------------------------------------------------
+
+
+def test_mail_configuration_mistakes_are_refused_at_start(base_config):
+    with pytest.raises(ConfigurationError, match="MAIL_USE_TLS"):
+        create_app({**base_config, "MAIL_USE_TLS": True, "MAIL_USE_SSL": True})
+    with pytest.raises(ConfigurationError, match="FRONTEND_URL"):
+        create_app({**base_config, "FRONTEND_URL": "javascript:alert(1)"})
+    with pytest.raises(ConfigurationError, match="RESET_TOKEN_EXPIRES_IN"):
+        create_app({**base_config, "RESET_TOKEN_EXPIRES_IN": 0})
+    production = {**base_config, "APP_ENV": "production", "COOKIE_SECURE": True}
+    with pytest.raises(ConfigurationError, match="REQUIRE_VERIFIED_EMAIL needs MAIL_SERVER"):
+        create_app({**production, "REQUIRE_VERIFIED_EMAIL": True})
