@@ -339,7 +339,7 @@ class AuthEventSchema(Schema):
     ip = fields.String(allow_none=True)
     user_agent = fields.String(allow_none=True)
     details = fields.Dict(allow_none=True)
-    created_at = fields.DateTime(format="iso")
+    created_at = UtcDateTime(format="iso")
 
 
 email_schema = EmailSchema()
