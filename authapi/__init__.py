@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from authapi import (
@@ -80,7 +80,14 @@ def register_response_headers(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response: Response) -> Response:
+        if request.method == "OPTIONS" and response.status_code == 200 and not response.data:
+            # Preflights and OPTIONS answers: no body, so no HTML content type either.
+            response.status_code = 204
+            del response.headers["Content-Type"]
         response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        # CORS headers depend on the Origin, allowed or not: shared caches must know.
+        response.vary.add("Origin")
         # Responses carry tokens or personal data: never cache unless a view says so.
         response.headers.setdefault("Cache-Control", "no-store")
         if hsts:

@@ -18,6 +18,16 @@ def index() -> Response:
     return response
 
 
+@blueprint.get("/resetpassword/<token>")
+def reset_password_page(token: str) -> Response:
+    """Where reset emails link to (FRONTEND_URL defaults to this API): a small form that
+    sends PATCH /api/auth/resetpassword/<token>. The page reads the token itself."""
+    response = send_from_directory(DEMO_DIR, "reset.html")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    return response
+
+
 @blueprint.get("/demo/<path:filename>")
 def asset(filename: str) -> Response:
     response = send_from_directory(DEMO_DIR, filename)

@@ -779,6 +779,14 @@ OPERATIONS: tuple[Operation, ...] = (
         "The browser demo (register, log in, refresh, log out)",
         ok=Reply(200, {"type": "string"}, "An HTML page", media_types=(HTML,)),
     ),
+    Operation(
+        "resetPasswordPage",
+        "GET",
+        "/resetpassword/{token}",
+        "docs",
+        "The page password-reset emails link to (a form for the new password)",
+        ok=Reply(200, {"type": "string"}, "An HTML page", media_types=(HTML,)),
+    ),
 )
 
 TAGS = [

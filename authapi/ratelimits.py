@@ -14,6 +14,7 @@ ProxyFix with TRUSTED_PROXY_COUNT, so a forged header never resets a counter.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +44,9 @@ def _login_account() -> str:
         email = None
     if not isinstance(email, str):
         return f"address:{client_address()}"
-    return f"account:{normalize_email(email)[:320]}"
+    # Hashed: limiter keys in Redis should not be a list of email addresses.
+    digest = hashlib.sha256(normalize_email(email).encode("utf-8", "replace")).hexdigest()
+    return f"account:{digest[:32]}"
 
 
 def _refresh_session() -> str:

@@ -397,3 +397,54 @@ def test_a_second_browser_is_an_independent_session_that_can_be_ended(app, new_d
         laptop.testid("refresh-me").click()
     expect(laptop.testid("auth-state")).to_have_text("Logged in as Alice <alice@example.com>")
     expect(laptop.testid("message")).to_be_hidden()
+
+
+def test_the_reset_link_from_the_email_opens_a_working_page(
+    browser: LazyBrowser, mail_app: Flask, smtp_sink: Any, live_server: Callable[[Flask], Any]
+) -> None:
+    """Forgot password -> the mailed link -> the page at /resetpassword/<token> -> sign in."""
+    import json
+    from urllib.request import Request, urlopen
+
+    from tests.support.smtp_sink import delivered
+
+    server = live_server(mail_app)
+    register(mail_app.test_client(), email="reset@example.com")
+    forgot = Request(
+        f"{server.url}/api/auth/forgotpassword",
+        data=json.dumps({"email": "reset@example.com"}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urlopen(forgot, timeout=30) as response:
+        assert response.status == 200
+    delivered(mail_app, smtp_sink)
+    mail = smtp_sink.last_with("/resetpassword/", "reset@example.com")
+    link = next(
+        word for word in mail.text.split() if word.startswith(f"{server.url}/resetpassword/")
+    )
+
+    context = browser.get().new_context()
+    try:
+        page = context.new_page()
+        page.goto(link)
+        page.fill("#reset-password", "short")
+        page.fill("#reset-password-confirm", "short")
+        page.get_by_test_id("reset-submit").click()
+        expect(page.get_by_test_id("reset-error-password")).to_contain_text("at least 8")
+        page.fill("#reset-password", "a brand new password")
+        page.fill("#reset-password-confirm", "a brand new password")
+        page.get_by_test_id("reset-submit").click()
+        expect(page.get_by_test_id("message")).to_contain_text("Password updated")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "reset-password-done.png", full_page=True)
+    finally:
+        context.close()
+    client = mail_app.test_client()
+    old = client.post("/api/auth/login", json={"email": "reset@example.com", "password": PASSWORD})
+    assert old.status_code == 400
+    new = client.post(
+        "/api/auth/login",
+        json={"email": "reset@example.com", "password": "a brand new password"},
+    )
+    assert new.status_code == 200

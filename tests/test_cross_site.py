@@ -33,6 +33,7 @@ def test_allowed_origin_gets_credentialed_cors_headers_on_success_and_errors(cli
 def test_other_origins_get_no_allow_origin(client, origin):
     response = client.get("/api/healthChecker", headers={"Origin": origin})
     assert "Access-Control-Allow-Origin" not in response.headers
+    assert "Origin" in response.headers["Vary"]  # caches must not reuse it for allowed ones
 
 
 def test_preflight_for_json_post_succeeds(client):
@@ -44,7 +45,8 @@ def test_preflight_for_json_post_succeeds(client):
             "Access-Control-Request-Headers": "Content-Type",
         },
     )
-    assert response.status_code == 200
+    assert response.status_code == 204
+    assert "Content-Type" not in response.headers  # no body, so no (HTML) content type
     assert response.headers["Access-Control-Allow-Origin"] == FRONT_END
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
     assert "content-type" in response.headers["Access-Control-Allow-Headers"].lower()

@@ -453,3 +453,24 @@ def test_keys_rotate_cli_prints_new_keys_that_keep_the_old_ones(app):
         "ACCESS_TOKEN",
     )
     assert len(ring.verifying_keys) == 2
+
+
+def test_logout_of_the_other_devices_keeps_this_ones_cookies(client):
+    register(client)
+    login(client)
+    response = client.get("/api/auth/logout?scope=others")
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert client.get("/api/users/me").status_code == 200
+    assert client.get("/api/auth/refresh").status_code == 200
+
+
+def test_head_never_logs_out_or_refreshes(client):
+    register(client)
+    login(client)
+    before = client.get_cookie("refresh_token", path="/api/auth").value
+    # HEAD answers carry no body: the status says it.
+    assert client.head("/api/auth/refresh").status_code == 405
+    assert client.head("/api/auth/logout").status_code == 405
+    assert client.get_cookie("refresh_token", path="/api/auth").value == before
+    assert client.get("/api/users/me").status_code == 200

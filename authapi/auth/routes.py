@@ -10,6 +10,7 @@ Two ways to carry the refresh token:
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from authapi import body
 from authapi.accounts import service as account_service
@@ -77,9 +78,16 @@ def login() -> Response:
     return _body_response(issued) if wants_tokens_in_body() else _cookie_response(issued)
 
 
+def refuse_head() -> None:
+    """Flask answers HEAD on every GET route; refresh and logout change state, so not here."""
+    if request.method == "HEAD":
+        raise MethodNotAllowed(valid_methods=["GET", "POST"])
+
+
 @blueprint.route("/refresh", methods=["GET", "POST"])
 @limit_refresh
 def refresh() -> Response:
+    refuse_head()
     if (
         request.method == "POST"
         and request.content_length
@@ -96,9 +104,12 @@ def refresh() -> Response:
 @blueprint.route("/logout", methods=["GET", "POST"])
 @login_required(changes_state=True)
 def logout() -> Response:
-    service.logout(current_user(), request.args.get("scope", "local"))
+    refuse_head()
+    scope = request.args.get("scope", "local")
+    service.logout(current_user(), scope)
     response = jsonify(status="success")
-    clear_auth_cookies(response)
+    if scope != "others":  # "others" keeps this device's session, and its cookies
+        clear_auth_cookies(response)
     return response
 
 
