@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run dev test lint format bench clean
+.PHONY: run dev keys test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ run: $(VENV)/.installed
 dev: $(VENV)/.installed
 	$(BIN)/flask --app wsgi deploy
 	$(BIN)/flask --app wsgi run --debug --port $(PORT)
+
+## keys: append four fresh RS256 key variables to .env (for production or docker compose)
+keys: $(VENV)/.installed
+	$(BIN)/flask --app wsgi keys generate >> .env
+	@echo "appended ACCESS_/REFRESH_TOKEN_* keys to .env"
 
 ## test: lint, format check, then the whole test suite against real PostgreSQL and Redis
 test: $(VENV)/.installed-dev
