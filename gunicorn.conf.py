@@ -1,13 +1,26 @@
 """gunicorn settings: ``gunicorn -c gunicorn.conf.py wsgi:app``.
 
-Every value can be overridden with the environment variables named below.
+Every value can be overridden with the environment variables named below, in the
+environment or in ``.env`` (read here too: gunicorn reads this file before wsgi.py).
 The defaults are measured on a 2-core machine: see docs/performance.md.
 """
 
+import glob
 import multiprocessing
 import os
+import tempfile
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+from dotenv import load_dotenv
+
+from authapi.embedded import expects_memory_redis
+from config import Config
+
+load_dotenv()
+
+_production = os.environ.get("APP_ENV", "development").strip().lower() == "production"
+# Development listens on loopback only; production (the container) on every interface.
+_host = os.environ.get("HOST", "0.0.0.0" if _production else "127.0.0.1")  # noqa: S104
+bind = f"{_host}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
@@ -21,3 +34,30 @@ limit_request_field_size = 8190
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Several servers on one machine must not share (and delete) one control socket.
+control_socket_disable = True
+
+# The embedded development mode keeps Redis inside the process: one worker only.
+if expects_memory_redis(dict(os.environ), Config.REDIS_URL):
+    workers = 1
+
+# Prometheus multiprocess mode: workers share metrics through files in this folder,
+# so every scrape of /metrics sees the whole server. An operator's own value wins.
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR",
+    os.path.join(tempfile.gettempdir(), f"authapi-metrics-{bind.rsplit(':', 1)[-1]}"),
+)
+
+
+def on_starting(server):
+    """Start from zero: drop the files a previous gunicorn left in the metrics folder."""
+    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(path, exist_ok=True)
+    for stale in glob.glob(os.path.join(path, "*.db")):
+        os.remove(stale)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, os.environ["PROMETHEUS_MULTIPROC_DIR"])
