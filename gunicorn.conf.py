@@ -12,15 +12,22 @@ import tempfile
 
 from dotenv import load_dotenv
 
-from authapi.embedded import expects_memory_redis
-from config import Config
-
 load_dotenv()
+_port = os.environ.get("PORT", "8000")
+# Prometheus multiprocess mode: workers share metrics through files in this folder,
+# so every scrape of /metrics sees the whole server. An operator's own value wins.
+# Set before anything imports prometheus_client (importing authapi below does).
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"authapi-metrics-{_port}")
+)
+
+from authapi.embedded import expects_memory_redis  # noqa: E402
+from config import Config  # noqa: E402
 
 _production = os.environ.get("APP_ENV", "development").strip().lower() == "production"
 # Development listens on loopback only; production (the container) on every interface.
 _host = os.environ.get("HOST", "0.0.0.0" if _production else "127.0.0.1")  # noqa: S104
-bind = f"{_host}:{os.environ.get('PORT', '8000')}"
+bind = f"{_host}:{_port}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
@@ -40,13 +47,6 @@ control_socket_disable = True
 # The embedded development mode keeps Redis inside the process: one worker only.
 if expects_memory_redis(dict(os.environ), Config.REDIS_URL):
     workers = 1
-
-# Prometheus multiprocess mode: workers share metrics through files in this folder,
-# so every scrape of /metrics sees the whole server. An operator's own value wins.
-os.environ.setdefault(
-    "PROMETHEUS_MULTIPROC_DIR",
-    os.path.join(tempfile.gettempdir(), f"authapi-metrics-{bind.rsplit(':', 1)[-1]}"),
-)
 
 
 def on_starting(server):
