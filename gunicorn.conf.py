@@ -8,6 +8,7 @@ The defaults are measured on a 2-core machine: see docs/performance.md.
 import glob
 import multiprocessing
 import os
+import socket
 import tempfile
 
 from dotenv import load_dotenv
@@ -16,13 +17,25 @@ load_dotenv()
 _port = os.environ.get("PORT", "8000")
 # Prometheus multiprocess mode: workers share metrics through files in this folder,
 # so every scrape of /metrics sees the whole server. An operator's own value wins.
-# Set before anything imports prometheus_client (importing authapi below does).
+# Set before any worker imports prometheus_client (this file must not import authapi).
 os.environ.setdefault(
     "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"authapi-metrics-{_port}")
 )
 
-from authapi.embedded import expects_memory_redis  # noqa: E402
-from config import Config  # noqa: E402
+
+def _expects_memory_redis() -> bool:
+    """Will the app use the in-process Redis (embedded development mode, see README)?"""
+    url = os.environ.get("REDIS_URL", "")
+    if url:
+        return url.startswith("memory://")
+    if _production or os.environ.get("REDIS_CLUSTER_NODES") or os.environ.get("REDIS_SENTINELS"):
+        return False
+    try:  # the default REDIS_URL, redis://127.0.0.1:6379/0
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+    except OSError:
+        return True
+    return False
+
 
 _production = os.environ.get("APP_ENV", "development").strip().lower() == "production"
 # Development listens on loopback only; production (the container) on every interface.
@@ -45,7 +58,7 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 control_socket_disable = True
 
 # The embedded development mode keeps Redis inside the process: one worker only.
-if expects_memory_redis(dict(os.environ), Config.REDIS_URL):
+if _expects_memory_redis():
     workers = 1
 
 

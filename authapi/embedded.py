@@ -86,16 +86,3 @@ def _shared_server() -> Any:
 def memory_redis_client() -> Any:
     """A fakeredis client on the process-wide emulated server."""
     return fakeredis.FakeRedis(server=_shared_server(), decode_responses=True)
-
-
-def expects_memory_redis(environ: dict[str, str], default_url: str) -> bool:
-    """Will an app started with this environment use the in-process Redis?
-
-    For gunicorn.conf.py, which must then run a single worker.
-    """
-    explicit = environ.get("REDIS_URL", "")
-    if explicit:
-        return is_memory_redis(explicit)
-    app_env = environ.get("APP_ENV", "development").strip().lower()
-    other_modes = environ.get("REDIS_CLUSTER_NODES") or environ.get("REDIS_SENTINELS")
-    return app_env == "development" and not other_modes and not _redis_reachable(default_url)
