@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
 
 from flask.testing import FlaskClient
 
@@ -38,3 +41,19 @@ def assert_fail(response: Any, status: int, message: str | None = None) -> None:
     assert isinstance(body["message"], str) and body["message"]
     if message is not None:
         assert body["message"] == message
+
+
+def post_json_status(url: str, payload: dict[str, Any]) -> int:
+    """POST JSON to a live server over real HTTP; the status (errors must be JSON too)."""
+    request = Request(
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urlopen(request, timeout=60) as response:
+            return response.status
+    except HTTPError as error:
+        assert error.headers["Content-Type"] == "application/json"
+        return error.code

@@ -4,19 +4,16 @@ grant without the session check), and service resumes by itself."""
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from urllib.error import HTTPError
-from urllib.request import Request, urlopen
 
 import pytest
 from sqlalchemy import text
 
 from authapi.extensions import db
-from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.helpers import PASSWORD, assert_fail, login, post_json_status, register
 from tests.support.redis_servers import RedisServer
 
 UNAVAILABLE = "Service temporarily unavailable, please retry shortly"
@@ -171,21 +168,6 @@ def test_killed_postgres_connections_are_replaced_transparently(app):
     )
 
 
-def _post(url: str, payload: dict) -> int:
-    request = Request(
-        url,
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urlopen(request, timeout=60) as response:
-            return response.status
-    except HTTPError as error:
-        assert error.headers["Content-Type"] == "application/json"
-        return error.code
-
-
 @pytest.mark.live_server
 def test_connections_killed_mid_traffic_give_200s_or_503s_never_500(app, live_server):
     server = live_server(app)
@@ -193,13 +175,16 @@ def test_connections_killed_mid_traffic_give_200s_or_503s_never_500(app, live_se
     register(client)
     payload = {"email": "alice@example.com", "password": PASSWORD}
     with ThreadPoolExecutor(max_workers=8) as pool:
-        futures = [pool.submit(_post, f"{server.url}/api/auth/login", payload) for _ in range(40)]
+        futures = [
+            pool.submit(post_json_status, f"{server.url}/api/auth/login", payload)
+            for _ in range(40)
+        ]
         for _ in range(5):
             _terminate_app_connections(app)
         statuses = [future.result() for future in futures]
     assert set(statuses) <= {200, 503}, statuses
     assert statuses.count(200) > 0
-    assert _post(f"{server.url}/api/auth/login", payload) == 200
+    assert post_json_status(f"{server.url}/api/auth/login", payload) == 200
 
 
 @pytest.mark.live_server
@@ -217,7 +202,7 @@ def test_exhausted_pools_give_200s_or_503s_never_500(make_app, live_server):
     payload = {"email": "alice@example.com", "password": PASSWORD}
     with ThreadPoolExecutor(max_workers=16) as pool:
         statuses = list(
-            pool.map(lambda _: _post(f"{server.url}/api/auth/login", payload), range(48))
+            pool.map(lambda _: post_json_status(f"{server.url}/api/auth/login", payload), range(48))
         )
     assert set(statuses) <= {200, 503}, statuses
     assert 200 in statuses

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
-from urllib.error import HTTPError
-from urllib.request import Request, urlopen
 
 import pytest
 
-from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.helpers import PASSWORD, assert_fail, login, post_json_status, register
 
 LIMITED = {
     "RATELIMIT_ENABLED": True,
@@ -141,21 +138,6 @@ def test_rate_limits_are_on_by_default():
     assert ProductionConfig.RATELIMIT_ENABLED is True
 
 
-def _post_json(url: str, payload: dict) -> int:
-    request = Request(
-        url,
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urlopen(request, timeout=30) as response:
-            return response.status
-    except HTTPError as error:
-        assert error.headers["Content-Type"] == "application/json"
-        return error.code
-
-
 @pytest.mark.live_server
 def test_twenty_simultaneous_registrations_of_one_email(app, live_server):
     server = live_server(app)
@@ -167,7 +149,9 @@ def test_twenty_simultaneous_registrations_of_one_email(app, live_server):
     }
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = list(
-            pool.map(lambda _: _post_json(f"{server.url}/api/auth/register", payload), range(20))
+            pool.map(
+                lambda _: post_json_status(f"{server.url}/api/auth/register", payload), range(20)
+            )
         )
     assert sorted(statuses) == [201] + [409] * 19
     from sqlalchemy import func, select
