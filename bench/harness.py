@@ -30,6 +30,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "bench"
+# The app to serve: this checkout, or a snapshot of it (``git archive HEAD | tar -x -C
+# DIR``) so that a long series of runs measures one version while people keep editing.
+APP_ROOT = Path(os.environ.get("BENCH_APP_ROOT") or ROOT).resolve()
 BIN = Path(sys.executable).parent  # the venv that runs this script (make bench: .venv/bin)
 
 LOOPBACK = "127.0.0.1"
@@ -89,25 +93,27 @@ def server_environment(port: int, token_keys: Mapping[str, str]) -> dict[str, st
 
 def gunicorn_settings(env: Mapping[str, str]) -> dict[str, Any]:
     """The values gunicorn.conf.py yields under ``env`` (plus the app's hash bound)."""
-    saved = dict(os.environ)
+    saved_environ, saved_path = dict(os.environ), list(sys.path)
     try:
         os.environ.clear()
         os.environ.update(env)
-        namespace = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+        sys.path.insert(0, str(APP_ROOT))
+        namespace = runpy.run_path(str(APP_ROOT / "gunicorn.conf.py"))
     finally:
         os.environ.clear()
-        os.environ.update(saved)
+        os.environ.update(saved_environ)
+        sys.path[:] = saved_path
     worker_class = str(namespace.get("worker_class", "sync"))
     threads = int(namespace.get("threads", 1))
     # gunicorn itself switches a sync worker with threads > 1 to gthread.
     effective_class = "gthread" if worker_class == "sync" and threads > 1 else worker_class
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(APP_ROOT))
     try:
         from config import ProductionConfig
 
         default_hashes = ProductionConfig.MAX_CONCURRENT_HASHES
     finally:
-        sys.path.remove(str(ROOT))
+        sys.path.remove(str(APP_ROOT))
     return {
         "workers": int(namespace.get("workers", 1)),
         "worker_class": effective_class,
@@ -115,6 +121,31 @@ def gunicorn_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "timeout": namespace.get("timeout"),
         "keepalive": namespace.get("keepalive"),
         "max_concurrent_hashes": int(env.get("MAX_CONCURRENT_HASHES") or default_hashes),
+    }
+
+
+def app_version() -> dict[str, Any]:
+    """Which code was measured: the commit, and whether the app's files were edited."""
+
+    def git(*args: str) -> str:
+        completed = subprocess.run(  # noqa: S603 - read-only git queries
+            ["git", *args],  # noqa: S607
+            cwd=APP_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return completed.stdout.strip() if completed.returncode == 0 else ""
+
+    snapshot = APP_ROOT / "SNAPSHOT"
+    if snapshot.exists():
+        return {"root": str(APP_ROOT), "commit": snapshot.read_text().strip(), "edited": 0}
+    changed = git("status", "--porcelain", "--", "authapi", "config.py", "wsgi.py",
+                  "gunicorn.conf.py", "migrations")  # fmt: skip
+    return {
+        "root": str(APP_ROOT),
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "edited": len(changed.splitlines()),
     }
 
 
@@ -281,7 +312,7 @@ def create_database(env: Mapping[str, str]) -> None:
     """``flask --app wsgi deploy``: creates authapi_bench and runs the migrations."""
     completed = subprocess.run(  # noqa: S603 - fixed argv, our own venv
         [str(BIN / "flask"), "--app", "wsgi", "deploy"],
-        cwd=ROOT,
+        cwd=APP_ROOT,
         env=dict(env),
         capture_output=True,
         text=True,
@@ -298,6 +329,30 @@ def flush_redis() -> None:
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
     try:
         client.flushdb()
+    finally:
+        client.close()
+
+
+def redis_dbsize() -> int:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+    try:
+        return int(client.dbsize())
+    finally:
+        client.close()
+
+
+def session_exists(access_token: str, prefix: str = "authapi") -> bool:
+    """Does the session an access token names still exist in Redis (sessions.py's key)?"""
+    import redis
+
+    payload = access_token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    key = f"{prefix}:{{u:{claims['sub']}}}:session:{claims['sid']}"
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+    try:
+        return bool(client.exists(key))
     finally:
         client.close()
 
@@ -372,9 +427,11 @@ class Server:
                 "gunicorn.conf.py",
                 "-b",
                 f"{LOOPBACK}:{self.port}",
+                # bench/bare_app.py and bench/experiments.py (nothing else is imported)
+                *([] if self.app_spec == "wsgi:app" else ["--pythonpath", str(BENCH_DIR)]),
                 self.app_spec,
             ],
-            cwd=ROOT,
+            cwd=APP_ROOT,
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -398,6 +455,12 @@ class Server:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"gunicorn not ready after {timeout:.0f} s; see {self.log_path}")
+
+    def check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            stopped = any(b"Handling signal: term" in line for line in self.log_tail)
+            cause = "something outside the bench sent it SIGTERM" if stopped else "it crashed"
+            raise RuntimeError(f"gunicorn exited during the run ({cause}); see {self.log_path}")
 
     @property
     def pid(self) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -23,22 +24,34 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
 DEFAULT_GRID = (
-    # sync: one request at a time per process, no keep-alive; threads and the hash
-    # bound do not apply. Most informative first.
-    "gthread:4:4:2 gthread:2:4:1 gthread:4:4:1 gthread:2:4:2 sync:4:1:1 sync:5:1:1 "
-    "gthread:4:2:1 gthread:5:4:1 gthread:2:2:1 gthread:4:2:2 gthread:5:2:1 gthread:5:4:2 "
-    "gthread:2:2:2 gthread:5:2:2 gthread:4:1:1 gthread:2:1:1 gthread:5:1:1 sync:2:1:1"
+    # gthread first (the default worker class), most informative first; then sync,
+    # where one request at a time per process means threads and the hash bound do
+    # not apply. 3 workers and 8 threads go beyond the issue's grid.
+    "gthread:4:4:1 gthread:4:4:2 gthread:2:4:1 gthread:2:4:2 gthread:5:4:1 gthread:5:4:2 "
+    "gthread:4:2:1 gthread:4:2:2 gthread:2:2:1 gthread:5:2:1 gthread:4:1:1 "
+    "sync:4:1:1 sync:5:1:1 gthread:3:4:1 gthread:4:8:1"
 )
 
 
 def parse(config: str) -> dict[str, str]:
-    worker_class, workers, threads, hashes = config.split(":")
-    return {
+    """``class:workers:threads:hashes[+NAME=value...]``: the extras are more environment,
+    e.g. ``gthread:4:4:2+LOG_LEVEL=WARNING`` or ``+BENCH_APP=experiments:app``."""
+    base, *extras = config.split("+")
+    worker_class, workers, threads, hashes = base.split(":")
+    env = {
         "GUNICORN_WORKER_CLASS": worker_class,
         "WEB_CONCURRENCY": workers,
         "GUNICORN_THREADS": threads,
         "MAX_CONCURRENT_HASHES": hashes,
     }
+    for extra in extras:
+        name, _, value = extra.partition("=")
+        env[name] = value
+    return env
+
+
+def label_for(config: str) -> str:
+    return "sweep-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", config)
 
 
 def row(config: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +116,7 @@ def main() -> int:
             break
     print(f"bcrypt ceiling: {measured['hashes_per_s']:.2f} hashes/s", flush=True)
     for index, config in enumerate(configs, 1):
-        label = "sweep-" + config.replace(":", "-")
+        label = label_for(config)
         env = dict(os.environ)
         env.update(parse(config))
         env.setdefault("BENCH_DURATION", "10")
