@@ -54,6 +54,7 @@ class Config:
     JWT_ISSUER = "authapi"
     JWT_AUDIENCE = "authapi"
     JWT_LEEWAY = 30  # seconds of clock skew tolerated on exp/iat/nbf
+    ACCESS_TOKEN_CACHE_SIZE = 2048  # verified access tokens remembered per process; 0 = off
 
     BCRYPT_ROUNDS = 12
     MAX_CONCURRENT_HASHES = 2  # per process; keeps a login storm from taking every thread
@@ -182,6 +183,7 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "JWT_ISSUER": ("JWT_ISSUER", str),
     "JWT_AUDIENCE": ("JWT_AUDIENCE", str),
     "JWT_LEEWAY": ("JWT_LEEWAY", int),
+    "ACCESS_TOKEN_CACHE_SIZE": ("ACCESS_TOKEN_CACHE_SIZE", int),
     "CORS_ORIGINS": ("CORS_ORIGINS", _as_list),
     "COOKIE_SECURE": ("COOKIE_SECURE", _as_bool),
     "BCRYPT_ROUNDS": ("BCRYPT_ROUNDS", int),

@@ -159,6 +159,8 @@ def check_config(config: Mapping[str, Any], given: Collection[str] = ()) -> None
             "CORS_ORIGINS must list exact front-end origins (e.g. https://app.example.com); "
             "'*' or 'null' would let any site make credentialed requests"
         )
+    if int(config["ACCESS_TOKEN_CACHE_SIZE"]) < 0:
+        raise ConfigurationError("ACCESS_TOKEN_CACHE_SIZE must be 0 (off) or a positive number")
     if config["APP_ENV"] != "production":
         return
     missing = [name for name in KEY_NAMES if not config.get(name)]

@@ -143,7 +143,10 @@ def main() -> int:
                         lambda: jwt.get_unverified_header(token))),
                     ("RSA-2048 PKCS1v15 verify (cryptography)", per_call_us(rsa_verify)),
                     ("jwt.decode(token, key, ...) incl. verify", per_call_us(jwt_decode)),
-                    ("tokens.decode_access_token(token)", per_call_us(
+                    ("tokens.verify(token, ...), no cache", per_call_us(
+                        lambda: tokens.verify(token, ring, kind=tokens.ACCESS,
+                                              issuer=policy.issuer, audience=policy.audience))),
+                    ("tokens.decode_access_token(token), cached", per_call_us(
                         lambda: tokens.decode_access_token(token))),
                     ("redis PING round trip", per_call_us(client.ping)),
                     ("sessions.touch() (EVALSHA round trip)", per_call_us(

@@ -99,6 +99,49 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def run_config(config: str, ceiling: dict[str, Any], where: str) -> dict[str, Any] | None:
+    label = label_for(config)
+    env = dict(os.environ)
+    env.update(parse(config))
+    env.setdefault("BENCH_DURATION", "10")
+    env.setdefault("BENCH_SCENARIOS", "me_bearer,login,me_storm")
+    env["BENCH_LABEL"] = label
+    env["BENCH_BCRYPT_CEILING"] = json.dumps(ceiling)
+    print(f"=== [{where}] {config}", flush=True)
+    before = set(RESULTS.glob(f"*-{label}.json"))
+    completed = subprocess.run(  # noqa: S603 - our own script with our own interpreter
+        [sys.executable, str(HERE / "run.py")], env=env, check=False
+    )
+    produced = sorted(set(RESULTS.glob(f"*-{label}.json")) - before)
+    if completed.returncode != 0 or not produced:
+        print(f"    {config}: run failed ({completed.returncode})", flush=True)
+        return None
+    return json.loads(produced[-1].read_text())
+
+
+def merge(found: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from several rounds: every run of a scenario pooled, medians again."""
+    import run
+
+    if len(found) == 1:
+        return found[0]
+    scenarios = []
+    for first in found[0]["scenarios"]:
+        same = [s for data in found for s in data["scenarios"] if s["name"] == first["name"]]
+        runs = [r for s in same for r in s["runs"]]
+        merged = run.aggregate(runs)
+        merged.update(name=first["name"], title=first["title"], connections=first["connections"])
+        if "storm_login" in first:
+            merged["storm_login"] = run.aggregate([r["storm_login"] for r in runs])
+        scenarios.append(merged)
+    return {
+        **found[-1],
+        "scenarios": scenarios,
+        "goals": run.goals(scenarios, found[0]["bcrypt"]),
+        "rounds": len(found),
+    }
+
+
 def main() -> int:
     configs = os.environ.get("BENCH_SWEEP", DEFAULT_GRID).split()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -115,24 +158,16 @@ def main() -> int:
         if watch.stop()["share"] <= 0.05:
             break
     print(f"bcrypt ceiling: {measured['hashes_per_s']:.2f} hashes/s", flush=True)
-    for index, config in enumerate(configs, 1):
-        label = label_for(config)
-        env = dict(os.environ)
-        env.update(parse(config))
-        env.setdefault("BENCH_DURATION", "10")
-        env.setdefault("BENCH_SCENARIOS", "me_bearer,login,me_storm")
-        env["BENCH_LABEL"] = label
-        env["BENCH_BCRYPT_CEILING"] = json.dumps(measured)
-        print(f"=== [{index}/{len(configs)}] {config}", flush=True)
-        before = set(RESULTS.glob(f"*-{label}.json"))
-        completed = subprocess.run(  # noqa: S603 - our own script with our own interpreter
-            [sys.executable, str(HERE / "run.py")], env=env, check=False
-        )
-        produced = sorted(set(RESULTS.glob(f"*-{label}.json")) - before)
-        if completed.returncode != 0 or not produced:
-            print(f"    {config}: run failed ({completed.returncode})", flush=True)
-            continue
-        rows.append(row(config, json.loads(produced[-1].read_text())))
+    # Rounds interleave the configurations (A B C A B C ...), so that a drift of the
+    # machine's speed over the sweep (a VM's neighbours) does not favour one of them.
+    rounds = max(1, int(os.environ.get("BENCH_SWEEP_ROUNDS", "1")))
+    results: dict[str, list[dict[str, Any]]] = {config: [] for config in configs}
+    for round_index in range(1, rounds + 1):
+        for index, config in enumerate(configs, 1):
+            data = run_config(config, measured, f"{round_index}/{rounds}, {index}/{len(configs)}")
+            if data is not None:
+                results[config].append(data)
+    rows = [row(config, merge(found)) for config, found in results.items() if found]
     table = markdown(rows)
     print("\n" + table)
     (RESULTS / f"sweep-{stamp}.json").write_text(json.dumps(rows, indent=2) + "\n")
