@@ -58,6 +58,7 @@ class Config:
 
     BCRYPT_ROUNDS = 12
     MAX_CONCURRENT_HASHES = 2  # per process; keeps a login storm from taking every thread
+    HASHING_NICE = 19  # Linux: CPU priority of hashing threads (0 = same as requests)
 
     CORS_ORIGINS: tuple[str, ...] = ("http://localhost:3000",)
     COOKIE_SECURE = False
@@ -188,6 +189,7 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "COOKIE_SECURE": ("COOKIE_SECURE", _as_bool),
     "BCRYPT_ROUNDS": ("BCRYPT_ROUNDS", int),
     "MAX_CONCURRENT_HASHES": ("MAX_CONCURRENT_HASHES", int),
+    "HASHING_NICE": ("HASHING_NICE", int),
     "TRUSTED_PROXY_COUNT": ("TRUSTED_PROXY_COUNT", int),
     "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _as_bool),
     "RATELIMIT_LOGIN_PER_ADDRESS": ("RATELIMIT_LOGIN_PER_ADDRESS", str),

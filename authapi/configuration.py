@@ -159,6 +159,10 @@ def check_config(config: Mapping[str, Any], given: Collection[str] = ()) -> None
             "CORS_ORIGINS must list exact front-end origins (e.g. https://app.example.com); "
             "'*' or 'null' would let any site make credentialed requests"
         )
+    if int(config["MAX_CONCURRENT_HASHES"]) < 1:
+        raise ConfigurationError("MAX_CONCURRENT_HASHES must be at least 1")
+    if not 0 <= int(config["HASHING_NICE"]) <= 19:
+        raise ConfigurationError("HASHING_NICE must be between 0 and 19")
     if int(config["ACCESS_TOKEN_CACHE_SIZE"]) < 0:
         raise ConfigurationError("ACCESS_TOKEN_CACHE_SIZE must be 0 (off) or a positive number")
     if config["APP_ENV"] != "production":

@@ -1,30 +1,80 @@
 """Password hashing with bcrypt.
 
-Hashing is CPU-bound and releases the GIL, so a login storm could occupy every
-worker thread. A per-process semaphore bounds concurrent hashes so that requests
-that only verify a token keep being served.
+Hashing is CPU-bound (about 0.2 s at cost 12) and releases the GIL, so a login
+storm could occupy every worker thread and every core. Each process therefore
+hashes in its own small pool of ``MAX_CONCURRENT_HASHES`` threads, and on Linux
+those threads run at a lower CPU priority (``HASHING_NICE``): when the cores are
+idle a hash gets them all, when token-only requests want them the kernel serves
+those first. Measured in docs/performance.md: /me during a login storm.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from typing import TypeVar
 
 import bcrypt
 from flask import current_app
 
+log = logging.getLogger(__name__)
+
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores (and bcrypt 5 rejects) anything longer
 
-_hash_slots: dict[int, threading.BoundedSemaphore] = {}
-_hash_slots_lock = threading.Lock()
+Result = TypeVar("Result")
+
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
 
 
-def _slots() -> threading.BoundedSemaphore:
-    limit = int(current_app.config["MAX_CONCURRENT_HASHES"])
-    with _hash_slots_lock:
-        if limit not in _hash_slots:
-            _hash_slots[limit] = threading.BoundedSemaphore(limit)
-        return _hash_slots[limit]
+def _forget_pools() -> None:
+    """A forked child has none of its parent's threads: it starts its own pools."""
+    global _pools_lock
+    _pools.clear()
+    _pools_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools)
+
+
+def _lower_priority(nice: int) -> None:
+    """Run this (hashing) thread at ``nice``, never at a higher priority than it has.
+
+    Linux keeps a nice value per thread; elsewhere this would renice the process.
+    """
+    if nice <= 0 or not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    try:
+        if os.getpriority(os.PRIO_PROCESS, thread) < nice:
+            os.setpriority(os.PRIO_PROCESS, thread, nice)
+    except OSError as error:  # a sandbox that forbids it: hash at normal priority
+        log.warning("could not lower the priority of a hashing thread: %s", error)
+
+
+def _pool() -> ThreadPoolExecutor:
+    size = int(current_app.config["MAX_CONCURRENT_HASHES"])
+    nice = int(current_app.config["HASHING_NICE"])
+    with _pools_lock:
+        pool = _pools.get((size, nice))
+        if pool is None:
+            pool = _pools[(size, nice)] = ThreadPoolExecutor(
+                max_workers=size,
+                thread_name_prefix="authapi-bcrypt",
+                initializer=_lower_priority,
+                initargs=(nice,),
+            )
+        return pool
+
+
+def _in_pool(function: Callable[..., Result], *args: bytes) -> Result:
+    """Run one hash in the hashing pool and wait for it (its exception, if any, too)."""
+    return _pool().submit(function, *args).result()
 
 
 def password_fits_bcrypt(password: str) -> bool:
@@ -34,13 +84,13 @@ def password_fits_bcrypt(password: str) -> bool:
 def hash_password(password: str) -> str:
     """Hash a password with the configured cost. The caller has validated its length."""
     rounds = int(current_app.config["BCRYPT_ROUNDS"])
-    with _slots():
-        return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds)).decode("ascii")
+    hashed = _in_pool(bcrypt.hashpw, password.encode("utf-8"), bcrypt.gensalt(rounds))
+    return hashed.decode("ascii")
 
 
 @lru_cache(maxsize=8)
 def _dummy_hash(rounds: int) -> bytes:
-    return bcrypt.hashpw(b"authapi-dummy-password", bcrypt.gensalt(rounds))
+    return _in_pool(bcrypt.hashpw, b"authapi-dummy-password", bcrypt.gensalt(rounds))
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:
@@ -55,14 +105,9 @@ def verify_password(password: str, password_hash: str | None) -> bool:
     rounds = int(current_app.config["BCRYPT_ROUNDS"])
     target = _dummy_hash(rounds) if password_hash is None else password_hash.encode("ascii")
     candidate = encoded[:MAX_PASSWORD_BYTES] if too_long else encoded
-    with _slots():
-        try:
-            matches = bcrypt.checkpw(candidate, target)
-        except ValueError:  # malformed stored hash ("Invalid salt")
-            _checkpw_dummy(candidate, rounds)
-            return False
+    try:
+        matches = _in_pool(bcrypt.checkpw, candidate, target)
+    except ValueError:  # malformed stored hash ("Invalid salt")
+        _in_pool(bcrypt.checkpw, candidate, _dummy_hash(rounds))
+        return False
     return matches and password_hash is not None and not too_long
-
-
-def _checkpw_dummy(candidate: bytes, rounds: int) -> None:
-    bcrypt.checkpw(candidate, _dummy_hash(rounds))

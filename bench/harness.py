@@ -72,8 +72,8 @@ def generate_token_keys() -> dict[str, str]:
 
 
 def server_environment(port: int, token_keys: Mapping[str, str]) -> dict[str, str]:
-    """Production settings; the caller's WEB_CONCURRENCY, GUNICORN_* and
-    MAX_CONCURRENT_HASHES pass through, which is how the alternatives are measured."""
+    """Production settings; the caller's WEB_CONCURRENCY, GUNICORN_*, MAX_CONCURRENT_HASHES
+    and HASHING_NICE pass through, which is how the alternatives are measured."""
     env = dict(os.environ)
     env.update(token_keys)
     env.update(
@@ -112,6 +112,7 @@ def gunicorn_settings(env: Mapping[str, str]) -> dict[str, Any]:
         from config import ProductionConfig
 
         default_hashes = ProductionConfig.MAX_CONCURRENT_HASHES
+        default_nice = ProductionConfig.HASHING_NICE
     finally:
         sys.path.remove(str(APP_ROOT))
     return {
@@ -121,6 +122,7 @@ def gunicorn_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "timeout": namespace.get("timeout"),
         "keepalive": namespace.get("keepalive"),
         "max_concurrent_hashes": int(env.get("MAX_CONCURRENT_HASHES") or default_hashes),
+        "hashing_nice": int(env.get("HASHING_NICE") or default_nice),
     }
 
 
@@ -427,7 +429,7 @@ class Server:
                 "gunicorn.conf.py",
                 "-b",
                 f"{LOOPBACK}:{self.port}",
-                # bench/bare_app.py and bench/experiments.py (nothing else is imported)
+                # a module of bench/ such as bare_app.py (nothing else is imported)
                 *([] if self.app_spec == "wsgi:app" else ["--pythonpath", str(BENCH_DIR)]),
                 self.app_spec,
             ],

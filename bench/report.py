@@ -105,6 +105,7 @@ def chart(path: Path, data: dict[str, Any]) -> bool:
         f"authapi on {machine['nproc']} x {machine['cpu_model']}: {settings['workers']} "
         f"{settings['worker_class']} workers x {settings['threads']} threads, "
         f"MAX_CONCURRENT_HASHES={settings['max_concurrent_hashes']}, "
+        f"HASHING_NICE={settings.get('hashing_nice', 0)}, "
         f"{data['duration_s']} s per run",
         fontsize=10,
     )

@@ -14,12 +14,13 @@ Environment:
   BENCH_LABEL      a tag for the result file names
   BENCH_PORT       the port to use (default: a free one)
   BENCH_WRK_THREADS, BENCH_ACCOUNTS, BENCH_WARMUP, BENCH_BCRYPT_PER_CORE
-  BENCH_APP        the WSGI app to serve (default wsgi:app; see bench/experiments.py)
+  BENCH_APP        the WSGI app to serve (default wsgi:app; module:app from bench/ also works)
   BENCH_QUIET_WAIT, BENCH_MAX_FOREIGN, BENCH_RETRIES
                    on a shared machine each run waits (up to 300 s) for idle CPUs, and
                    is measured again (up to 3 times) when other processes used more
                    than 5% of the CPU meanwhile; a run that stays disturbed is flagged
-  WEB_CONCURRENCY, GUNICORN_WORKER_CLASS, GUNICORN_THREADS, MAX_CONCURRENT_HASHES
+  WEB_CONCURRENCY, GUNICORN_WORKER_CLASS, GUNICORN_THREADS, MAX_CONCURRENT_HASHES,
+  HASHING_NICE
                    passed to the server: how the alternatives are measured
 """
 
@@ -126,7 +127,7 @@ class Bench:
         self.port = harness.free_port()
         self.env = harness.server_environment(self.port, harness.generate_token_keys())
         self.settings = harness.gunicorn_settings(self.env)
-        # Only for bench/experiments.py; the default is the real app.
+        # Another WSGI app from bench/ (a variant to compare); the default is the real app.
         self.app_spec = os.environ.get("BENCH_APP", "").strip() or "wsgi:app"
         self.settings["app"] = self.app_spec
         self.accounts: list[harness.Account] = []
@@ -417,7 +418,8 @@ class Bench:
         print(
             f"authapi bench: {machine['nproc']} x {machine['cpu_model']}; gunicorn "
             f"{s['workers']} {s['worker_class']} workers x {s['threads']} threads, "
-            f"MAX_CONCURRENT_HASHES={s['max_concurrent_hashes']}; "
+            f"MAX_CONCURRENT_HASHES={s['max_concurrent_hashes']}, "
+            f"HASHING_NICE={s['hashing_nice']}; "
             f"{self.runs} x {self.duration:g} s per scenario; port {self.port}",
             flush=True,
         )

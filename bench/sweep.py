@@ -35,7 +35,7 @@ DEFAULT_GRID = (
 
 def parse(config: str) -> dict[str, str]:
     """``class:workers:threads:hashes[+NAME=value...]``: the extras are more environment,
-    e.g. ``gthread:4:4:2+LOG_LEVEL=WARNING`` or ``+BENCH_APP=experiments:app``."""
+    e.g. ``gthread:4:4:2+LOG_LEVEL=WARNING`` or ``+HASHING_NICE=0``."""
     base, *extras = config.split("+")
     worker_class, workers, threads, hashes = base.split(":")
     env = {

@@ -128,3 +128,17 @@ def test_small_rsa_keys_are_refused(base_config):
     }
     with pytest.raises(ConfigurationError, match="2048"):
         create_app(config)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ACCESS_TOKEN_CACHE_SIZE", -1),
+        ("MAX_CONCURRENT_HASHES", 0),
+        ("HASHING_NICE", -1),
+        ("HASHING_NICE", 20),
+    ],
+)
+def test_out_of_range_performance_settings_are_refused_at_start(base_config, name, value):
+    with pytest.raises(ConfigurationError, match=name):
+        create_app({**base_config, name: value})

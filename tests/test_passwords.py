@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import bcrypt
 import pytest
 from sqlalchemy import update
@@ -82,3 +87,66 @@ def test_passwords_are_never_stripped_or_case_folded(client):
     assert_fail(_login(client, "alice@example.com", "MixedCase Pass"), 400)
     assert_fail(_login(client, "alice@example.com", "  mixedcase pass  "), 400)
     assert _login(client, "alice@example.com", "  MixedCase Pass  ").status_code == 200
+
+
+def _own_nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, 0)  # Linux: the calling thread's nice value
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+@pytest.mark.parametrize("nice", [19, 7, 0])
+def test_hashing_threads_run_at_the_configured_lower_priority(make_app, nice):
+    app = make_app(HASHING_NICE=nice, MAX_CONCURRENT_HASHES=3)
+    request_nice = _own_nice()
+    with app.app_context():
+        assert passwords.hash_password("some password").startswith("$2b$04$")
+        hashing_nice = passwords._pool().submit(_own_nice).result()
+    assert hashing_nice == max(nice, request_nice)
+    assert _own_nice() == request_nice  # the calling thread keeps its priority
+
+
+def test_no_more_hashes_run_at_once_than_configured(make_app, monkeypatch):
+    """Four logins at once with MAX_CONCURRENT_HASHES=2: never three checks together."""
+    app = make_app(MAX_CONCURRENT_HASHES=2)
+    register(app.test_client())
+    inside, most, lock = 0, 0, threading.Lock()
+    two_inside = threading.Event()
+    real_checkpw = bcrypt.checkpw
+
+    def watched_checkpw(password: bytes, hashed: bytes) -> bool:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+            if inside >= 2:
+                two_inside.set()
+        two_inside.wait(timeout=2)  # let a second check overlap this one, if it can
+        try:
+            return real_checkpw(password, hashed)
+        finally:
+            with lock:
+                inside -= 1
+
+    monkeypatch.setattr(passwords.bcrypt, "checkpw", watched_checkpw)
+    with ThreadPoolExecutor(max_workers=4) as clients:
+        answers = list(
+            clients.map(
+                lambda _: _login(app.test_client(), "alice@example.com", PASSWORD).status_code,
+                range(4),
+            )
+        )
+    assert answers == [200] * 4
+    assert most == 2
+
+
+def test_a_forked_process_hashes_with_its_own_threads(app):
+    with app.app_context():
+        passwords.hash_password("before the fork")  # the parent's pool now has a thread
+        child = os.fork()
+        if child == 0:  # the child: the parent's hashing thread does not exist here
+            if passwords._pools:  # a pool without threads would wait forever
+                os._exit(2)
+            ok = passwords.verify_password("x", passwords.hash_password("x"))
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from authapi import create_app
-from authapi.configuration import ConfigurationError
 from authapi.tokens import ACCESS
 from tests.helpers import assert_fail, login, register
 
@@ -93,8 +91,3 @@ def test_size_zero_turns_the_cache_off_and_everything_still_works(make_app):
     assert client.get("/api/users/me", headers=bearer(token)).status_code == 200
     assert client.get("/api/auth/logout", headers=bearer(token)).status_code == 200
     assert_fail(app.test_client().get("/api/users/me", headers=bearer(token)), 401)
-
-
-def test_a_negative_cache_size_is_refused_at_start(base_config):
-    with pytest.raises(ConfigurationError, match="ACCESS_TOKEN_CACHE_SIZE"):
-        create_app({**base_config, "ACCESS_TOKEN_CACHE_SIZE": -1})
