@@ -6,12 +6,14 @@ The defaults are measured on a 2-core machine: see docs/performance.md.
 """
 
 import glob
+import json
 import multiprocessing
 import os
 import socket
 import tempfile
 
 from dotenv import load_dotenv
+from gunicorn import util
 
 load_dotenv()
 _port = os.environ.get("PORT", "8000")
@@ -62,6 +64,31 @@ control_socket_disable = True
 # The embedded development mode keeps Redis inside the process: one worker only.
 if _expects_memory_redis():
     workers = 1
+
+
+def json_error(sock, status_int, reason, mesg):
+    """gunicorn's own answers to requests it cannot parse (a malformed request line, too
+    large headers...) never reach the app. gunicorn writes them as HTML, with no setting
+    to change that (benoitc/gunicorn#993), so ``util.write_error`` is replaced: the same
+    status, in the API's JSON envelope."""
+    body = json.dumps(
+        {
+            "status": "fail" if status_int < 500 else "error",
+            "message": f"{reason}: {mesg}" if mesg else reason,
+        }
+    ).encode("ascii")
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/json\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        "Cache-Control: no-store\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+util.write_error = json_error
 
 
 def on_starting(server):

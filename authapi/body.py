@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import request
 from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import HTTPException
 
 from authapi.errors import APIError, ValidationFailed
 
@@ -20,12 +21,7 @@ def json_object() -> dict[str, Any]:
     """
     if request.mimetype != "application/json":
         raise APIError("Content-Type must be application/json", status_code=415)
-    raw = request.get_data(cache=True)  # honours MAX_CONTENT_LENGTH (413)
-    limit = request.max_content_length
-    if request.content_length is None and limit is not None and len(raw) >= limit:
-        # A chunked body is cut at the limit without an error; reading past the cap
-        # makes werkzeug raise the 413 that a Content-Length body would have got.
-        request.stream.read(1)
+    raw = _read_body()
     try:
         # Strictly UTF-8 (RFC 8259): json.loads would also guess UTF-16/32 from bytes.
         data = json.loads(raw.decode("utf-8"))
@@ -37,6 +33,23 @@ def json_object() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise APIError("Request body must be a JSON object")
     return data
+
+
+def _read_body() -> bytes:
+    try:
+        raw = request.get_data(cache=True)  # honours MAX_CONTENT_LENGTH (413)
+        limit = request.max_content_length
+        if request.content_length is None and limit is not None and len(raw) >= limit:
+            # A chunked body is cut at the limit without an error; reading past the cap
+            # makes werkzeug raise the 413 that a Content-Length body would have got.
+            request.stream.read(1)
+    except HTTPException:
+        raise
+    except Exception:  # each server raises its own (gunicorn: InvalidChunkSize...)
+        # The server could not read the body: a malformed chunked encoding, or a
+        # client that went away in the middle of it. The client's fault, not ours.
+        raise APIError("Malformed request body") from None
+    return raw
 
 
 def load(schema: Schema) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import http.client
 import io
 import json
 import secrets
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -522,6 +523,27 @@ def test_a_chunked_body_over_10_kb_is_413_not_silently_truncated(app, live_serve
     status, content_type, payload = _post_chunked(server.url, REGISTER, raw)
     assert (status, content_type) == (413, "application/json"), payload
     assert json.loads(payload)["status"] == "fail"
+    assert user_count(app) == 0
+
+
+@pytest.mark.live_server
+def test_a_malformed_chunked_body_is_400_json_not_500(app, live_server):
+    server = live_server(app)
+    parts = urlsplit(server.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as connection:
+        connection.sendall(
+            f"POST {REGISTER} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n".encode()
+        )
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    status_line, _, rest = received.partition(b"\r\n")
+    assert status_line.split()[1] == b"400", received
+    body = rest.partition(b"\r\n\r\n")[2]
+    answer = json.loads(body)  # werkzeug's server reports it itself, as a 400 for the app
+    assert answer["status"] == "fail"
+    assert answer["message"] in {"Bad request", "Malformed request body"}
     assert user_count(app) == 0
 
 

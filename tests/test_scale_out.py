@@ -4,104 +4,35 @@ keys, act as one service: what a load balancer in front of N instances relies on
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from http.cookiejar import CookieJar
-from pathlib import Path
 from typing import Any
-from urllib.error import HTTPError, URLError
-from urllib.request import HTTPCookieProcessor, OpenerDirector, Request, build_opener, urlopen
+from urllib.error import HTTPError
+from urllib.request import HTTPCookieProcessor, OpenerDirector, Request, build_opener
 
 import pytest
 
-from config import ENV_MAPPING
 from tests.helpers import PASSWORD
-from tests.support.redis_servers import free_port
+from tests.support.gunicorn_server import Instance, server_environment
 
 pytestmark = pytest.mark.live_server
 
-ROOT = Path(__file__).resolve().parent.parent
-STARTUP_TIMEOUT = 30.0  # seconds for gunicorn to boot and answer /api/health/live
 TOKEN_MODE = {"X-Auth-Mode": "token"}
-
-
-class Instance:
-    """One ``gunicorn -c gunicorn.conf.py wsgi:app`` process on a loopback port."""
-
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_dir / f"gunicorn-{name}.log"
-        command = [
-            sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
-            "--bind", f"127.0.0.1:{self.port}", "wsgi:app",
-        ]  # fmt: skip
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env={**env, "PORT": str(self.port)},
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def log_tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def wait_until_live(self) -> None:
-        """Bounded polling while the real process boots."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"gunicorn {self.name} exited:\n{self.log_tail()}", pytrace=False)
-            try:
-                with urlopen(f"{self.url}/api/health/live", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except (URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.1)
-        pytest.fail(f"gunicorn {self.name} did not answer:\n{self.log_tail()}", pytrace=False)
-
-    def stop(self) -> None:
-        """SIGTERM (graceful), then SIGKILL the process group if it lingers."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def instances(app, database_url, redis_url, key_config, tmp_path_factory) -> Iterator[Any]:
-    """Instances A and B. Every mapped variable is set (empty = unset), so neither the
-    caller's environment nor a local .env can point them at something else."""
-    env = {
-        **os.environ,
-        **{name: "" for name in ENV_MAPPING},
-        **key_config,
-        "APP_ENV": "testing",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "BCRYPT_ROUNDS": "4",
-        "RATELIMIT_ENABLED": "true",
-        "RATELIMIT_LOGIN_PER_ADDRESS": "100 per minute",
-        "RATELIMIT_LOGIN_PER_ACCOUNT": "3 per 5 minutes",
-        "RATELIMIT_REGISTER_PER_ADDRESS": "100 per hour",
-        "RATELIMIT_REFRESH_PER_SESSION": "100 per minute",
-        "WEB_CONCURRENCY": "1",
-        "GUNICORN_ACCESS_LOG": "",
-    }
+    """Instances A and B, with rate limits on (their counters must be shared)."""
+    env = server_environment(
+        database_url,
+        redis_url,
+        key_config,
+        RATELIMIT_ENABLED="true",
+        RATELIMIT_LOGIN_PER_ADDRESS="100 per minute",
+        RATELIMIT_LOGIN_PER_ACCOUNT="3 per 5 minutes",
+        RATELIMIT_REGISTER_PER_ADDRESS="100 per hour",
+        RATELIMIT_REFRESH_PER_SESSION="100 per minute",
+    )
     log_dir = tmp_path_factory.mktemp("scale-out")
     started: list[Instance] = []
     try:

@@ -1,0 +1,90 @@
+"""Requests the production server (gunicorn) refuses before the app sees them still get
+the API's JSON envelope, never gunicorn's HTML page (raw sockets to a real gunicorn)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.gunicorn_server import Instance, server_environment
+
+pytestmark = pytest.mark.live_server
+
+
+@pytest.fixture(scope="module")
+def server(app, database_url, redis_url, key_config, tmp_path_factory) -> Iterator[Instance]:
+    env = server_environment(database_url, redis_url, key_config)
+    instance = Instance("errors", env, tmp_path_factory.mktemp("server-errors"))
+    try:
+        instance.wait_until_live()
+        yield instance
+    finally:
+        instance.stop()
+
+
+def exchange(server: Instance, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes, read the answer until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall(raw)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body
+
+
+MALFORMED = {
+    "not-http": (b"GARBAGE\r\n\r\n", 400),
+    "bad-version": (b"GET / HTTP/9.x\r\nHost: x\r\n\r\n", 400),
+    "bad-method": (b"G@T / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "request-line-too-long": (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    "too-many-headers": (
+        b"GET / HTTP/1.1\r\nHost: x\r\n"
+        + b"".join(b"X-H%d: v\r\n" % n for n in range(150))
+        + b"\r\n",
+        431,
+    ),
+    "header-too-large": (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 9000 + b"\r\n\r\n", 431),
+    "bad-header-name": (b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n", 400),
+}
+
+
+def test_a_malformed_chunked_body_read_by_the_app_is_400_json(server):
+    """gunicorn finds the bad chunk size only when the app reads the body."""
+    code, _, body = exchange(
+        server,
+        b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n",
+    )
+    assert code == 400
+    answer = json.loads(body)
+    assert answer["status"] == "fail"
+    assert answer["message"] in {"Malformed request body", "Malformed JSON in request body"}
+
+
+@pytest.mark.parametrize(("raw", "status"), MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_request_gunicorn_refuses_gets_a_json_error(server, raw, status):
+    code, headers, body = exchange(server, raw)
+    assert code == status
+    assert headers["content-type"] == "application/json"
+    assert int(headers["content-length"]) == len(body)
+    answer = json.loads(body)
+    assert answer["status"] == "fail"
+    assert isinstance(answer["message"], str) and answer["message"]
+    assert b"<html" not in body.lower()
+
+
+def test_the_server_still_answers_normally_afterwards(server):
+    code, _, body = exchange(
+        server, b"GET /api/healthChecker HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert code == 200
+    assert json.loads(body)["status"] == "success"
