@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
-from flask import request
+from flask import g, request
+from gunicorn.http.errors import ParseException
 from marshmallow import Schema, ValidationError
-from werkzeug.exceptions import HTTPException
 
 from authapi.errors import APIError, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+MALFORMED_BODY = "Malformed request body"
+UNREADABLE_BODY = "authapi_unreadable_body"
 
 
 def json_object() -> dict[str, Any]:
@@ -36,6 +42,10 @@ def json_object() -> dict[str, Any]:
 
 
 def _read_body() -> bytes:
+    if g.get(UNREADABLE_BODY):
+        # Once unreadable, always: a second read would get only the chunks before
+        # the bad one, i.e. a truncated body (a rate-limit key function reads first).
+        raise APIError(MALFORMED_BODY)
     try:
         raw = request.get_data(cache=True)  # honours MAX_CONTENT_LENGTH (413)
         limit = request.max_content_length
@@ -43,12 +53,13 @@ def _read_body() -> bytes:
             # A chunked body is cut at the limit without an error; reading past the cap
             # makes werkzeug raise the 413 that a Content-Length body would have got.
             request.stream.read(1)
-    except HTTPException:
-        raise
-    except Exception:  # each server raises its own (gunicorn: InvalidChunkSize...)
-        # The server could not read the body: a malformed chunked encoding, or a
-        # client that went away in the middle of it. The client's fault, not ours.
-        raise APIError("Malformed request body") from None
+    except (ParseException, OSError, ValueError) as error:
+        # The server could not read the body: a malformed chunked encoding (gunicorn
+        # raises its ParseException subclasses, werkzeug's server OSError), or a client
+        # that went away in the middle of it. The client's fault, not ours.
+        log.info("unreadable request body: %s", type(error).__name__)
+        g.setdefault(UNREADABLE_BODY, True)
+        raise APIError(MALFORMED_BODY) from None
     return raw
 
 

@@ -39,7 +39,8 @@ def _forget_pools() -> None:
     _pools_lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_forget_pools)
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork either
+    os.register_at_fork(after_in_child=_forget_pools)
 
 
 def _lower_priority(nice: int) -> None:

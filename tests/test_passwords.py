@@ -120,7 +120,9 @@ def test_no_more_hashes_run_at_once_than_configured(make_app, monkeypatch):
             most = max(most, inside)
             if inside >= 2:
                 two_inside.set()
-        two_inside.wait(timeout=2)  # let a second check overlap this one, if it can
+        # Let a second check overlap this one, if the bound allows: once two are
+        # inside, nobody waits; only a broken bound (most stays 1) waits it out.
+        two_inside.wait(timeout=30)
         try:
             return real_checkpw(password, hashed)
         finally:
@@ -144,9 +146,14 @@ def test_a_forked_process_hashes_with_its_own_threads(app):
         passwords.hash_password("before the fork")  # the parent's pool now has a thread
         child = os.fork()
         if child == 0:  # the child: the parent's hashing thread does not exist here
-            if passwords._pools:  # a pool without threads would wait forever
-                os._exit(2)
-            ok = passwords.verify_password("x", passwords.hash_password("x"))
-            os._exit(0 if ok else 1)
+            code = 3
+            try:
+                if passwords._pools:  # a pool without threads would wait forever
+                    code = 2
+                else:
+                    ok = passwords.verify_password("x", passwords.hash_password("x"))
+                    code = 0 if ok else 1
+            finally:
+                os._exit(code)  # never return into pytest's code in the child
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
