@@ -58,7 +58,7 @@ class Config:
 
     BCRYPT_ROUNDS = 12
     MAX_CONCURRENT_HASHES = 2  # per process; keeps a login storm from taking every thread
-    HASHING_NICE = 19  # Linux: CPU priority of hashing threads (0 = same as requests)
+    HASHING_NICE = 10  # Linux: CPU priority of hashing threads (0 = same as requests)
 
     CORS_ORIGINS: tuple[str, ...] = ("http://localhost:3000",)
     COOKIE_SECURE = False
