@@ -43,8 +43,8 @@ _production = os.environ.get("APP_ENV", "development").strip().lower() == "produ
 # Development listens on loopback only; production (the container) on every interface.
 _host = os.environ.get("HOST", "0.0.0.0" if _production else "127.0.0.1")  # noqa: S104
 bind = f"{_host}:{_port}"
-# One gthread worker per core with 4 threads: the best /me throughput and the best
-# /me p99 during a login storm in the measured sweep, at half the memory of 2 per core.
+# One gthread worker per core with 4 threads: the best /me throughput in the measured
+# sweep, every target met, at half the memory of 2 workers per core.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
@@ -57,3 +58,20 @@ def post_json_status(url: str, payload: dict[str, Any]) -> int:
     except HTTPError as error:
         assert error.headers["Content-Type"] == "application/json"
         return error.code
+
+
+def raw_http_exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes to a live server on loopback and read the answer until it closes
+    the connection: (status, lower-cased headers, body), for requests no client sends."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(raw)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body

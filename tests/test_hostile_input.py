@@ -17,7 +17,6 @@ import http.client
 import io
 import json
 import secrets
-import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -35,7 +34,7 @@ from sqlalchemy import func, select
 from authapi import keys, tokens
 from authapi.extensions import db
 from authapi.models import Role, User
-from tests.helpers import PASSWORD, assert_fail, register
+from tests.helpers import PASSWORD, assert_fail, raw_http_exchange, register
 
 REGISTER = "/api/auth/register"
 LOGIN = "/api/auth/login"
@@ -529,18 +528,12 @@ def test_a_chunked_body_over_10_kb_is_413_not_silently_truncated(app, live_serve
 @pytest.mark.live_server
 def test_a_malformed_chunked_body_is_400_json_not_500(app, live_server):
     server = live_server(app)
-    parts = urlsplit(server.url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=30) as connection:
-        connection.sendall(
-            f"POST {REGISTER} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n".encode()
-        )
-        received = b""
-        while chunk := connection.recv(65536):
-            received += chunk
-    status_line, _, rest = received.partition(b"\r\n")
-    assert status_line.split()[1] == b"400", received
-    body = rest.partition(b"\r\n\r\n")[2]
+    status, _, body = raw_http_exchange(
+        urlsplit(server.url).port,
+        f"POST {REGISTER} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n".encode(),
+    )
+    assert status == 400, body
     answer = json.loads(body)  # werkzeug's server reports it itself, as a 400 for the app
     assert answer["status"] == "fail"
     assert answer["message"] in {"Bad request", "Malformed request body"}

@@ -4,12 +4,11 @@ the API's JSON envelope, never gunicorn's HTML page (raw sockets to a real gunic
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import PASSWORD, post_json_status
+from tests.helpers import PASSWORD, post_json_status, raw_http_exchange
 from tests.support.gunicorn_server import Instance, server_environment
 
 pytestmark = pytest.mark.live_server
@@ -28,19 +27,7 @@ def server(app, database_url, redis_url, key_config, tmp_path_factory) -> Iterat
 
 
 def exchange(server: Instance, raw: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Send raw bytes, read the answer until the server closes the connection."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
-        connection.sendall(raw)
-        received = b""
-        while chunk := connection.recv(65536):
-            received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers, body
+    return raw_http_exchange(server.port, raw)
 
 
 MALFORMED = {
