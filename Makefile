@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run dev keys test lint format bench clean
+.PHONY: run dev keys test node-deps lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ keys: $(VENV)/.installed
 	@echo "appended ACCESS_/REFRESH_TOKEN_* keys to .env"
 
 ## test: lint, format check, then the whole test suite against real PostgreSQL and Redis
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev node-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -43,6 +43,10 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
+
+## node-deps: the npm tools some tests run (tests/node/*), installed with npm ci
+node-deps:
+	@bash .ci/install-node-deps.sh
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
