@@ -15,45 +15,19 @@ from werkzeug.exceptions import MethodNotAllowed
 from authapi import body
 from authapi.accounts import service as account_service
 from authapi.auth import service
-from authapi.auth.cookies import (
-    REFRESH_COOKIE,
-    clear_auth_cookies,
-    set_access_cookies,
-    set_refresh_cookie,
-)
+from authapi.auth.cookies import REFRESH_COOKIE, clear_auth_cookies
 from authapi.auth.guard import current_user, login_required, reject_cross_site
+from authapi.auth.responses import (
+    body_response,
+    client_ip,
+    client_user_agent,
+    cookie_response,
+    token_response,
+)
 from authapi.ratelimits import limit_login, limit_refresh, limit_register
 from authapi.schemas import login_schema, refresh_schema, register_schema, session_schema
 
 blueprint = Blueprint("auth", __name__, url_prefix="/api/auth")
-
-AUTH_MODE_HEADER = "X-Auth-Mode"
-
-
-def client_ip() -> str:
-    return request.remote_addr or ""
-
-
-def wants_tokens_in_body() -> bool:
-    return request.headers.get(AUTH_MODE_HEADER, "").strip().lower() == "token"
-
-
-def _cookie_response(issued: service.IssuedTokens) -> Response:
-    response = jsonify(status="success", access_token=issued.access_token)
-    set_access_cookies(response, issued.access_token, issued.access_lifetime)
-    set_refresh_cookie(response, issued.refresh_token, issued.refresh_lifetime)
-    return response
-
-
-def _body_response(issued: service.IssuedTokens) -> Response:
-    return jsonify(
-        status="success",
-        access_token=issued.access_token,
-        expires_in=issued.access_lifetime,
-        refresh_token=issued.refresh_token,
-        refresh_expires_in=issued.refresh_lifetime,
-        token_type="Bearer",
-    )
 
 
 @blueprint.post("/register")
@@ -73,9 +47,9 @@ def login() -> Response:
         data["email"],
         data["password"],
         ip=client_ip(),
-        user_agent=request.headers.get("User-Agent", ""),
+        user_agent=client_user_agent(),
     )
-    return _body_response(issued) if wants_tokens_in_body() else _cookie_response(issued)
+    return token_response(issued)
 
 
 def refuse_head() -> None:
@@ -94,11 +68,11 @@ def refresh() -> Response:
         and "refresh_token" in body.json_object()
     ):
         issued = service.refresh(body.load(refresh_schema)["refresh_token"])
-        return _body_response(issued)
+        return body_response(issued)
     token = request.cookies.get(REFRESH_COOKIE)
     if token:
         reject_cross_site()
-    return _cookie_response(service.refresh(token))
+    return cookie_response(service.refresh(token))
 
 
 @blueprint.route("/logout", methods=["GET", "POST"])
