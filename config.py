@@ -59,6 +59,7 @@ class Config:
     BCRYPT_ROUNDS = 12
     MAX_CONCURRENT_HASHES = 2  # per process; keeps a login storm from taking every thread
     HASHING_NICE = 10  # Linux: CPU priority of hashing threads (0 = same as requests)
+    HASH_QUEUE_SIZE = 1  # per process: hashes that may wait for a slot; more -> 503 at once
 
     CORS_ORIGINS: tuple[str, ...] = ("http://localhost:3000",)
     COOKIE_SECURE = False
@@ -68,12 +69,22 @@ class Config:
 
     RATELIMIT_ENABLED = True
     RATELIMIT_LOGIN_PER_ADDRESS = "20 per minute"
-    RATELIMIT_LOGIN_PER_ACCOUNT = "10 per 5 minutes"
+    # Failed password checks (login, current password) per (account, client address):
+    # a hard limit. Per account, from anywhere: a ceiling that browsers which signed in
+    # to the account before (DEVICE_COOKIE_DAYS) and signed-in callers do not hit.
+    RATELIMIT_LOGIN_PER_ACCOUNT_ADDRESS = "10 per 15 minutes"
+    RATELIMIT_LOGIN_PER_ACCOUNT = "100 per hour"
     RATELIMIT_REGISTER_PER_ADDRESS = "10 per hour"
-    RATELIMIT_REFRESH_PER_SESSION = "30 per minute"
-    # Verification re-sends and password-reset requests (they send mail), shared.
+    RATELIMIT_REFRESH_PER_SESSION = "30 per minute"  # counted once the token is verified
+    RATELIMIT_REFRESH_PER_ADDRESS = "300 per minute"
+    RATELIMIT_PASSWORD_CHANGE_PER_USER = "10 per hour"
+    RATELIMIT_PASSWORD_CHANGE_PER_SESSION = "5 per 15 minutes"
+    # Verification re-sends and password-reset requests (they send mail), shared. Never
+    # a 429: mails beyond a budget are dropped silently, and the answer is the same.
+    RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT_ADDRESS = "3 per hour"
     RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS = "10 per hour"
-    RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT = "3 per hour"
+    RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT = "20 per day"
+    DEVICE_COOKIE_DAYS = 365  # the known-device cookie (see authapi/devices.py)
 
     # Mail (SMTP). An empty MAIL_SERVER writes messages to the log instead (not in
     # production, where they are dropped with an error in the log).
@@ -190,6 +201,7 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "BCRYPT_ROUNDS": ("BCRYPT_ROUNDS", int),
     "MAX_CONCURRENT_HASHES": ("MAX_CONCURRENT_HASHES", int),
     "HASHING_NICE": ("HASHING_NICE", int),
+    "HASH_QUEUE_SIZE": ("HASH_QUEUE_SIZE", int),
     "TRUSTED_PROXY_COUNT": ("TRUSTED_PROXY_COUNT", int),
     "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _as_bool),
     "RATELIMIT_LOGIN_PER_ADDRESS": ("RATELIMIT_LOGIN_PER_ADDRESS", str),
@@ -198,6 +210,15 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "RATELIMIT_REFRESH_PER_SESSION": ("RATELIMIT_REFRESH_PER_SESSION", str),
     "RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS": ("RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS", str),
     "RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT": ("RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT", str),
+    "RATELIMIT_LOGIN_PER_ACCOUNT_ADDRESS": ("RATELIMIT_LOGIN_PER_ACCOUNT_ADDRESS", str),
+    "RATELIMIT_REFRESH_PER_ADDRESS": ("RATELIMIT_REFRESH_PER_ADDRESS", str),
+    "RATELIMIT_PASSWORD_CHANGE_PER_USER": ("RATELIMIT_PASSWORD_CHANGE_PER_USER", str),
+    "RATELIMIT_PASSWORD_CHANGE_PER_SESSION": ("RATELIMIT_PASSWORD_CHANGE_PER_SESSION", str),
+    "RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT_ADDRESS": (
+        "RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT_ADDRESS",
+        str,
+    ),
+    "DEVICE_COOKIE_DAYS": ("DEVICE_COOKIE_DAYS", float),
     "MAIL_SERVER": ("MAIL_SERVER", str),
     "MAIL_PORT": ("MAIL_PORT", int),
     "MAIL_USERNAME": ("MAIL_USERNAME", str),

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from authapi import embedded, keys, redis_connection
+from authapi import embedded, keys, ratelimits, redis_connection
 from authapi.tokens import TokenKeys
 from config import config_class_for, settings_from_env
 
@@ -161,6 +161,14 @@ def check_config(config: Mapping[str, Any], given: Collection[str] = ()) -> None
         )
     if int(config["MAX_CONCURRENT_HASHES"]) < 1:
         raise ConfigurationError("MAX_CONCURRENT_HASHES must be at least 1")
+    try:
+        ratelimits.check_limits(config)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
+    if float(config["DEVICE_COOKIE_DAYS"]) <= 0:
+        raise ConfigurationError("DEVICE_COOKIE_DAYS must be a positive number of days")
+    if int(config["HASH_QUEUE_SIZE"]) < 0:
+        raise ConfigurationError("HASH_QUEUE_SIZE must be 0 or more")
     if not 0 <= int(config["HASHING_NICE"]) <= 19:
         raise ConfigurationError("HASHING_NICE must be between 0 and 19")
     if int(config["ACCESS_TOKEN_CACHE_SIZE"]) < 0:

@@ -14,6 +14,7 @@ from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 from authapi.extensions import discard_session, limiter
+from authapi.passwords import HashingBusy
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,17 @@ def handle_database_error(error: sa_exc.DBAPIError) -> Response:
     return handle_unexpected(error)
 
 
+# Seconds a client should wait when every password-hashing slot is taken.
+RETRY_AFTER_BUSY = "1"
+HASHING_BUSY_MESSAGE = "Too many password checks in progress, please retry in a moment"
+
+
+def handle_hashing_busy(error: HashingBusy) -> Response:
+    """The bounded hashing queue is full: refuse now rather than hold a request thread."""
+    discard_session()
+    return error_response(503, HASHING_BUSY_MESSAGE, headers={"Retry-After": RETRY_AFTER_BUSY})
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(APIError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
@@ -204,4 +216,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(redis_exc.RedisClusterException, handle_cluster_exception)
     app.register_error_handler(sa_exc.TimeoutError, handle_dependency_down)
     app.register_error_handler(sa_exc.DBAPIError, handle_database_error)
+    app.register_error_handler(HashingBusy, handle_hashing_busy)
     app.register_error_handler(Exception, handle_unexpected)

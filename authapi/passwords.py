@@ -6,6 +6,11 @@ hashes in its own small pool of ``MAX_CONCURRENT_HASHES`` threads, and on Linux
 those threads run at a lower CPU priority (``HASHING_NICE``): when the cores are
 idle a hash gets them all, when token-only requests want them the kernel serves
 those first. Measured in docs/performance.md: /me during a login storm.
+
+The pool's queue is bounded too: at most ``MAX_CONCURRENT_HASHES`` hashes run and
+``HASH_QUEUE_SIZE`` more wait; one more is refused at once with :class:`HashingBusy`
+(a 503 with Retry-After), so a flood of password checks never holds every request
+thread of a worker while requests that need no hash wait behind them.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ MAX_PASSWORD_BYTES = 72  # bcrypt ignores (and bcrypt 5 rejects) anything longer
 Result = TypeVar("Result")
 
 _pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_slots: dict[tuple[int, int], threading.BoundedSemaphore] = {}
 _pools_lock = threading.Lock()
 
 
@@ -36,6 +42,7 @@ def _forget_pools() -> None:
     """A forked child has none of its parent's threads: it starts its own pools."""
     global _pools_lock
     _pools.clear()
+    _slots.clear()
     _pools_lock = threading.Lock()
 
 
@@ -58,6 +65,19 @@ def _lower_priority(nice: int) -> None:
         log.warning("could not lower the priority of a hashing thread: %s", error)
 
 
+class HashingBusy(Exception):
+    """Every hashing slot of this process is taken: retry shortly (503, Retry-After)."""
+
+
+def _slots_for(size: int, queued: int) -> threading.BoundedSemaphore:
+    """Room for ``size`` running hashes plus ``queued`` waiting ones, per process."""
+    with _pools_lock:
+        slots = _slots.get((size, queued))
+        if slots is None:
+            slots = _slots[(size, queued)] = threading.BoundedSemaphore(size + queued)
+        return slots
+
+
 def _pool() -> ThreadPoolExecutor:
     size = int(current_app.config["MAX_CONCURRENT_HASHES"])
     nice = int(current_app.config["HASHING_NICE"])
@@ -74,8 +94,20 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def _in_pool(function: Callable[..., Result], *args: bytes) -> Result:
-    """Run one hash in the hashing pool and wait for it (its exception, if any, too)."""
-    return _pool().submit(function, *args).result()
+    """Run one hash in the hashing pool and wait for it (its exception, if any, too).
+
+    Raises :class:`HashingBusy` at once when the pool and its queue are full.
+    """
+    slots = _slots_for(
+        int(current_app.config["MAX_CONCURRENT_HASHES"]),
+        int(current_app.config["HASH_QUEUE_SIZE"]),
+    )
+    if not slots.acquire(blocking=False):
+        raise HashingBusy()
+    try:
+        return _pool().submit(function, *args).result()
+    finally:
+        slots.release()
 
 
 def password_fits_bcrypt(password: str) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from authapi.emails import normalize_email
 from authapi.models import AuthEventName, Role
 from authapi.passwords import MAX_PASSWORD_BYTES
 
@@ -32,11 +33,6 @@ _NOT_IN_EMAILS = {"Cc", "Cf", "Cn", "Co", "Cs", "Zl", "Zp", "Zs"}
 
 def has_invisible_characters(value: str) -> bool:
     return any(unicodedata.category(char) in _NOT_IN_EMAILS for char in value)
-
-
-def normalize_email(value: str) -> str:
-    """The one email normalisation used everywhere: trim, NFKC, lower-case."""
-    return unicodedata.normalize("NFKC", value).strip().lower()
 
 
 _email_format = validate.Email(error="Invalid email address")

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify
 from authapi import body
 from authapi.accounts import service
 from authapi.auth.cookies import clear_auth_cookies
-from authapi.ratelimits import limit_account_emails
+from authapi.ratelimits import account_email_budget
 from authapi.schemas import email_schema, reset_password_schema
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/api/auth")
@@ -20,18 +20,18 @@ def verify_email(code: str) -> Response:
 
 
 @blueprint.post("/verifyemail/resend")
-@limit_account_emails
 def resend_verification() -> Response:
     data = body.load(email_schema)
-    service.resend_verification(data["email"])
+    if account_email_budget(data["email"]):  # beyond it: the same 200, no mail
+        service.resend_verification(data["email"])
     return jsonify(status="success", message=service.VERIFICATION_RESENT)
 
 
 @blueprint.post("/forgotpassword")
-@limit_account_emails
 def forgot_password() -> Response:
     data = body.load(email_schema)
-    service.forgot_password(data["email"])
+    if account_email_budget(data["email"]):  # beyond it: the same 200, no mail
+        service.forgot_password(data["email"])
     return jsonify(status="success", message=service.RESET_SENT)
 
 

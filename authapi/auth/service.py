@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,8 +157,14 @@ def start_session(user: User, session_id: str) -> IssuedTokens:
     return _issue(user_id, session_id, 0, lifetime)
 
 
-def refresh(refresh_token: str | None) -> IssuedTokens:
-    """Rotate the session's refresh token; reuse outside the grace window revokes it."""
+def refresh(
+    refresh_token: str | None, *, limit: Callable[[str], None] | None = None
+) -> IssuedTokens:
+    """Rotate the session's refresh token; reuse outside the grace window revokes it.
+
+    ``limit(session_id)`` runs once the token is verified, before the rotation: a rate
+    limit on the session itself, which a forged or foreign ``sid`` cannot reach.
+    """
     if not refresh_token:
         raise RefreshFailed()
     try:
@@ -165,6 +172,8 @@ def refresh(refresh_token: str | None) -> IssuedTokens:
     except tokens.TokenError:
         raise RefreshFailed() from None
     user_id, session_id = claims["sub"], claims["sid"]
+    if limit is not None:
+        limit(session_id)
     rotation = sessions.rotate(user_id, session_id, claims["gen"])
     if rotation.outcome == "reused":
         events.emit(events.refresh_reuse_detected, user_id=user_id, session_id=session_id)
