@@ -136,7 +136,7 @@ def _count_login_guesses(view: Callable[..., Any]) -> Callable[..., Any]:
         digest = lockout.account_digest(email)
         attempt = lockout.spend(digest, client_address(), known_device=devices.is_known(digest))
         response = _run_counted(view, attempt, *args, **kwargs)
-        if response.status_code == 200 and not wants_tokens_in_body():
+        if attempt is not None and response.status_code == 200 and not wants_tokens_in_body():
             devices.remember(response, digest)
         return response
 
