@@ -231,7 +231,7 @@ def test_unknown_and_malformed_tokens_get_one_answer(mail_app, smtp_sink):
     # The verification code is not a reset token, nor the other way round.
     verify_code = smtp_sink.last_with("/api/auth/verifyemail/").link("/api/auth/verifyemail/")
     assert_fail(reset(client, verify_code), 400, RESET_FAILED)
-    assert_fail(client.get(f"/api/auth/verifyemail/{token}"), 400)
+    assert_fail(client.post(f"/api/auth/verifyemail/{token}"), 400)
     assert reset(client, token).status_code == 200
 
 

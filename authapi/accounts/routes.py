@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify
 from authapi import body
 from authapi.accounts import service
 from authapi.auth.cookies import clear_auth_cookies
+from authapi.demo import html_page
 from authapi.ratelimits import account_email_budget
 from authapi.schemas import email_schema, reset_password_schema
 
@@ -14,6 +15,16 @@ blueprint = Blueprint("accounts", __name__, url_prefix="/api/auth")
 
 
 @blueprint.get("/verifyemail/<code>")
+def verify_email_page(code: str) -> Response:
+    """Where verification mails link to: a page whose button POSTs the code.
+
+    A GET (or HEAD) changes nothing, so a mail scanner that follows the link does
+    not verify an address on behalf of whoever registered it.
+    """
+    return html_page("verify.html")
+
+
+@blueprint.post("/verifyemail/<code>")
 def verify_email(code: str) -> Response:
     service.verify_email(code)
     return jsonify(status="success", message=service.EMAIL_VERIFIED)
