@@ -15,6 +15,7 @@ from authapi import (
     admin,
     audit,
     auth,
+    background,
     demo,
     health,
     jwks,
@@ -52,6 +53,7 @@ def register_extensions(app: Flask) -> None:
     tokens.init_app(app, load_token_keys(app))
     mail.init_app(app)
     audit.init_app(app)
+    background.init_app(app)
     # Exact, anchored origins: flask-cors treats strings with regex characters as
     # unanchored patterns, and "*" with credentials would reflect any origin.
     origins = [re.compile(re.escape(origin) + r"\Z") for origin in app.config["CORS_ORIGINS"]]

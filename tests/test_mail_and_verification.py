@@ -76,12 +76,12 @@ def test_links_use_frontend_url_when_configured(make_app, smtp_sink):
     assert f"https://app.example.com{VERIFY_PATH}{mail.link(VERIFY_PATH)}" in mail.text
 
 
-def test_international_addresses_and_names_are_mailed(mail_app, smtp_sink):
+def test_international_addresses_are_mailed(mail_app, smtp_sink):
     client = mail_app.test_client()
     register(client, email="jörg@exämple.com", name="Jörg ✓")
     [mail] = delivered(mail_app, smtp_sink)
     assert mail.envelope_to == ["jörg@exämple.com"]  # SMTPUTF8
-    assert mail.text.startswith("Hi Jörg ✓,")
+    assert mail.text.startswith("Hello,")  # no name in mail to an unverified address
     assert client.post(VERIFY_PATH + mail.link(VERIFY_PATH)).status_code == 200
 
 

@@ -1,8 +1,8 @@
 """Account lifecycle rules: email verification and password reset.
 
 Answers that could tell whether an account exists (resend, forgot password) are
-the same either way; the work that differs (a mail) happens off the request
-(:mod:`authapi.mail`).
+the same either way, and so is the work before them: the lookup, the code and the
+mail happen after the answer (:mod:`authapi.background`, :mod:`authapi.mail`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import redis
 from flask import current_app, has_request_context, request
 
-from authapi import account_tokens, events, mail, passwords, sessions
+from authapi import account_tokens, background, events, mail, passwords, sessions
 from authapi.auth.service import find_user_by_email, find_user_by_id
 from authapi.errors import APIError
 from authapi.extensions import db
@@ -53,8 +53,7 @@ def _lifetime_text(minutes: float) -> str:
     return "1 minute" if whole == 1 else f"{whole} minutes"
 
 
-def _base_or_log(user: User, what: str) -> str | None:
-    base = link_base()
+def _base_or_log(user: User, what: str, base: str | None) -> str | None:
     if base is None:
         log.error(
             "FRONTEND_URL is not set: no %s mail for a recipient at %s",
@@ -64,17 +63,25 @@ def _base_or_log(user: User, what: str) -> str | None:
     return base
 
 
-def send_verification(user: User) -> None:
-    """Mail a new single-use verification link; the previous link stops working."""
-    base = _base_or_log(user, "verification")
-    if base is None:
+def _greeting(user: User) -> str:
+    """The name is the registrant's own text: never put it in a mail to an address that
+    has not been shown to belong to them (anyone can register someone else's address)."""
+    return f"Hi {user.name},\n\n" if user.verified else "Hello,\n\n"
+
+
+def send_verification(user: User, base: str | None) -> None:
+    """Mail a new single-use verification link; the previous link stops working.
+
+    ``base``: where the link points (:func:`link_base`, taken while the request was there).
+    """
+    if _base_or_log(user, "verification", base) is None:
         return
     minutes = float(current_app.config["VERIFICATION_CODE_EXPIRES_IN"])
     code = account_tokens.issue(account_tokens.VERIFY, str(user.id), minutes * 60)
     mail.send(
         user.email,
         "Verify your email address",
-        f"Hi {user.name},\n\n"
+        f"{_greeting(user)}"
         "Please confirm your email address by opening this link:\n\n"
         f"{base}/api/auth/verifyemail/{code}\n\n"
         f"The link works once and expires in {_lifetime_text(minutes)}.\n"
@@ -89,7 +96,7 @@ def welcome(user: User) -> None:
     user can ask for another one), never the 201.
     """
     try:
-        send_verification(user)
+        send_verification(user, link_base())
     except redis.RedisError as error:
         log.warning("no verification mail for a new account: Redis %s", type(error).__name__)
 
@@ -108,27 +115,37 @@ def verify_email(code: str) -> None:
     events.emit(events.email_verified, user_id=user_id, via="link")
 
 
-def resend_verification(email: str) -> None:
+def request_verification_mail(email: str) -> None:
+    """Answer first: the lookup, the code and the mail happen after the response, so
+    the answer takes the same time for every address (known, verified, disabled...)."""
+    background.submit(resend_verification, email, link_base())
+
+
+def request_password_reset(email: str) -> None:
+    """Answer first, like :func:`request_verification_mail`."""
+    background.submit(forgot_password, email, link_base())
+
+
+def resend_verification(email: str, base: str | None) -> None:
     """A new link for an unverified, enabled account; nothing (silently) otherwise."""
     user = find_user_by_email(email)
     if user is not None and not user.verified and not user.disabled:
-        send_verification(user)
+        send_verification(user, base)
 
 
-def forgot_password(email: str) -> None:
+def forgot_password(email: str, base: str | None) -> None:
     """Mail a single-use reset link if the account exists and is enabled."""
     user = find_user_by_email(email)
     if user is None or user.disabled:
         return
-    base = _base_or_log(user, "password reset")
-    if base is None:
+    if _base_or_log(user, "password reset", base) is None:
         return
     minutes = float(current_app.config["RESET_TOKEN_EXPIRES_IN"])
     token = account_tokens.issue(account_tokens.RESET, str(user.id), minutes * 60)
     mail.send(
         user.email,
         "Reset your password",
-        f"Hi {user.name},\n\n"
+        f"{_greeting(user)}"
         "Someone (hopefully you) asked to reset the password of your account.\n"
         "Choose a new password here:\n\n"
         f"{base}/resetpassword/{token}\n\n"

@@ -110,6 +110,7 @@ class SmtpSink:
 
 
 def delivered(app: Any, sink: SmtpSink, timeout: float = 10.0) -> list[ReceivedMail]:
-    """Every mail the app has sent so far, once its background sender is done."""
+    """Every mail the app has sent so far, once its background jobs and sender are done."""
+    assert app.extensions["authapi.background"].drain(timeout), "background jobs still running"
     assert app.extensions["mailer"].drain(timeout), "mail still being sent"
     return list(sink.messages)
