@@ -107,6 +107,7 @@ class Config:
     LOG_LEVEL = "INFO"
     LOG_FORMAT = "text"
     METRICS_ENABLED = True  # GET /metrics (Prometheus); keep it off the public internet
+    METRICS_TOKEN = ""  # if set, /metrics asks for `Authorization: Bearer <token>`
 
     PORT = 8000
     CLOCK_OFFSET = 0  # seconds; tests only (see authapi/clock.py)
@@ -129,6 +130,7 @@ class ProductionConfig(Config):
     APP_ENV = "production"
     COOKIE_SECURE = True
     LOG_FORMAT = "json"
+    METRICS_ENABLED = False  # turn it on with METRICS_TOKEN, or on an internal-only bind
 
 
 CONFIG_BY_ENV: dict[str, type[Config]] = {
@@ -234,6 +236,7 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LOG_LEVEL": ("LOG_LEVEL", _log_level),
     "LOG_FORMAT": ("LOG_FORMAT", _log_format),
     "METRICS_ENABLED": ("METRICS_ENABLED", _as_bool),
+    "METRICS_TOKEN": ("METRICS_TOKEN", str),
     "PORT": ("PORT", int),
 }
 

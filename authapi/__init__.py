@@ -104,7 +104,11 @@ def register_commands(app: Flask) -> None:
 
 
 def trust_proxies(app: Flask) -> None:
-    """Believe X-Forwarded-* only from as many proxies as configured (0 = none)."""
+    """Believe X-Forwarded-For/-Proto only from as many proxies as configured (0 = none).
+
+    Never X-Forwarded-Host: nothing the client can reach may choose the host the app
+    believes it is (mailed links come from FRONTEND_URL alone).
+    """
     count = int(app.config["TRUSTED_PROXY_COUNT"])
     if count > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0)  # type: ignore[method-assign]

@@ -135,6 +135,12 @@ def check_mail_config(config: Mapping[str, Any]) -> None:
     for name in ("VERIFICATION_CODE_EXPIRES_IN", "RESET_TOKEN_EXPIRES_IN"):
         if float(config[name]) <= 0:
             raise ConfigurationError(f"{name} must be a positive number of minutes")
+    if str(config["MAIL_SERVER"]).strip() and not frontend_url:
+        raise ConfigurationError(
+            "MAIL_SERVER is set but FRONTEND_URL is not: links in mails are built from "
+            "FRONTEND_URL only, never from the request's Host header; set it to the "
+            "address users open (https://app.example.com)"
+        )
     production = config["APP_ENV"] == "production"
     if production and config["REQUIRE_VERIFIED_EMAIL"]:
         missing = [name for name in ("MAIL_SERVER", "FRONTEND_URL") if not config[name]]

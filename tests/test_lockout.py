@@ -149,7 +149,6 @@ def test_forgot_password_from_a_stranger_never_blocks_the_owners_mail(make_app, 
     app = make_app(
         RATELIMIT_ENABLED=True,
         RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT_ADDRESS="3 per hour",
-        FRONTEND_URL="https://app.example.com",
         **smtp_sink.config,
     )
     register(app.test_client())

@@ -70,7 +70,7 @@ def test_verified_shows_at_once_for_a_logged_in_user(mail_app, smtp_sink):
 
 
 def test_links_use_frontend_url_when_configured(make_app, smtp_sink):
-    app = make_app(FRONTEND_URL="https://app.example.com/", **smtp_sink.config)
+    app = make_app(**{**smtp_sink.config, "FRONTEND_URL": "https://app.example.com/"})
     register(app.test_client())
     [mail] = delivered(app, smtp_sink)
     assert f"https://app.example.com{VERIFY_PATH}{mail.link(VERIFY_PATH)}" in mail.text
@@ -318,7 +318,9 @@ def test_without_require_verified_email_unverified_users_log_in(mail_app):
 
 def test_smtp_down_keeps_the_account_and_logs_the_domain_only(make_app, caplog):
     closed = spare_port()  # nothing listens there
-    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=closed, MAIL_TIMEOUT=2.0)
+    app = make_app(
+        MAIL_SERVER="127.0.0.1", MAIL_PORT=closed, MAIL_TIMEOUT=2.0, FRONTEND_URL="http://localhost"
+    )
     client = app.test_client()
     with caplog.at_level(logging.INFO, logger="authapi.mail"):
         user = register(client)
@@ -344,7 +346,12 @@ def silent_smtp() -> Iterator[int]:
 
 
 def test_a_silent_smtp_server_times_out_without_holding_the_request(make_app, silent_smtp, caplog):
-    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=silent_smtp, MAIL_TIMEOUT=0.5)
+    app = make_app(
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=silent_smtp,
+        MAIL_TIMEOUT=0.5,
+        FRONTEND_URL="http://localhost",
+    )
     client = app.test_client()
     with caplog.at_level(logging.ERROR, logger="authapi.mail"):
         register(client)  # answered while the mail is still waiting for a greeting
@@ -417,28 +424,43 @@ def test_production_without_mail_server_logs_an_error_and_no_code(make_app, capl
     assert VERIFY_PATH not in caplog.text
 
 
-def test_production_never_builds_links_from_the_host_header(make_app, smtp_sink, caplog):
-    app = make_app(APP_ENV="production", COOKIE_SECURE=True, **smtp_sink.config)
+def test_links_never_come_from_host_or_forwarded_host_headers(make_app, smtp_sink):
+    """Security review item 11: FRONTEND_URL is required with a mail server, and a proxy
+    hop is trusted for the client address only, never for the host."""
+    app = make_app(
+        **{**smtp_sink.config, "FRONTEND_URL": "https://app.example.com"},
+        APP_ENV="production",
+        COOKIE_SECURE=True,
+        TRUSTED_PROXY_COUNT=1,
+    )
     client = app.test_client()
-    with caplog.at_level(logging.ERROR):
-        response = client.post(
-            "/api/auth/register",
-            json={
-                "name": "Alice",
-                "email": "alice@example.com",
-                "password": PASSWORD,
-                "passwordConfirm": PASSWORD,
-            },
-            headers={"Host": "evil.example"},
-        )
-        assert response.status_code == 201
-        client.post(
-            "/api/auth/forgotpassword",
-            json={"email": "alice@example.com"},
-            headers={"Host": "evil.example"},
-        )
-        assert delivered(app, smtp_sink) == []
-    assert "FRONTEND_URL is not set" in caplog.text
+    forged = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    response = client.post(
+        "/api/auth/register",
+        json={
+            "name": "Alice",
+            "email": "alice@example.com",
+            "password": PASSWORD,
+            "passwordConfirm": PASSWORD,
+        },
+        headers=forged,
+    )
+    assert response.status_code == 201
+    client.post("/api/auth/forgotpassword", json={"email": "alice@example.com"}, headers=forged)
+    mails = delivered(app, smtp_sink)
+    assert len(mails) == 2
+    for mail in mails:
+        assert "evil.example" not in mail.text
+        assert "https://app.example.com/" in mail.text
+
+
+@pytest.mark.parametrize("env", ["development", "testing", "production"])
+def test_a_mail_server_without_frontend_url_is_refused_at_start(base_config, smtp_sink, env):
+    config = {**base_config, **smtp_sink.config, "FRONTEND_URL": "", "APP_ENV": env}
+    if env == "production":
+        config["COOKIE_SECURE"] = True
+    with pytest.raises(ConfigurationError, match="FRONTEND_URL"):
+        create_app(config)
 
 
 # --- configuration -----------------------------------------------------------------

@@ -65,7 +65,7 @@ def test_forgot_password_mails_a_link_that_resets_the_password(mail_app, smtp_si
 
 
 def test_the_reset_link_points_at_frontend_url(make_app, smtp_sink):
-    app = make_app(FRONTEND_URL="https://app.example.com", **smtp_sink.config)
+    app = make_app(**{**smtp_sink.config, "FRONTEND_URL": "https://app.example.com"})
     client = app.test_client()
     register(client)
     forgot(client)

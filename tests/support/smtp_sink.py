@@ -75,8 +75,14 @@ class SmtpSink:
 
     @property
     def config(self) -> dict[str, Any]:
-        """What an app needs to send here."""
-        return {"MAIL_SERVER": self.host, "MAIL_PORT": self.port, "MAIL_TIMEOUT": 5.0}
+        """What an app needs to send here (links in mails need a FRONTEND_URL with a mail
+        server: the app refuses to start without one)."""
+        return {
+            "MAIL_SERVER": self.host,
+            "MAIL_PORT": self.port,
+            "MAIL_TIMEOUT": 5.0,
+            "FRONTEND_URL": "http://localhost",
+        }
 
     def start(self) -> SmtpSink:
         self._controller.start()
