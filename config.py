@@ -64,6 +64,7 @@ class Config:
     CORS_ORIGINS: tuple[str, ...] = ("http://localhost:3000",)
     COOKIE_SECURE = False
     REFRESH_COOKIE_PATH = "/api/auth"
+    REFRESH_COOKIE_SAMESITE = "Lax"  # or "Strict" (see docs/security.md)
     MAX_CONTENT_LENGTH = 10 * 1024
     TRUSTED_PROXY_COUNT = 0
 
@@ -237,6 +238,7 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LOG_FORMAT": ("LOG_FORMAT", _log_format),
     "METRICS_ENABLED": ("METRICS_ENABLED", _as_bool),
     "METRICS_TOKEN": ("METRICS_TOKEN", str),
+    "REFRESH_COOKIE_SAMESITE": ("REFRESH_COOKIE_SAMESITE", str),
     "PORT": ("PORT", int),
 }
 

@@ -171,6 +171,8 @@ def check_config(config: Mapping[str, Any], given: Collection[str] = ()) -> None
         ratelimits.check_limits(config)
     except ValueError as error:
         raise ConfigurationError(str(error)) from None
+    if config["REFRESH_COOKIE_SAMESITE"] not in ("Lax", "Strict"):
+        raise ConfigurationError("REFRESH_COOKIE_SAMESITE must be Lax or Strict")
     if float(config["DEVICE_COOKIE_DAYS"]) <= 0:
         raise ConfigurationError("DEVICE_COOKIE_DAYS must be a positive number of days")
     if int(config["HASH_QUEUE_SIZE"]) < 0:
