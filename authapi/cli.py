@@ -13,9 +13,10 @@ from marshmallow import ValidationError
 from sqlalchemy import create_engine, make_url, select, text
 
 from authapi import events, keys, passwords, sessions
+from authapi.emails import normalize_email, valid_email
 from authapi.extensions import db
 from authapi.models import Role, User
-from authapi.schemas import normalize_email, valid_email, validate_new_password
+from authapi.schemas import validate_new_password
 from authapi.users import service as users_service
 
 keys_cli = AppGroup("keys", help="Generate and rotate the RSA keys that sign tokens.")

@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import select
 
 from authapi import events, sessions
+from authapi.emails import normalize_email
 from authapi.errors import Conflict, NotFound
 from authapi.extensions import db
 from authapi.models import Role, User
 from authapi.queries import Page, escape_like, paginate
-from authapi.schemas import normalize_email
 from authapi.users import service as users_service
 
 USER_NOT_FOUND = "User not found"

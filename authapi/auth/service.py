@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from authapi import events, passwords, sessions, tokens
+from authapi.emails import normalize_email, skeleton, valid_email
 from authapi.errors import APIError, Conflict, Forbidden, NotFound, Unauthorized
 from authapi.extensions import db
 from authapi.models import User
-from authapi.schemas import normalize_email, user_schema, valid_email
+from authapi.schemas import user_schema
 
 INVALID_CREDENTIALS = "Invalid email or password"
 REFRESH_FAILED = "Could not refresh access token"
@@ -71,7 +72,8 @@ def public_user(user: User) -> dict[str, Any]:
 
 def register(name: str, email: str, password: str) -> User:
     """Create a user; the unique index decides races, so exactly one wins."""
-    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+    taken = or_(User.email == email, User.email_skeleton == skeleton(email))
+    if db.session.scalar(select(User.id).where(taken).limit(1)) is not None:
         raise Conflict("User with that email already exists")
     user = User(name=name.strip(), email=email, password=passwords.hash_password(password))
     db.session.add(user)
