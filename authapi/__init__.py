@@ -16,6 +16,7 @@ from authapi import (
     audit,
     auth,
     background,
+    csp,
     demo,
     health,
     jwks,
@@ -54,6 +55,7 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     audit.init_app(app)
     background.init_app(app)
+    csp.init_app(app)
     # Exact, anchored origins: flask-cors treats strings with regex characters as
     # unanchored patterns, and "*" with credentials would reflect any origin.
     origins = [re.compile(re.escape(origin) + r"\Z") for origin in app.config["CORS_ORIGINS"]]

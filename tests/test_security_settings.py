@@ -104,3 +104,25 @@ def test_the_app_refuses_a_metrics_folder_owned_by_someone_else(make_app, monkey
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(theirs))
     with pytest.raises(ConfigurationError, match="another user"):
         make_app()
+
+
+# --- Also: Content-Security-Policy --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/resetpassword/some-token", "/api/auth/verifyemail/some-code", "/api/docs"]
+)
+def test_html_pages_have_a_content_security_policy(client, path):
+    page = client.get(path)
+    assert page.mimetype == "text/html"
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-eval" not in policy and "'unsafe-inline'" not in policy.split("style-src")[0]
+
+
+def test_json_answers_have_the_strictest_policy(client):
+    for answer in (client.get("/api/healthChecker"), client.get("/no/such/route")):
+        assert (
+            answer.headers["Content-Security-Policy"]
+            == "default-src 'none'; frame-ancestors 'none'"
+        )
