@@ -51,6 +51,7 @@ class Config:
     REFRESH_TOKEN_EXPIRES_IN = 60  # minutes
     SESSION_MAX_AGE = 24 * 60 * 60  # seconds: absolute cap no refresh extends
     REFRESH_REUSE_INTERVAL = 10  # seconds a superseded refresh token stays usable
+    MAX_SESSIONS_PER_USER = 50  # live sessions per user; a new login ends the oldest beyond it
     JWT_ISSUER = "authapi"
     JWT_AUDIENCE = "authapi"
     JWT_LEEWAY = 30  # seconds of clock skew tolerated on exp/iat/nbf
@@ -108,6 +109,7 @@ class Config:
     LOG_LEVEL = "INFO"
     LOG_FORMAT = "text"
     METRICS_ENABLED = True  # GET /metrics (Prometheus); keep it off the public internet
+    AUDIT_RETENTION_DAYS = 365  # `flask audit prune` deletes older audit rows; 0 keeps all
     METRICS_TOKEN = ""  # if set, /metrics asks for `Authorization: Bearer <token>`
 
     PORT = 8000
@@ -239,6 +241,8 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "METRICS_ENABLED": ("METRICS_ENABLED", _as_bool),
     "METRICS_TOKEN": ("METRICS_TOKEN", str),
     "REFRESH_COOKIE_SAMESITE": ("REFRESH_COOKIE_SAMESITE", str),
+    "MAX_SESSIONS_PER_USER": ("MAX_SESSIONS_PER_USER", int),
+    "AUDIT_RETENTION_DAYS": ("AUDIT_RETENTION_DAYS", int),
     "PORT": ("PORT", int),
 }
 

@@ -30,6 +30,7 @@ from authapi.cli import deploy, keys_cli, users_cli
 from authapi.configuration import load_config, load_token_keys
 from authapi.errors import register_error_handlers
 from authapi.extensions import cors, db, init_db, limiter, migrate, redis_store
+from authapi.retention import audit_cli
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -103,6 +104,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(deploy)
     app.cli.add_command(keys_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(audit_cli)
 
 
 def trust_proxies(app: Flask) -> None:

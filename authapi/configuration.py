@@ -171,6 +171,10 @@ def check_config(config: Mapping[str, Any], given: Collection[str] = ()) -> None
         ratelimits.check_limits(config)
     except ValueError as error:
         raise ConfigurationError(str(error)) from None
+    if int(config["MAX_SESSIONS_PER_USER"]) < 1:
+        raise ConfigurationError("MAX_SESSIONS_PER_USER must be at least 1")
+    if int(config["AUDIT_RETENTION_DAYS"]) < 0:
+        raise ConfigurationError("AUDIT_RETENTION_DAYS must be 0 (keep everything) or more")
     if config["REFRESH_COOKIE_SAMESITE"] not in ("Lax", "Strict"):
         raise ConfigurationError("REFRESH_COOKIE_SAMESITE must be Lax or Strict")
     if float(config["DEVICE_COOKIE_DAYS"]) <= 0:

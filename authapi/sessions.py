@@ -70,6 +70,23 @@ return {-1, gen, 0}
 """
 
 
+# KEYS: the user's session index. ARGV: cap, session key prefix (same hash tag), now.
+# Ends the oldest sessions beyond the cap (the index is ordered by expiry, i.e. by
+# creation) and returns their ids. One atomic step, so concurrent logins never leave
+# more than the cap.
+_CAP = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+if excess <= 0 then return {} end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, excess - 1)
+for _, sid in ipairs(oldest) do
+  redis.call('DEL', ARGV[2] .. sid)
+  redis.call('ZREM', KEYS[1], sid)
+end
+return oldest
+"""
+
+
 @dataclass(frozen=True)
 class SessionInfo:
     id: str
@@ -112,7 +129,10 @@ def max_age() -> int:
 
 
 def create(user_id: str, *, ip: str, user_agent: str, now: float | None = None) -> str:
-    """Start a new session (128-bit random id) and return its id. Generation starts at 0."""
+    """Start a new session (128-bit random id) and return its id. Generation starts at 0.
+
+    Beyond MAX_SESSIONS_PER_USER live sessions, the oldest ones end.
+    """
     now = clock.now() if now is None else now
     session_id = secrets.token_urlsafe(16)
     expires_at = now + max_age()
@@ -136,6 +156,8 @@ def create(user_id: str, *, ip: str, user_agent: str, now: float | None = None) 
     pipe.zadd(index, {session_id: expires_at})
     pipe.expire(index, max_age())
     pipe.execute()
+    cap = int(current_app.config["MAX_SESSIONS_PER_USER"])
+    _script(_CAP)(keys=[index], args=[cap, session_key(user_id, ""), now])
     return session_id
 
 
