@@ -11,8 +11,9 @@ import redis
 from flask import Flask, Response, current_app, jsonify, request
 from redis import exceptions as redis_exc
 from sqlalchemy import exc as sa_exc
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from authapi.draining import close_after, drain_request_body
 from authapi.extensions import discard_session, limiter
 from authapi.passwords import HashingBusy
 
@@ -202,6 +203,12 @@ def handle_hashing_busy(error: HashingBusy) -> Response:
     return error_response(503, HASHING_BUSY_MESSAGE, headers={"Retry-After": RETRY_AFTER_BUSY})
 
 
+def handle_too_large(error: RequestEntityTooLarge) -> Response:
+    """413: drop a bounded rest of the body first, so the close is no TCP reset."""
+    drain_request_body()
+    return close_after(handle_http_exception(error))
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(APIError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
@@ -217,4 +224,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(sa_exc.TimeoutError, handle_dependency_down)
     app.register_error_handler(sa_exc.DBAPIError, handle_database_error)
     app.register_error_handler(HashingBusy, handle_hashing_busy)
+    app.register_error_handler(RequestEntityTooLarge, handle_too_large)
     app.register_error_handler(Exception, handle_unexpected)
