@@ -103,6 +103,6 @@ def register_commands(app: Flask) -> None:
 
 def trust_proxies(app: Flask) -> None:
     """Believe X-Forwarded-* only from as many proxies as configured (0 = none)."""
-    count = int(app.config["TRUSTED_PROXY_COUNT"])
+    count = app.config["TRUSTED_PROXY_COUNT"]
     if count > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]

@@ -14,6 +14,7 @@ from flask import current_app, has_request_context, request
 
 from authapi import account_tokens, events, mail, passwords, sessions
 from authapi.auth.service import find_user_by_email, find_user_by_id
+from authapi.durations import durations
 from authapi.errors import APIError
 from authapi.extensions import db
 from authapi.mail import recipient_domain
@@ -69,15 +70,15 @@ def send_verification(user: User) -> None:
     base = _base_or_log(user, "verification")
     if base is None:
         return
-    minutes = float(current_app.config["VERIFICATION_CODE_EXPIRES_IN"])
-    code = account_tokens.issue(account_tokens.VERIFY, str(user.id), minutes * 60)
+    lifetime = durations().verification_code
+    code = account_tokens.issue(account_tokens.VERIFY, str(user.id), lifetime.total_seconds())
     mail.send(
         user.email,
         "Verify your email address",
         f"Hi {user.name},\n\n"
         "Please confirm your email address by opening this link:\n\n"
         f"{base}/api/auth/verifyemail/{code}\n\n"
-        f"The link works once and expires in {_lifetime_text(minutes)}.\n"
+        f"The link works once and expires in {_lifetime_text(lifetime.total_seconds() / 60)}.\n"
         "If you did not create an account, ignore this email.\n",
     )
 
@@ -123,8 +124,8 @@ def forgot_password(email: str) -> None:
     base = _base_or_log(user, "password reset")
     if base is None:
         return
-    minutes = float(current_app.config["RESET_TOKEN_EXPIRES_IN"])
-    token = account_tokens.issue(account_tokens.RESET, str(user.id), minutes * 60)
+    lifetime = durations().reset_token
+    token = account_tokens.issue(account_tokens.RESET, str(user.id), lifetime.total_seconds())
     mail.send(
         user.email,
         "Reset your password",
@@ -132,7 +133,7 @@ def forgot_password(email: str) -> None:
         "Someone (hopefully you) asked to reset the password of your account.\n"
         "Choose a new password here:\n\n"
         f"{base}/resetpassword/{token}\n\n"
-        f"The link works once and expires in {_lifetime_text(minutes)}.\n"
+        f"The link works once and expires in {_lifetime_text(lifetime.total_seconds() / 60)}.\n"
         "If you did not ask for this, ignore this email: your password has not changed.\n",
     )
 
