@@ -10,15 +10,15 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import current_app, has_request_context, request
+from flask import current_app
 
 from authapi import account_tokens, events, mail, passwords, sessions
-from authapi.auth.service import find_user_by_email, find_user_by_id
 from authapi.durations import durations
 from authapi.errors import APIError
 from authapi.extensions import db
 from authapi.mail import recipient_domain
 from authapi.models import User
+from authapi.users.repository import find_user_by_email, find_user_by_id
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +32,19 @@ RESET_FAILED = "Invalid or expired password reset token"
 PASSWORD_RESET = "Password updated: log in with your new password"
 
 
-def link_base() -> str | None:
-    """Where links in mails point: FRONTEND_URL, else (not in production) this API.
+def link_base(api_url: str | None) -> str | None:
+    """Where links in mails point: FRONTEND_URL, else (not in production) ``api_url``,
+    this API's URL as the client reached it (the view passes ``request.host_url``).
 
     Production never builds a link from the request's Host header: a forged Host
     would send the user's reset token to someone else's site.
     """
-    configured = str(current_app.config["FRONTEND_URL"]).strip().rstrip("/")
+    configured = current_app.config["FRONTEND_URL"].strip().rstrip("/")
     if configured:
         return configured
-    if current_app.config["APP_ENV"] == "production" or not has_request_context():
+    if current_app.config["APP_ENV"] == "production" or not api_url:
         return None
-    return request.host_url.rstrip("/")
+    return api_url.rstrip("/")
 
 
 def _lifetime_text(minutes: float) -> str:
@@ -54,8 +55,8 @@ def _lifetime_text(minutes: float) -> str:
     return "1 minute" if whole == 1 else f"{whole} minutes"
 
 
-def _base_or_log(user: User, what: str) -> str | None:
-    base = link_base()
+def _base_or_log(user: User, what: str, api_url: str | None) -> str | None:
+    base = link_base(api_url)
     if base is None:
         log.error(
             "FRONTEND_URL is not set: no %s mail for a recipient at %s",
@@ -65,9 +66,9 @@ def _base_or_log(user: User, what: str) -> str | None:
     return base
 
 
-def send_verification(user: User) -> None:
+def send_verification(user: User, *, api_url: str | None = None) -> None:
     """Mail a new single-use verification link; the previous link stops working."""
-    base = _base_or_log(user, "verification")
+    base = _base_or_log(user, "verification", api_url)
     if base is None:
         return
     lifetime = durations().verification_code
@@ -83,14 +84,14 @@ def send_verification(user: User) -> None:
     )
 
 
-def welcome(user: User) -> None:
+def welcome(user: User, *, api_url: str | None = None) -> None:
     """After registration: the verification mail.
 
     The account exists at this point, so a Redis outage costs only the mail (the
     user can ask for another one), never the 201.
     """
     try:
-        send_verification(user)
+        send_verification(user, api_url=api_url)
     except redis.RedisError as error:
         log.warning("no verification mail for a new account: Redis %s", type(error).__name__)
 
@@ -109,19 +110,19 @@ def verify_email(code: str) -> None:
     events.emit(events.email_verified, user_id=user_id, via="link")
 
 
-def resend_verification(email: str) -> None:
+def resend_verification(email: str, *, api_url: str | None = None) -> None:
     """A new link for an unverified, enabled account; nothing (silently) otherwise."""
     user = find_user_by_email(email)
     if user is not None and not user.verified and not user.disabled:
-        send_verification(user)
+        send_verification(user, api_url=api_url)
 
 
-def forgot_password(email: str) -> None:
+def forgot_password(email: str, *, api_url: str | None = None) -> None:
     """Mail a single-use reset link if the account exists and is enabled."""
     user = find_user_by_email(email)
     if user is None or user.disabled:
         return
-    base = _base_or_log(user, "password reset")
+    base = _base_or_log(user, "password reset", api_url)
     if base is None:
         return
     lifetime = durations().reset_token
