@@ -3,19 +3,33 @@ caller is loaded into ``g`` by a before-request hook only for views that need on
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask, g
 
-from tests.helpers import login, register
+from authapi.errors import (
+    CODE_BY_STATUS,
+    APIError,
+    Forbidden,
+    Unauthorized,
+    ValidationFailed,
+)
+from authapi.openapi.components import ERROR_CODES
+from tests.helpers import PASSWORD, login, register
 
 ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_ONLY = ("fakeredis", "lupa")
+JSON = "application/json"
+BAD_BEARER = {"Authorization": "Bearer not.a.token"}
+TOKEN_MODE = {"X-Auth-Mode": "token"}
 
 
 def _loaded_after(code: str) -> set[str]:
@@ -75,3 +89,79 @@ def test_routes_that_need_no_user_pay_nothing(app: Flask, make_app: Callable[...
     # A broken token on a public route is not an error either.
     garbage = {"Authorization": "Bearer not.a.token"}
     assert app.test_client().get("/api/health/live", headers=garbage).status_code == 200
+
+
+# --- Errors: the hierarchy alone in errors.py, a stable code in every envelope ---
+
+
+def test_errors_module_holds_only_the_hierarchy():
+    tree = ast.parse((ROOT / "authapi" / "errors.py").read_text())
+    imported = {
+        alias.name.split(".")[0]
+        for node in tree.body
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module)])
+    }
+    assert imported <= {"__future__", "typing"}, imported
+
+
+def test_api_error_codes_stay_backward_compatible():
+    assert APIError("Nope").code == "bad_request"
+    assert APIError("Nope", status_code=415).code == "unsupported_media_type"
+    assert APIError("Nope", code="mfa_required").code == "mfa_required"
+    assert Unauthorized().code == "not_logged_in"
+    assert Unauthorized("Gone", code="session_ended").code == "session_ended"
+    assert ValidationFailed(status_code=422).code == "validation_failed"  # the class's own
+
+    class Custom(Forbidden):
+        code = "custom_reason"
+
+    assert Custom().code == "custom_reason" and Custom().status_code == 403
+
+
+def test_every_code_raised_is_documented():
+    """A new ``code="..."`` needs its line in authapi/openapi/components.py ERROR_CODES."""
+    raised = set(CODE_BY_STATUS.values())
+    for path in (ROOT / "authapi").rglob("*.py"):
+        raised |= set(re.findall(r'\bcode\s*=\s*"([a-z][a-z0-9_]*)"', path.read_text()))
+    assert raised - set(ERROR_CODES) == set(), "add these to components.ERROR_CODES"
+
+
+def _code(response: Any, status: int) -> str:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["status"] == ("fail" if status < 500 else "error") and body["message"]
+    return body["code"]
+
+
+def test_every_error_answers_with_its_code(app: Flask, make_app: Callable[..., Flask]):
+    client = app.test_client(use_cookies=False)
+    assert _code(client.get("/api/users/me"), 401) == "not_logged_in"
+    assert _code(client.get("/api/users/me", headers=BAD_BEARER), 401) == "invalid_token"
+    assert _code(client.post("/api/auth/refresh", json={"refresh_token": "x"}), 403) == (
+        "refresh_failed"
+    )
+    assert _code(client.post("/api/auth/register", json={}), 400) == "validation_failed"
+    assert _code(client.post("/api/auth/register", data="{", content_type=JSON), 400) == (
+        "malformed_json"
+    )
+    assert _code(client.post("/api/auth/register", data="a=b"), 415) == "unsupported_media_type"
+    assert _code(client.get("/nowhere"), 404) == "not_found"
+    assert _code(client.put("/api/auth/login"), 405) == "method_not_allowed"
+    register(client)
+    wrong = {"email": "alice@example.com", "password": "not the password"}
+    assert _code(client.post("/api/auth/login", json=wrong), 400) == "invalid_credentials"
+    pair = client.post(
+        "/api/auth/login", json={**wrong, "password": PASSWORD}, headers=TOKEN_MODE
+    ).json
+    bearer = {"Authorization": f"Bearer {pair['access_token']}"}
+    assert client.get("/api/auth/logout", headers=bearer).status_code == 200
+    assert _code(client.get("/api/users/me", headers=bearer), 401) == "session_ended"
+
+    limited = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN_PER_ADDRESS="1 per minute")
+    limited_client = limited.test_client()
+    limited_client.post("/api/auth/login", json=wrong)
+    assert _code(limited_client.post("/api/auth/login", json=wrong), 429) == "rate_limited"
+
+    down = make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client()
+    assert _code(down.get("/api/users/me", headers=bearer), 503) == "service_unavailable"

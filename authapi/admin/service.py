@@ -45,7 +45,7 @@ def get_user(user_id: uuid.UUID, *, for_update: bool = False) -> User:
         query = query.with_for_update()
     user = db.session.scalar(query)
     if user is None:
-        raise NotFound(USER_NOT_FOUND)
+        raise NotFound(USER_NOT_FOUND, code="user_not_found")
     return user
 
 
@@ -62,7 +62,7 @@ def _lock_active_admins() -> list[uuid.UUID]:
 def _refuse_if_last_admin(user_id: uuid.UUID, active_admins: list[uuid.UUID]) -> None:
     if user_id in active_admins and len(active_admins) <= 1:
         db.session.rollback()
-        raise Conflict(LAST_ADMIN)
+        raise Conflict(LAST_ADMIN, code="last_admin")
 
 
 def update_user(actor_id: str, user_id: uuid.UUID, changes: dict[str, Any]) -> User:
