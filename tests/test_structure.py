@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from flask import Flask, g
 
+from authapi import keys
+from authapi.configuration import KEY_NAMES
 from authapi.errors import (
     CODE_BY_STATUS,
     APIError,
@@ -165,3 +167,48 @@ def test_every_error_answers_with_its_code(app: Flask, make_app: Callable[..., F
 
     down = make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client()
     assert _code(down.get("/api/users/me", headers=bearer), 503) == "service_unavailable"
+
+
+# --- The CLI goes through the services and the one key-pair writer ---
+
+
+def test_keys_rotate_works_with_the_development_keys(make_app, tmp_path):
+    no_keys = {name: "" for name in KEY_NAMES}
+    dev = make_app(**no_keys, DEV_KEYS_DIR=str(tmp_path / "dev"))
+    result = dev.test_cli_runner().invoke(args=["keys", "rotate", "--out", str(tmp_path / "new")])
+    assert result.exit_code == 0, result.output
+    values = dict(
+        line.split("=", 1) for line in result.output.splitlines() if not line.startswith("#")
+    )
+    for kind in ("access", "refresh"):
+        prefix = f"{kind.upper()}_TOKEN"
+        current = (tmp_path / "dev" / f"{kind}_public.pem").read_bytes()
+        assert values[f"{prefix}_PREVIOUS_PUBLIC_KEYS"] == keys.env_value(current)
+        ring = keys.build_key_ring(
+            values[f"{prefix}_PRIVATE_KEY"],
+            values[f"{prefix}_PUBLIC_KEY"],
+            values[f"{prefix}_PREVIOUS_PUBLIC_KEYS"],
+            prefix,
+        )
+        assert len(ring.verifying_keys) == 2
+        written = tmp_path / "new" / f"{kind}_private.pem"
+        assert keys.env_value(written.read_bytes()) == values[f"{prefix}_PRIVATE_KEY"]
+        assert oct(written.stat().st_mode & 0o777) == "0o600"
+    dev_private = tmp_path / "dev" / "access_private.pem"
+    assert oct(dev_private.stat().st_mode & 0o777) == "0o600"  # the same writer
+
+
+def test_create_admin_uses_the_registration_and_promotion_rules(app, client):
+    runner = app.test_cli_runner()
+    created = runner.invoke(
+        args=["users", "create-admin", "Root@Example.com", "--password", PASSWORD]
+    )
+    assert created.exit_code == 0, created.output
+    register(client, email="carol@example.com")
+    token = login(client, email="carol@example.com")
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/users/me", headers=bearer).json["data"]["user"]["role"] == "user"
+    promoted = runner.invoke(args=["users", "create-admin", "carol@example.com"])
+    assert promoted.exit_code == 0, promoted.output
+    # The cached copy of the user is dropped, as the admin API does.
+    assert client.get("/api/users/me", headers=bearer).json["data"]["user"]["role"] == "admin"

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from authapi import events, passwords, sessions, tokens
 from authapi.errors import APIError, Conflict, Forbidden, NotFound, Unauthorized
 from authapi.extensions import db
-from authapi.models import User
+from authapi.models import Role, User
 from authapi.schemas import user_schema
 from authapi.users.repository import (
     email_taken,
@@ -59,18 +59,27 @@ def public_user(user: User) -> dict[str, Any]:
     return user_schema.dump(user)
 
 
-def register(name: str, email: str, password: str) -> User:
-    """Create a user; the unique index decides races, so exactly one wins."""
+def register(
+    name: str, email: str, password: str, *, role: Role = Role.USER, via: str | None = None
+) -> User:
+    """Create a user; the unique index decides races, so exactly one wins.
+
+    ``role`` and ``via`` are for accounts made outside the API (``flask users
+    create-admin``): the registration event records them.
+    """
     if email_taken(email):
         raise Conflict("User with that email already exists", code="email_taken")
-    user = User(name=name.strip(), email=email, password=passwords.hash_password(password))
+    user = User(
+        name=name.strip(), email=email, password=passwords.hash_password(password), role=role
+    )
     db.session.add(user)
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         raise Conflict("User with that email already exists", code="email_taken") from None
-    events.emit(events.user_registered, user_id=str(user.id))
+    new_role = None if role is Role.USER else role.value
+    events.emit(events.user_registered, user_id=str(user.id), new_role=new_role, via=via)
     return user
 
 
