@@ -44,9 +44,10 @@ def test_documented_variables_are_the_mapped_ones():
     example = (ROOT / ".env.example").read_text()
     for name in ENV_MAPPING:
         assert name in example, f"{name} missing from .env.example"
-    readme = (ROOT / "README.md").read_text()
-    for name in ENV_MAPPING:
-        assert f"`{name}`" in readme, f"{name} missing from the README configuration table"
+    table = (ROOT / "docs" / "configuration.md").read_text()
+    for name in [*ENV_MAPPING, "HOST"]:
+        assert f"| `{name}` |" in table, f"{name} missing from docs/configuration.md"
+    assert "| `APP_ENV` |" not in (ROOT / "README.md").read_text(), "one table: docs/"
 
 
 def test_production_bcrypt_cost_is_at_least_12_and_tests_use_4():

@@ -13,30 +13,20 @@ import pytest
 from click.testing import Result
 
 from authapi import keys
-from tests.helpers import PASSWORD, assert_fail, login, register
-
-TOKEN_MODE = {"X-Auth-Mode": "token"}
-
-
-def token_login(client, email="alice@example.com", password=PASSWORD) -> dict:
-    response = client.post(
-        "/api/auth/login", json={"email": email, "password": password}, headers=TOKEN_MODE
-    )
-    assert response.status_code == 200, response.json
-    assert "Set-Cookie" not in response.headers
-    return response.json
-
-
-def refresh_by_body(client, refresh_token: str):
-    return client.post("/api/auth/refresh", json={"refresh_token": refresh_token})
+from tests.helpers import (
+    HANG,
+    PASSWORD,
+    assert_fail,
+    bearer,
+    login,
+    refresh_by_body,
+    register,
+    token_login,
+)
 
 
 def generation(refresh_token: str) -> int:
     return jwt.decode(refresh_token, options={"verify_signature": False})["gen"]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_token_mode_login_returns_both_tokens_and_no_cookies(client):
@@ -133,7 +123,7 @@ def _live_refresh(url: str, refresh_token: str) -> tuple[int, dict]:
     )
     opener = build_opener(HTTPCookieProcessor(CookieJar()))
     try:
-        with opener.open(request, timeout=30) as response:
+        with opener.open(request, timeout=HANG) as response:
             return response.status, json.loads(response.read())
     except Exception as error:  # urllib raises HTTPError for 4xx/5xx
         status = getattr(error, "code", None)

@@ -25,13 +25,12 @@ from authapi.errors import (
     ValidationFailed,
 )
 from authapi.openapi.components import ERROR_CODES
-from tests.helpers import PASSWORD, login, register
+from tests.helpers import PASSWORD, TOKEN_MODE, bearer, login, register
 
 ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_ONLY = ("fakeredis", "lupa")
 JSON = "application/json"
 BAD_BEARER = {"Authorization": "Bearer not.a.token"}
-TOKEN_MODE = {"X-Auth-Mode": "token"}
 
 
 def _loaded_after(code: str) -> set[str]:
@@ -44,6 +43,7 @@ def _loaded_after(code: str) -> set[str]:
     return set(json.loads(result.stdout.splitlines()[-1]))
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     "module",
     ["authapi.ratelimits", "authapi.auth.guard", "authapi.accounts.routes", "authapi.errors"],
@@ -57,6 +57,7 @@ def test_a_module_imports_alone_without_loading_the_blueprints(module):
     assert not any(name.split(".")[0] in EMBEDDED_ONLY for name in loaded)
 
 
+@pytest.mark.subprocess
 def test_the_embedded_redis_is_imported_only_when_used(base_config):
     config = repr({**base_config, "APP_ENV": "testing"})
     with_redis = _loaded_after(f"from authapi import create_app\ncreate_app({config})")
@@ -72,7 +73,7 @@ def test_the_hook_puts_the_caller_in_g(app: Flask):
     register(client)
     token = login(client)
     with client:
-        response = client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+        response = client.get("/api/users/me", headers=bearer(token))
         assert response.status_code == 200
         assert g.current_user.data["email"] == "alice@example.com"
         assert g.current_user.id == response.json["data"]["user"]["id"]
@@ -82,12 +83,12 @@ def test_routes_that_need_no_user_pay_nothing(app: Flask, make_app: Callable[...
     """With Redis down, a valid token on a public route is never checked (no 503)."""
     client = app.test_client()
     register(client)
-    bearer = {"Authorization": f"Bearer {login(client)}"}
+    caller = bearer(login(client))
     down = make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client()
     with down:
-        assert down.get("/api/healthChecker", headers=bearer).status_code == 200
+        assert down.get("/api/healthChecker", headers=caller).status_code == 200
         assert "current_user" not in g
-    assert down.get("/api/users/me", headers=bearer).status_code == 503
+    assert down.get("/api/users/me", headers=caller).status_code == 503
     # A broken token on a public route is not an error either.
     garbage = {"Authorization": "Bearer not.a.token"}
     assert app.test_client().get("/api/health/live", headers=garbage).status_code == 200
@@ -156,9 +157,9 @@ def test_every_error_answers_with_its_code(app: Flask, make_app: Callable[..., F
     pair = client.post(
         "/api/auth/login", json={**wrong, "password": PASSWORD}, headers=TOKEN_MODE
     ).json
-    bearer = {"Authorization": f"Bearer {pair['access_token']}"}
-    assert client.get("/api/auth/logout", headers=bearer).status_code == 200
-    assert _code(client.get("/api/users/me", headers=bearer), 401) == "session_ended"
+    caller = bearer(pair["access_token"])
+    assert client.get("/api/auth/logout", headers=caller).status_code == 200
+    assert _code(client.get("/api/users/me", headers=caller), 401) == "session_ended"
 
     limited = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN_PER_ADDRESS="1 per minute")
     limited_client = limited.test_client()
@@ -166,7 +167,7 @@ def test_every_error_answers_with_its_code(app: Flask, make_app: Callable[..., F
     assert _code(limited_client.post("/api/auth/login", json=wrong), 429) == "rate_limited"
 
     down = make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client()
-    assert _code(down.get("/api/users/me", headers=bearer), 503) == "service_unavailable"
+    assert _code(down.get("/api/users/me", headers=caller), 503) == "service_unavailable"
 
 
 # --- The CLI goes through the services and the one key-pair writer ---
@@ -205,10 +206,9 @@ def test_create_admin_uses_the_registration_and_promotion_rules(app, client):
     )
     assert created.exit_code == 0, created.output
     register(client, email="carol@example.com")
-    token = login(client, email="carol@example.com")
-    bearer = {"Authorization": f"Bearer {token}"}
-    assert client.get("/api/users/me", headers=bearer).json["data"]["user"]["role"] == "user"
+    carol = bearer(login(client, email="carol@example.com"))
+    assert client.get("/api/users/me", headers=carol).json["data"]["user"]["role"] == "user"
     promoted = runner.invoke(args=["users", "create-admin", "carol@example.com"])
     assert promoted.exit_code == 0, promoted.output
     # The cached copy of the user is dropped, as the admin API does.
-    assert client.get("/api/users/me", headers=bearer).json["data"]["user"]["role"] == "admin"
+    assert client.get("/api/users/me", headers=carol).json["data"]["user"]["role"] == "admin"
