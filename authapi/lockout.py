@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
 
 from flask import current_app
 from limits import parse
 
 from authapi.emails import normalize_email
 from authapi.errors import APIError
-from authapi.extensions import redis_store
+from authapi.redis_keys import key, script
 
 TOO_MANY_FROM_HERE = "Too many failed attempts for this account from your address: try again later"
 ACCOUNT_CEILING = (
@@ -69,6 +68,7 @@ return 0
 
 class TooManyAttempts(APIError):
     status_code = 429
+    code = "rate_limited"
 
 
 @dataclass(frozen=True)
@@ -85,18 +85,8 @@ def account_digest(email: str) -> str:
 
 
 def _keys(digest: str, address: str) -> tuple[str, str]:
-    prefix = current_app.config["REDIS_KEY_PREFIX"]
-    return (
-        f"{prefix}:{{lockout:{digest}}}:address:{address[:64]}",
-        f"{prefix}:{{lockout:{digest}}}:account",
-    )
-
-
-def _script(source: str) -> Any:
-    scripts = current_app.extensions.setdefault("authapi.scripts", {})
-    if source not in scripts:
-        scripts[source] = redis_store.client.register_script(source)
-    return scripts[source]
+    tag = f"{{lockout:{digest}}}"  # both counters in one cluster slot
+    return key(tag, "address", address[:64]), key(tag, "account")
 
 
 def enabled() -> bool:
@@ -116,7 +106,7 @@ def spend(digest: str, address: str, *, known_device: bool) -> Attempt | None:
     pair = parse(config["RATELIMIT_LOGIN_PER_ACCOUNT_ADDRESS"])
     account = parse(config["RATELIMIT_LOGIN_PER_ACCOUNT"])
     keys = _keys(digest, address)
-    refused, ttl = _script(_SPEND)(
+    refused, ttl = script(_SPEND)(
         keys=list(keys),
         args=[
             pair.amount,
@@ -135,4 +125,4 @@ def spend(digest: str, address: str, *, known_device: bool) -> Attempt | None:
 def refund(attempt: Attempt | None) -> None:
     """The password was right (or never checked): give the attempt back."""
     if attempt is not None:
-        _script(_REFUND)(keys=list(attempt.keys), args=[])
+        script(_REFUND)(keys=list(attempt.keys), args=[])

@@ -86,7 +86,7 @@ def require_token(expected: str, authorization: str | None) -> None:
     if scheme.lower() != "bearer" or not hmac.compare_digest(
         given.strip().encode("utf-8", "replace"), expected.encode("utf-8")
     ):
-        raise Unauthorized("A valid metrics token is required")
+        raise Unauthorized("A valid metrics token is required", code="metrics_token_required")
 
 
 def render(accept: str | None) -> tuple[bytes, str]:

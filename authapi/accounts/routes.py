@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
 from authapi import body
 from authapi.accounts import service
@@ -34,7 +34,7 @@ def verify_email(code: str) -> Response:
 def resend_verification() -> Response:
     data = body.load(email_schema)
     if account_email_budget(data["email"]):  # beyond it: the same 200, no mail
-        service.request_verification_mail(data["email"])
+        service.request_verification_mail(data["email"], api_url=request.host_url)
     return jsonify(status="success", message=service.VERIFICATION_RESENT)
 
 
@@ -42,7 +42,7 @@ def resend_verification() -> Response:
 def forgot_password() -> Response:
     data = body.load(email_schema)
     if account_email_budget(data["email"]):  # beyond it: the same 200, no mail
-        service.request_password_reset(data["email"])
+        service.request_password_reset(data["email"], api_url=request.host_url)
     return jsonify(status="success", message=service.RESET_SENT)
 
 

@@ -12,6 +12,7 @@ from authapi.queries import load_query
 from authapi.ratelimits import limit_password_change
 from authapi.schemas import auth_event_schema, change_password_schema, event_list_query_schema
 from authapi.users import service
+from authapi.users.repository import find_user_by_id
 
 blueprint = Blueprint("users", __name__, url_prefix="/api/users")
 
@@ -28,9 +29,9 @@ def me() -> Response:
 def change_password() -> Response:
     data = body.load(change_password_schema)
     caller = current_user()
-    user = auth_service.find_user_by_id(caller.id)
+    user = find_user_by_id(caller.id)
     if user is None:
-        raise Unauthorized(auth_service.SESSION_ENDED)
+        raise Unauthorized(auth_service.SESSION_ENDED, code="session_ended")
     ended = service.change_password(
         user, data["currentPassword"], data["password"], keep=caller.session_id
     )
