@@ -171,6 +171,8 @@ ERROR_CODES: dict[str, str] = {
     "headers_too_large": "Request headers too large",
     "internal_error": "An unexpected server error",
     "service_unavailable": "PostgreSQL or Redis is unreachable: retry after `Retry-After` seconds",
+    "hashing_busy": "Every password-hashing slot is taken: retry after `Retry-After` seconds",
+    "metrics_token_required": "/metrics wants `Authorization: Bearer <METRICS_TOKEN>`",
 }
 ERROR_CODE = {
     "type": "string",
