@@ -271,12 +271,11 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 
 
-def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Translate the set environment variables into config keys.
-
-    Raises ``ValueError`` naming the variable when a value cannot be parsed.
-    """
+def parse_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The set environment variables as config keys, and the problems, each naming its
+    variable (every one, not just the first)."""
     settings: dict[str, Any] = {}
+    problems = []
     for env_name, (key, parse) in ENV_MAPPING.items():
         raw = environ.get(env_name)
         if raw is None or raw == "":
@@ -284,7 +283,18 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         try:
             settings[key] = parser_for(parse)(raw)
         except ValueError as exc:
-            raise ValueError(f"{env_name}: {exc}") from None
+            problems.append(f"{env_name}: {exc}")
+    return settings, problems
+
+
+def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Translate the set environment variables into config keys.
+
+    Raises ``ValueError`` naming the variable when a value cannot be parsed.
+    """
+    settings, problems = parse_environment(environ)
+    if problems:
+        raise ValueError("; ".join(problems))
     return settings
 
 

@@ -21,7 +21,7 @@ from limits import parse_many
 
 from authapi import durations, embedded, keys, redis_connection
 from authapi.tokens import TokenKeys
-from config import ENV_MAPPING, config_class_for, parser_for
+from config import ENV_MAPPING, config_class_for, parse_environment, parser_for
 
 KEY_NAMES = (
     "ACCESS_TOKEN_PRIVATE_KEY",
@@ -57,7 +57,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         app.config.from_object(config_class_for(environ))
     except ValueError as error:
         raise ConfigurationError(f"Invalid configuration: {error}") from None
-    from_env, problems = _from_environment(environ)
+    from_env, problems = parse_environment(environ)
     app.config.update(from_env)
     app.config.update(overrides)
     problems += type_settings(app.config)
@@ -78,21 +78,6 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
             "to use PostgreSQL and Redis.",
             " and ".join(described),
         )
-
-
-def _from_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
-    """The set environment variables as config keys, and the problems (named by variable)."""
-    settings: dict[str, Any] = {}
-    problems = []
-    for env_name, (key, parse) in ENV_MAPPING.items():
-        raw = environ.get(env_name)
-        if raw is None or raw == "":
-            continue
-        try:
-            settings[key] = parser_for(parse)(raw)
-        except ValueError as error:
-            problems.append(f"{env_name}: {error}")
-    return settings, problems
 
 
 def type_settings(config: dict[str, Any]) -> list[str]:

@@ -18,7 +18,7 @@ from authapi.users.repository import (
     email_taken,
     find_user_by_email,
     find_user_by_id,
-    reload_user,
+    find_user_for_change,
 )
 
 INVALID_CREDENTIALS = "Invalid email or password"
@@ -132,7 +132,7 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
     # Read the account again now that the session exists. A disable, password reset
     # or deletion that committed while bcrypt ran is seen here; one that commits
     # later ends this session itself (it deletes the sessions after committing).
-    fresh = reload_user(user)
+    fresh = find_user_for_change(user.id)
     if fresh is None or fresh.password != checked_hash or fresh.disabled:
         sessions.delete(user_id, session_id)
         if fresh is None or fresh.password != checked_hash:
