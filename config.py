@@ -217,6 +217,13 @@ def _log_format(value: str) -> str:
     return fmt
 
 
+# Parsers that take a typed value as well as its text: applied to every value of their
+# setting, whatever its source. Another parser only ever gets text.
+TYPED_PARSERS: frozenset[Callable[[Any], Any]] = frozenset(
+    {as_int, as_float, as_str, _as_bool, _as_list, database_uri, _log_level, _log_format}
+)
+
+
 # Environment variable -> (config key, parser). The only place the environment is read.
 ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", database_uri),

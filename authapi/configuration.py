@@ -21,7 +21,13 @@ from limits import parse_many
 
 from authapi import durations, embedded, keys, redis_connection
 from authapi.tokens import TokenKeys
-from config import ENV_MAPPING, config_class_for, parse_environment, parser_for
+from config import (
+    ENV_MAPPING,
+    TYPED_PARSERS,
+    config_class_for,
+    parse_environment,
+    parser_for,
+)
 
 KEY_NAMES = (
     "ACCESS_TOKEN_PRIVATE_KEY",
@@ -81,13 +87,21 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
 
 
 def type_settings(config: dict[str, Any]) -> list[str]:
-    """Every mapped setting through its parser, whatever its source; the problems."""
+    """Every mapped setting through its parser, whatever its source; the problems.
+
+    A text value always goes through its parser. A typed value goes through the
+    parsers of config.TYPED_PARSERS (``int``, ``float``, ``str`` strictly, booleans,
+    lists...); a parser made for text only (a new setting's own) is trusted with it.
+    """
     problems = []
     for key, parse in {key: parse for key, parse in ENV_MAPPING.values()}.items():
         if key not in config:
             continue
+        value, parse = config[key], parser_for(parse)
+        if not isinstance(value, str) and parse not in TYPED_PARSERS:
+            continue
         try:
-            config[key] = parser_for(parse)(config[key])
+            config[key] = parse(value)
         except ValueError as error:
             problems.append(f"{key}: {error}")
     return problems
