@@ -212,3 +212,20 @@ def test_create_admin_uses_the_registration_and_promotion_rules(app, client):
     assert promoted.exit_code == 0, promoted.output
     # The cached copy of the user is dropped, as the admin API does.
     assert client.get("/api/users/me", headers=carol).json["data"]["user"]["role"] == "admin"
+
+
+def test_a_cors_preflight_of_a_protected_route_needs_no_token(client):
+    """Browsers send preflights without credentials; the view (and the hook) never run."""
+    for path, method in (("/api/users/me", "GET"), ("/api/users/me/password", "PATCH")):
+        with client:
+            response = client.options(
+                path,
+                headers={
+                    "Origin": "http://localhost:3000",
+                    "Access-Control-Request-Method": method,
+                    "Access-Control-Request-Headers": "authorization, content-type",
+                },
+            )
+            assert "current_user" not in g
+        assert response.status_code == 204, path
+        assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"

@@ -80,6 +80,9 @@ def load_current_user() -> None:
     Redis session (and the PostgreSQL row when the session has no cached copy):
     ``g.current_user``. For admin views the row is read afresh: ``g.user``.
     """
+    rule = request.url_rule
+    if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
+        return  # Flask answers it without calling the view (CORS preflights carry no token)
     view = current_app.view_functions.get(request.endpoint or "")
     needs: Needs | None = getattr(view, NEEDS_ATTRIBUTE, None)
     if needs is None:

@@ -53,7 +53,7 @@ For ``@blueprint.get("/<uuid:user_id>")`` under ``/api/users``::
   (the first is the example), and ``(status, "when", "code")`` names the example's
   error ``code`` too. All share the error envelope; 429 and 503 carry Retry-After.
   ``BODY_ERRORS`` are the statuses of any route that reads a JSON body.
-- a new error ``code`` (``APIError(..., code="mfa_required")``): add it to
+- a new error ``code`` (``APIError(message, code=...)``): add it to
   ``components.ERROR_CODES`` (``tests/test_structure.py`` checks).
 - ``when``: a config flag; the operation exists only in apps where it is true
   (a route registered conditionally, like ``/metrics``).
