@@ -229,3 +229,19 @@ def test_a_cors_preflight_of_a_protected_route_needs_no_token(client):
             assert "current_user" not in g
         assert response.status_code == 204, path
         assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+
+
+def test_the_decorators_load_the_caller_themselves_without_the_hook(make_app):
+    """A view whose hook did not run (an app that lacks it) is still protected."""
+    from authapi.auth.guard import load_current_user
+
+    bare = make_app()
+    hooks = bare.before_request_funcs[None]
+    hooks.remove(load_current_user)
+    client = bare.test_client(use_cookies=False)
+    register(client)
+    caller = bearer(login(client))
+    assert _code(client.get("/api/users/me"), 401) == "not_logged_in"
+    me = client.get("/api/users/me", headers=caller)
+    assert me.status_code == 200 and me.json["data"]["user"]["email"] == "alice@example.com"
+    assert _code(client.get("/api/users", headers=caller), 403) == "admins_only"
