@@ -151,15 +151,16 @@ def test_twenty_concurrent_refreshes_converge_on_one_generation(app, live_server
 
 
 def test_absolute_cap_ends_a_session_that_keeps_refreshing(app, make_app):
-    capped = make_app(SESSION_MAX_AGE=120)
+    cap = {"SESSION_MAX_AGE": 120, "REFRESH_TOKEN_EXPIRES_IN": 2}  # refresh lifetime <= cap
+    capped = make_app(**cap)
     client = capped.test_client()
     register(client)
     refresh_token = token_login(client)["refresh_token"]
-    minute_later = make_app(SESSION_MAX_AGE=120, CLOCK_OFFSET=60).test_client()
+    minute_later = make_app(**cap, CLOCK_OFFSET=60).test_client()
     response = refresh_by_body(minute_later, refresh_token)
     assert response.status_code == 200
     assert response.json["refresh_expires_in"] <= 60  # never past the cap
-    past_cap = make_app(SESSION_MAX_AGE=120, CLOCK_OFFSET=121).test_client()
+    past_cap = make_app(**cap, CLOCK_OFFSET=121).test_client()
     assert_fail(refresh_by_body(past_cap, response.json["refresh_token"]), 403)
     # The session is gone for everyone, not just for the clock that noticed.
     me = minute_later.get("/api/users/me", headers=bearer(response.json["access_token"]))
