@@ -108,6 +108,11 @@ class Config:
 
 class DevelopmentConfig(Config):
     APP_ENV = "development"
+    # Every attempt still counts (the limit is what keeps 409s from listing who has an
+    # account), but a developer's own demo and Postman runs from 127.0.0.1 must not
+    # lock them out for an hour: production keeps the low defaults above.
+    RATELIMIT_REGISTER_PER_ADDRESS = "1000 per hour"
+    RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS = "1000 per hour"
 
 
 class TestingConfig(Config):

@@ -33,7 +33,7 @@ HTTP_MESSAGES = {
     405: "Method not allowed",
     413: "Request body too large (limit is {limit} bytes)",
     415: "Content-Type must be application/json",
-    429: "Too many requests, please try again later",
+    429: "Too many requests, please try again in {seconds} seconds",
     431: "Request headers too large",
 }
 
@@ -87,8 +87,9 @@ def handle_http_exception(error: HTTPException) -> Response:
     elif status == 413:
         message = HTTP_MESSAGES[413].format(limit=current_app.config["MAX_CONTENT_LENGTH"])
     elif status == 429:
-        message = HTTP_MESSAGES[429]
-        headers = {"Retry-After": str(_retry_after_seconds())}
+        seconds = _retry_after_seconds()
+        message = HTTP_MESSAGES[429].format(seconds=seconds)
+        headers = {"Retry-After": str(seconds)}
     elif status >= 500:
         message = "Something went wrong"
     else:

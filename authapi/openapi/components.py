@@ -320,7 +320,7 @@ EXAMPLE_MESSAGES = {
     409: "Conflict",
     413: "Request body too large (limit is 10240 bytes)",
     415: "Content-Type must be application/json",
-    429: "Too many requests, please try again later",
+    429: "Too many requests, please try again in 60 seconds",
     503: "Service temporarily unavailable, please retry shortly",
 }
 

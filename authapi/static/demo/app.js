@@ -408,9 +408,13 @@ function init() {
   document.addEventListener("visibilitychange", renderCookieStatus);
 
   renderCookieStatus();
-  // On load, just ask who we are: a still-valid refresh cookie logs us back in,
-  // and no cookies at all quietly shows the logged-out page.
-  loadAccount({ quiet: true }).finally(() => {
+  // On load, ask who we are only when the readable logged_in flag says a login is
+  // alive (as the tutorial's front end does): with no flag, nobody is logged in here,
+  // and asking would cost /me, /sessions and a refresh, each a 4xx in the console.
+  // The flag lives as long as the access token; past that, the person logs in again.
+  const loggedIn = readCookies().logged_in === "true";
+  if (!loggedIn) setLoggedOut(null);
+  Promise.resolve(loggedIn ? loadAccount({ quiet: true }) : null).finally(() => {
     document.body.dataset.ready = "true";
   });
 }
