@@ -19,6 +19,7 @@ from authapi import (
     health,
     jwks,
     mail,
+    mfa,
     observability,
     openapi,
     tokens,
@@ -73,6 +74,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(jwks.blueprint)
     app.register_blueprint(demo.blueprint)
     app.register_blueprint(openapi.blueprint)
+    mfa.init_app(app)  # its keys, factor kinds and blueprints
 
 
 def register_response_headers(app: Flask) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask
 
 from authapi import embedded, keys, redis_connection
+from authapi.mfa import settings as mfa_settings
 from authapi.tokens import TokenKeys
 from config import config_class_for, settings_from_env
 
@@ -165,6 +166,7 @@ def check_config(config: Mapping[str, Any], given: Collection[str] = ()) -> None
         raise ConfigurationError("HASHING_NICE must be between 0 and 19")
     if int(config["ACCESS_TOKEN_CACHE_SIZE"]) < 0:
         raise ConfigurationError("ACCESS_TOKEN_CACHE_SIZE must be 0 (off) or a positive number")
+    mfa_settings.check(config, ConfigurationError)
     if config["APP_ENV"] != "production":
         return
     missing = [name for name in KEY_NAMES if not config.get(name)]

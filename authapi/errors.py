@@ -31,6 +31,7 @@ class APIError(Exception):
         status_code: int | None = None,
         errors: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message or self.message)
         if message is not None:
@@ -39,6 +40,8 @@ class APIError(Exception):
             self.status_code = status_code
         self.errors = errors
         self.headers = headers or {}
+        # More top-level envelope fields (e.g. the mfa_token of a 403 mfa_required).
+        self.extra = extra or {}
 
 
 class ValidationFailed(APIError):
@@ -98,6 +101,7 @@ def error_response(
     *,
     errors: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "status": "fail" if status_code < 500 else "error",
@@ -105,6 +109,8 @@ def error_response(
     }
     if errors:
         body["errors"] = errors
+    # Extra fields win over defaults (e.g. a specific "code"), never over status/message.
+    body.update({k: v for k, v in (extra or {}).items() if k not in ("status", "message")})
     response = jsonify(body)
     response.status_code = status_code
     for name, value in (headers or {}).items():
@@ -119,7 +125,11 @@ def _requested_path() -> str:
 
 def handle_api_error(error: APIError) -> Response:
     return error_response(
-        error.status_code, error.message, errors=error.errors, headers=error.headers
+        error.status_code,
+        error.message,
+        errors=error.errors,
+        headers=error.headers,
+        extra=error.extra,
     )
 
 

@@ -14,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from authapi import events, passwords, sessions, tokens
 from authapi.errors import APIError, Conflict, Forbidden, NotFound, Unauthorized
 from authapi.extensions import db
+from authapi.mfa import factors as mfa_factors
+from authapi.mfa import gate as mfa_gate
 from authapi.models import User
 from authapi.schemas import normalize_email, user_schema, valid_email
 
@@ -68,6 +70,12 @@ def public_user(user: User) -> dict[str, Any]:
     return user_schema.dump(user)
 
 
+def session_user(user: User) -> dict[str, Any]:
+    """What ``/api/users/me`` shows (and the session cache holds): the public user and
+    the names of its second factors (``"mfa": ["totp", ...]``)."""
+    return {**public_user(user), "mfa": mfa_factors.standalone_names(user.id)}
+
+
 def register(name: str, email: str, password: str) -> User:
     """Create a user; the unique index decides races, so exactly one wins."""
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
@@ -83,11 +91,17 @@ def register(name: str, email: str, password: str) -> User:
     return user
 
 
-def _issue(user_id: str, session_id: str, generation: int, refresh_lifetime: int) -> IssuedTokens:
+def _issue(
+    user_id: str,
+    session_id: str,
+    generation: int,
+    refresh_lifetime: int,
+    amr: tuple[str, ...] = sessions.DEFAULT_AMR,
+) -> IssuedTokens:
     return IssuedTokens(
         user_id=user_id,
         session_id=session_id,
-        access_token=tokens.issue_access_token(user_id, session_id),
+        access_token=tokens.issue_access_token(user_id, session_id, amr=amr),
         access_lifetime=tokens.access_lifetime(),
         refresh_token=tokens.issue_refresh_token(
             user_id, session_id, generation, lifetime=refresh_lifetime
@@ -127,6 +141,7 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
     if user is None or not password_ok:
         raise _invalid_credentials(user)
     _refuse_inactive(user)
+    mfa_gate.require_second_factor(user)  # 403 mfa_required, no session, if it has one
     user_id = str(user.id)
     session_id = sessions.create(user_id, ip=ip, user_agent=user_agent)
     # Read the account again now that the session exists. A disable, password reset
@@ -143,17 +158,21 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
     return start_session(user, session_id)
 
 
-def start_session(user: User, session_id: str) -> IssuedTokens:
+def start_session(
+    user: User, session_id: str, *, amr: tuple[str, ...] = sessions.DEFAULT_AMR
+) -> IssuedTokens:
     """Finish any sign-in: cache the public user, record it, issue the first tokens.
 
     Every way of signing in (password, and any later method) ends here with a session
-    already created by ``sessions.create``, so they all log in exactly alike.
+    already created by ``sessions.create``, so they all log in exactly alike. ``amr``
+    (RFC 8176) says how: pass the same value given to ``sessions.create``, which keeps
+    it for the tokens of later refreshes.
     """
     user_id = str(user.id)
-    sessions.cache_user(user_id, json.dumps(public_user(user)))
+    sessions.cache_user(user_id, json.dumps(session_user(user)))
     events.emit(events.login_succeeded, user_id=user_id, session_id=session_id)
     lifetime = min(sessions.idle_timeout(), sessions.max_age())
-    return _issue(user_id, session_id, 0, lifetime)
+    return _issue(user_id, session_id, 0, lifetime, amr)
 
 
 def refresh(refresh_token: str | None) -> IssuedTokens:
@@ -177,7 +196,7 @@ def refresh(refresh_token: str | None) -> IssuedTokens:
         session_id=session_id,
         generation=rotation.generation,
     )
-    return _issue(user_id, session_id, rotation.generation, rotation.lifetime)
+    return _issue(user_id, session_id, rotation.generation, rotation.lifetime, rotation.amr)
 
 
 def authenticate(access_token: str | None) -> CurrentUser:
@@ -201,7 +220,7 @@ def authenticate(access_token: str | None) -> CurrentUser:
     if user is None or user.disabled:
         sessions.delete(user_id, session_id)
         raise Unauthorized(SESSION_ENDED)
-    data = public_user(user)
+    data = session_user(user)
     sessions.cache_user(user_id, json.dumps(data))
     return CurrentUser(id=user_id, session_id=session_id, data=data)
 
