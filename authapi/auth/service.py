@@ -50,6 +50,8 @@ class CurrentUser:
     id: str
     session_id: str
     data: dict[str, Any]
+    # Names of the account's second factors (cached with the user); None: not known.
+    mfa: list[str] | None = None
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -70,10 +72,13 @@ def public_user(user: User) -> dict[str, Any]:
     return user_schema.dump(user)
 
 
-def session_user(user: User) -> dict[str, Any]:
-    """What ``/api/users/me`` shows (and the session cache holds): the public user and
-    the names of its second factors (``"mfa": ["totp", ...]``)."""
-    return {**public_user(user), "mfa": mfa_factors.standalone_names(user.id)}
+CACHED_MFA_KEY = "_mfa"
+
+
+def cached_user(user: User) -> dict[str, Any]:
+    """What the session cache holds: the public user, and (under ``_mfa``, taken out
+    again by ``authenticate``) the names of its second factors for /api/users/me."""
+    return {**public_user(user), CACHED_MFA_KEY: mfa_factors.standalone_names(user.id)}
 
 
 def register(name: str, email: str, password: str) -> User:
@@ -169,7 +174,7 @@ def start_session(
     it for the tokens of later refreshes.
     """
     user_id = str(user.id)
-    sessions.cache_user(user_id, json.dumps(session_user(user)))
+    sessions.cache_user(user_id, json.dumps(cached_user(user)))
     events.emit(events.login_succeeded, user_id=user_id, session_id=session_id)
     lifetime = min(sessions.idle_timeout(), sessions.max_age())
     return _issue(user_id, session_id, 0, lifetime, amr)
@@ -215,14 +220,20 @@ def authenticate(access_token: str | None) -> CurrentUser:
     if not alive:
         raise Unauthorized(SESSION_ENDED)
     if cached is not None:
-        return CurrentUser(id=user_id, session_id=session_id, data=json.loads(cached))
+        return _current_user(user_id, session_id, json.loads(cached))
     user = find_user_by_id(user_id)
     if user is None or user.disabled:
         sessions.delete(user_id, session_id)
         raise Unauthorized(SESSION_ENDED)
-    data = session_user(user)
+    data = cached_user(user)
     sessions.cache_user(user_id, json.dumps(data))
-    return CurrentUser(id=user_id, session_id=session_id, data=data)
+    return _current_user(user_id, session_id, data)
+
+
+def _current_user(user_id: str, session_id: str, cached: dict[str, Any]) -> CurrentUser:
+    data = dict(cached)
+    mfa = data.pop(CACHED_MFA_KEY, None)
+    return CurrentUser(id=user_id, session_id=session_id, data=data, mfa=mfa)
 
 
 def logout(current: CurrentUser, scope: str = "local") -> int:
