@@ -5,8 +5,10 @@ from the enrolled secret at the app's frozen clock (CLOCK_FROZEN_AT): no sleepin
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select, text
@@ -15,7 +17,7 @@ from authapi.extensions import db
 from authapi.mfa import crypto
 from authapi.mfa.models import RecoveryCode, TotpFactor
 from authapi.models import AuthEvent
-from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.helpers import PASSWORD, assert_fail, login, post_json_status, register
 from tests.support.mfa import (
     STEP,
     bearer,
@@ -506,3 +508,52 @@ def test_mfa_routes_need_json_and_refuse_cross_site_cookies(client, alice):
         "/api/auth/mfa/totp", headers={"Sec-Fetch-Site": "cross-site"}
     )  # cookie-authenticated, from another site
     assert_fail(cross, 403, "Cross-site request refused")
+
+
+# --- concurrency: attempts are counted atomically before the check ---
+
+
+def _concurrent_posts(url: str, bodies: list[dict]) -> list[int]:
+    barrier = threading.Barrier(len(bodies))
+
+    def send(payload: dict) -> int:
+        barrier.wait()
+        return post_json_status(url, payload)
+
+    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+        return list(pool.map(send, bodies))
+
+
+def _checked(app, user_id: str) -> int:
+    """How many codes were actually compared: each wrong one leaves an mfa_failed row."""
+    return sum(1 for e in events_of(app, "mfa_failed", user_id) if e.get("reason") == "wrong_code")
+
+
+def test_20_concurrent_wrong_codes_on_one_token_get_at_most_5_checks(
+    live_server, mfa_app, client, enrolled
+):
+    server = live_server(mfa_app)
+    token = mfa_token(client)
+    statuses = _concurrent_posts(
+        f"{server.url}/api/auth/login/mfa", [{"mfa_token": token, "code": "000000"}] * 20
+    )
+    # Past 5 the token is deleted: the rest get 429 (its last attempt) or 401 (gone).
+    assert set(statuses) <= {400, 401, 429}
+    assert statuses.count(400) <= 5
+    assert statuses.count(429) >= 1
+    assert _checked(mfa_app, enrolled["id"]) == statuses.count(400) <= 5
+
+
+def test_20_concurrent_wrong_codes_on_many_tokens_get_at_most_the_account_budget(
+    live_server, make_app, mfa_app, client, enrolled
+):
+    strict = make_app(CLOCK_FROZEN_AT=frozen_now(mfa_app), MFA_ATTEMPTS_PER_ACCOUNT=7)
+    server = live_server(strict)
+    tokens = [mfa_token(client) for _ in range(20)]
+    statuses = _concurrent_posts(
+        f"{server.url}/api/auth/login/mfa", [{"mfa_token": t, "code": "000000"} for t in tokens]
+    )
+    assert set(statuses) <= {400, 429}
+    assert statuses.count(400) <= 7
+    assert statuses.count(429) >= 13
+    assert _checked(strict, enrolled["id"]) == statuses.count(400) <= 7

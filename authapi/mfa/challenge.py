@@ -28,7 +28,7 @@ from authapi import clock
 from authapi.extensions import redis_store
 
 # KEYS: token. ARGV: max attempts, now.
-# Returns {0} gone or expired, {-1} out of attempts (token deleted), or
+# Returns {0} gone or expired, {-1, user_id} out of attempts (token deleted), or
 # {attempt number, user_id, pw}.
 _ATTEMPT = """
 local h = redis.call('HMGET', KEYS[1], 'user_id', 'pw', 'expires_at')
@@ -40,7 +40,7 @@ end
 local n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 if n > tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1])
-  return {-1}
+  return {-1, h[1]}
 end
 return {n, h[1], h[2]}
 """
@@ -105,7 +105,7 @@ def attempt(token: str) -> Attempt:
     if int(result[0]) == 0:
         return Attempt("gone", tid)
     if int(result[0]) < 0:
-        return Attempt("exhausted", tid)
+        return Attempt("exhausted", tid, user_id=result[1])
     return Attempt("ok", tid, user_id=result[1], password_digest=result[2])
 
 

@@ -47,9 +47,8 @@ def complete(
     if attempt.outcome == "gone":
         raise Unauthorized(INVALID_MFA_TOKEN)
     if attempt.outcome == "exhausted":
-        events.emit(
-            events.mfa_failed, user_id=None, factor=factor.name, via="login", reason="token_spent"
-        )
+        spent = {"factor": factor.name, "via": "login", "reason": "token_spent"}
+        events.emit(events.mfa_failed, user_id=attempt.user_id, **spent)
         raise TokenExhausted()
     user_id = attempt.user_id
     attempts.spend(user_id)
