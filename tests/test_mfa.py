@@ -445,7 +445,7 @@ def test_an_admin_removes_every_factor_and_ends_the_sessions(client, mfa_app, en
     assert password_login(client).status_code == 200
     removed = events_of(mfa_app, "mfa_removed", enrolled["id"])
     admin_id = client.get("/api/users/me", headers=bearer(admin)).json["data"]["user"]["id"]
-    assert {"factor": "totp", "by": admin_id} in removed
+    assert {"factor": "totp", "by": admin_id, "ended": 1} in removed
     mails = delivered(mfa_app, smtp_sink)
     assert any(m.subject == "The second factors of your account were removed" for m in mails)
 

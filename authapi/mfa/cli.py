@@ -13,7 +13,7 @@ from authapi.mfa.crypto import KEY_BYTES
 
 @keys_cli.command("mfa")
 def generate_mfa_key() -> None:
-    """Print a new MFA_ENCRYPTION_KEY (AES-256-GCM key of TOTP secrets at rest).
+    """Print a new MFA_ENCRYPTION_KEY (encrypts TOTP secrets).
 
     To rotate: move the current value into MFA_ENCRYPTION_PREVIOUS_KEYS first, so
     secrets stored under it keep decrypting.

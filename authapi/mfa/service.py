@@ -119,9 +119,7 @@ def admin_remove_all(actor_id: str, target_id: uuid.UUID) -> dict[str, int]:
     user_id = str(user.id)
     sessions.forget_user(user_id)
     ended = sessions.delete_all(user_id)
-    for name, count in removed.items():
-        if count:
-            events.emit(events.mfa_removed, user_id=user_id, factor=name, by=actor_id)
-    events.emit(events.logged_out, user_id=user_id, scope="admin_mfa_reset", ended=ended)
+    for name in [name for name, count in removed.items() if count] or ["none"]:
+        events.emit(events.mfa_removed, user_id=user_id, factor=name, by=actor_id, ended=ended)
     notify.all_factors_removed_by_admin(user)
     return removed
