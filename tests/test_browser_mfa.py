@@ -72,7 +72,9 @@ def test_totp_setup_and_a_login_that_asks_for_the_code(device, frozen_app):
 
     device.testid("mfa-start").click()
     expect(device.testid("mfa-qr")).to_have_attribute("src", re.compile(r"^data:image/svg\+xml"))
-    assert device.testid("mfa-qr").evaluate("img => img.naturalWidth") > 0  # a real image
+    device.page.wait_for_function(  # the SVG decodes into a real image
+        "document.querySelector('[data-testid=\"mfa-qr\"]').naturalWidth > 0"
+    )
     secret = device.testid("mfa-secret").inner_text()
     assert re.fullmatch(r"[A-Z2-7]{32}", secret)
     device.screenshot("mfa-01-setup-qr")

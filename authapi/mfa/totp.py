@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import hmac
+import io
 import uuid
 from enum import Enum
 from typing import Any
@@ -73,8 +74,12 @@ def provisioning(secret: str, account_name: str) -> dict[str, str]:
     url = pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD).provisioning_uri(
         name=account_name, issuer_name=current_app.config["MFA_ISSUER"]
     )
-    qr_svg = segno.make(url, error="m").svg_inline(scale=4, border=2)
-    return {"secret": secret, "otpauth_url": url, "qr_svg": qr_svg}
+    # A standalone SVG document (with its namespace): usable as an <img> data: URL.
+    svg = io.BytesIO()
+    segno.make(url, error="m").save(
+        svg, kind="svg", scale=4, border=2, xmldecl=False, svgclass=None, lineclass=None
+    )
+    return {"secret": secret, "otpauth_url": url, "qr_svg": svg.getvalue().decode("ascii")}
 
 
 # --- pending enrolment (Redis) ---

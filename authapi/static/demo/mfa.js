@@ -78,6 +78,7 @@
     byTestId("mfa-qr").src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
     byTestId("mfa-secret").textContent = secret;
     byTestId("mfa-setup").hidden = false;
+    byTestId("mfa-start").hidden = true; // until confirmed or the page reloads
     byTestId("mfa-confirm-code").focus();
   }
 
