@@ -24,11 +24,6 @@ TOKEN_EXHAUSTED = "Too many wrong codes: log in again"
 ONE_PROOF = "Send the mfa_token and one of: {fields}"
 
 
-class TokenExhausted(APIError):
-    status_code = 429
-    message = TOKEN_EXHAUSTED
-
-
 def pick_proof(body: dict[str, Any]) -> tuple[factors.SecondFactor, Any]:
     """The one proof field of the body, and the factor kind it belongs to."""
     present = [field for field in factors.proof_fields() if field in body]
@@ -49,7 +44,7 @@ def complete(
     if attempt.outcome == "exhausted":
         spent = {"factor": factor.name, "via": "login", "reason": "token_spent"}
         events.emit(events.mfa_failed, user_id=attempt.user_id, **spent)
-        raise TokenExhausted()
+        raise Unauthorized(TOKEN_EXHAUSTED)  # the token is gone: log in again
     user_id = attempt.user_id
     attempts.spend(user_id)
     user = find_user_by_id(user_id)

@@ -148,6 +148,17 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "type": "object",
                 "additionalProperties": {"type": "array", "items": {"type": "string"}},
             },
+            # 403 `mfa_required` of POST /api/auth/login (authapi.mfa, docs/mfa.md).
+            "code": {"type": "string", "description": "`mfa_required`: see `mfa_token`"},
+            "mfa_token": {
+                "type": "string",
+                "description": "Finishes the login at POST /api/auth/login/mfa (5 minutes)",
+            },
+            "methods": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Second factors the account can use: totp, passkey, recovery_code",
+            },
         },
         "additionalProperties": False,
     },

@@ -88,7 +88,12 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
             413,
             415,
-            (403, quoted(auth_service.ACCOUNT_DISABLED, auth_service.EMAIL_NOT_VERIFIED)),
+            (
+                403,
+                quoted(auth_service.ACCOUNT_DISABLED, auth_service.EMAIL_NOT_VERIFIED)
+                + ", or `Second factor required` with `code: mfa_required`, `mfa_token` and "
+                "`methods` (no cookie, no session): finish at POST /api/auth/login/mfa",
+            ),
             (429, "Too many attempts from this address, or failed ones for this account"),
             503,
         ),
