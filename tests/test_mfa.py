@@ -557,3 +557,24 @@ def test_20_concurrent_wrong_codes_on_many_tokens_get_at_most_the_account_budget
     assert statuses.count(400) <= 7
     assert statuses.count(429) >= 13
     assert _checked(strict, enrolled["id"]) == statuses.count(400) <= 7
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"code": "123456", "password": PASSWORD},
+        {"code": 123456},
+        {"password": None},
+        {"password": ["x"]},
+        {"password": "x" * 2000},
+        {"password": "\U0001f600" * 30},  # 120 bytes: over bcrypt's 72, just wrong
+        {"password": "nul\x00inside"},
+        {"code": ""},
+    ],
+)
+def test_hostile_confirmations_are_400_never_500(client, enrolled, payload):
+    response = client.delete("/api/auth/mfa/totp", json=payload, headers=bearer(enrolled["token"]))
+    assert_fail(response, 400)
+    status = client.get("/api/auth/mfa", headers=bearer(enrolled["token"])).json["data"]
+    assert status["totp"] is True

@@ -7,9 +7,10 @@ import os
 import time
 
 import pytest
+from flask_migrate import upgrade
 from sqlalchemy import inspect, make_url
 
-from authapi import create_app
+from authapi import create_app, embedded
 from authapi.cli import ensure_database
 from authapi.configuration import ConfigurationError
 from authapi.extensions import db
@@ -110,3 +111,37 @@ def test_keys_mfa_prints_a_usable_key(app):
     assert set(values) == {"MFA_ENCRYPTION_KEY"}
     ring = crypto.build_key_ring(values["MFA_ENCRYPTION_KEY"], "")
     assert len(ring.current.key) == 32
+
+
+def test_a_second_factor_login_in_embedded_mode(tmp_path, key_config):
+    """SQLite and the in-process Redis (fakeredis runs the same Lua scripts)."""
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'mfa.sqlite3'}",
+            "REDIS_URL": embedded.MEMORY_REDIS_URL,
+            "RATELIMIT_ENABLED": False,
+            "CLOCK_FROZEN_AT": (int(time.time()) // 30) * 30 + 5,
+            **key_config,
+        }
+    )
+    with app.app_context():
+        upgrade()
+    try:
+        client = app.test_client()
+        register(client, email="embedded-mfa@example.com")
+        token = login(client, email="embedded-mfa@example.com")
+        secret, codes = enrol_totp(client, app, token)
+        first = mfa_token(client, "embedded-mfa@example.com")
+        wrong = {"mfa_token": first, "code": "000000"}
+        assert client.post("/api/auth/login/mfa", json=wrong).status_code == 400
+        right = {"mfa_token": first, "code": code_at(secret, frozen_now(app))}
+        assert client.post("/api/auth/login/mfa", json=right).status_code == 200
+        assert client.post("/api/auth/login/mfa", json=right).status_code == 401  # used
+        again = {"mfa_token": mfa_token(client, "embedded-mfa@example.com")}
+        recovered = client.post("/api/auth/login/mfa", json={**again, "recovery_code": codes[0]})
+        assert recovered.status_code == 200
+        assert client.get("/api/auth/refresh").status_code == 200
+    finally:
+        with app.app_context():
+            db.engine.dispose()
