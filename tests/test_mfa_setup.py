@@ -28,7 +28,7 @@ def new_key() -> str:
 
 @pytest.fixture
 def scratch_app(base_config, database_url):
-    url = make_url(database_url).set(database="authapi_mfa_migrations_test")
+    url = make_url(database_url).set(database="authapi_mfa_scratch_test")
     rendered = url.render_as_string(hide_password=False)
     ensure_database(rendered)
     app = create_app({**base_config, "SQLALCHEMY_DATABASE_URI": rendered})

@@ -17,7 +17,10 @@ from tests.helpers import PASSWORD, login, register
 @pytest.fixture
 def scratch_app(base_config, database_url):
     """An app on its own empty database, created by `flask deploy`'s helper, dropped after."""
-    url = make_url(database_url).set(database="authapi_migrations_test")
+    # Named after the run's own test database, so parallel runs on other databases
+    # never share (and drop) one scratch database.
+    own = make_url(database_url).database or "authapi_test"
+    url = make_url(database_url).set(database=own.removesuffix("_test") + "_migrations_test")
     rendered = url.render_as_string(hide_password=False)
     assert ensure_database(rendered) is True
     assert ensure_database(rendered) is False  # idempotent
