@@ -578,3 +578,26 @@ def test_hostile_confirmations_are_400_never_500(client, enrolled, payload):
     assert_fail(response, 400)
     status = client.get("/api/auth/mfa", headers=bearer(enrolled["token"])).json["data"]
     assert status["totp"] is True
+
+
+def test_refresh_and_me_stay_one_redis_round_trip_with_amr(client, mfa_app, enrolled, monkeypatch):
+    """amr lives in the session hash and comes back from the rotation script itself."""
+    token = mfa_token(client)
+    done = login_mfa(client, token, code=code_at(enrolled["secret"], frozen_now(mfa_app)))
+    assert done.status_code == 200
+    redis = mfa_app.extensions["redis"]
+    calls: list[str] = []
+    real = redis.execute_command
+
+    def counting(*args, **kwargs):
+        calls.append(str(args[0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(redis, "execute_command", counting)
+    assert client.get("/api/users/me").status_code == 200
+    assert len(calls) == 1, calls
+    calls.clear()
+    refreshed = client.get("/api/auth/refresh")
+    assert refreshed.status_code == 200
+    assert claims(refreshed.json["access_token"])["amr"] == ["pwd", "otp", "mfa"]
+    assert len(calls) == 1, calls
