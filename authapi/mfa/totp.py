@@ -93,14 +93,25 @@ def begin(user_id: str) -> str:
     """A new secret waiting for confirmation (replaces an earlier unconfirmed one)."""
     secret = pyotp.random_base32()
     lifetime = int(current_app.config["MFA_ENROLMENT_EXPIRES_IN"])
-    sealed = crypto.encrypt(secret, user_id=user_id)
-    redis_store.client.set(_pending_key(user_id), sealed, ex=max(1, lifetime))
+    key = _pending_key(user_id)
+    pipe = redis_store.client.pipeline(transaction=True)
+    pipe.delete(key)
+    pipe.hset(
+        key,
+        mapping={
+            "secret": crypto.encrypt(secret, user_id=user_id),
+            "expires_at": clock.now() + lifetime,
+        },
+    )
+    pipe.expire(key, max(1, lifetime))
+    pipe.execute()
     return secret
 
 
 def pending_secret(user_id: str) -> str | None:
-    sealed = redis_store.client.get(_pending_key(user_id))
-    if not sealed:
+    """The unconfirmed secret, unless it expired (by its TTL or by the app's clock)."""
+    sealed, expires_at = redis_store.client.hmget(_pending_key(user_id), "secret", "expires_at")
+    if not sealed or float(expires_at or 0) <= clock.now():
         return None
     try:
         return crypto.decrypt(sealed, user_id=user_id)
