@@ -26,7 +26,7 @@ from tests.test_browser_demo import (
     register_through_ui,
 )
 
-pytestmark = pytest.mark.live_server
+pytestmark = [pytest.mark.live_server, pytest.mark.browser]
 
 
 @pytest.fixture

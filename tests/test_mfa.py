@@ -17,10 +17,9 @@ from authapi.extensions import db
 from authapi.mfa import crypto
 from authapi.mfa.models import RecoveryCode, TotpFactor
 from authapi.models import AuthEvent
-from tests.helpers import PASSWORD, assert_fail, login, post_json_status, register
+from tests.helpers import PASSWORD, assert_fail, bearer, login, post_json_status, register
 from tests.support.mfa import (
     STEP,
-    bearer,
     claims,
     code_at,
     enrol_totp,
@@ -529,6 +528,7 @@ def _checked(app, user_id: str) -> int:
     return sum(1 for e in events_of(app, "mfa_failed", user_id) if e.get("reason") == "wrong_code")
 
 
+@pytest.mark.live_server
 def test_20_concurrent_wrong_codes_on_one_token_get_at_most_5_checks(
     live_server, mfa_app, client, enrolled
 ):
@@ -543,6 +543,7 @@ def test_20_concurrent_wrong_codes_on_one_token_get_at_most_5_checks(
     assert _checked(mfa_app, enrolled["id"]) == statuses.count(400) <= 5
 
 
+@pytest.mark.live_server
 def test_20_concurrent_wrong_codes_on_many_tokens_get_at_most_the_account_budget(
     live_server, make_app, mfa_app, client, enrolled
 ):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, bearer
 from tests.support.mfa import STEP, code_at, frozen_now, move_clock
-from tests.test_openapi import Documented, bearer
+from tests.test_openapi import Documented
 
 
 def test_second_factor_answers_are_documented(make_app) -> None:

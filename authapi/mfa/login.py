@@ -14,10 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from authapi import events, sessions
-from authapi.auth.service import IssuedTokens, find_user_by_id, start_session
+from authapi.auth.service import IssuedTokens, start_session
 from authapi.errors import APIError, Unauthorized, ValidationFailed
 from authapi.mfa import attempts, challenge, factors
 from authapi.mfa.reauth import INVALID_CODE
+from authapi.users.repository import find_user_by_id
 
 INVALID_MFA_TOKEN = "Invalid or expired mfa_token: log in again"
 TOKEN_EXHAUSTED = "Too many wrong codes: log in again"

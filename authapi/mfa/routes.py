@@ -15,13 +15,14 @@ from authapi.mfa import login, service
 from authapi.mfa.schemas import code_or_password_schema, code_schema, login_mfa_schema
 from authapi.models import User
 from authapi.ratelimits import limit_mfa_login
+from authapi.users.repository import find_user_by_id
 
 blueprint = Blueprint("mfa", __name__, url_prefix="/api/auth")
 admin_blueprint = Blueprint("mfa_admin", __name__, url_prefix="/api/users")
 
 
 def _caller() -> User:
-    user = auth_service.find_user_by_id(current_user().id)
+    user = find_user_by_id(current_user().id)
     if user is None:
         raise Unauthorized(auth_service.SESSION_ENDED)
     return user

@@ -10,7 +10,7 @@ import pyotp
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, bearer
 
 STEP = 30
 
@@ -25,10 +25,6 @@ def move_clock(app: Flask, seconds: float) -> None:
 
 def code_at(secret: str, when: float) -> str:
     return pyotp.TOTP(secret).at(when)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def enrol_totp(client: FlaskClient, app: Flask, token: str) -> tuple[str, list[str]]:
