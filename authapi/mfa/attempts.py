@@ -40,6 +40,7 @@ return 0
 class TooManyAttempts(APIError):
     status_code = 429
     message = TOO_MANY_ATTEMPTS
+    code = "too_many_attempts"
 
 
 def _key(user_id: str) -> str:

@@ -26,5 +26,6 @@ def require_second_factor(user: User) -> None:
     events.emit(events.mfa_required, user_id=user_id)
     raise Forbidden(
         SECOND_FACTOR_REQUIRED,
-        extra={"code": MFA_REQUIRED_CODE, "mfa_token": token, "methods": methods},
+        code=MFA_REQUIRED_CODE,
+        extra={"mfa_token": token, "methods": methods},
     )

@@ -41,11 +41,11 @@ def complete(
 ) -> IssuedTokens:
     attempt = challenge.attempt(token)
     if attempt.outcome == "gone":
-        raise Unauthorized(INVALID_MFA_TOKEN)
+        raise Unauthorized(INVALID_MFA_TOKEN, code="invalid_mfa_token")
     if attempt.outcome == "exhausted":
         spent = {"factor": factor.name, "via": "login", "reason": "token_spent"}
         events.emit(events.mfa_failed, user_id=attempt.user_id, **spent)
-        raise Unauthorized(TOKEN_EXHAUSTED)  # the token is gone: log in again
+        raise Unauthorized(TOKEN_EXHAUSTED, code="invalid_mfa_token")  # gone: log in again
     user_id = attempt.user_id
     attempts.spend(user_id)
     user = find_user_by_id(user_id)
@@ -55,14 +55,16 @@ def complete(
         or challenge.password_digest(user.password) != attempt.password_digest
     ):
         challenge.discard(attempt.token_id)
-        raise Unauthorized(INVALID_MFA_TOKEN)
+        raise Unauthorized(INVALID_MFA_TOKEN, code="invalid_mfa_token")
     result = factor.verify_login(factors.PendingLogin(user=user, token_id=attempt.token_id), proof)
     if isinstance(result, factors.Rejected):
         failed = {"factor": factor.name, "via": "login", "reason": result.reason}
         events.emit(events.mfa_failed, user_id=user_id, **failed)
-        raise APIError(INVALID_CODE, errors={factor.proof_field: [INVALID_CODE]})
+        raise APIError(
+            INVALID_CODE, errors={factor.proof_field: [INVALID_CODE]}, code="invalid_code"
+        )
     if not challenge.consume(attempt.token_id):  # a concurrent request won with it
-        raise Unauthorized(INVALID_MFA_TOKEN)
+        raise Unauthorized(INVALID_MFA_TOKEN, code="invalid_mfa_token")
     attempts.refund(user_id)
     events.emit(events.mfa_used, user_id=user_id, factor=factor.name, via="login")
     amr = ("pwd", *dict.fromkeys(result.amr), "mfa")

@@ -32,7 +32,9 @@ def confirm_presence(user: User, *, code: str | None, password: str | None, via:
             events.emit(
                 events.mfa_failed, user_id=user_id, factor=totp.NAME, via=via, reason=outcome.value
             )
-            raise ValidationFailed(INVALID_CODE, errors={"code": [INVALID_CODE]})
+            raise ValidationFailed(
+                INVALID_CODE, errors={"code": [INVALID_CODE]}, code="invalid_code"
+            )
         events.emit(events.mfa_used, user_id=user_id, factor=totp.NAME, via=via)
         attempts.refund(user_id)
         return totp.NAME
@@ -40,6 +42,8 @@ def confirm_presence(user: User, *, code: str | None, password: str | None, via:
         events.emit(
             events.mfa_failed, user_id=user_id, factor="password", via=via, reason="wrong_password"
         )
-        raise ValidationFailed(INVALID_PASSWORD, errors={"password": [INVALID_PASSWORD]})
+        raise ValidationFailed(
+            INVALID_PASSWORD, errors={"password": [INVALID_PASSWORD]}, code="invalid_password"
+        )
     attempts.refund(user_id)
     return "password"

@@ -24,7 +24,7 @@ admin_blueprint = Blueprint("mfa_admin", __name__, url_prefix="/api/users")
 def _caller() -> User:
     user = find_user_by_id(current_user().id)
     if user is None:
-        raise Unauthorized(auth_service.SESSION_ENDED)
+        raise Unauthorized(auth_service.SESSION_ENDED, code="session_ended")
     return user
 
 

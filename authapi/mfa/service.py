@@ -30,7 +30,7 @@ def status(user_id: str) -> dict[str, Any]:
 def start_totp(user: User) -> dict[str, str]:
     """A new secret to scan (pending until confirmed); not while TOTP is enabled."""
     if totp.is_enabled(user.id):
-        raise Conflict(TOTP_ALREADY_ENABLED)
+        raise Conflict(TOTP_ALREADY_ENABLED, code="totp_already_enabled")
     secret = totp.begin(str(user.id))
     return totp.provisioning(secret, user.email)
 
@@ -39,10 +39,10 @@ def confirm_totp(user: User, code: str) -> list[str]:
     """Activate the pending secret with a code from it; returns new recovery codes."""
     user_id = str(user.id)
     if totp.is_enabled(user.id):
-        raise Conflict(TOTP_ALREADY_ENABLED)
+        raise Conflict(TOTP_ALREADY_ENABLED, code="totp_already_enabled")
     secret = totp.pending_secret(user_id)
     if secret is None:
-        raise Conflict(NO_PENDING_TOTP)
+        raise Conflict(NO_PENDING_TOTP, code="no_totp_setup")
     attempts.spend(user_id)
     step = totp.matching_step(secret, code, clock.now())
     if step is None:
@@ -53,9 +53,9 @@ def confirm_totp(user: User, code: str) -> list[str]:
             via="totp_confirm",
             reason="wrong_code",
         )
-        raise APIError(INVALID_CODE, errors={"code": [INVALID_CODE]})
+        raise APIError(INVALID_CODE, errors={"code": [INVALID_CODE]}, code="invalid_code")
     if not totp.activate(user_id, secret, step):
-        raise Conflict(TOTP_ALREADY_ENABLED)
+        raise Conflict(TOTP_ALREADY_ENABLED, code="totp_already_enabled")
     totp.forget_pending(user_id)
     attempts.refund(user_id)
     codes = recovery.replace(user.id)  # commits the new factor with the codes
@@ -66,7 +66,7 @@ def confirm_totp(user: User, code: str) -> list[str]:
 
 def disable_totp(user: User, *, code: str | None, password: str | None) -> None:
     if not totp.is_enabled(user.id):
-        raise NotFound(TOTP_NOT_ENABLED)
+        raise NotFound(TOTP_NOT_ENABLED, code="totp_not_enabled")
     confirm_presence(user, code=code, password=password, via="totp_disable")
     totp.remove(user.id)
     db.session.commit()
@@ -76,7 +76,7 @@ def disable_totp(user: User, *, code: str | None, password: str | None) -> None:
 def replace_recovery_codes(user: User, *, code: str | None, password: str | None) -> list[str]:
     """A new set of codes; the old ones stop working at once."""
     if not factors.standalone_names(user.id):
-        raise Conflict(NO_SECOND_FACTOR)
+        raise Conflict(NO_SECOND_FACTOR, code="no_second_factor")
     confirm_presence(user, code=code, password=password, via="recovery_codes")
     codes = recovery.replace(user.id)
     events.emit(events.recovery_codes_generated, user_id=str(user.id), left=len(codes))
@@ -112,7 +112,7 @@ def admin_remove_all(actor_id: str, target_id: uuid.UUID) -> dict[str, int]:
     """Every second factor of every kind goes; the user is signed out everywhere."""
     user = db.session.get(User, target_id)
     if user is None:
-        raise NotFound("User not found")
+        raise NotFound("User not found", code="user_not_found")
     removed = factors.remove_all(user.id)
     totp.forget_pending(str(user.id))
     db.session.commit()
