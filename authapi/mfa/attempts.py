@@ -12,12 +12,10 @@ Key: ``<prefix>:{u:<uid>}:mfa:attempts`` (TTL: the window, from the first attemp
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import current_app
 
 from authapi.errors import APIError
-from authapi.extensions import redis_store
+from authapi.redis_keys import script, user_key
 
 TOO_MANY_ATTEMPTS = "Too many attempts, please try again later"
 
@@ -44,23 +42,16 @@ class TooManyAttempts(APIError):
 
 
 def _key(user_id: str) -> str:
-    return f"{current_app.config['REDIS_KEY_PREFIX']}:{{u:{user_id}}}:mfa:attempts"
-
-
-def _script(source: str) -> Any:
-    scripts = current_app.extensions.setdefault("authapi.scripts", {})
-    if source not in scripts:
-        scripts[source] = redis_store.client.register_script(source)
-    return scripts[source]
+    return user_key(user_id, "mfa", "attempts")
 
 
 def spend(user_id: str) -> None:
     """Count one attempt now; raise 429 (nothing checked) when over the budget."""
     config = current_app.config
-    count, ttl = _script(_SPEND)(keys=[_key(user_id)], args=[int(config["MFA_ATTEMPTS_WINDOW"])])
+    count, ttl = script(_SPEND)(keys=[_key(user_id)], args=[int(config["MFA_ATTEMPTS_WINDOW"])])
     if int(count) > int(config["MFA_ATTEMPTS_PER_ACCOUNT"]):
         raise TooManyAttempts(headers={"Retry-After": str(max(1, int(ttl)))})
 
 
 def refund(user_id: str) -> None:
-    _script(_REFUND)(keys=[_key(user_id)], args=[])
+    script(_REFUND)(keys=[_key(user_id)], args=[])

@@ -20,12 +20,12 @@ import hashlib
 import math
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from flask import current_app
 
 from authapi import clock
 from authapi.extensions import redis_store
+from authapi.redis_keys import key, script
 
 # KEYS: token. ARGV: max attempts, now.
 # Returns {0} gone or expired, {-1, user_id} out of attempts (token deleted), or
@@ -63,14 +63,7 @@ def password_digest(password_hash: str) -> str:
 
 
 def _key(token_id: str) -> str:
-    return f"{current_app.config['REDIS_KEY_PREFIX']}:mfa:login:{token_id}"
-
-
-def _script(source: str) -> Any:
-    scripts = current_app.extensions.setdefault("authapi.scripts", {})
-    if source not in scripts:
-        scripts[source] = redis_store.client.register_script(source)
-    return scripts[source]
+    return key("mfa", "login", token_id)
 
 
 def token_id(token: str) -> str:
@@ -81,10 +74,10 @@ def token_id(token: str) -> str:
 def issue(user_id: str, password_hash: str) -> str:
     lifetime = int(current_app.config["MFA_TOKEN_EXPIRES_IN"])
     token = secrets.token_urlsafe(32)
-    key = _key(token_id(token))
+    token_key = _key(token_id(token))
     pipe = redis_store.client.pipeline(transaction=True)
     pipe.hset(
-        key,
+        token_key,
         mapping={
             "user_id": user_id,
             "pw": password_digest(password_hash),
@@ -92,7 +85,7 @@ def issue(user_id: str, password_hash: str) -> str:
             "attempts": 0,
         },
     )
-    pipe.expire(key, max(1, math.ceil(lifetime)))
+    pipe.expire(token_key, max(1, math.ceil(lifetime)))
     pipe.execute()
     return token
 
@@ -101,7 +94,7 @@ def attempt(token: str) -> Attempt:
     """Count one attempt against the token, before anything is checked."""
     tid = token_id(token)
     max_attempts = int(current_app.config["MFA_TOKEN_MAX_ATTEMPTS"])
-    result = _script(_ATTEMPT)(keys=[_key(tid)], args=[max_attempts, clock.now()])
+    result = script(_ATTEMPT)(keys=[_key(tid)], args=[max_attempts, clock.now()])
     if int(result[0]) == 0:
         return Attempt("gone", tid)
     if int(result[0]) < 0:

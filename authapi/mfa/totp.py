@@ -29,6 +29,7 @@ from authapi import clock
 from authapi.extensions import db, redis_store
 from authapi.mfa import crypto, factors
 from authapi.mfa.models import TotpFactor
+from authapi.redis_keys import user_key
 
 NAME = "totp"
 PERIOD = 30
@@ -86,24 +87,24 @@ def provisioning(secret: str, account_name: str) -> dict[str, str]:
 
 
 def _pending_key(user_id: str) -> str:
-    return f"{current_app.config['REDIS_KEY_PREFIX']}:{{u:{user_id}}}:mfa:totp-pending"
+    return user_key(user_id, "mfa", "totp-pending")
 
 
 def begin(user_id: str) -> str:
     """A new secret waiting for confirmation (replaces an earlier unconfirmed one)."""
     secret = pyotp.random_base32()
     lifetime = int(current_app.config["MFA_ENROLMENT_EXPIRES_IN"])
-    key = _pending_key(user_id)
+    pending = _pending_key(user_id)
     pipe = redis_store.client.pipeline(transaction=True)
-    pipe.delete(key)
+    pipe.delete(pending)
     pipe.hset(
-        key,
+        pending,
         mapping={
             "secret": crypto.encrypt(secret, user_id=user_id),
             "expires_at": clock.now() + lifetime,
         },
     )
-    pipe.expire(key, max(1, lifetime))
+    pipe.expire(pending, max(1, lifetime))
     pipe.execute()
     return secret
 
