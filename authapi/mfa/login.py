@@ -18,7 +18,8 @@ from authapi.auth.service import IssuedTokens, start_session
 from authapi.errors import APIError, Unauthorized, ValidationFailed
 from authapi.mfa import attempts, challenge, factors
 from authapi.mfa.reauth import INVALID_CODE
-from authapi.users.repository import find_user_by_id
+from authapi.models import User
+from authapi.users.repository import find_user_by_id, reload_user
 
 INVALID_MFA_TOKEN = "Invalid or expired mfa_token: log in again"
 TOKEN_EXHAUSTED = "Too many wrong codes: log in again"
@@ -36,6 +37,11 @@ def pick_proof(body: dict[str, Any]) -> tuple[factors.SecondFactor, Any]:
     return factor, body[present[0]]
 
 
+def _may_sign_in(user: User, attempt: challenge.Attempt) -> bool:
+    """The account is enabled and still has the password the token checked."""
+    return not user.disabled and challenge.password_digest(user.password) == attempt.password_digest
+
+
 def complete(
     token: str, factor: factors.SecondFactor, proof: Any, *, ip: str, user_agent: str
 ) -> IssuedTokens:
@@ -49,11 +55,7 @@ def complete(
     user_id = attempt.user_id
     attempts.spend(user_id)
     user = find_user_by_id(user_id)
-    if (
-        user is None
-        or user.disabled
-        or challenge.password_digest(user.password) != attempt.password_digest
-    ):
+    if user is None or not _may_sign_in(user, attempt):
         challenge.discard(attempt.token_id)
         raise Unauthorized(INVALID_MFA_TOKEN, code="invalid_mfa_token")
     result = factor.verify_login(factors.PendingLogin(user=user, token_id=attempt.token_id), proof)
@@ -69,4 +71,10 @@ def complete(
     events.emit(events.mfa_used, user_id=user_id, factor=factor.name, via="login")
     amr = ("pwd", *dict.fromkeys(result.amr), "mfa")
     session_id = sessions.create(user_id, ip=ip, user_agent=user_agent, amr=amr)
-    return start_session(user, session_id, amr=amr)
+    # As a password login does: a disable, reset or deletion that committed since the
+    # account was read is seen here (a later one ends this session itself).
+    fresh = reload_user(user)
+    if fresh is None or not _may_sign_in(fresh, attempt):
+        sessions.delete(user_id, session_id)
+        raise Unauthorized(INVALID_MFA_TOKEN, code="invalid_mfa_token")
+    return start_session(fresh, session_id, amr=amr)
