@@ -103,7 +103,20 @@ class Config:
     METRICS_ENABLED = True  # GET /metrics (Prometheus); keep it off the public internet
 
     CLOCK_OFFSET = 0  # seconds; tests only (see authapi/clock.py)
+    CLOCK_FROZEN_AT = 0.0  # UNIX seconds; tests only: 0 = the real clock (authapi/clock.py)
     DEV_KEYS_DIR = "instance/keys"
+
+    # Second factors (docs/mfa.md). MFA_ENCRYPTION_KEY: base64 of 32 random bytes, the
+    # AES-GCM key of TOTP secrets at rest (`openssl rand -base64 32`); required in production,
+    # generated into DEV_KEYS_DIR elsewhere. Older keys that still decrypt: comma-separated.
+    MFA_ENCRYPTION_KEY = ""
+    MFA_ENCRYPTION_PREVIOUS_KEYS = ""
+    MFA_ISSUER = "authapi"  # the account's label in authenticator apps
+    MFA_TOKEN_EXPIRES_IN = 300  # seconds an mfa_token (password checked, code pending) lives
+    MFA_TOKEN_MAX_ATTEMPTS = 5  # wrong codes one mfa_token is worth
+    MFA_ENROLMENT_EXPIRES_IN = 600  # seconds to confirm a new TOTP secret
+    MFA_ATTEMPTS_PER_ACCOUNT = 10  # code/password checks per account per window
+    MFA_ATTEMPTS_WINDOW = 900  # seconds
 
 
 class DevelopmentConfig(Config):
@@ -280,6 +293,14 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LOG_LEVEL": ("LOG_LEVEL", _log_level),
     "LOG_FORMAT": ("LOG_FORMAT", _log_format),
     "METRICS_ENABLED": ("METRICS_ENABLED", _as_bool),
+    "MFA_ENCRYPTION_KEY": ("MFA_ENCRYPTION_KEY", str),
+    "MFA_ENCRYPTION_PREVIOUS_KEYS": ("MFA_ENCRYPTION_PREVIOUS_KEYS", str),
+    "MFA_ISSUER": ("MFA_ISSUER", str),
+    "MFA_TOKEN_EXPIRES_IN": ("MFA_TOKEN_EXPIRES_IN", int),
+    "MFA_TOKEN_MAX_ATTEMPTS": ("MFA_TOKEN_MAX_ATTEMPTS", int),
+    "MFA_ENROLMENT_EXPIRES_IN": ("MFA_ENROLMENT_EXPIRES_IN", int),
+    "MFA_ATTEMPTS_PER_ACCOUNT": ("MFA_ATTEMPTS_PER_ACCOUNT", int),
+    "MFA_ATTEMPTS_WINDOW": ("MFA_ATTEMPTS_WINDOW", int),
 }
 
 

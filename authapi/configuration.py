@@ -20,6 +20,7 @@ from flask import Flask
 from limits import parse_many
 
 from authapi import durations, embedded, keys, redis_connection
+from authapi.mfa import settings as mfa_settings
 from authapi.tokens import TokenKeys
 from config import (
     ENV_MAPPING,
@@ -289,6 +290,7 @@ CHECKS: list[Callable[[Mapping[str, Any], Collection[str]], Problems]] = [
     check_rate_limits,
     check_limits_and_origins,
     check_production,
+    mfa_settings.check,
 ]
 
 

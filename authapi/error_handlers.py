@@ -45,6 +45,7 @@ def error_response(
     errors: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     code: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "status": "fail" if status_code < 500 else "error",
@@ -53,6 +54,8 @@ def error_response(
     }
     if errors:
         body["errors"] = errors
+    # More top-level fields (APIError.extra), never replacing the envelope's own.
+    body.update({key: value for key, value in (extra or {}).items() if key not in body})
     response = jsonify(body)
     response.status_code = status_code
     for name, value in (headers or {}).items():
@@ -72,6 +75,7 @@ def handle_api_error(error: APIError) -> Response:
         errors=error.errors,
         headers=error.headers,
         code=error.code,
+        extra=error.extra,
     )
 
 

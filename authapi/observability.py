@@ -37,6 +37,7 @@ MAX_LOGGED_PATH = 512
 SENSITIVE_URL_VARIABLE = re.compile(r"token|code|secret|password", re.IGNORECASE)
 # The only signal arguments that reach a log line; anything else a signal carries is dropped.
 EVENT_FIELDS = ("scope", "ended", "generation", "reason", "by", "old_role", "new_role")
+EVENT_FIELDS += ("factor", "via")  # second factors (authapi.mfa): never a code or secret
 WARNING_EVENTS = frozenset({events.login_failed, events.refresh_reuse_detected})
 # Events that authenticate the caller: the access line then names their account.
 AUTHENTICATING_EVENTS = frozenset({events.login_succeeded, events.token_refreshed})

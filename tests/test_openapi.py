@@ -236,7 +236,7 @@ def test_docs_page_renders_offline_in_a_browser(
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(f"{server.url}/api/docs")
-            login = page.locator(".opblock-summary-path", has_text="/api/auth/login")
+            login = page.locator('.opblock-summary-path[data-path="/api/auth/login"]')
             expect(login).to_be_visible(timeout=HANG * 1000)
             expect(page.locator(".info .title")).to_contain_text("authapi")
             assert page.locator(".opblock").count() >= 20
