@@ -207,3 +207,14 @@ def account_email_budget(email: str) -> bool:
         and allow("RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS", "emails-address", address)
         and allow("RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT", "emails-account", digest)
     )
+
+
+def limit_mfa_login(view: Callable[..., Any]) -> Callable[..., Any]:
+    """POST /api/auth/login/mfa per client address (the login budget's setting, its own
+    counter); codes are also limited per account and per mfa_token (authapi.mfa)."""
+    return limiter.limit(
+        _setting("RATELIMIT_LOGIN_PER_ADDRESS"),
+        key_func=client_address,
+        scope="login-mfa-address",
+        exempt_when=_limits_off,
+    )(view)

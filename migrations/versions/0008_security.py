@@ -10,7 +10,7 @@ Uses ``authapi.emails`` as it is at the time the migration runs: the rules of th
 release are the ones the rows must follow.
 
 Revision ID: 0008_security
-Revises: 0002
+Revises: 0003_mfa
 Create Date: 2026-12-03 07:50:00
 
 """
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0008_security'
-down_revision = '0002'
+down_revision = '0003_mfa'
 branch_labels = None
 depends_on = None
 
