@@ -25,7 +25,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Response, current_app, g, make_response, request
+from flask import Response, after_this_request, current_app, g, make_response, request
 from limits import parse
 
 from authapi import devices, lockout
@@ -33,6 +33,7 @@ from authapi.auth.responses import wants_tokens_in_body
 from authapi.body import json_object
 from authapi.errors import APIError
 from authapi.extensions import limiter
+from authapi.mfa.gate import MFA_REQUIRED_CODE
 
 
 def client_address() -> str:
@@ -117,12 +118,25 @@ def _count_login_guesses(view: Callable[..., Any]) -> Callable[..., Any]:
             return view(*args, **kwargs)
         digest = lockout.account_digest(email)
         attempt = lockout.spend(digest, client_address(), known_device=devices.is_known(digest))
-        response = _run_counted(view, attempt, *args, **kwargs)
-        if attempt is not None and response.status_code == 200 and not wants_tokens_in_body():
+        remember = attempt is not None and not wants_tokens_in_body()
+        try:
+            response = _run_counted(view, attempt, *args, **kwargs)
+        except APIError as error:
+            if remember and error.code == MFA_REQUIRED_CODE:
+                # The password was right; the second factor comes next. This browser
+                # has proved what the per-account ceiling protects: it is known.
+                after_this_request(lambda answer: _remembered(answer, digest))
+            raise
+        if remember and response.status_code == 200:
             devices.remember(response, digest)
         return response
 
     return wrapped
+
+
+def _remembered(response: Response, digest: str) -> Response:
+    devices.remember(response, digest)
+    return response
 
 
 def limit_login(view: Callable[..., Any]) -> Callable[..., Any]:

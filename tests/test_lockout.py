@@ -4,6 +4,7 @@ check, and nobody can lock the owner out of their account or out of their mail."
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from authapi import lockout, passwords
 from authapi.devices import DEVICE_COOKIE
 from tests.helpers import PASSWORD, assert_fail, login, post_json_status, register
+from tests.support.mfa import STEP, enrol_totp
 from tests.support.smtp_sink import delivered
 
 OWNER = "198.51.100.10"
@@ -300,3 +302,25 @@ def test_after_the_queue_drains_the_refused_client_logs_in(one_slot):
     slot.release()
     assert attempt(client, PASSWORD).status_code == 200  # the 503s spent no attempt
     assert change_password(client, token, PASSWORD).status_code == 200
+
+
+def test_a_browser_that_passed_the_password_of_an_mfa_account_is_known(make_app, smtp_sink):
+    """An account with a second factor answers the right password with 403 mfa_required:
+    that browser proved the password, so the per-account ceiling spares it as well."""
+    app = make_app(
+        **{**LIMITED, "RATELIMIT_LOGIN_PER_ACCOUNT": "2 per hour"},
+        **smtp_sink.config,
+        CLOCK_FROZEN_AT=(int(time.time()) // STEP) * STEP + 5,
+    )
+    owner = from_address(app, OWNER)
+    register(owner)
+    enrol_totp(owner, app, login(owner))
+    owner.delete_cookie(DEVICE_COOKIE, path="/api/auth")  # known only from here on
+    first = attempt(owner, PASSWORD)
+    assert_fail(first, 403)
+    assert first.json["code"] == "mfa_required"
+    assert owner.get_cookie(DEVICE_COOKIE, path="/api/auth") is not None
+    for index in range(2):
+        assert_fail(attempt(from_address(app, f"203.0.113.{index}"), "nope nope"), 400)
+    assert_fail(attempt(from_address(app, "192.0.2.1"), PASSWORD), 429, lockout.ACCOUNT_CEILING)
+    assert attempt(owner, PASSWORD).json["code"] == "mfa_required"  # not 429
