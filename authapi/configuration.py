@@ -10,7 +10,8 @@ from typing import Any
 
 from flask import Flask
 
-from authapi import embedded, keys, redis_connection
+from authapi import embedded, hashers, keys, redis_connection
+from authapi.hashers.argon2_family import meets_owasp_minimum
 from authapi.tokens import TokenKeys
 from config import config_class_for, settings_from_env
 
@@ -153,6 +154,7 @@ def check_config(config: Mapping[str, Any], given: Collection[str] = ()) -> None
     """
     check_redis_config(config, given)
     check_mail_config(config)
+    check_password_config(config)
     origins = tuple(config["CORS_ORIGINS"])
     if any(origin.strip() in {"*", "null"} for origin in origins):
         raise ConfigurationError(
@@ -225,3 +227,35 @@ def load_token_keys(app: Flask) -> TokenKeys:
         )
     except keys.KeyConfigError as error:
         raise ConfigurationError(str(error)) from None
+
+
+def check_password_config(config: Mapping[str, Any]) -> None:
+    """Password hashing and checks (issue 14: docs/passwords.md)."""
+    hasher = config["PASSWORD_HASHER"]
+    if hasher not in hashers.base.HASHERS:
+        raise ConfigurationError(f"PASSWORD_HASHER must be bcrypt or argon2id, got {hasher!r}")
+    if not 4 <= int(config["BCRYPT_ROUNDS"]) <= 31:
+        raise ConfigurationError("BCRYPT_ROUNDS must be between 4 and 31")
+    memory, time_cost = int(config["ARGON2_MEMORY_COST"]), int(config["ARGON2_TIME_COST"])
+    if not meets_owasp_minimum(memory, time_cost) or int(config["ARGON2_PARALLELISM"]) < 1:
+        raise ConfigurationError(
+            "ARGON2_MEMORY_COST (KiB) and ARGON2_TIME_COST are below OWASP's minimum for "
+            "argon2id: use at least 19456 KiB with 2 iterations (or 47104/1, 12288/3, "
+            "9216/4, 7168/5), and ARGON2_PARALLELISM >= 1"
+        )
+    if not 8 <= int(config["PASSWORD_MAX_LENGTH"]) <= 4096:
+        raise ConfigurationError("PASSWORD_MAX_LENGTH must be between 8 and 4096 characters")
+    for name in ("FIREBASE_SCRYPT_SIGNER_KEY", "FIREBASE_SCRYPT_SALT_SEPARATOR"):
+        try:
+            hashers.base.b64decode_strict(str(config[name]))
+        except hashers.MalformedHash:
+            raise ConfigurationError(f"{name} must be base64 (as Firebase shows it)") from None
+    if not 0 <= int(config["PASSWORD_MIN_STRENGTH"]) <= 4:
+        raise ConfigurationError("PASSWORD_MIN_STRENGTH must be 0 (off) or a zxcvbn score 1-4")
+    url = str(config["PWNED_PASSWORDS_URL"])
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigurationError("PWNED_PASSWORDS_URL must start with https:// (or http://)")
+    if not 0 < float(config["PWNED_PASSWORDS_TIMEOUT"]) <= 30:
+        raise ConfigurationError("PWNED_PASSWORDS_TIMEOUT must be between 0 and 30 seconds")
+    if int(config["PWNED_PASSWORDS_CACHE_TTL"]) < 1:
+        raise ConfigurationError("PWNED_PASSWORDS_CACHE_TTL must be at least 1 second")

@@ -33,6 +33,8 @@ password_reset = _signals.signal("password-reset")  # ended (sessions)
 role_changed = _signals.signal("role-changed")  # old_role, new_role, by
 user_disabled = _signals.signal("user-disabled")  # by, ended (sessions)
 user_enabled = _signals.signal("user-enabled")  # by
+# A login replaced a hash in an older format or parameters: old_format, new_format
+password_rehashed = _signals.signal("password-rehashed")
 
 
 def emit(signal: Any, **data: Any) -> None:

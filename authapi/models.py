@@ -68,6 +68,7 @@ class AuthEventName(enum.StrEnum):
     USER_DISABLED = "user_disabled"
     USER_ENABLED = "user_enabled"
     USER_DELETED = "user_deleted"
+    PASSWORD_REHASHED = "password_rehashed"
 
 
 class AuthEvent(db.Model):
