@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -218,8 +219,21 @@ def import_users(
         chosen = user_transfer.format_for(file, file_format)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="FILE") from None
+    started = time.perf_counter()
     try:
-        checked = user_transfer.check_file(file, chosen, on_conflict=on_conflict)
+        with click.progressbar(
+            length=file.stat().st_size,
+            label="Checking users" if dry_run else "Importing users",
+            file=sys.stderr,
+        ) as bar:
+            report = user_transfer.import_file(
+                file,
+                chosen,
+                on_conflict=on_conflict,
+                dry_run=dry_run,
+                batch_size=batch_size,
+                on_progress=bar.update,
+            )
     except user_transfer.ImportRefused as refused:
         for error in refused.errors[:SHOWN_ERRORS]:
             click.echo(f"line {error.line}: {error.message}", err=True)
@@ -229,20 +243,16 @@ def import_users(
         raise click.ClickException(
             f"{len(refused.errors)} bad row(s) in {file.name}: nothing was imported"
         ) from None
-    skipped = len(checked.skipped)
+    except user_transfer.ImportFailed as failed:
+        raise click.ClickException(f"nothing was imported: {failed}") from None
+    seconds = time.perf_counter() - started
+    skipped = len(report.skipped)
     skipped_text = f", {skipped} skipped (already have an account)" if skipped else ""
     if dry_run:
-        click.echo(f"Dry run: {len(checked.rows)} user(s) would be imported{skipped_text}.")
+        click.echo(f"Dry run: {report.imported} user(s) would be imported{skipped_text}.")
         return
-    started = time.perf_counter()
-    with click.progressbar(
-        length=len(checked.rows), label="Importing users", file=click.get_text_stream("stderr")
-    ) as bar:
-        imported = user_transfer.insert_users(
-            checked.rows, batch_size=batch_size, on_progress=bar.update
-        )
-    seconds = time.perf_counter() - started
-    click.echo(f"Imported {imported} user(s){skipped_text} in {seconds:.1f} s.")
+    rate = f" ({report.imported / seconds:,.0f} users/s)" if seconds > 0 else ""
+    click.echo(f"Imported {report.imported} user(s){skipped_text} in {seconds:.1f} s{rate}.")
 
 
 @users_cli.command("export")
@@ -261,7 +271,7 @@ def export_users(file: Path, file_format: str | None) -> None:
     The file holds password hashes: it is created readable by its owner only.
     """
     if str(file) == "-":
-        count = user_transfer.export_users(click.get_text_stream("stdout"), file_format or "jsonl")
+        count = user_transfer.export_users(sys.stdout, file_format or "jsonl")
     else:
         try:
             chosen = user_transfer.format_for(file, file_format)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg2
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from authapi import user_transfer
 from authapi.extensions import db
@@ -218,19 +219,55 @@ def test_conflicts_with_the_database_fail_by_default_or_are_skipped(import_app, 
     assert _user(import_app, "user2@example.com").name == "Alice"  # untouched
 
 
-def test_a_failure_half_way_leaves_nothing_behind(import_app, tmp_path):
-    """A registration that slips in between the check and the insert makes the insert
-    fail in its last batch: every batch before it is rolled back too."""
-    path = _jsonl(tmp_path, [_row(index) for index in range(1, 8)])
+def test_a_bad_row_after_written_batches_leaves_nothing_behind(import_app, tmp_path):
+    """Batches are written while the file is read; a bad row further down (here an
+    address registered while the import runs) rolls every written batch back."""
+    path = _jsonl(tmp_path, [_row(index) for index in range(1, 10)])
+    written: list[int] = []
+
+    def progress(done: int) -> None:
+        written.append(done)
+        if len(written) == 1:  # batch 1 (lines 1-2) is in: someone registers line 7's
+            # From another thread: its request gets its own app context and session.
+            other = threading.Thread(
+                target=register,
+                args=(import_app.test_client(),),
+                kwargs={"email": "user7@example.com"},
+            )
+            other.start()
+            other.join()
+
     with import_app.app_context():
-        checked = user_transfer.check_file(path, "jsonl")
-        register(import_app.test_client(), email="user7@example.com")
-        batches: list[int] = []
-        with pytest.raises(IntegrityError):
-            user_transfer.insert_users(checked.rows, batch_size=2, on_progress=batches.append)
-        assert batches == [2, 2, 2]  # three batches went in before the fourth failed
+        with pytest.raises(user_transfer.ImportRefused) as refused:
+            user_transfer.import_file(path, "jsonl", batch_size=2, on_progress=progress)
         db.session.remove()
-    assert _count(import_app) == 1  # only the concurrent registration
+    assert [(error.line, error.message) for error in refused.value.errors] == [
+        (7, "user7@example.com already has an account")
+    ]
+    assert len(written) >= 3  # batches 1-3 were written before line 7's batch
+    assert _count(import_app) == 1  # only the concurrent registration remains
+
+
+def test_the_database_going_away_half_way_rolls_back_and_is_reported(
+    import_app, tmp_path, database_url
+):
+    """The import's own connection is killed after its first batch: the import fails
+    cleanly (no traceback for the operator) and the batch already written is gone."""
+    path = _jsonl(tmp_path, [_row(index) for index in range(1, 8)])
+
+    def kill_own_connection(done: int) -> None:
+        pid = db.session.connection().connection.dbapi_connection.get_backend_pid()
+        admin = psycopg2.connect(database_url.replace("+psycopg2", ""))
+        admin.autocommit = True
+        with admin, admin.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        admin.close()
+
+    with import_app.app_context():
+        with pytest.raises(user_transfer.ImportFailed):
+            user_transfer.import_file(path, "jsonl", batch_size=2, on_progress=kill_own_connection)
+        db.session.remove()
+    assert _count(import_app) == 0
 
 
 def test_export_writes_the_import_format_and_round_trips(import_app, tmp_path):

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 from authapi.hashers.base import HashSettings, MalformedHash, b64decode_strict, parse_int
 
+_HEX_64 = re.compile(r"[0-9a-f]{64}")
 MAX_ITERATIONS = 10_000_000  # an import may not ask for more work than this per login
 
 
@@ -36,7 +38,7 @@ class WerkzeugPbkdf2:
         if len(parts) != 3:
             raise MalformedHash("Werkzeug pbkdf2 hash without an iteration count")
         iterations = parse_int(parts[2], "pbkdf2 iterations", 1, MAX_ITERATIONS)
-        if len(expected) != 64 or any(char not in "0123456789abcdef" for char in expected):
+        if not _HEX_64.fullmatch(expected):
             raise MalformedHash("Werkzeug pbkdf2:sha256 checksum must be 64 hex digits")
         return iterations, salt.encode("utf-8"), expected
 

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from authapi.hashers.base import HashSettings, MalformedHash, b64decode_strict, parse_int
 
+_HEX_128 = re.compile(r"[0-9a-f]{128}")
 MAX_MEMORY = 1024**3  # bytes an imported scrypt hash may use per check
 
 
@@ -46,7 +47,7 @@ class WerkzeugScrypt:
             raise MalformedHash("scrypt n must be a power of two")
         r = parse_int(parts[2], "scrypt r", 1, 64)
         p = parse_int(parts[3], "scrypt p", 1, 64)
-        if len(expected) != 128 or any(char not in "0123456789abcdef" for char in expected):
+        if not _HEX_128.fullmatch(expected):
             raise MalformedHash("Werkzeug scrypt checksum must be 128 hex digits")
         return n, r, p, salt.encode("utf-8"), expected
 
