@@ -15,6 +15,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -103,6 +104,8 @@ def main() -> None:
         try:
             deploy = [*flask, "deploy"]
             subprocess.run(deploy, cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: S603 - fixed argv, our own venv
+            cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            load = os.getloadavg()[0]
             started = time.perf_counter()
             result = subprocess.run(  # noqa: S603 - fixed argv, our own venv
                 [*flask, "users", "import", str(path)],
@@ -112,14 +115,21 @@ def main() -> None:
                 text=True,
             )
             seconds = time.perf_counter() - started
+            cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         finally:
             _admin(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     if result.returncode != 0:
         sys.exit(f"import failed:\n{result.stderr[-2000:]}")
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     print(result.stdout.strip())
     print(
         f"{args.users:,} users ({args.format}, {size / 1e6:.1f} MB) in {seconds:.1f} s "
-        f"wall clock, command start included: {args.users / seconds:,.0f} users/s"
+        f"wall clock, command start included: {args.users / seconds:,.0f} users/s "
+        f"(load average {load:.1f} on {os.cpu_count()} cores at the start)"
+    )
+    print(
+        f"the command's own CPU time: {cpu:.1f} s, i.e. {args.users / cpu:,.0f} users per "
+        "CPU second (PostgreSQL's work not included)"
     )
 
 
