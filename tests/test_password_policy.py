@@ -4,11 +4,14 @@ Have I Been Pwned range check against a local range API over a real list."""
 from __future__ import annotations
 
 import hashlib
+import re
 from urllib.parse import urlsplit
 
 import pytest
 
-from authapi import password_policy
+from authapi import create_app, password_policy
+from authapi.configuration import ConfigurationError
+from config import settings_from_env
 from tests.helpers import PASSWORD, assert_fail, login, register
 from tests.support.pwned_range_server import LIST, PwnedRangeServer
 
@@ -222,3 +225,52 @@ def test_a_hanging_api_is_given_up_after_the_timeout(make_app, pwned_server):
 def test_the_check_is_off_by_default(client, pwned_server):
     assert _register(client, CLEAN_PASSWORD).status_code == 201
     assert pwned_server.requests == []
+
+
+# --- settings checked at start ---
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"PASSWORD_HASHER": "md5"}, "PASSWORD_HASHER must be bcrypt or argon2id"),
+        ({"BCRYPT_ROUNDS": 3}, "BCRYPT_ROUNDS must be between 4 and 31"),
+        ({"ARGON2_MEMORY_COST": 19455}, "below OWASP's minimum"),
+        ({"ARGON2_MEMORY_COST": 47104, "ARGON2_TIME_COST": 0}, "below OWASP's minimum"),
+        ({"ARGON2_PARALLELISM": 0}, "ARGON2_PARALLELISM >= 1"),
+        ({"PASSWORD_MAX_LENGTH": 7}, "PASSWORD_MAX_LENGTH must be between 8 and 4096"),
+        ({"FIREBASE_SCRYPT_SIGNER_KEY": "not base64!"}, "FIREBASE_SCRYPT_SIGNER_KEY must be"),
+        ({"PASSWORD_MIN_STRENGTH": 5}, "PASSWORD_MIN_STRENGTH must be 0 (off)"),
+        ({"PWNED_PASSWORDS_URL": "ftp://example.com/"}, "PWNED_PASSWORDS_URL must start"),
+        ({"PWNED_PASSWORDS_TIMEOUT": 0}, "PWNED_PASSWORDS_TIMEOUT must be between"),
+        ({"PWNED_PASSWORDS_CACHE_TTL": 0}, "PWNED_PASSWORDS_CACHE_TTL must be at least"),
+    ],
+)
+def test_unsafe_password_settings_stop_the_start(base_config, overrides, message):
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        create_app({**base_config, **overrides})
+
+
+@pytest.mark.parametrize(("memory", "time_cost"), [(47104, 1), (12288, 3), (7168, 5)])
+def test_every_owasp_argon2id_point_is_accepted(make_app, memory, time_cost):
+    app = make_app(
+        PASSWORD_HASHER="argon2id", ARGON2_MEMORY_COST=memory, ARGON2_TIME_COST=time_cost
+    )
+    client = app.test_client()
+    register(client)
+    assert login(client)
+
+
+def test_password_settings_come_from_the_environment():
+    settings = settings_from_env(
+        {
+            "PASSWORD_HASHER": "argon2id",
+            "PWNED_PASSWORDS_FAIL_OPEN": "false",
+            "ARGON2_TIME_COST": "3",
+        }
+    )
+    assert settings == {
+        "PASSWORD_HASHER": "argon2id",
+        "PWNED_PASSWORDS_FAIL_OPEN": False,
+        "ARGON2_TIME_COST": 3,
+    }
