@@ -288,8 +288,6 @@ def check_password_config(config: Mapping[str, Any], given: Collection[str]) -> 
     hasher = config["PASSWORD_HASHER"]
     if hasher not in hashers.base.HASHERS:
         yield f"PASSWORD_HASHER must be bcrypt or argon2id, got {hasher!r}"
-    if not 4 <= config["BCRYPT_ROUNDS"] <= 31:
-        yield "BCRYPT_ROUNDS must be between 4 and 31"
     memory, time_cost = config["ARGON2_MEMORY_COST"], config["ARGON2_TIME_COST"]
     if not meets_owasp_minimum(memory, time_cost) or config["ARGON2_PARALLELISM"] < 1:
         yield (
