@@ -29,7 +29,11 @@ def upgrade_if_needed(user: User, password: str, checked_hash: str) -> bool:
         log.info("password hash kept: the password does not fit the configured hasher")
         return False
     old_format = hashers.identify(checked_hash)
-    new_hash = passwords.hash_password(password)
+    try:
+        new_hash = passwords.hash_password(password)
+    except Exception:  # e.g. the hashing pool is full: the login stands anyway
+        log.warning("password hash kept: the new hash could not be made now", exc_info=True)
+        return False
     result = db.session.execute(
         update(User)
         .where(User.id == user.id, User.password == checked_hash)

@@ -19,8 +19,8 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
-from typing import Any, TypeVar
+from functools import lru_cache, partial
+from typing import TypeVar
 
 from flask import current_app
 
@@ -77,7 +77,7 @@ def _pool() -> ThreadPoolExecutor:
         return pool
 
 
-def _in_pool(function: Callable[..., Result], *args: Any) -> Result:
+def _in_pool(function: Callable[..., Result], *args: bytes) -> Result:
     """Run one hash in the hashing pool and wait for it (its exception, if any, too)."""
     return _pool().submit(function, *args).result()
 
@@ -92,12 +92,12 @@ def hash_password(password: str) -> str:
     The caller has validated its length (authapi.password_policy).
     """
     settings = hash_settings()
-    return _in_pool(hashers.new_hash, password, settings)
+    return _in_pool(partial(hashers.new_hash, password, settings))
 
 
 @lru_cache(maxsize=8)
 def _dummy_hash(settings: hashers.HashSettings) -> str:
-    return _in_pool(hashers.new_hash, "authapi-dummy-password", settings)
+    return _in_pool(partial(hashers.new_hash, "authapi-dummy-password", settings))
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:
@@ -111,10 +111,10 @@ def verify_password(password: str, password_hash: str | None) -> bool:
     settings = hash_settings()
     if password_hash is not None:
         try:
-            return _in_pool(hashers.verify, password, password_hash, settings)
+            return _in_pool(partial(hashers.verify, password, password_hash, settings))
         except hashers.MalformedHash:
             pass
-    _in_pool(hashers.verify, password, _dummy_hash(settings), settings)
+    _in_pool(partial(hashers.verify, password, _dummy_hash(settings), settings))
     return False
 
 
