@@ -209,7 +209,7 @@ def delete_user(email: str) -> None:
 def import_users(
     file: Path, file_format: str | None, dry_run: bool, on_conflict: str, batch_size: int
 ) -> None:
-    """Import users with their existing password hashes (JSON Lines or CSV).
+    """Import users with their old password hashes (JSONL or CSV).
 
     Columns: email, name, password_hash (required), role, verified, created_at.
     All or nothing: one bad row refuses the file (each reported with its line).
@@ -266,7 +266,9 @@ def import_users(
     help="jsonl or csv (default: from the file's extension; jsonl to stdout).",
 )
 def export_users(file: Path, file_format: str | None) -> None:
-    """Write every user, password hash included, in the import format (default: stdout).
+    """Export every user with their hash, in the import format.
+
+    JSON Lines on stdout by default.
 
     The file holds password hashes: it is created readable by its owner only.
     """
