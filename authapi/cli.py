@@ -205,7 +205,13 @@ def delete_user(email: str) -> None:
     show_default=True,
     help="An email that already has an account: refuse the file, or skip that row.",
 )
-@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--batch-size",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Rows written per COPY/INSERT (all in one transaction).",
+)
 def import_users(
     file: Path, file_format: str | None, dry_run: bool, on_conflict: str, batch_size: int
 ) -> None:
