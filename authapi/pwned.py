@@ -22,6 +22,7 @@ from urllib.request import Request, urlopen
 import redis
 from flask import current_app
 
+from authapi import redis_keys
 from authapi.errors import ServiceUnavailable
 from authapi.extensions import redis_store
 
@@ -52,7 +53,7 @@ def is_pwned(password: str) -> bool:
 
 
 def _key(prefix: str) -> str:
-    return f"{current_app.config['REDIS_KEY_PREFIX']}:pwned:{prefix}"
+    return redis_keys.key("pwned", prefix)
 
 
 def _cached(prefix: str) -> set[str] | None:
