@@ -47,7 +47,7 @@ def is_pwned(password: str) -> bool:
         if suffixes is None:
             if current_app.config["PWNED_PASSWORDS_FAIL_OPEN"]:
                 return False
-            raise ServiceUnavailable(CHECK_UNAVAILABLE)
+            raise ServiceUnavailable(CHECK_UNAVAILABLE, code="password_check_unavailable")
         _store(prefix, suffixes)
     return suffix in suffixes
 

@@ -206,6 +206,7 @@ def test_an_unavailable_api_fails_closed_when_configured(make_app, pwned_server)
     response = _register(app.test_client(), CLEAN_PASSWORD)
     assert_fail(response, 503, "The password check is unavailable, please retry shortly")
     assert response.headers["Retry-After"]
+    assert response.get_json()["code"] == "password_check_unavailable"
     pwned_server.mode = "ok"  # back: the next request succeeds, no restart
     assert _register(app.test_client(), CLEAN_PASSWORD).status_code == 201
 

@@ -175,6 +175,9 @@ ERROR_CODES: dict[str, str] = {
     "headers_too_large": "Request headers too large",
     "internal_error": "An unexpected server error",
     "service_unavailable": "PostgreSQL or Redis is unreachable: retry after `Retry-After` seconds",
+    "password_check_unavailable": (
+        "The breached-password check (`PWNED_PASSWORDS_URL`, failing closed) did not answer"
+    ),
 }
 ERROR_CODE = {
     "type": "string",
