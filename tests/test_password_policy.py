@@ -207,6 +207,7 @@ def test_an_unavailable_api_fails_closed_when_configured(make_app, pwned_server)
         PASSWORD_COMMON_CHECK=False,
         PWNED_PASSWORDS_URL=pwned_server.url,
         PWNED_PASSWORDS_FAIL_OPEN=False,
+        PWNED_PASSWORDS_TIMEOUT=30,
     )
     response = _register(app.test_client(), CLEAN_PASSWORD)
     assert_fail(response, 503, "The password check is unavailable, please retry shortly")
