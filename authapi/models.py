@@ -69,6 +69,12 @@ class AuthEventName(enum.StrEnum):
     USER_ENABLED = "user_enabled"
     USER_DELETED = "user_deleted"
     PASSWORD_REHASHED = "password_rehashed"
+    MFA_REQUIRED = "mfa_required"
+    MFA_ENROLLED = "mfa_enrolled"
+    MFA_REMOVED = "mfa_removed"
+    MFA_USED = "mfa_used"
+    MFA_FAILED = "mfa_failed"
+    RECOVERY_CODES_GENERATED = "recovery_codes_generated"
 
 
 class AuthEvent(db.Model):
