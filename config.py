@@ -121,6 +121,25 @@ class Config:
     CLOCK_FROZEN_AT = 0.0  # UNIX seconds; tests only: 0 = the real clock (authapi/clock.py)
     DEV_KEYS_DIR = "instance/keys"
 
+    # Passwords (issue 14, docs/passwords.md). New hashes: bcrypt (BCRYPT_ROUNDS) or
+    # argon2id (OWASP's minimum is the floor: 19 MiB and 2 iterations, or an equivalent).
+    PASSWORD_HASHER = "bcrypt"  # bcrypt | argon2id
+    ARGON2_TIME_COST = 2
+    ARGON2_MEMORY_COST = 19456  # KiB
+    ARGON2_PARALLELISM = 1
+    PASSWORD_MAX_LENGTH = 256  # characters, with argon2id (bcrypt: 72 UTF-8 bytes)
+    # Imported Firebase scrypt hashes: the project's hash parameters (base64).
+    FIREBASE_SCRYPT_SIGNER_KEY = ""
+    FIREBASE_SCRYPT_SALT_SEPARATOR = ""
+    FLASK_SECURITY_PASSWORD_SALT = ""  # imported flask-security$ hashes
+    PASSWORD_COMMON_CHECK = True  # refuse passwords on zxcvbn's common-password list
+    PASSWORD_MIN_STRENGTH = 0  # zxcvbn score 1-4 a new password needs; 0 = no check
+    # Have I Been Pwned range API (k-anonymity), off when empty,
+    # e.g. https://api.pwnedpasswords.com/range/
+    PWNED_PASSWORDS_URL = ""
+    PWNED_PASSWORDS_TIMEOUT = 2.0  # seconds
+    PWNED_PASSWORDS_FAIL_OPEN = True  # API down: accept the password (false: 503)
+    PWNED_PASSWORDS_CACHE_TTL = 24 * 60 * 60  # seconds a range answer is kept in Redis
     # Second factors (docs/mfa.md). MFA_ENCRYPTION_KEY: base64 of 32 random bytes, the
     # AES-GCM key of TOTP secrets at rest (`openssl rand -base64 32`); required in production,
     # generated into DEV_KEYS_DIR elsewhere. Older keys that still decrypt: comma-separated.
@@ -323,6 +342,20 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "REFRESH_COOKIE_SAMESITE": ("REFRESH_COOKIE_SAMESITE", str),
     "MAX_SESSIONS_PER_USER": ("MAX_SESSIONS_PER_USER", int),
     "AUDIT_RETENTION_DAYS": ("AUDIT_RETENTION_DAYS", int),
+    "PASSWORD_HASHER": ("PASSWORD_HASHER", str),
+    "ARGON2_TIME_COST": ("ARGON2_TIME_COST", int),
+    "ARGON2_MEMORY_COST": ("ARGON2_MEMORY_COST", int),
+    "ARGON2_PARALLELISM": ("ARGON2_PARALLELISM", int),
+    "PASSWORD_MAX_LENGTH": ("PASSWORD_MAX_LENGTH", int),
+    "FIREBASE_SCRYPT_SIGNER_KEY": ("FIREBASE_SCRYPT_SIGNER_KEY", str),
+    "FIREBASE_SCRYPT_SALT_SEPARATOR": ("FIREBASE_SCRYPT_SALT_SEPARATOR", str),
+    "FLASK_SECURITY_PASSWORD_SALT": ("FLASK_SECURITY_PASSWORD_SALT", str),
+    "PASSWORD_COMMON_CHECK": ("PASSWORD_COMMON_CHECK", _as_bool),
+    "PASSWORD_MIN_STRENGTH": ("PASSWORD_MIN_STRENGTH", int),
+    "PWNED_PASSWORDS_URL": ("PWNED_PASSWORDS_URL", str),
+    "PWNED_PASSWORDS_TIMEOUT": ("PWNED_PASSWORDS_TIMEOUT", float),
+    "PWNED_PASSWORDS_FAIL_OPEN": ("PWNED_PASSWORDS_FAIL_OPEN", _as_bool),
+    "PWNED_PASSWORDS_CACHE_TTL": ("PWNED_PASSWORDS_CACHE_TTL", int),
     "MFA_ENCRYPTION_KEY": ("MFA_ENCRYPTION_KEY", str),
     "MFA_ENCRYPTION_PREVIOUS_KEYS": ("MFA_ENCRYPTION_PREVIOUS_KEYS", str),
     "MFA_ISSUER": ("MFA_ISSUER", str),

@@ -19,7 +19,8 @@ from typing import Any
 from flask import Flask
 from limits import parse_many
 
-from authapi import durations, embedded, keys, redis_connection
+from authapi import durations, embedded, hashers, keys, redis_connection
+from authapi.hashers.argon2_family import meets_owasp_minimum
 from authapi.mfa import settings as mfa_settings
 from authapi.tokens import TokenKeys
 from config import (
@@ -298,6 +299,36 @@ def check_production(config: Mapping[str, Any], given: Collection[str]) -> Probl
         yield "Production needs COOKIE_SECURE=true (cookies only over HTTPS)"
 
 
+def check_password_config(config: Mapping[str, Any], given: Collection[str]) -> Problems:
+    """Password hashing and checks (issue 14: docs/passwords.md)."""
+    hasher = config["PASSWORD_HASHER"]
+    if hasher not in hashers.base.HASHERS:
+        yield f"PASSWORD_HASHER must be bcrypt or argon2id, got {hasher!r}"
+    memory, time_cost = config["ARGON2_MEMORY_COST"], config["ARGON2_TIME_COST"]
+    if not meets_owasp_minimum(memory, time_cost) or config["ARGON2_PARALLELISM"] < 1:
+        yield (
+            "ARGON2_MEMORY_COST (KiB) and ARGON2_TIME_COST are below OWASP's minimum for "
+            "argon2id: use at least 19456 KiB with 2 iterations (or 47104/1, 12288/3, "
+            "9216/4, 7168/5), and ARGON2_PARALLELISM >= 1"
+        )
+    if not 8 <= config["PASSWORD_MAX_LENGTH"] <= 4096:
+        yield "PASSWORD_MAX_LENGTH must be between 8 and 4096 characters"
+    for name in ("FIREBASE_SCRYPT_SIGNER_KEY", "FIREBASE_SCRYPT_SALT_SEPARATOR"):
+        try:
+            hashers.base.b64decode_strict(config[name])
+        except hashers.MalformedHash:
+            yield f"{name} must be base64 (as Firebase shows it)"
+    if not 0 <= config["PASSWORD_MIN_STRENGTH"] <= 4:
+        yield "PASSWORD_MIN_STRENGTH must be 0 (off) or a zxcvbn score 1-4"
+    url = config["PWNED_PASSWORDS_URL"]
+    if url and not url.startswith(("http://", "https://")):
+        yield "PWNED_PASSWORDS_URL must start with https:// (or http://)"
+    if not 0 < config["PWNED_PASSWORDS_TIMEOUT"] <= 30:
+        yield "PWNED_PASSWORDS_TIMEOUT must be between 0 and 30 seconds"
+    if config["PWNED_PASSWORDS_CACHE_TTL"] < 1:
+        yield "PWNED_PASSWORDS_CACHE_TTL must be at least 1 second"
+
+
 # Every check, run in this order; a new one: append it.
 CHECKS: list[Callable[[Mapping[str, Any], Collection[str]], Problems]] = [
     check_redis_config,
@@ -306,6 +337,7 @@ CHECKS: list[Callable[[Mapping[str, Any], Collection[str]], Problems]] = [
     check_rate_limits,
     check_limits_and_origins,
     check_production,
+    check_password_config,
     mfa_settings.check,
 ]
 

@@ -78,6 +78,7 @@ class AuthEventName(enum.StrEnum):
     USER_DISABLED = "user_disabled"
     USER_ENABLED = "user_enabled"
     USER_DELETED = "user_deleted"
+    PASSWORD_REHASHED = "password_rehashed"
     MFA_REQUIRED = "mfa_required"
     MFA_ENROLLED = "mfa_enrolled"
     MFA_REMOVED = "mfa_removed"

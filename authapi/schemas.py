@@ -12,6 +12,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from authapi import password_policy
 from authapi.emails import (  # noqa: F401 - valid_email is re-exported for callers
     EMAIL_MAX,
     email_problem,
@@ -20,10 +21,9 @@ from authapi.emails import (  # noqa: F401 - valid_email is re-exported for call
     valid_email,
 )
 from authapi.models import AuthEventName, Role
-from authapi.passwords import MAX_PASSWORD_BYTES
 
 NAME_MAX = 100
-PASSWORD_MIN = 8
+PASSWORD_MIN = password_policy.PASSWORD_MIN
 
 
 def has_control_characters(value: str) -> bool:
@@ -61,12 +61,8 @@ def _validate_name(value: str) -> None:
 
 
 def validate_new_password(value: str) -> None:
-    if len(value) < PASSWORD_MIN:
-        raise ValidationError(f"Password must be at least {PASSWORD_MIN} characters")
-    if len(value.encode("utf-8")) > MAX_PASSWORD_BYTES:
-        raise ValidationError(f"Password must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8")
-    if "\x00" in value:
-        raise ValidationError("Password must not contain NUL characters")
+    """Every rule for a new password, in one place: authapi.password_policy."""
+    password_policy.check_new_password(value)
 
 
 class NewPasswordSchema(Schema):

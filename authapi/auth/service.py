@@ -10,7 +10,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from authapi import events, passwords, sessions, tokens
+from authapi import events, password_rehash, passwords, sessions, tokens
 from authapi.errors import APIError, Conflict, Forbidden, NotFound, Unauthorized
 from authapi.extensions import db
 from authapi.mfa import factors as mfa_factors
@@ -159,6 +159,7 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
         if fresh is None or fresh.password != checked_hash:
             raise _invalid_credentials(fresh)
         _refuse_inactive(fresh)
+    password_rehash.upgrade_if_needed(fresh, password, checked_hash)
     return start_session(user, session_id)
 
 
