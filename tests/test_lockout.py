@@ -7,6 +7,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import bcrypt
 import pytest
 
 from authapi import lockout, passwords
@@ -130,14 +131,14 @@ def test_concurrent_guesses_never_get_more_checks_than_the_limit(
     register(app.test_client())
     server = live_server(app)
     checks, lock = [], threading.Lock()
-    real_checkpw = passwords.bcrypt.checkpw
+    real_checkpw = bcrypt.checkpw
 
     def counted_checkpw(password: bytes, hashed: bytes) -> bool:
         with lock:
             checks.append(1)
         return real_checkpw(password, hashed)
 
-    monkeypatch.setattr(passwords.bcrypt, "checkpw", counted_checkpw)
+    monkeypatch.setattr(bcrypt, "checkpw", counted_checkpw)
     payload = {"email": "alice@example.com", "password": "wrong password"}
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = list(
