@@ -23,6 +23,7 @@ from authapi import (
     openapi,
     tokens,
     users,
+    webhooks,
 )
 from authapi.cli import deploy, keys_cli, users_cli
 from authapi.configuration import load_config, load_token_keys
@@ -52,6 +53,7 @@ def register_extensions(app: Flask) -> None:
     tokens.init_app(app, load_token_keys(app))
     mail.init_app(app)
     audit.init_app(app)
+    webhooks.init_app(app)
     # Exact, anchored origins: flask-cors treats strings with regex characters as
     # unanchored patterns, and "*" with credentials would reflect any origin.
     origins = [re.compile(re.escape(origin) + r"\Z") for origin in app.config["CORS_ORIGINS"]]
@@ -73,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(jwks.blueprint)
     app.register_blueprint(demo.blueprint)
     app.register_blueprint(openapi.blueprint)
+    app.register_blueprint(webhooks.blueprint)
 
 
 def register_response_headers(app: Flask) -> None:
@@ -99,6 +102,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(deploy)
     app.cli.add_command(keys_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(webhooks.webhooks_cli)
 
 
 def trust_proxies(app: Flask) -> None:

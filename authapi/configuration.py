@@ -12,6 +12,7 @@ from flask import Flask
 
 from authapi import embedded, keys, redis_connection
 from authapi.tokens import TokenKeys
+from authapi.webhooks import settings as webhook_settings
 from config import config_class_for, settings_from_env
 
 KEY_NAMES = (
@@ -165,6 +166,9 @@ def check_config(config: Mapping[str, Any], given: Collection[str] = ()) -> None
         raise ConfigurationError("HASHING_NICE must be between 0 and 19")
     if int(config["ACCESS_TOKEN_CACHE_SIZE"]) < 0:
         raise ConfigurationError("ACCESS_TOKEN_CACHE_SIZE must be 0 (off) or a positive number")
+    webhook_problems = webhook_settings.problems(config)
+    if webhook_problems:
+        raise ConfigurationError("; ".join(webhook_problems))
     if config["APP_ENV"] != "production":
         return
     missing = [name for name in KEY_NAMES if not config.get(name)]
