@@ -188,9 +188,16 @@ def refresh_lifetime() -> int:
     return int(float(current_app.config["REFRESH_TOKEN_EXPIRES_IN"]) * 60)
 
 
-def issue_access_token(user_id: str, session_id: str, *, now: float | None = None) -> str:
+def issue_access_token(
+    user_id: str,
+    session_id: str,
+    *,
+    now: float | None = None,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """``extra``: more claims (a hook's); the token's own claims always win over them."""
     now = clock.now() if now is None else now
-    claims = {"sub": user_id, "sid": session_id}
+    claims = {**(extra or {}), "sub": user_id, "sid": session_id}
     return encode(
         claims, _keys().access, kind=ACCESS, lifetime=access_lifetime(), policy=_policy(), now=now
     )

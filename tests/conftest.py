@@ -33,6 +33,7 @@ from werkzeug.serving import make_server
 from authapi import create_app, keys
 from authapi.extensions import db
 from config import database_uri
+from tests.support.receiver import Receiver
 from tests.support.smtp_sink import SmtpSink
 
 TEST_DATABASE_URL = os.environ.get(
@@ -219,3 +220,11 @@ def smtp_sink() -> Iterator[SmtpSink]:
 def mail_app(make_app: Callable[..., Flask], smtp_sink: SmtpSink) -> Flask:
     """An app that sends its mail to ``smtp_sink``."""
     return make_app(**smtp_sink.config)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP server on a spare loopback port that records webhooks and hook calls."""
+    server = Receiver().start()
+    yield server
+    server.stop()

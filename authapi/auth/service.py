@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from authapi import events, passwords, sessions, tokens
+from authapi import events, hooks, passwords, sessions, tokens
 from authapi.errors import APIError, Conflict, Forbidden, NotFound, Unauthorized
 from authapi.extensions import db
 from authapi.models import User
@@ -72,6 +72,7 @@ def register(name: str, email: str, password: str) -> User:
     """Create a user; the unique index decides races, so exactly one wins."""
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict("User with that email already exists")
+    hooks.before_user_created(email=email, name=name.strip(), source="register")
     user = User(name=name.strip(), email=email, password=passwords.hash_password(password))
     db.session.add(user)
     try:
@@ -83,11 +84,14 @@ def register(name: str, email: str, password: str) -> User:
     return user
 
 
-def _issue(user_id: str, session_id: str, generation: int, refresh_lifetime: int) -> IssuedTokens:
+def _issue(
+    user_id: str, session_id: str, generation: int, refresh_lifetime: int, *, grant: str
+) -> IssuedTokens:
+    extra = hooks.custom_access_token_claims(user_id=user_id, session_id=session_id, grant=grant)
     return IssuedTokens(
         user_id=user_id,
         session_id=session_id,
-        access_token=tokens.issue_access_token(user_id, session_id),
+        access_token=tokens.issue_access_token(user_id, session_id, extra=extra),
         access_lifetime=tokens.access_lifetime(),
         refresh_token=tokens.issue_refresh_token(
             user_id, session_id, generation, lifetime=refresh_lifetime
@@ -153,7 +157,7 @@ def start_session(user: User, session_id: str) -> IssuedTokens:
     sessions.cache_user(user_id, json.dumps(public_user(user)))
     events.emit(events.login_succeeded, user_id=user_id, session_id=session_id)
     lifetime = min(sessions.idle_timeout(), sessions.max_age())
-    return _issue(user_id, session_id, 0, lifetime)
+    return _issue(user_id, session_id, 0, lifetime, grant="login")
 
 
 def refresh(refresh_token: str | None) -> IssuedTokens:
@@ -177,7 +181,7 @@ def refresh(refresh_token: str | None) -> IssuedTokens:
         session_id=session_id,
         generation=rotation.generation,
     )
-    return _issue(user_id, session_id, rotation.generation, rotation.lifetime)
+    return _issue(user_id, session_id, rotation.generation, rotation.lifetime, grant="refresh")
 
 
 def authenticate(access_token: str | None) -> CurrentUser:
