@@ -2,9 +2,9 @@
 
 - ``HOOK_BEFORE_USER_CREATED_URL``: before an account is created. An answer
   ``{"decision": "reject", "message": "..."}`` refuses the sign-up (403 with that
-  message); any other 2xx JSON object lets it through. No answer in time, a non-2xx
-  or an answer that is not a JSON object: HOOK_FAIL_OPEN decides (closed by default:
-  503, the sign-up can be retried).
+  message); any other 2xx JSON object (or an empty 2xx) lets it through. No answer
+  in time, a non-2xx, or an answer that is not a JSON object: HOOK_FAIL_OPEN decides
+  (closed by default: 503, the sign-up can be retried).
 - ``HOOK_CUSTOM_ACCESS_TOKEN_URL``: when an access token is issued (login, refresh).
   An answer ``{"claims": {...}}`` puts those claims in the token under the claim
   HOOK_CLAIMS_NAMESPACE (``"app": {...}``). Claims named like the token's own
@@ -78,6 +78,8 @@ def call(hook: str, url: str, data: dict[str, Any]) -> dict[str, Any]:
         raise HookFailed(str(refused)) from None
     if not reply.ok:
         raise HookFailed(f"HTTP {reply.status}")
+    if not reply.body.strip():
+        return {}  # 204, or 200 with nothing to say: carry on
     try:
         answer = json.loads(reply.body.decode("utf-8"))
     except (ValueError, RecursionError):
