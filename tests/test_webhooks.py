@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from authapi.extensions import db
 from authapi.models import User
-from authapi.webhooks import transport, worker
+from authapi.webhooks import signing, transport, worker
 from authapi.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tests.helpers import PASSWORD, assert_fail, login, register
 from tests.support.receiver import Answer
@@ -692,3 +692,23 @@ def test_production_accepts_only_https():
     assert transport.check_url("https://hooks.example.com/x", https_only=True).hostname
     assert transport.is_blocked(transport.ipaddress.ip_address("169.254.169.254"))
     assert not transport.is_blocked(transport.ipaddress.ip_address("93.184.216.34"))
+
+
+# --- the commands -----------------------------------------------------------------------------
+
+
+def test_the_worker_command_runs_once(wh_app, wh_client, admin, receiver):
+    webhook = create_webhook(wh_client, admin, receiver.url, ["user.created"])
+    register(wh_client)
+    result = wh_app.test_cli_runner().invoke(args=["webhooks", "worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "Attempted 1 deliveries." in result.output
+    assert receiver.received[0].verified(webhook["secret"])["type"] == "user.created"
+
+
+def test_new_secret_prints_a_standard_webhooks_secret(wh_app):
+    result = wh_app.test_cli_runner().invoke(args=["webhooks", "new-secret"])
+    assert result.exit_code == 0
+    secret = result.output.strip()
+    assert secret.startswith("whsec_") and signing.valid_secret(secret)
+    assert secret != signing.new_secret()

@@ -27,10 +27,10 @@ log = logging.getLogger(__name__)
     help="Deliveries sent at the same time by this process.",
 )
 def run_worker(once: bool, threads: int) -> None:
-    """Send queued webhooks until stopped (SIGTERM or Ctrl-C finish the current ones).
+    """Send queued webhooks until stopped (SIGTERM, Ctrl-C).
 
-    Run as many workers as you like, on any machines: they never send a delivery twice
-    at the same time.
+    The deliveries under way finish first. Run as many workers as you like, on any
+    machines: they never send a delivery twice at the same time.
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if once:
