@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run dev keys test node-deps lint format bench clean
+.PHONY: run worker dev keys test node-deps lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,17 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.installed
 
-## run: install, create and migrate the database, serve with gunicorn on $PORT
+## run: install, create and migrate the database, serve with gunicorn on $PORT,
+## with the webhooks worker beside it (stopped with the server)
 run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi deploy
-	PORT=$(PORT) exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	$(BIN)/flask --app wsgi webhooks worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
+	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+## worker: the webhooks worker alone (for a server started some other way)
+worker: $(VENV)/.installed
+	exec $(BIN)/flask --app wsgi webhooks worker
 
 ## dev: the Flask development server with reload
 dev: $(VENV)/.installed

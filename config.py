@@ -125,6 +125,7 @@ class Config:
 
 class DevelopmentConfig(Config):
     APP_ENV = "development"
+    WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # receivers on this machine
 
 
 class TestingConfig(Config):

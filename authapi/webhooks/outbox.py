@@ -198,6 +198,11 @@ SIGNAL_LISTENERS: dict[Any, Callable[..., None]] = {
 
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = True
+    if app.config["APP_ENV"] == "production" and app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"]:
+        log.warning(
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS is on in production: admins can point webhooks "
+            "at internal addresses (cloud metadata included)"
+        )
     for signal, listener in SIGNAL_LISTENERS.items():
         signal.connect(listener, sender=app, weak=False)
     # One listener for every app (they share the session factory); it acts only for
