@@ -1,11 +1,5 @@
-"""Webhooks: admin-managed endpoints, an outbox written with each change, a worker.
-
-See docs/webhooks.md. The blocking hooks (before sign-up, custom token claims) are in
-:mod:`authapi.hooks`.
+"""Webhooks: admin-managed endpoints (``routes``, ``service``), an outbox written with
+each change (``outbox``), the delivery worker (``worker``, ``cli``) over a transport
+that refuses private targets (``transport``), Standard Webhooks signatures
+(``signing``). See docs/webhooks.md. The blocking hooks are in :mod:`authapi.hooks`.
 """
-
-from authapi.webhooks.cli import webhooks_cli
-from authapi.webhooks.outbox import init_app
-from authapi.webhooks.routes import blueprint
-
-__all__ = ["blueprint", "init_app", "webhooks_cli"]
