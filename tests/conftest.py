@@ -121,6 +121,7 @@ def base_config(database_url: str, redis_url: str, key_config: dict[str, str]) -
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,
         "RATELIMIT_ENABLED": False,
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS": True,  # receivers on loopback (tests/support/receiver.py)
         **key_config,
     }
 

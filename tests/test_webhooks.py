@@ -648,7 +648,7 @@ def test_a_rotated_secret_signs_beside_the_old_one_during_the_grace(
     ],
 )
 def test_private_targets_are_refused_at_registration(make_app, url):
-    app = make_app()  # WEBHOOK_ALLOW_PRIVATE_TARGETS is false by default
+    app = make_app(WEBHOOK_ALLOW_PRIVATE_TARGETS=False)  # the default outside development
     admin = make_admin(app)
     response = app.test_client().post(
         "/api/webhooks", json={"url": url, "events": ["user.created"]}, headers=bearer(admin)

@@ -28,25 +28,30 @@ def _validate_description(value: str) -> None:
         raise ValidationError("Must not contain control characters")
 
 
-_event_type = fields.String(
-    validate=validate.OneOf(EVENT_TYPES, error="Unknown event; one of: " + ", ".join(EVENT_TYPES))
-)
+class EventTypes(fields.Field):
+    """A non-empty list of distinct event types; its errors are one flat list (as every
+    field's), never per item."""
 
-
-def _validate_events(value: list[str]) -> None:
-    if not value:
-        raise ValidationError("Subscribe to at least one event")
-    if len(set(value)) != len(value):
-        raise ValidationError("Each event at most once")
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ValidationError("Must be a list of event types")
+        if not value:
+            raise ValidationError("Subscribe to at least one event")
+        unknown = [item for item in value if item not in EVENT_TYPES]
+        if unknown:
+            raise ValidationError(
+                f"Unknown event {unknown[0][:40]!r}; one of: " + ", ".join(EVENT_TYPES)
+            )
+        if len(set(value)) != len(value):
+            raise ValidationError("Each event at most once")
+        return list(value)
 
 
 class WebhookUpdateSchema(Schema):
     """PATCH: any of the fields; unknown fields are a 400 (as for users)."""
 
     url = fields.String(validate=_validate_url, error_messages={"null": "URL is required"})
-    events = fields.List(
-        _event_type, validate=_validate_events, error_messages={"null": "Events are required"}
-    )
+    events = EventTypes(error_messages={"null": "Events are required"})
     description = fields.String(validate=_validate_description)
     enabled = StrictBoolean(error_messages={"null": "Must be true or false"})
 
@@ -62,10 +67,8 @@ class WebhookCreateSchema(WebhookUpdateSchema):
         validate=_validate_url,
         error_messages={"required": "URL is required", "null": "URL is required"},
     )
-    events = fields.List(
-        _event_type,
+    events = EventTypes(
         required=True,
-        validate=_validate_events,
         error_messages={"required": "Events are required", "null": "Events are required"},
     )
     description = fields.String(load_default="", validate=_validate_description)
