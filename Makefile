@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run worker dev keys test test-fast node-deps lint format bench clean
+.PHONY: run worker dev keys test test-fast node-deps lint format bench bench-hooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ test-fast: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
+
+## bench-hooks: token issue with and without the custom-access-token hook (docs/performance.md)
+bench-hooks: $(VENV)/.installed-dev
+	$(BIN)/python bench/hooks.py
 
 ## node-deps: the npm tools some tests run (tests/node/*), installed with npm ci
 node-deps:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import http.client
 import ipaddress
 import socket
@@ -112,9 +113,14 @@ def _connect(addresses: list[str], port: int, timeout: float) -> socket.socket:
     error: OSError | None = None
     for address in addresses:
         try:
-            return socket.create_connection((address, port), timeout=timeout)
+            connection = socket.create_connection((address, port), timeout=timeout)
         except OSError as failure:
             error = failure
+            continue
+        # As http.client does: headers and body go out in separate writes, and Nagle's
+        # algorithm would hold the body for the peer's delayed ACK (40 ms on Linux).
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection
     assert error is not None
     raise error
 
@@ -132,12 +138,19 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self.sock.settimeout(self.timeout)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One per process: loading the system's trusted certificates costs milliseconds
+    (docs/performance.md#hooks); the context is safe to share between threads."""
+    return ssl.create_default_context()
+
+
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, host: str, port: int, addresses: list[str], policy: Policy) -> None:
         super().__init__(host, port, timeout=policy.read_timeout)
         self._addresses = addresses
         self._connect_timeout = policy.connect_timeout
-        self._tls = ssl.create_default_context()
+        self._tls = _tls_context()
 
     def connect(self) -> None:
         raw = _connect(self._addresses, self.port, self._connect_timeout)
