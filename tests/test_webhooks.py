@@ -526,6 +526,7 @@ def test_two_workers_racing_never_send_twice(wh_app, wh_client, admin, receiver)
     assert statuses == {"succeeded"}
 
 
+@pytest.mark.subprocess
 def test_a_worker_killed_between_send_and_mark_sends_again(
     wh_app, wh_client, admin, receiver, base_config
 ):
@@ -712,3 +713,86 @@ def test_new_secret_prints_a_standard_webhooks_secret(wh_app):
     secret = result.output.strip()
     assert secret.startswith("whsec_") and signing.valid_secret(secret)
     assert secret != signing.new_secret()
+
+
+# --- hostile input ------------------------------------------------------------------------------
+
+
+def test_hostile_requests_get_json_4xx(wh_client, admin, receiver):
+    auth = bearer(admin)
+    webhook = create_webhook(wh_client, admin, receiver.url, ["user.created"])
+    base = f"/api/webhooks/{webhook['id']}"
+    cases = [
+        (
+            wh_client.post("/api/webhooks", data="url=x", headers=auth, content_type="text/plain"),
+            415,
+        ),
+        (
+            wh_client.post(
+                "/api/webhooks", data="{", headers=auth, content_type="application/json"
+            ),
+            400,
+        ),
+        (wh_client.post("/api/webhooks", json=["not", "an", "object"], headers=auth), 400),
+        (wh_client.post("/api/webhooks", json={"url": None, "events": None}, headers=auth), 400),
+        (
+            wh_client.post(
+                "/api/webhooks",
+                json={"url": "http://[::1", "events": ["user.created"]},
+                headers=auth,
+            ),
+            400,
+        ),
+        (
+            wh_client.post(
+                "/api/webhooks",
+                json={"url": "http://a:99999/", "events": ["user.created"]},
+                headers=auth,
+            ),
+            400,
+        ),
+        (
+            wh_client.post(
+                "/api/webhooks",
+                json={"url": "http://bücher.invalid/", "events": ["user.created"]},
+                headers=auth,
+            ),
+            400,
+        ),
+        (
+            wh_client.post(
+                "/api/webhooks", json={"url": receiver.url, "events": [1, 2]}, headers=auth
+            ),
+            400,
+        ),
+        (
+            wh_client.post(
+                "/api/webhooks",
+                json={"url": receiver.url, "events": ["user.created"], "description": "a\x00b"},
+                headers=auth,
+            ),
+            400,
+        ),
+        (wh_client.patch(base, json={}, headers=auth), 400),
+        (wh_client.patch(base, json={"enabled": None}, headers=auth), 400),
+        (wh_client.get("/api/webhooks?per_page=100000", headers=auth), 400),
+        (wh_client.get(f"{base}/deliveries?status=lost", headers=auth), 400),
+        (wh_client.get(f"{base}/deliveries?page=0", headers=auth), 400),
+        (wh_client.post(f"{base}/deliveries/-1/redeliver", headers=auth), 404),
+        (wh_client.put("/api/webhooks", json={}, headers=auth), 405),
+    ]
+    for response, status in cases:
+        assert_fail(response, status)
+    # The secret never shows again, whatever is asked.
+    listed = wh_client.get("/api/webhooks", headers=auth).get_data(as_text=True)
+    assert webhook["secret"] not in listed
+
+
+def test_cookie_requests_from_another_site_are_refused(wh_client, admin, receiver):
+    login(wh_client, email="root@example.com")  # the test client keeps the cookies
+    response = wh_client.post(
+        "/api/webhooks",
+        json={"url": receiver.url, "events": ["user.created"]},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert_fail(response, 403, "Cross-site request refused")

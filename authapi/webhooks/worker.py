@@ -136,7 +136,13 @@ def _record(
     if outcome.ok:
         delivery.status = DeliveryStatus.SUCCEEDED
         delivery.next_attempt_at = None
-        db.session.execute(endpoints.values(consecutive_failures=0))
+        # Only when there is something to reset: an UPDATE on every success would
+        # make concurrent workers queue on the endpoint's row.
+        db.session.execute(
+            endpoints.where(WebhookEndpoint.consecutive_failures != 0).values(
+                consecutive_failures=0
+            )
+        )
         return False
     if delivery.attempts < policy.max_attempts:
         delay = policy.delay(delivery.attempts, rng)
