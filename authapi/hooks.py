@@ -126,10 +126,10 @@ def before_user_created(*, email: str, name: str, source: str) -> None:
         )
         if fail_open:
             return
-        raise ServiceUnavailable(SIGN_UP_UNAVAILABLE) from None
+        raise ServiceUnavailable(SIGN_UP_UNAVAILABLE, code="sign_up_unavailable") from None
     if decision == "reject":
         _count(BEFORE_USER_CREATED, "rejected")
-        raise Forbidden(_message(answer.get("message")))
+        raise Forbidden(_message(answer.get("message")), code="sign_up_rejected")
     _count(BEFORE_USER_CREATED, "accepted")
 
 

@@ -59,6 +59,7 @@ def test_the_hook_can_refuse_a_sign_up_with_its_message(hooked, receiver):
     before = hook_count("before_user_created", "rejected")
     response = app.test_client().post("/api/auth/register", json=REGISTER)
     assert_fail(response, 403, "No sign-ups from blocked.example")
+    assert response.json["code"] == "sign_up_rejected"
     assert users(app) == 0
     assert hook_count("before_user_created", "rejected") == before + 1
     [call] = receiver.received
@@ -121,6 +122,8 @@ def test_a_failing_hook_refuses_sign_ups_by_default(hooked, receiver, answer):
     before = hook_count("before_user_created", outcome)
     response = app.test_client().post("/api/auth/register", json=REGISTER)
     assert_fail(response, 503, "Sign-up is unavailable right now, please try again later")
+    assert response.json["code"] == "sign_up_unavailable"
+    assert response.headers["Retry-After"]
     assert users(app) == 0
     assert hook_count("before_user_created", outcome) == before + 1
 

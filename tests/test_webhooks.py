@@ -214,6 +214,7 @@ def test_unknown_ids_are_404_json(wh_client, admin, receiver):
             headers=bearer(admin),
         )
         assert_fail(response, 404, "Delivery not found")
+        assert response.json["code"] == "delivery_not_found"
 
 
 # --- the outbox and delivery ---------------------------------------------------------
@@ -598,6 +599,7 @@ def test_redeliver_sends_the_same_message_again(wh_app, wh_client, admin, receiv
         f"/api/webhooks/{webhook['id']}/deliveries/{done['id']}/redeliver", headers=bearer(admin)
     )
     assert_fail(response, 409, "The webhook is disabled: enable it first")
+    assert response.json["code"] == "webhook_disabled"
 
 
 def test_a_rotated_secret_signs_beside_the_old_one_during_the_grace(

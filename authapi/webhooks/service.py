@@ -65,7 +65,7 @@ def get_endpoint(endpoint_id: uuid.UUID, *, for_update: bool = False) -> Webhook
         query = query.with_for_update()
     endpoint = db.session.scalar(query.execution_options(populate_existing=True))
     if endpoint is None:
-        raise NotFound(WEBHOOK_NOT_FOUND)
+        raise NotFound(WEBHOOK_NOT_FOUND, code="webhook_not_found")
     return endpoint
 
 
@@ -150,16 +150,16 @@ def redeliver(
     now = clock.now() if now is None else now
     endpoint = get_endpoint(endpoint_id)
     if delivery_id > BIGINT_MAX:  # the URL's number does not fit the column: no such row
-        raise NotFound(DELIVERY_NOT_FOUND)
+        raise NotFound(DELIVERY_NOT_FOUND, code="delivery_not_found")
     original = db.session.scalar(
         select(WebhookDelivery).where(
             WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == endpoint_id
         )
     )
     if original is None:
-        raise NotFound(DELIVERY_NOT_FOUND)
+        raise NotFound(DELIVERY_NOT_FOUND, code="delivery_not_found")
     if not endpoint.enabled:
-        raise Conflict(WEBHOOK_DISABLED)
+        raise Conflict(WEBHOOK_DISABLED, code="webhook_disabled")
     due = as_datetime(now)
     again = WebhookDelivery(
         event_id=original.event_id,
