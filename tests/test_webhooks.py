@@ -798,3 +798,24 @@ def test_cookie_requests_from_another_site_are_refused(wh_client, admin, receive
         headers={"Sec-Fetch-Site": "cross-site"},
     )
     assert_fail(response, 403, "Cross-site request refused")
+
+
+def test_the_worker_loop_delivers_until_stopped(make_app, wh_client, admin, receiver):
+    """What `flask webhooks worker` runs in each thread: deliver, wait when idle, stop."""
+    app = make_app(**WEBHOOK_SETTINGS, WEBHOOK_POLL_INTERVAL=0.05)
+    webhook = create_webhook(wh_client, admin, receiver.url, ["user.created"])
+    stop = threading.Event()
+    loops = [threading.Thread(target=worker.run_forever, args=(app, stop)) for _ in range(2)]
+    for loop in loops:
+        loop.start()
+    try:
+        register(wh_client)
+        assert receiver.arrived.wait(120), "the worker loop never delivered"
+    finally:
+        stop.set()
+        for loop in loops:
+            loop.join()
+    assert [item.verified(webhook["secret"])["type"] for item in receiver.received] == [
+        "user.created"
+    ]
+    assert deliveries(wh_client, admin, webhook["id"])[0]["status"] == "succeeded"
