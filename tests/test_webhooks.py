@@ -8,6 +8,7 @@ request until released, past a short configured read timeout.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import os
 import random
@@ -24,6 +25,7 @@ from sqlalchemy import func, select
 
 from authapi.extensions import db
 from authapi.models import User
+from authapi.webhooks import service as webhook_service
 from authapi.webhooks import signing, transport, worker
 from authapi.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tests.helpers import PASSWORD, assert_fail, login, register
@@ -819,3 +821,26 @@ def test_the_worker_loop_delivers_until_stopped(make_app, wh_client, admin, rece
         "user.created"
     ]
     assert deliveries(wh_client, admin, webhook["id"])[0]["status"] == "succeeded"
+
+
+def test_purge_deletes_old_finished_events_only(wh_app, wh_client, admin, receiver):
+    webhook = create_webhook(wh_client, admin, receiver.url, ["user.created"])
+    register(wh_client)  # delivered below: finished
+    run_worker(wh_app)
+    receiver.answer(Answer(500))
+    register(wh_client, email="bob@example.com")  # fails once: still pending
+    run_worker(wh_app)
+    runner = wh_app.test_cli_runner()
+    kept = runner.invoke(args=["webhooks", "purge", "--older-than", "1"])
+    assert kept.exit_code == 0 and "Deleted 0 events" in kept.output  # nothing a day old
+    with wh_app.app_context():
+        assert (
+            webhook_service.purge(
+                older_than=datetime.timedelta(days=30), now=time.time() + 31 * 86400
+            )
+            == 1
+        )
+    assert count(wh_app, WebhookEvent) == 1
+    [left] = deliveries(wh_client, admin, webhook["id"])
+    assert left["status"] == "pending"
+    assert run_worker(wh_app, time.time() + 60) == 1  # the kept one still goes out

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import timedelta
 from types import FrameType
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from authapi.webhooks import signing, worker
+from authapi.webhooks import service, signing, worker
 
 webhooks_cli = AppGroup("webhooks", help="Deliver webhooks; make hook secrets.")
 log = logging.getLogger(__name__)
@@ -55,6 +56,24 @@ def run_worker(once: bool, threads: int) -> None:
         while thread.is_alive():  # a timed join lets the signal handler run
             thread.join(timeout=1.0)
     log.info("webhooks worker stopped")
+
+
+@webhooks_cli.command("purge")
+@click.option(
+    "--older-than",
+    "days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Age in days of the events to delete.",
+)
+def purge(days: int) -> None:
+    """Delete old events whose deliveries are all finished.
+
+    Pending deliveries (and their events) are kept, however old. Run it daily (cron).
+    """
+    count = service.purge(older_than=timedelta(days=days))
+    click.echo(f"Deleted {count} events (and their deliveries).")
 
 
 @webhooks_cli.command("new-secret")

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import selectinload
 
 from authapi import clock
@@ -17,7 +17,12 @@ from authapi.errors import Conflict, NotFound, ValidationFailed
 from authapi.extensions import db
 from authapi.queries import Page, paginate
 from authapi.webhooks import settings, signing, transport
-from authapi.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from authapi.webhooks.models import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from authapi.webhooks.outbox import as_datetime
 
 WEBHOOK_NOT_FOUND = "Webhook not found"
@@ -173,3 +178,23 @@ def redeliver(
     db.session.add(again)
     db.session.commit()
     return again
+
+
+def purge(*, older_than: timedelta, now: float | None = None) -> int:
+    """Delete events older than ``older_than`` whose deliveries are all finished (and
+    those deliveries); how many events went. A pending delivery keeps its event."""
+    now = clock.now() if now is None else now
+    pending = exists().where(
+        WebhookDelivery.event_id == WebhookEvent.id,
+        WebhookDelivery.status == DeliveryStatus.PENDING,
+    )
+    old = select(WebhookEvent.id).where(
+        WebhookEvent.created_at < as_datetime(now) - older_than, ~pending
+    )
+    ids = list(db.session.scalars(old))
+    if ids:
+        # Explicitly, not by ON DELETE CASCADE: SQLite (development) may not enforce it.
+        db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.event_id.in_(ids)))
+        db.session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(ids)))
+    db.session.commit()
+    return len(ids)
