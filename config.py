@@ -124,12 +124,30 @@ class Config:
     HOOK_CLAIMS_NAMESPACE = "app"  # the access-token claim the hook's claims go under
 
     CLOCK_OFFSET = 0  # seconds; tests only (see authapi/clock.py)
+    CLOCK_FROZEN_AT = 0.0  # UNIX seconds; tests only: 0 = the real clock (authapi/clock.py)
     DEV_KEYS_DIR = "instance/keys"
+
+    # Second factors (docs/mfa.md). MFA_ENCRYPTION_KEY: base64 of 32 random bytes, the
+    # AES-GCM key of TOTP secrets at rest (`openssl rand -base64 32`); required in production,
+    # generated into DEV_KEYS_DIR elsewhere. Older keys that still decrypt: comma-separated.
+    MFA_ENCRYPTION_KEY = ""
+    MFA_ENCRYPTION_PREVIOUS_KEYS = ""
+    MFA_ISSUER = "authapi"  # the account's label in authenticator apps
+    MFA_TOKEN_EXPIRES_IN = 300  # seconds an mfa_token (password checked, code pending) lives
+    MFA_TOKEN_MAX_ATTEMPTS = 5  # wrong codes one mfa_token is worth
+    MFA_ENROLMENT_EXPIRES_IN = 600  # seconds to confirm a new TOTP secret
+    MFA_ATTEMPTS_PER_ACCOUNT = 10  # code/password checks per account per window
+    MFA_ATTEMPTS_WINDOW = 900  # seconds
 
 
 class DevelopmentConfig(Config):
     APP_ENV = "development"
     WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # receivers on this machine
+    # Every attempt still counts (the limit is what keeps 409s from listing who has an
+    # account), but a developer's own demo and Postman runs from 127.0.0.1 must not
+    # lock them out for an hour: production keeps the low defaults above.
+    RATELIMIT_REGISTER_PER_ADDRESS = "1000 per hour"
+    RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS = "1000 per hour"
 
 
 class TestingConfig(Config):
@@ -239,6 +257,13 @@ def _log_format(value: str) -> str:
     return fmt
 
 
+# Parsers that take a typed value as well as its text: applied to every value of their
+# setting, whatever its source. Another parser only ever gets text.
+TYPED_PARSERS: frozenset[Callable[[Any], Any]] = frozenset(
+    {as_int, as_float, as_str, _as_bool, _as_list, database_uri, _log_level, _log_format}
+)
+
+
 # Environment variable -> (config key, parser). The only place the environment is read.
 ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", database_uri),
@@ -307,15 +332,22 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "HOOK_TIMEOUT": ("HOOK_TIMEOUT", float),
     "HOOK_FAIL_OPEN": ("HOOK_FAIL_OPEN", _as_bool),
     "HOOK_CLAIMS_NAMESPACE": ("HOOK_CLAIMS_NAMESPACE", str),
+    "MFA_ENCRYPTION_KEY": ("MFA_ENCRYPTION_KEY", str),
+    "MFA_ENCRYPTION_PREVIOUS_KEYS": ("MFA_ENCRYPTION_PREVIOUS_KEYS", str),
+    "MFA_ISSUER": ("MFA_ISSUER", str),
+    "MFA_TOKEN_EXPIRES_IN": ("MFA_TOKEN_EXPIRES_IN", int),
+    "MFA_TOKEN_MAX_ATTEMPTS": ("MFA_TOKEN_MAX_ATTEMPTS", int),
+    "MFA_ENROLMENT_EXPIRES_IN": ("MFA_ENROLMENT_EXPIRES_IN", int),
+    "MFA_ATTEMPTS_PER_ACCOUNT": ("MFA_ATTEMPTS_PER_ACCOUNT", int),
+    "MFA_ATTEMPTS_WINDOW": ("MFA_ATTEMPTS_WINDOW", int),
 }
 
 
-def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Translate the set environment variables into config keys.
-
-    Raises ``ValueError`` naming the variable when a value cannot be parsed.
-    """
+def parse_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The set environment variables as config keys, and the problems, each naming its
+    variable (every one, not just the first)."""
     settings: dict[str, Any] = {}
+    problems = []
     for env_name, (key, parse) in ENV_MAPPING.items():
         raw = environ.get(env_name)
         if raw is None or raw == "":
@@ -323,7 +355,18 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         try:
             settings[key] = parser_for(parse)(raw)
         except ValueError as exc:
-            raise ValueError(f"{env_name}: {exc}") from None
+            problems.append(f"{env_name}: {exc}")
+    return settings, problems
+
+
+def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Translate the set environment variables into config keys.
+
+    Raises ``ValueError`` naming the variable when a value cannot be parsed.
+    """
+    settings, problems = parse_environment(environ)
+    if problems:
+        raise ValueError("; ".join(problems))
     return settings
 
 

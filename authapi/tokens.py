@@ -191,12 +191,16 @@ def issue_access_token(
     user_id: str,
     session_id: str,
     *,
+    amr: tuple[str, ...] | None = None,
     now: float | None = None,
     extra: dict[str, Any] | None = None,
 ) -> str:
-    """``extra``: more claims (a hook's); the token's own claims always win over them."""
+    """``amr``: RFC 8176 authentication methods (``pwd``, ``otp``, ``mfa``...), as a claim.
+    ``extra``: more claims (a hook's); the token's own claims always win over them."""
     now = clock.now() if now is None else now
-    claims = {**(extra or {}), "sub": user_id, "sid": session_id}
+    claims: dict[str, Any] = {**(extra or {}), "sub": user_id, "sid": session_id}
+    if amr:
+        claims["amr"] = list(amr)
     return encode(
         claims, _keys().access, kind=ACCESS, lifetime=access_lifetime(), policy=_policy(), now=now
     )

@@ -29,6 +29,7 @@ from authapi.webhooks import service as webhook_service
 from authapi.webhooks import signing, transport, worker
 from authapi.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.support import mfa as mfa_support
 from tests.support.receiver import Answer
 from tests.support.smtp_sink import delivered
 
@@ -44,6 +45,13 @@ ALL_EVENTS = [
     "session.created",
     "session.revoked",
     "refresh.reuse_detected",
+]
+ALL_MFA_EVENTS = [
+    "mfa.enrolled",
+    "mfa.removed",
+    "mfa.used",
+    "mfa.failed",
+    "mfa.recovery_codes_generated",
 ]
 WEBHOOK_FIELDS = {
     "id",
@@ -844,3 +852,38 @@ def test_purge_deletes_old_finished_events_only(wh_app, wh_client, admin, receiv
     [left] = deliveries(wh_client, admin, webhook["id"])
     assert left["status"] == "pending"
     assert run_worker(wh_app, time.time() + 60) == 1  # the kept one still goes out
+
+
+# --- second factors ----------------------------------------------------------------------------
+
+
+def test_second_factor_events(make_app, receiver):
+    step = mfa_support.STEP
+    app = make_app(**WEBHOOK_SETTINGS, CLOCK_FROZEN_AT=(int(time.time()) // step) * step + 5)
+    client = app.test_client()
+    admin = make_admin(app)
+    webhook = create_webhook(client, admin, receiver.url, ALL_MFA_EVENTS)
+    alice = register(client)
+    secret, _codes = mfa_support.enrol_totp(client, app, login(client))
+    token = mfa_support.mfa_token(client)
+    wrong = client.post("/api/auth/login/mfa", json={"mfa_token": token, "code": "000000"})
+    assert wrong.status_code == 400, wrong.json
+    code = mfa_support.code_at(secret, mfa_support.frozen_now(app))
+    right = client.post("/api/auth/login/mfa", json={"mfa_token": token, "code": code})
+    assert right.status_code == 200, right.json
+    removed = client.delete(f"/api/users/{alice['id']}/mfa", headers=bearer(admin))
+    assert removed.status_code == 200, removed.json
+
+    run_worker(app, time.time() + 3600)
+    received = payloads(receiver, webhook["secret"])
+    assert [payload["type"] for payload in received] == [
+        "mfa.enrolled",
+        "mfa.recovery_codes_generated",
+        "mfa.failed",
+        "mfa.used",
+        "mfa.removed",
+    ]
+    assert all(payload["data"]["user_id"] == alice["id"] for payload in received)
+    assert received[0]["data"]["factor"] == "totp"
+    assert received[1]["data"]["left"] == 10
+    assert received[4]["data"]["by"]

@@ -18,6 +18,11 @@ PASSWORD_CHANGED = "password.changed"
 SESSION_CREATED = "session.created"
 SESSION_REVOKED = "session.revoked"
 REFRESH_REUSE_DETECTED = "refresh.reuse_detected"
+MFA_ENROLLED = "mfa.enrolled"
+MFA_REMOVED = "mfa.removed"
+MFA_USED = "mfa.used"
+MFA_FAILED = "mfa.failed"
+MFA_RECOVERY_CODES_GENERATED = "mfa.recovery_codes_generated"
 
 EVENT_TYPES: tuple[str, ...] = (
     USER_CREATED,
@@ -29,6 +34,11 @@ EVENT_TYPES: tuple[str, ...] = (
     SESSION_CREATED,
     SESSION_REVOKED,
     REFRESH_REUSE_DETECTED,
+    MFA_ENROLLED,
+    MFA_REMOVED,
+    MFA_USED,
+    MFA_FAILED,
+    MFA_RECOVERY_CODES_GENERATED,
 )
 
 

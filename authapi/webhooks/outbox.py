@@ -11,6 +11,8 @@ ORM, and so this listener: change accounts through the ORM.)
 Sessions live in Redis, not in a database transaction: their events
 (``session.*``, ``refresh.reuse_detected``) are written by listeners of
 :mod:`authapi.events` in a short transaction of their own, right after the change.
+So are the second-factor events (``mfa.*``), which :mod:`authapi.mfa` signals after
+its own commits.
 If the database is down at that moment the event is lost (and logged).
 """
 
@@ -189,10 +191,30 @@ def _reuse_detected(sender: Flask, **data: Any) -> None:
     write_now([Change(catalog.REFRESH_REUSE_DETECTED, user_id, payload)])
 
 
+# Second factors (authapi.mfa): the signal's keyword arguments that go in ``data``.
+MFA_SIGNALS: dict[Any, tuple[str, tuple[str, ...]]] = {
+    events.mfa_enrolled: (catalog.MFA_ENROLLED, ("factor",)),
+    events.mfa_removed: (catalog.MFA_REMOVED, ("factor", "by")),
+    events.mfa_used: (catalog.MFA_USED, ("factor", "via", "left")),
+    events.mfa_failed: (catalog.MFA_FAILED, ("factor", "via", "reason")),
+    events.recovery_codes_generated: (catalog.MFA_RECOVERY_CODES_GENERATED, ("left",)),
+}
+
+
+def _mfa_listener(event_type: str, keys: tuple[str, ...]) -> Callable[..., None]:
+    def listen(sender: Flask, **data: Any) -> None:
+        user_id = data.get("user_id")
+        payload = {"user_id": user_id, **{key: data.get(key) for key in keys}}
+        write_now([Change(event_type, user_id, payload)])
+
+    return listen
+
+
 SIGNAL_LISTENERS: dict[Any, Callable[..., None]] = {
     events.login_succeeded: _session_created,
     events.logged_out: _session_revoked,
     events.refresh_reuse_detected: _reuse_detected,
+    **{signal: _mfa_listener(*spec) for signal, spec in MFA_SIGNALS.items()},
 }
 
 

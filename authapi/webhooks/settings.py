@@ -8,7 +8,9 @@ from typing import Any
 from authapi.webhooks import signing, transport
 
 # Claims a hook may never set, not even inside its namespace.
-RESERVED_CLAIMS = frozenset({"sub", "sid", "exp", "iss", "aud", "type", "iat", "nbf", "jti"})
+RESERVED_CLAIMS = frozenset(
+    {"sub", "sid", "exp", "iss", "aud", "type", "iat", "nbf", "jti", "amr", "gen"}
+)
 
 
 def production(config: Mapping[str, Any]) -> bool:
