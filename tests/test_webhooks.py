@@ -881,9 +881,12 @@ def test_second_factor_events(make_app, receiver):
         "mfa.recovery_codes_generated",
         "mfa.failed",
         "mfa.used",
+        "mfa.removed",  # an admin's reset: one per factor removed
         "mfa.removed",
     ]
     assert all(payload["data"]["user_id"] == alice["id"] for payload in received)
     assert received[0]["data"]["factor"] == "totp"
     assert received[1]["data"]["left"] == 10
-    assert received[4]["data"]["by"]
+    assert received[2]["data"]["reason"] == "wrong_code"
+    assert {payload["data"]["factor"] for payload in received[4:]} == {"totp", "recovery_code"}
+    assert all(payload["data"]["by"] for payload in received[4:])
