@@ -32,7 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from authapi import audit, mail, tokens
+    from authapi import audit, background, csp, mail, tokens
     from authapi.configuration import load_token_keys
     from authapi.extensions import cors, db, init_db, limiter, migrate, redis_store
     from authapi.webhooks import outbox as webhooks
@@ -44,6 +44,8 @@ def register_extensions(app: Flask) -> None:
     tokens.init_app(app, load_token_keys(app))
     mail.init_app(app)
     audit.init_app(app)
+    background.init_app(app)
+    csp.init_app(app)
     webhooks.init_app(app)
     # Exact, anchored origins: flask-cors treats strings with regex characters as
     # unanchored patterns, and "*" with credentials would reflect any origin.
@@ -105,18 +107,24 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from authapi.cli import deploy, keys_cli, users_cli
+    from authapi.retention import audit_cli
     from authapi.webhooks.cli import webhooks_cli
 
     app.cli.add_command(deploy)
     app.cli.add_command(keys_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(audit_cli)
     app.cli.add_command(webhooks_cli)
 
 
 def trust_proxies(app: Flask) -> None:
-    """Believe X-Forwarded-* only from as many proxies as configured (0 = none)."""
+    """Believe X-Forwarded-For/-Proto only from as many proxies as configured (0 = none).
+
+    Never X-Forwarded-Host: nothing the client can reach may choose the host the app
+    believes it is (mailed links come from FRONTEND_URL alone).
+    """
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     count = app.config["TRUSTED_PROXY_COUNT"]
     if count > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0)  # type: ignore[method-assign]

@@ -61,6 +61,10 @@ RECORDED: dict[Any, AuthEventName] = {
 DETAIL_KEYS = ("reason", "session_id", "scope", "ended", "old_role", "new_role", "by", "via")
 DETAIL_KEYS += ("factor", "left")  # second factors (authapi.mfa)
 
+# Issue 14: a login upgraded a password hash (which format it was, which it is now).
+RECORDED[events.password_rehashed] = AuthEventName.PASSWORD_REHASHED
+DETAIL_KEYS += ("old_format", "new_format")
+
 
 def init_app(app: Flask) -> None:
     for signal, name in RECORDED.items():

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from authapi import events, hooks, passwords, sessions, tokens
+from authapi import events, hooks, password_rehash, passwords, sessions, tokens
 from authapi.errors import APIError, Conflict, Forbidden, NotFound, Unauthorized
 from authapi.extensions import db
 from authapi.mfa import factors as mfa_factors
@@ -163,6 +164,7 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
         if fresh is None or fresh.password != checked_hash:
             raise _invalid_credentials(fresh)
         _refuse_inactive(fresh)
+    password_rehash.upgrade_if_needed(fresh, password, checked_hash)
     return start_session(user, session_id)
 
 
@@ -183,8 +185,14 @@ def start_session(
     return _issue(user_id, session_id, 0, lifetime, amr, grant="login")
 
 
-def refresh(refresh_token: str | None) -> IssuedTokens:
-    """Rotate the session's refresh token; reuse outside the grace window revokes it."""
+def refresh(
+    refresh_token: str | None, *, limit: Callable[[str], None] | None = None
+) -> IssuedTokens:
+    """Rotate the session's refresh token; reuse outside the grace window revokes it.
+
+    ``limit(session_id)`` runs once the token is verified, before the rotation: a rate
+    limit on the session itself, which a forged or foreign ``sid`` cannot reach.
+    """
     if not refresh_token:
         raise RefreshFailed()
     try:
@@ -192,6 +200,8 @@ def refresh(refresh_token: str | None) -> IssuedTokens:
     except tokens.TokenError:
         raise RefreshFailed() from None
     user_id, session_id = claims["sub"], claims["sid"]
+    if limit is not None:
+        limit(session_id)
     rotation = sessions.rotate(user_id, session_id, claims["gen"])
     if rotation.outcome == "reused":
         events.emit(events.refresh_reuse_detected, user_id=user_id, session_id=session_id)

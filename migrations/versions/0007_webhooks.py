@@ -1,7 +1,7 @@
 """webhooks: endpoints, the outbox of events, deliveries
 
 Revision ID: 0007_webhooks
-Revises: 0003_mfa
+Revises: 0008_security
 Create Date: 2026-12-03 07:27:46.467195
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0007_webhooks'
-down_revision = '0003_mfa'
+down_revision = '0008_security'
 branch_labels = None
 depends_on = None
 
