@@ -117,6 +117,27 @@ class Config:
     AUDIT_RETENTION_DAYS = 365  # `flask audit prune` deletes older audit rows; 0 keeps all
     METRICS_TOKEN = ""  # if set, /metrics asks for `Authorization: Bearer <token>`
 
+    # Webhooks (docs/webhooks.md): endpoints are managed through /api/webhooks, events
+    # go out from an outbox table through `flask webhooks worker`.
+    WEBHOOK_ALLOW_PRIVATE_TARGETS = False  # loopback/private/link-local targets (dev, tests)
+    WEBHOOK_CONNECT_TIMEOUT = 3.0  # seconds
+    WEBHOOK_READ_TIMEOUT = 10.0  # seconds per read of the receiver's answer
+    WEBHOOK_RESPONSE_MAX_BYTES = 1024  # of a receiver's answer body, read and kept
+    WEBHOOK_MAX_ATTEMPTS = 10  # then the delivery is marked failed
+    WEBHOOK_RETRY_BASE = 5.0  # seconds before the first retry (then x WEBHOOK_RETRY_FACTOR)
+    WEBHOOK_RETRY_FACTOR = 3.2  # 9 retries over about 22 hours
+    WEBHOOK_RETRY_JITTER = 0.2  # each delay +/- this fraction, at random
+    WEBHOOK_DISABLE_AFTER = 5  # consecutive failed deliveries disable an endpoint (0 = never)
+    WEBHOOK_SECRET_GRACE = 24 * 60 * 60  # seconds a rotated-out secret still signs
+    WEBHOOK_POLL_INTERVAL = 1.0  # seconds the worker waits when nothing is due
+    # Blocking hooks (synchronous, signed like webhooks with HOOK_SECRET).
+    HOOK_BEFORE_USER_CREATED_URL = ""
+    HOOK_CUSTOM_ACCESS_TOKEN_URL = ""
+    HOOK_SECRET = ""  # whsec_<base64>; `flask webhooks new-secret` prints one
+    HOOK_TIMEOUT = 2.0  # seconds (connect, and each read)
+    HOOK_FAIL_OPEN = False  # before-user-created: a hook that fails lets the sign-up through
+    HOOK_CLAIMS_NAMESPACE = "app"  # the access-token claim the hook's claims go under
+
     CLOCK_OFFSET = 0  # seconds; tests only (see authapi/clock.py)
     CLOCK_FROZEN_AT = 0.0  # UNIX seconds; tests only: 0 = the real clock (authapi/clock.py)
     DEV_KEYS_DIR = "instance/keys"
@@ -155,6 +176,7 @@ class Config:
 
 class DevelopmentConfig(Config):
     APP_ENV = "development"
+    WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # receivers on this machine
     # Every attempt still counts (the limit is what keeps 409s from listing who has an
     # account), but a developer's own demo and Postman runs from 127.0.0.1 must not
     # lock them out for an hour: production keeps the low defaults above.
@@ -338,6 +360,23 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LOG_LEVEL": ("LOG_LEVEL", _log_level),
     "LOG_FORMAT": ("LOG_FORMAT", _log_format),
     "METRICS_ENABLED": ("METRICS_ENABLED", _as_bool),
+    "WEBHOOK_ALLOW_PRIVATE_TARGETS": ("WEBHOOK_ALLOW_PRIVATE_TARGETS", _as_bool),
+    "WEBHOOK_CONNECT_TIMEOUT": ("WEBHOOK_CONNECT_TIMEOUT", float),
+    "WEBHOOK_READ_TIMEOUT": ("WEBHOOK_READ_TIMEOUT", float),
+    "WEBHOOK_RESPONSE_MAX_BYTES": ("WEBHOOK_RESPONSE_MAX_BYTES", int),
+    "WEBHOOK_MAX_ATTEMPTS": ("WEBHOOK_MAX_ATTEMPTS", int),
+    "WEBHOOK_RETRY_BASE": ("WEBHOOK_RETRY_BASE", float),
+    "WEBHOOK_RETRY_FACTOR": ("WEBHOOK_RETRY_FACTOR", float),
+    "WEBHOOK_RETRY_JITTER": ("WEBHOOK_RETRY_JITTER", float),
+    "WEBHOOK_DISABLE_AFTER": ("WEBHOOK_DISABLE_AFTER", int),
+    "WEBHOOK_SECRET_GRACE": ("WEBHOOK_SECRET_GRACE", int),
+    "WEBHOOK_POLL_INTERVAL": ("WEBHOOK_POLL_INTERVAL", float),
+    "HOOK_BEFORE_USER_CREATED_URL": ("HOOK_BEFORE_USER_CREATED_URL", str),
+    "HOOK_CUSTOM_ACCESS_TOKEN_URL": ("HOOK_CUSTOM_ACCESS_TOKEN_URL", str),
+    "HOOK_SECRET": ("HOOK_SECRET", str),
+    "HOOK_TIMEOUT": ("HOOK_TIMEOUT", float),
+    "HOOK_FAIL_OPEN": ("HOOK_FAIL_OPEN", _as_bool),
+    "HOOK_CLAIMS_NAMESPACE": ("HOOK_CLAIMS_NAMESPACE", str),
     "METRICS_TOKEN": ("METRICS_TOKEN", str),
     "REFRESH_COOKIE_SAMESITE": ("REFRESH_COOKIE_SAMESITE", str),
     "MAX_SESSIONS_PER_USER": ("MAX_SESSIONS_PER_USER", int),

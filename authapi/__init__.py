@@ -35,6 +35,7 @@ def register_extensions(app: Flask) -> None:
     from authapi import audit, background, csp, mail, tokens
     from authapi.configuration import load_token_keys
     from authapi.extensions import cors, db, init_db, limiter, migrate, redis_store
+    from authapi.webhooks import outbox as webhooks
 
     init_db(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
@@ -45,6 +46,7 @@ def register_extensions(app: Flask) -> None:
     audit.init_app(app)
     background.init_app(app)
     csp.init_app(app)
+    webhooks.init_app(app)
     # Exact, anchored origins: flask-cors treats strings with regex characters as
     # unanchored patterns, and "*" with credentials would reflect any origin.
     origins = [re.compile(re.escape(origin) + r"\Z") for origin in app.config["CORS_ORIGINS"]]
@@ -63,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
     from authapi.admin import routes as admin
     from authapi.auth import routes as auth
     from authapi.users import routes as users
+    from authapi.webhooks import routes as webhooks
 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(users.blueprint)
@@ -73,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(demo.blueprint)
     app.register_blueprint(openapi.blueprint)
     mfa.init_app(app)  # its keys, factor kinds and blueprints
+    app.register_blueprint(webhooks.blueprint)
 
 
 def register_response_headers(app: Flask) -> None:
@@ -104,11 +108,13 @@ def register_error_handlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from authapi.cli import deploy, keys_cli, users_cli
     from authapi.retention import audit_cli
+    from authapi.webhooks.cli import webhooks_cli
 
     app.cli.add_command(deploy)
     app.cli.add_command(keys_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(webhooks_cli)
 
 
 def trust_proxies(app: Flask) -> None:

@@ -23,6 +23,7 @@ from authapi import durations, embedded, hashers, keys, redis_connection
 from authapi.hashers.argon2_family import meets_owasp_minimum
 from authapi.mfa import settings as mfa_settings
 from authapi.tokens import TokenKeys
+from authapi.webhooks import settings as webhook_settings
 from config import (
     ENV_MAPPING,
     TYPED_PARSERS,
@@ -329,6 +330,11 @@ def check_password_config(config: Mapping[str, Any], given: Collection[str]) -> 
         yield "PWNED_PASSWORDS_CACHE_TTL must be at least 1 second"
 
 
+def check_webhooks(config: Mapping[str, Any], given: Collection[str]) -> Problems:
+    """Webhook and hook settings (docs/webhooks.md)."""
+    yield from webhook_settings.problems(config)
+
+
 # Every check, run in this order; a new one: append it.
 CHECKS: list[Callable[[Mapping[str, Any], Collection[str]], Problems]] = [
     check_redis_config,
@@ -339,6 +345,7 @@ CHECKS: list[Callable[[Mapping[str, Any], Collection[str]], Problems]] = [
     check_production,
     check_password_config,
     mfa_settings.check,
+    check_webhooks,
 ]
 
 

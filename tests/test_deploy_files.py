@@ -408,3 +408,45 @@ def test_gunicorn_binds_all_interfaces_on_the_port_env_var(monkeypatch, tmp_path
     assert int(port) == int(environment["PORT"])
     assert settings["workers"] >= 1
     assert settings["control_socket_disable"] is True
+
+
+# --- the webhook worker ----------------------------------------------------------------
+
+WORKER_COMMAND = ["flask", "--app", "wsgi", "webhooks", "worker"]
+
+
+def test_compose_runs_the_webhook_worker_from_the_app_image() -> None:
+    worker = service("webhooks")
+    assert worker.get("build") == service("app").get("build")
+    command = worker.get("command")
+    assert (shlex.split(command) if isinstance(command, str) else command) == WORKER_COMMAND
+    # The entrypoint runs a given command as is (no second migration, no gunicorn).
+    assert 'exec "$@"' in entrypoint_commands()
+    assert not worker.get("ports"), "the worker serves no HTTP"
+    assert (worker.get("healthcheck") or {}).get("disable") is True
+
+
+def test_the_worker_command_exists() -> None:
+    from authapi.webhooks.cli import webhooks_cli
+
+    assert WORKER_COMMAND[-2] == webhooks_cli.name
+    assert WORKER_COMMAND[-1] in webhooks_cli.commands
+
+
+def test_the_worker_shares_the_apps_database_and_settings() -> None:
+    app_env, worker_env = service_env("app"), service_env("webhooks")
+    unknown = set(worker_env) - set(ENV_MAPPING) - {"APP_ENV"}
+    assert not unknown, f"config.ENV_MAPPING ignores: {sorted(unknown)}"
+    for name in ("APP_ENV", "DATABASE_URL", "REDIS_URL", *KEY_VARS):
+        assert worker_env.get(name) == app_env.get(name), name
+    assert service("webhooks").get("env_file") == service("app").get("env_file")
+    if "COOKIE_SECURE" in worker_env:
+        assert ENV_MAPPING["COOKIE_SECURE"][1](worker_env["COOKIE_SECURE"]) is True
+
+
+def test_the_worker_starts_after_the_app_has_migrated() -> None:
+    depends = service("webhooks").get("depends_on")
+    assert isinstance(depends, dict), "use the long depends_on form with conditions"
+    # The app runs the migrations before it answers its healthcheck.
+    assert depends["app"]["condition"] == "service_healthy"
+    assert instruction_args("HEALTHCHECK"), "the app image needs its healthcheck for this"

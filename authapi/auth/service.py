@@ -10,7 +10,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from authapi import events, password_rehash, passwords, sessions, tokens
+from authapi import events, hooks, password_rehash, passwords, sessions, tokens
 from authapi.errors import APIError, Conflict, Forbidden, NotFound, Unauthorized
 from authapi.extensions import db
 from authapi.mfa import factors as mfa_factors
@@ -83,6 +83,8 @@ def register(
     """
     if email_taken(email):
         raise Conflict("User with that email already exists", code="email_taken")
+    if via is None:  # the operator's own accounts (the CLI) are not the hook's to refuse
+        hooks.before_user_created(email=email, name=name.strip(), source="register")
     user = User(
         name=name.strip(), email=email, password=passwords.hash_password(password), role=role
     )
@@ -103,11 +105,14 @@ def _issue(
     generation: int,
     refresh_lifetime: int,
     amr: tuple[str, ...] = sessions.DEFAULT_AMR,
+    *,
+    grant: str,
 ) -> IssuedTokens:
+    extra = hooks.custom_access_token_claims(user_id=user_id, session_id=session_id, grant=grant)
     return IssuedTokens(
         user_id=user_id,
         session_id=session_id,
-        access_token=tokens.issue_access_token(user_id, session_id, amr=amr),
+        access_token=tokens.issue_access_token(user_id, session_id, amr=amr, extra=extra),
         access_lifetime=tokens.access_lifetime(),
         refresh_token=tokens.issue_refresh_token(
             user_id, session_id, generation, lifetime=refresh_lifetime
@@ -177,7 +182,7 @@ def start_session(
     sessions.cache_user(user_id, json.dumps(cached_user(user)))
     events.emit(events.login_succeeded, user_id=user_id, session_id=session_id)
     lifetime = min(sessions.idle_timeout(), sessions.max_age())
-    return _issue(user_id, session_id, 0, lifetime, amr)
+    return _issue(user_id, session_id, 0, lifetime, amr, grant="login")
 
 
 def refresh(
@@ -209,7 +214,9 @@ def refresh(
         session_id=session_id,
         generation=rotation.generation,
     )
-    return _issue(user_id, session_id, rotation.generation, rotation.lifetime, rotation.amr)
+    return _issue(
+        user_id, session_id, rotation.generation, rotation.lifetime, rotation.amr, grant="refresh"
+    )
 
 
 def authenticate(access_token: str | None) -> CurrentUser:

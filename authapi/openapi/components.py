@@ -189,6 +189,11 @@ ERROR_CODES: dict[str, str] = {
     "password_check_unavailable": (
         "The breached-password check (`PWNED_PASSWORDS_URL`, failing closed) did not answer"
     ),
+    "webhook_not_found": "No such webhook endpoint",
+    "delivery_not_found": "No such delivery of this webhook endpoint",
+    "webhook_disabled": "The webhook endpoint is disabled: enable it first",
+    "sign_up_rejected": "The before-user-created hook refused the sign-up (its message)",
+    "sign_up_unavailable": "The before-user-created hook gave no usable answer: retry later",
 }
 ERROR_CODE = {
     "type": "string",
