@@ -56,6 +56,7 @@ class Config:
     REFRESH_TOKEN_EXPIRES_IN = 60  # minutes
     SESSION_MAX_AGE = 24 * 60 * 60  # seconds: absolute cap no refresh extends
     REFRESH_REUSE_INTERVAL = 10  # seconds a superseded refresh token stays usable
+    MAX_SESSIONS_PER_USER = 50  # live sessions per user; a new login ends the oldest beyond it
     JWT_ISSUER = "authapi"
     JWT_AUDIENCE = "authapi"
     JWT_LEEWAY = 30  # seconds of clock skew tolerated on exp/iat/nbf
@@ -64,21 +65,33 @@ class Config:
     BCRYPT_ROUNDS = 12
     MAX_CONCURRENT_HASHES = 2  # per process; keeps a login storm from taking every thread
     HASHING_NICE = 10  # Linux: CPU priority of hashing threads (0 = same as requests)
+    HASH_QUEUE_SIZE = 1  # per process: hashes that may wait for a slot; more -> 503 at once
 
     CORS_ORIGINS: tuple[str, ...] = ("http://localhost:3000",)
     COOKIE_SECURE = False
     REFRESH_COOKIE_PATH = "/api/auth"
+    REFRESH_COOKIE_SAMESITE = "Lax"  # or "Strict" (see docs/security.md)
     MAX_CONTENT_LENGTH = 10 * 1024
     TRUSTED_PROXY_COUNT = 0
 
     RATELIMIT_ENABLED = True
     RATELIMIT_LOGIN_PER_ADDRESS = "20 per minute"
-    RATELIMIT_LOGIN_PER_ACCOUNT = "10 per 5 minutes"
+    # Failed password checks (login, current password) per (account, client address):
+    # a hard limit. Per account, from anywhere: a ceiling that browsers which signed in
+    # to the account before (DEVICE_COOKIE_DAYS) and signed-in callers do not hit.
+    RATELIMIT_LOGIN_PER_ACCOUNT_ADDRESS = "10 per 15 minutes"
+    RATELIMIT_LOGIN_PER_ACCOUNT = "100 per hour"
     RATELIMIT_REGISTER_PER_ADDRESS = "10 per hour"
-    RATELIMIT_REFRESH_PER_SESSION = "30 per minute"
-    # Verification re-sends and password-reset requests (they send mail), shared.
+    RATELIMIT_REFRESH_PER_SESSION = "30 per minute"  # counted once the token is verified
+    RATELIMIT_REFRESH_PER_ADDRESS = "300 per minute"
+    RATELIMIT_PASSWORD_CHANGE_PER_USER = "10 per hour"
+    RATELIMIT_PASSWORD_CHANGE_PER_SESSION = "5 per 15 minutes"
+    # Verification re-sends and password-reset requests (they send mail), shared. Never
+    # a 429: mails beyond a budget are dropped silently, and the answer is the same.
+    RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT_ADDRESS = "3 per hour"
     RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS = "10 per hour"
-    RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT = "3 per hour"
+    RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT = "20 per day"
+    DEVICE_COOKIE_DAYS = 365  # the known-device cookie (see authapi/devices.py)
 
     # Mail (SMTP). An empty MAIL_SERVER writes messages to the log instead (not in
     # production, where they are dropped with an error in the log).
@@ -101,9 +114,43 @@ class Config:
     LOG_LEVEL = "INFO"
     LOG_FORMAT = "text"
     METRICS_ENABLED = True  # GET /metrics (Prometheus); keep it off the public internet
+    AUDIT_RETENTION_DAYS = 365  # `flask audit prune` deletes older audit rows; 0 keeps all
+    METRICS_TOKEN = ""  # if set, /metrics asks for `Authorization: Bearer <token>`
 
     CLOCK_OFFSET = 0  # seconds; tests only (see authapi/clock.py)
+    CLOCK_FROZEN_AT = 0.0  # UNIX seconds; tests only: 0 = the real clock (authapi/clock.py)
     DEV_KEYS_DIR = "instance/keys"
+
+    # Passwords (issue 14, docs/passwords.md). New hashes: bcrypt (BCRYPT_ROUNDS) or
+    # argon2id (OWASP's minimum is the floor: 19 MiB and 2 iterations, or an equivalent).
+    PASSWORD_HASHER = "bcrypt"  # bcrypt | argon2id
+    ARGON2_TIME_COST = 2
+    ARGON2_MEMORY_COST = 19456  # KiB
+    ARGON2_PARALLELISM = 1
+    PASSWORD_MAX_LENGTH = 256  # characters, with argon2id (bcrypt: 72 UTF-8 bytes)
+    # Imported Firebase scrypt hashes: the project's hash parameters (base64).
+    FIREBASE_SCRYPT_SIGNER_KEY = ""
+    FIREBASE_SCRYPT_SALT_SEPARATOR = ""
+    FLASK_SECURITY_PASSWORD_SALT = ""  # imported flask-security$ hashes
+    PASSWORD_COMMON_CHECK = True  # refuse passwords on zxcvbn's common-password list
+    PASSWORD_MIN_STRENGTH = 0  # zxcvbn score 1-4 a new password needs; 0 = no check
+    # Have I Been Pwned range API (k-anonymity), off when empty,
+    # e.g. https://api.pwnedpasswords.com/range/
+    PWNED_PASSWORDS_URL = ""
+    PWNED_PASSWORDS_TIMEOUT = 2.0  # seconds
+    PWNED_PASSWORDS_FAIL_OPEN = True  # API down: accept the password (false: 503)
+    PWNED_PASSWORDS_CACHE_TTL = 24 * 60 * 60  # seconds a range answer is kept in Redis
+    # Second factors (docs/mfa.md). MFA_ENCRYPTION_KEY: base64 of 32 random bytes, the
+    # AES-GCM key of TOTP secrets at rest (`openssl rand -base64 32`); required in production,
+    # generated into DEV_KEYS_DIR elsewhere. Older keys that still decrypt: comma-separated.
+    MFA_ENCRYPTION_KEY = ""
+    MFA_ENCRYPTION_PREVIOUS_KEYS = ""
+    MFA_ISSUER = "authapi"  # the account's label in authenticator apps
+    MFA_TOKEN_EXPIRES_IN = 300  # seconds an mfa_token (password checked, code pending) lives
+    MFA_TOKEN_MAX_ATTEMPTS = 5  # wrong codes one mfa_token is worth
+    MFA_ENROLMENT_EXPIRES_IN = 600  # seconds to confirm a new TOTP secret
+    MFA_ATTEMPTS_PER_ACCOUNT = 10  # code/password checks per account per window
+    MFA_ATTEMPTS_WINDOW = 900  # seconds
 
 
 class DevelopmentConfig(Config):
@@ -127,6 +174,7 @@ class ProductionConfig(Config):
     APP_ENV = "production"
     COOKIE_SECURE = True
     LOG_FORMAT = "json"
+    METRICS_ENABLED = False  # turn it on with METRICS_TOKEN, or on an internal-only bind
 
 
 CONFIG_BY_ENV: dict[str, type[Config]] = {
@@ -222,6 +270,13 @@ def _log_format(value: str) -> str:
     return fmt
 
 
+# Parsers that take a typed value as well as its text: applied to every value of their
+# setting, whatever its source. Another parser only ever gets text.
+TYPED_PARSERS: frozenset[Callable[[Any], Any]] = frozenset(
+    {as_int, as_float, as_str, _as_bool, _as_list, database_uri, _log_level, _log_format}
+)
+
+
 # Environment variable -> (config key, parser). The only place the environment is read.
 ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", database_uri),
@@ -250,6 +305,7 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "BCRYPT_ROUNDS": ("BCRYPT_ROUNDS", int),
     "MAX_CONCURRENT_HASHES": ("MAX_CONCURRENT_HASHES", int),
     "HASHING_NICE": ("HASHING_NICE", int),
+    "HASH_QUEUE_SIZE": ("HASH_QUEUE_SIZE", int),
     "TRUSTED_PROXY_COUNT": ("TRUSTED_PROXY_COUNT", int),
     "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _as_bool),
     "RATELIMIT_LOGIN_PER_ADDRESS": ("RATELIMIT_LOGIN_PER_ADDRESS", str),
@@ -258,6 +314,15 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "RATELIMIT_REFRESH_PER_SESSION": ("RATELIMIT_REFRESH_PER_SESSION", str),
     "RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS": ("RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS", str),
     "RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT": ("RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT", str),
+    "RATELIMIT_LOGIN_PER_ACCOUNT_ADDRESS": ("RATELIMIT_LOGIN_PER_ACCOUNT_ADDRESS", str),
+    "RATELIMIT_REFRESH_PER_ADDRESS": ("RATELIMIT_REFRESH_PER_ADDRESS", str),
+    "RATELIMIT_PASSWORD_CHANGE_PER_USER": ("RATELIMIT_PASSWORD_CHANGE_PER_USER", str),
+    "RATELIMIT_PASSWORD_CHANGE_PER_SESSION": ("RATELIMIT_PASSWORD_CHANGE_PER_SESSION", str),
+    "RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT_ADDRESS": (
+        "RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT_ADDRESS",
+        str,
+    ),
+    "DEVICE_COOKIE_DAYS": ("DEVICE_COOKIE_DAYS", float),
     "MAIL_SERVER": ("MAIL_SERVER", str),
     "MAIL_PORT": ("MAIL_PORT", int),
     "MAIL_USERNAME": ("MAIL_USERNAME", str),
@@ -273,15 +338,40 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LOG_LEVEL": ("LOG_LEVEL", _log_level),
     "LOG_FORMAT": ("LOG_FORMAT", _log_format),
     "METRICS_ENABLED": ("METRICS_ENABLED", _as_bool),
+    "METRICS_TOKEN": ("METRICS_TOKEN", str),
+    "REFRESH_COOKIE_SAMESITE": ("REFRESH_COOKIE_SAMESITE", str),
+    "MAX_SESSIONS_PER_USER": ("MAX_SESSIONS_PER_USER", int),
+    "AUDIT_RETENTION_DAYS": ("AUDIT_RETENTION_DAYS", int),
+    "PASSWORD_HASHER": ("PASSWORD_HASHER", str),
+    "ARGON2_TIME_COST": ("ARGON2_TIME_COST", int),
+    "ARGON2_MEMORY_COST": ("ARGON2_MEMORY_COST", int),
+    "ARGON2_PARALLELISM": ("ARGON2_PARALLELISM", int),
+    "PASSWORD_MAX_LENGTH": ("PASSWORD_MAX_LENGTH", int),
+    "FIREBASE_SCRYPT_SIGNER_KEY": ("FIREBASE_SCRYPT_SIGNER_KEY", str),
+    "FIREBASE_SCRYPT_SALT_SEPARATOR": ("FIREBASE_SCRYPT_SALT_SEPARATOR", str),
+    "FLASK_SECURITY_PASSWORD_SALT": ("FLASK_SECURITY_PASSWORD_SALT", str),
+    "PASSWORD_COMMON_CHECK": ("PASSWORD_COMMON_CHECK", _as_bool),
+    "PASSWORD_MIN_STRENGTH": ("PASSWORD_MIN_STRENGTH", int),
+    "PWNED_PASSWORDS_URL": ("PWNED_PASSWORDS_URL", str),
+    "PWNED_PASSWORDS_TIMEOUT": ("PWNED_PASSWORDS_TIMEOUT", float),
+    "PWNED_PASSWORDS_FAIL_OPEN": ("PWNED_PASSWORDS_FAIL_OPEN", _as_bool),
+    "PWNED_PASSWORDS_CACHE_TTL": ("PWNED_PASSWORDS_CACHE_TTL", int),
+    "MFA_ENCRYPTION_KEY": ("MFA_ENCRYPTION_KEY", str),
+    "MFA_ENCRYPTION_PREVIOUS_KEYS": ("MFA_ENCRYPTION_PREVIOUS_KEYS", str),
+    "MFA_ISSUER": ("MFA_ISSUER", str),
+    "MFA_TOKEN_EXPIRES_IN": ("MFA_TOKEN_EXPIRES_IN", int),
+    "MFA_TOKEN_MAX_ATTEMPTS": ("MFA_TOKEN_MAX_ATTEMPTS", int),
+    "MFA_ENROLMENT_EXPIRES_IN": ("MFA_ENROLMENT_EXPIRES_IN", int),
+    "MFA_ATTEMPTS_PER_ACCOUNT": ("MFA_ATTEMPTS_PER_ACCOUNT", int),
+    "MFA_ATTEMPTS_WINDOW": ("MFA_ATTEMPTS_WINDOW", int),
 }
 
 
-def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Translate the set environment variables into config keys.
-
-    Raises ``ValueError`` naming the variable when a value cannot be parsed.
-    """
+def parse_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The set environment variables as config keys, and the problems, each naming its
+    variable (every one, not just the first)."""
     settings: dict[str, Any] = {}
+    problems = []
     for env_name, (key, parse) in ENV_MAPPING.items():
         raw = environ.get(env_name)
         if raw is None or raw == "":
@@ -289,7 +379,18 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         try:
             settings[key] = parser_for(parse)(raw)
         except ValueError as exc:
-            raise ValueError(f"{env_name}: {exc}") from None
+            problems.append(f"{env_name}: {exc}")
+    return settings, problems
+
+
+def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Translate the set environment variables into config keys.
+
+    Raises ``ValueError`` naming the variable when a value cannot be parsed.
+    """
+    settings, problems = parse_environment(environ)
+    if problems:
+        raise ValueError("; ".join(problems))
     return settings
 
 

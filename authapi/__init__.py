@@ -32,7 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from authapi import audit, mail, tokens
+    from authapi import audit, background, csp, mail, tokens
     from authapi.configuration import load_token_keys
     from authapi.extensions import cors, db, init_db, limiter, migrate, redis_store
 
@@ -43,6 +43,8 @@ def register_extensions(app: Flask) -> None:
     tokens.init_app(app, load_token_keys(app))
     mail.init_app(app)
     audit.init_app(app)
+    background.init_app(app)
+    csp.init_app(app)
     # Exact, anchored origins: flask-cors treats strings with regex characters as
     # unanchored patterns, and "*" with credentials would reflect any origin.
     origins = [re.compile(re.escape(origin) + r"\Z") for origin in app.config["CORS_ORIGINS"]]
@@ -56,7 +58,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from authapi import demo, health, jwks, openapi
+    from authapi import demo, health, jwks, mfa, openapi
     from authapi.accounts import routes as accounts
     from authapi.admin import routes as admin
     from authapi.auth import routes as auth
@@ -70,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(jwks.blueprint)
     app.register_blueprint(demo.blueprint)
     app.register_blueprint(openapi.blueprint)
+    mfa.init_app(app)  # its keys, factor kinds and blueprints
 
 
 def register_response_headers(app: Flask) -> None:
@@ -100,16 +103,22 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from authapi.cli import deploy, keys_cli, users_cli
+    from authapi.retention import audit_cli
 
     app.cli.add_command(deploy)
     app.cli.add_command(keys_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(audit_cli)
 
 
 def trust_proxies(app: Flask) -> None:
-    """Believe X-Forwarded-* only from as many proxies as configured (0 = none)."""
+    """Believe X-Forwarded-For/-Proto only from as many proxies as configured (0 = none).
+
+    Never X-Forwarded-Host: nothing the client can reach may choose the host the app
+    believes it is (mailed links come from FRONTEND_URL alone).
+    """
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     count = app.config["TRUSTED_PROXY_COUNT"]
     if count > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0)  # type: ignore[method-assign]

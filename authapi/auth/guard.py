@@ -44,19 +44,37 @@ def _same_origin(origin: str) -> bool:
     return origin == f"{request.scheme}://{request.host}"
 
 
-def reject_cross_site() -> None:
-    """Refuse a cookie-authenticated state change that the browser marks cross-site.
+def _trusted_origin(origin: str | None) -> bool:
+    return origin is not None and (
+        origin in current_app.config["CORS_ORIGINS"] or _same_origin(origin)
+    )
 
-    Clients that send neither Sec-Fetch-Site nor Origin (curl, servers) pass.
+
+def is_cross_site() -> bool:
+    """Does the browser say this request comes from a page we do not trust?
+
+    - ``Sec-Fetch-Site: cross-site``: always.
+    - ``same-site`` (a sibling subdomain, or another port of the same host): unless its
+      Origin is the API's own or one of CORS_ORIGINS. A navigation (a link on a sibling
+      subdomain to GET /logout) carries no Origin, so it is refused.
+    - otherwise an Origin outside the allowlist.
+
+    Clients that send neither Sec-Fetch-Site nor Origin (curl, servers, browsers too old
+    for Fetch Metadata) pass.
     """
-    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
-        raise Forbidden(CROSS_SITE_MESSAGE, code="cross_site_refused")
+    site = request.headers.get("Sec-Fetch-Site", "").lower()
     origin = request.headers.get("Origin")
-    if origin is None:
-        return
-    if origin in current_app.config["CORS_ORIGINS"] or _same_origin(origin):
-        return
-    raise Forbidden(CROSS_SITE_MESSAGE, code="cross_site_refused")
+    if site == "cross-site":
+        return True
+    if site == "same-site":
+        return not _trusted_origin(origin)
+    return origin is not None and not _trusted_origin(origin)
+
+
+def reject_cross_site() -> None:
+    """Refuse a cookie-authenticated state change that the browser marks cross-site."""
+    if is_cross_site():
+        raise Forbidden(CROSS_SITE_MESSAGE, code="cross_site_refused")
 
 
 # What a view needs of the caller, set by the decorators on the view function.
@@ -80,10 +98,24 @@ def load_current_user() -> None:
     Redis session (and the PostgreSQL row when the session has no cached copy):
     ``g.current_user``. For admin views the row is read afresh: ``g.user``.
     """
+    rule = request.url_rule
+    if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
+        return  # Flask answers it without calling the view (CORS preflights carry no token)
     view = current_app.view_functions.get(request.endpoint or "")
     needs: Needs | None = getattr(view, NEEDS_ATTRIBUTE, None)
-    if needs is None:
-        return
+    if needs is not None:
+        _load(needs)
+
+
+# g key: the request the caller in g was loaded for (g can outlive one request when a
+# test holds an app context).
+LOADED_FOR = "authapi_caller_loaded_for"
+
+
+def _load(needs: Needs) -> None:
+    g.pop("current_user", None)
+    g.pop("user", None)
+    setattr(g, LOADED_FOR, request._get_current_object())  # type: ignore[attr-defined]
     token, from_cookie = access_token_from_request()
     if needs.changes_state and from_cookie and token:
         reject_cross_site()
@@ -102,8 +134,8 @@ def _requiring(needs: Needs, check: Callable[[], None]) -> Callable[[View], View
     def decorator(view: View) -> View:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if "current_user" not in g:  # the hook did not run (an app without it)
-                load_current_user()
+            if g.get(LOADED_FOR) is not request._get_current_object():  # type: ignore[attr-defined]
+                _load(needs)  # the hook did not run for this view (an app without it)
             check()
             return view(*args, **kwargs)
 
@@ -114,7 +146,7 @@ def _requiring(needs: Needs, check: Callable[[], None]) -> Callable[[View], View
 
 
 def _has_user() -> None:
-    """The hook raised already for a caller it could not authenticate."""
+    """Loading raised already for a caller it could not authenticate."""
     if g.get("current_user") is None:
         raise Unauthorized(service.NOT_LOGGED_IN)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
+from authapi.emails import normalize_email, skeleton, valid_email
 from authapi.extensions import db
 from authapi.models import User
-from authapi.schemas import normalize_email, valid_email
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -29,13 +29,16 @@ def find_user_by_id(user_id: str | uuid.UUID) -> User | None:
     return db.session.get(User, user_id)
 
 
+def find_user_for_change(user_id: uuid.UUID, *, lock: bool = False) -> User | None:
+    """The row as the database has it now (not a copy this session holds), locked
+    FOR UPDATE with ``lock`` until the transaction ends."""
+    query = select(User).where(User.id == user_id).execution_options(populate_existing=True)
+    if lock:
+        query = query.with_for_update()
+    return db.session.scalar(query)
+
+
 def email_taken(email: str) -> bool:
-    return db.session.scalar(select(User.id).where(User.email == email)) is not None
-
-
-def reload_user(user: User) -> User | None:
-    """The row as the database has it now (None if deleted meanwhile), not the copy
-    this session already holds."""
-    return db.session.scalar(
-        select(User).where(User.id == user.id).execution_options(populate_existing=True)
-    )
+    """Is this address, or one that looks like it (authapi.emails.skeleton), taken?"""
+    taken = or_(User.email == email, User.email_skeleton == skeleton(email))
+    return db.session.scalar(select(User.id).where(taken).limit(1)) is not None

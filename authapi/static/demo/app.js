@@ -18,6 +18,7 @@ class ApiError extends Error {
     super(body.message || `Request failed (HTTP ${status})`);
     this.status = status;
     this.errors = body.errors || {};
+    this.body = body; // e.g. the code and mfa_token of a 403 mfa_required
     // True when the server no longer accepts us: the page should show logged-out.
     this.loggedOut = loggedOut;
   }
@@ -184,6 +185,7 @@ function setLoggedIn(user) {
   byTestId("me-role").textContent = user.role;
   byTestId("me-id").textContent = user.id;
   renderCookieStatus();
+  window.authapiMfa?.loggedIn(); // mfa.js
 }
 
 function setLoggedOut(reason) {
@@ -283,6 +285,7 @@ async function onLogin(event) {
       form.reset();
       await loadAccount();
     } catch (error) {
+      if (window.authapiMfa?.askForSecondFactor(error)) return form.reset(); // mfa.js
       reportFormError(form, error);
     }
   });
