@@ -124,8 +124,12 @@ def test_rate_limits_are_counted_on_the_sentinel_master(on_sentinel, sentinel_se
         assert_fail(client.post("/api/auth/login", json=wrong), 400)
     assert_fail(client.post("/api/auth/login", json=wrong), 429)
     counters = sentinel_setup.current_master().execute("KEYS", "LIMITS*")
-    assert any("login-account" in key for key in counters), counters
+    assert any("login-address" in key for key in counters), counters
     assert redis_client.keys("LIMITS*") == []
+    # Failed password checks are counted by authapi.lockout's own script, on the master.
+    lockout = sentinel_setup.current_master().execute("KEYS", "*lockout*")
+    assert any(key.endswith(":account") for key in lockout), lockout
+    assert redis_client.keys("*lockout*") == []
 
 
 @pytest.mark.live_server
