@@ -101,6 +101,23 @@ class Config:
     CLOCK_OFFSET = 0  # seconds; tests only (see authapi/clock.py)
     DEV_KEYS_DIR = "instance/keys"
 
+    # Sign-in with another provider (issue 17, docs/providers.md). OAUTH_PROVIDERS names
+    # them; each NAME has OAUTH_<NAME>_ISSUER, _CLIENT_ID, _CLIENT_SECRET and optional
+    # _PRESET (google, microsoft, github), _DISPLAY_NAME, _TRUST_MFA: those are copied
+    # from the environment as they are (see oauth_settings_from_env). Empty = off.
+    OAUTH_PROVIDERS: tuple[str, ...] = ()
+    OAUTH_REDIRECT_ALLOWLIST: tuple[str, ...] = ()  # front-end URLs besides FRONTEND_URL
+    PUBLIC_URL = ""  # the API's public base URL (callback URLs); required in production
+    OAUTH_HTTP_TIMEOUT = 5.0  # seconds per request to a provider
+    OAUTH_FLOW_EXPIRES_IN = 10  # minutes from "Sign in with..." to the callback
+    # Email one-time codes (passwordless)
+    OTP_SIGNUP = False  # a code for an unknown email creates a (verified) account
+    OTP_EXPIRES_IN = 10  # minutes
+    RATELIMIT_OTP_PER_ADDRESS = "10 per hour"
+    # Per email address AND client address: another client cannot use up the owner's.
+    RATELIMIT_OTP_PER_ACCOUNT = "3 per 10 minutes"
+    RATELIMIT_OTP_VERIFY_PER_ADDRESS = "20 per minute"
+
 
 class DevelopmentConfig(Config):
     APP_ENV = "development"
@@ -214,7 +231,38 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LOG_FORMAT": ("LOG_FORMAT", _log_format),
     "METRICS_ENABLED": ("METRICS_ENABLED", _as_bool),
     "PORT": ("PORT", int),
+    "OAUTH_PROVIDERS": ("OAUTH_PROVIDERS", lambda value: _as_list(value.lower())),
+    "OAUTH_REDIRECT_ALLOWLIST": ("OAUTH_REDIRECT_ALLOWLIST", _as_list),
+    "PUBLIC_URL": ("PUBLIC_URL", str),
+    "OAUTH_HTTP_TIMEOUT": ("OAUTH_HTTP_TIMEOUT", float),
+    "OAUTH_FLOW_EXPIRES_IN": ("OAUTH_FLOW_EXPIRES_IN", float),
+    "OTP_SIGNUP": ("OTP_SIGNUP", _as_bool),
+    "OTP_EXPIRES_IN": ("OTP_EXPIRES_IN", float),
+    "RATELIMIT_OTP_PER_ADDRESS": ("RATELIMIT_OTP_PER_ADDRESS", str),
+    "RATELIMIT_OTP_PER_ACCOUNT": ("RATELIMIT_OTP_PER_ACCOUNT", str),
+    "RATELIMIT_OTP_VERIFY_PER_ADDRESS": ("RATELIMIT_OTP_VERIFY_PER_ADDRESS", str),
 }
+
+# Per provider NAME in OAUTH_PROVIDERS: OAUTH_<NAME>_<suffix>, kept as given.
+OAUTH_PROVIDER_SUFFIXES = (
+    "ISSUER",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "PRESET",
+    "DISPLAY_NAME",
+    "TRUST_MFA",
+)
+
+
+def oauth_settings_from_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The OAUTH_<NAME>_* variables of the providers OAUTH_PROVIDERS names."""
+    settings: dict[str, str] = {}
+    for name in _as_list(environ.get("OAUTH_PROVIDERS", "").lower()):
+        for suffix in OAUTH_PROVIDER_SUFFIXES:
+            variable = f"OAUTH_{name.upper()}_{suffix}"
+            if environ.get(variable):
+                settings[variable] = environ[variable]
+    return settings
 
 
 def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -231,6 +279,7 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
             settings[key] = parse(raw)
         except ValueError as exc:
             raise ValueError(f"{env_name}: {exc}") from None
+    settings.update(oauth_settings_from_env(environ))
     return settings
 
 

@@ -18,7 +18,9 @@ from authapi import (
     demo,
     health,
     jwks,
+    email_otp,
     mail,
+    oauth,
     observability,
     openapi,
     tokens,
@@ -52,6 +54,7 @@ def register_extensions(app: Flask) -> None:
     tokens.init_app(app, load_token_keys(app))
     mail.init_app(app)
     audit.init_app(app)
+    oauth.init_app(app)
     # Exact, anchored origins: flask-cors treats strings with regex characters as
     # unanchored patterns, and "*" with credentials would reflect any origin.
     origins = [re.compile(re.escape(origin) + r"\Z") for origin in app.config["CORS_ORIGINS"]]
@@ -73,6 +76,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(jwks.blueprint)
     app.register_blueprint(demo.blueprint)
     app.register_blueprint(openapi.blueprint)
+    app.register_blueprint(oauth.blueprint)
+    app.register_blueprint(email_otp.blueprint)
 
 
 def register_response_headers(app: Flask) -> None:

@@ -49,10 +49,22 @@ RECORDED: dict[Any, AuthEventName] = {
     events.user_disabled: AuthEventName.USER_DISABLED,
     events.user_enabled: AuthEventName.USER_ENABLED,
     events.user_deleted: AuthEventName.USER_DELETED,
+    events.identity_linked: AuthEventName.IDENTITY_LINKED,
+    events.identity_unlinked: AuthEventName.IDENTITY_UNLINKED,
 }
 
 # The only signal arguments that reach a row (besides user_id).
-DETAIL_KEYS = ("reason", "session_id", "scope", "ended", "old_role", "new_role", "by", "via")
+DETAIL_KEYS = (
+    "reason",
+    "session_id",
+    "scope",
+    "ended",
+    "old_role",
+    "new_role",
+    "by",
+    "via",
+    "provider",
+)
 
 
 def init_app(app: Flask) -> None:

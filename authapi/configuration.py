@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask
 
 from authapi import embedded, keys, redis_connection
+from authapi.oauth import settings as oauth_settings
 from authapi.tokens import TokenKeys
 from config import config_class_for, settings_from_env
 
@@ -145,6 +146,16 @@ def check_mail_config(config: Mapping[str, Any]) -> None:
             )
 
 
+def check_sign_in_methods(config: Mapping[str, Any]) -> None:
+    """Provider sign-in and email codes (issue 17)."""
+    try:
+        oauth_settings.check(config)
+    except oauth_settings.ProviderConfigError as error:
+        raise ConfigurationError(str(error)) from None
+    if float(config["OTP_EXPIRES_IN"]) <= 0:
+        raise ConfigurationError("OTP_EXPIRES_IN must be a positive number of minutes")
+
+
 def check_config(config: Mapping[str, Any], given: Collection[str] = ()) -> None:
     """Refuse to start on a configuration that is inconsistent or unsafe.
 
@@ -165,6 +176,7 @@ def check_config(config: Mapping[str, Any], given: Collection[str] = ()) -> None
         raise ConfigurationError("HASHING_NICE must be between 0 and 19")
     if int(config["ACCESS_TOKEN_CACHE_SIZE"]) < 0:
         raise ConfigurationError("ACCESS_TOKEN_CACHE_SIZE must be 0 (off) or a positive number")
+    check_sign_in_methods(config)
     if config["APP_ENV"] != "production":
         return
     missing = [name for name in KEY_NAMES if not config.get(name)]

@@ -143,15 +143,16 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
     return start_session(user, session_id)
 
 
-def start_session(user: User, session_id: str) -> IssuedTokens:
+def start_session(user: User, session_id: str, **how: str) -> IssuedTokens:
     """Finish any sign-in: cache the public user, record it, issue the first tokens.
 
     Every way of signing in (password, and any later method) ends here with a session
-    already created by ``sessions.create``, so they all log in exactly alike.
+    already created by ``sessions.create``, so they all log in exactly alike. ``how``
+    goes to the login_succeeded event: ``via`` (oauth, otp) and ``provider``.
     """
     user_id = str(user.id)
     sessions.cache_user(user_id, json.dumps(public_user(user)))
-    events.emit(events.login_succeeded, user_id=user_id, session_id=session_id)
+    events.emit(events.login_succeeded, user_id=user_id, session_id=session_id, **how)
     lifetime = min(sessions.idle_timeout(), sessions.max_age())
     return _issue(user_id, session_id, 0, lifetime)
 
