@@ -101,9 +101,7 @@ class Identity(db.Model):
 
     __tablename__ = "identities"
     # One account per provider subject: the index decides a race between two callbacks.
-    __table_args__ = (
-        Index("ix_identities_provider_subject", "provider", "subject", unique=True),
-    )
+    __table_args__ = (Index("ix_identities_provider_subject", "provider", "subject", unique=True),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(

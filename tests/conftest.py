@@ -219,3 +219,13 @@ def smtp_sink() -> Iterator[SmtpSink]:
 def mail_app(make_app: Callable[..., Flask], smtp_sink: SmtpSink) -> Flask:
     """An app that sends its mail to ``smtp_sink``."""
     return make_app(**smtp_sink.config)
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[Any]:
+    """A real OpenID provider (oidc-provider on Node), one per test run; stopped after."""
+    from tests.support.oidc_provider import OidcProvider
+
+    provider = OidcProvider().start()
+    yield provider
+    provider.stop()

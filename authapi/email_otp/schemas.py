@@ -15,7 +15,10 @@ class OtpVerifySchema(Schema):
 
     email = Email(
         required=True,
-        error_messages={"required": "Email address is required", "null": "Email address is required"},
+        error_messages={
+            "required": "Email address is required",
+            "null": "Email address is required",
+        },
     )
     code = fields.String(
         required=True,

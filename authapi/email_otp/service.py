@@ -58,8 +58,10 @@ def _mail_code(email: str, code: str, base: str | None) -> None:
     if user is not None and user.disabled:
         return
     if base is None:
-        log.error("FRONTEND_URL is not set: no sign-in code for a recipient at %s",
-                  recipient_domain(email))
+        log.error(
+            "FRONTEND_URL is not set: no sign-in code for a recipient at %s",
+            recipient_domain(email),
+        )
         return
     minutes = codes.lifetime() / 60
     whole = int(minutes) if minutes.is_integer() else minutes
@@ -68,7 +70,7 @@ def _mail_code(email: str, code: str, base: str | None) -> None:
         email,
         f"Your sign-in code: {code}",
         f"Your sign-in code is {code}\n\n"
-        f"Or open this link and press \"Sign in\":\n\n{link}\n\n"
+        f'Or open this link and press "Sign in":\n\n{link}\n\n'
         f"The code works once and expires in {whole} minutes.\n"
         "If you did not ask for it, ignore this email: nobody can sign in without it.\n",
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import requests
@@ -168,7 +168,30 @@ def exchange(
     id_token = token.get("id_token")
     if not isinstance(id_token, str):
         raise InvalidIdToken("no id_token in the token response")
-    return verify_id_token(provider, id_token, nonce=nonce, access_token=token.get("access_token"))
+    access_token = token.get("access_token")
+    identity = verify_id_token(provider, id_token, nonce=nonce, access_token=access_token)
+    if identity.email is None and isinstance(access_token, str):
+        identity = _with_userinfo(identity, endpoints, access_token)
+    return identity
+
+
+def _with_userinfo(
+    identity: ProviderIdentity, endpoints: dict[str, Any], access_token: str
+) -> ProviderIdentity:
+    """Providers that keep profile claims out of the ID token (OpenID Connect Core 5.4)
+    give them at the userinfo endpoint; only for the same ``sub`` (section 5.3.2)."""
+    url = endpoints.get("userinfo_endpoint")
+    if not isinstance(url, str):
+        return identity
+    claims = _get_json(url, {"Authorization": f"Bearer {access_token}"})
+    if not isinstance(claims, dict) or claims.get("sub") != identity.subject:
+        raise InvalidIdToken("userinfo: sub differs from the ID token's")
+    return replace(
+        identity,
+        email=_text(claims.get("email")),
+        email_verified=claims.get("email_verified") in (True, "true"),
+        name=identity.name or _text(claims.get("name")),
+    )
 
 
 def _decode(id_token: str, jwks_uri: str) -> Any:
@@ -215,7 +238,9 @@ def verify_id_token(
         email=_text(claims.get("email")),
         email_verified=_email_verified(provider, claims),
         name=_text(claims.get("name")),
-        amr=tuple(value for value in amr if isinstance(value, str)) if isinstance(amr, list) else (),
+        amr=tuple(value for value in amr if isinstance(value, str))
+        if isinstance(amr, list)
+        else (),
     )
 
 
@@ -241,7 +266,9 @@ def _github_identity(access_token: str) -> ProviderIdentity:
     emails = _get_json(f"{GITHUB_API}/user/emails", headers)
     if not isinstance(user, dict) or not isinstance(user.get("id"), int):
         raise ProviderUnavailable("github: unexpected user document")
-    listed = [entry for entry in emails if isinstance(entry, dict)] if isinstance(emails, list) else []
+    listed = (
+        [entry for entry in emails if isinstance(entry, dict)] if isinstance(emails, list) else []
+    )
     chosen = next((e for e in listed if e.get("primary") and e.get("verified")), None) or next(
         (e for e in listed if e.get("verified")), None
     )

@@ -112,9 +112,7 @@ def callback(provider: str) -> Response:
         response = token_response(finished.issued)
     else:
         assert finished.identity is not None
-        response = jsonify(
-            status="success", data={"identity": service.describe(finished.identity)}
-        )
+        response = jsonify(status="success", data={"identity": service.describe(finished.identity)})
     flows.clear_cookie(response)
     return response
 

@@ -296,8 +296,9 @@ def _add_identity(user: User, provider: Provider, identity: client.ProviderIdent
         email=identity.email,
         email_verified=identity.email_verified,
     )
-    db.session.add(row)
     try:
+        db.session.flush()  # a new user first: no relationship() orders the two inserts
+        db.session.add(row)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -324,7 +325,9 @@ def _link(provider: Provider, flow: flows.Flow, identity: client.ProviderIdentit
             )
         return known
     row = _add_identity(user, provider, identity)
-    events.emit(events.identity_linked, user_id=flow.user_id, provider=provider.name, by=flow.user_id)
+    events.emit(
+        events.identity_linked, user_id=flow.user_id, provider=provider.name, by=flow.user_id
+    )
     return row
 
 
@@ -349,9 +352,7 @@ def unlink(current: CurrentUser, identity_id: str) -> None:
     except ValueError:
         raise NotFound(IDENTITY_NOT_FOUND) from None
     # Lock the user row: two concurrent unlinks of the last two identities serialise.
-    user = db.session.scalar(
-        select(User).where(User.id == uuid.UUID(current.id)).with_for_update()
-    )
+    user = db.session.scalar(select(User).where(User.id == uuid.UUID(current.id)).with_for_update())
     row = db.session.scalar(
         select(Identity).where(Identity.id == wanted, Identity.user_id == uuid.UUID(current.id))
     )
