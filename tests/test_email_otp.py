@@ -139,7 +139,7 @@ def test_the_sixth_try_fails_even_with_the_right_code(otp_app: Flask, smtp_sink)
     drain(otp_app, smtp_sink)
     code, _ = code_and_link(smtp_sink, "fay@example.com")
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    for attempt in range(4):
+    for _ in range(4):
         assert_fail(verify(client, "fay@example.com", wrong), 400, INVALID_CODE)
     # Malformed codes count as wrong tries too: the 5th wrong try ends the code.
     assert_fail(verify(client, "fay@example.com", "abc"), 400, INVALID_CODE)
@@ -211,7 +211,7 @@ def test_known_and_unknown_addresses_get_the_same_answer_and_the_same_work(
             (
                 response.status_code,
                 response.get_data(),
-                sorted(k for k in response.headers.keys() if k != "X-Request-ID"),
+                sorted(name for name, _ in response.headers if name != "X-Request-ID"),
                 statements,  # no database work in the request, known or not
                 len(redis_client.keys("*:otp:*")) - keys_before,  # one code stored
             )
