@@ -7,7 +7,7 @@ Browsers (an Accept header naming text/html: a navigation) get redirects, with a
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from authapi import body
@@ -38,6 +38,13 @@ def refuse_head() -> None:
     """Both GET routes change state (a flow is created or used up): never on HEAD."""
     if request.method == "HEAD":
         raise MethodNotAllowed(valid_methods=["GET"])
+
+
+def redirect(location: str) -> Response:
+    """A 302 with no body (Flask's has an HTML one; every answer here is JSON or empty)."""
+    response = Response(status=302, headers={"Location": location})
+    del response.headers["Content-Type"]
+    return response
 
 
 def _failure_redirect(failure: service.OAuthFailure) -> Response | None:
