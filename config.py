@@ -1,8 +1,13 @@
 """Configuration: class-based defaults plus one explicit mapping from the environment.
 
 Nothing here reads the environment at import time. ``create_app`` picks a class by
-``APP_ENV`` and then applies :func:`settings_from_env`, so the environment always
-wins over the class defaults and tests can pass a plain dict instead.
+``APP_ENV``, applies :func:`settings_from_env` and then its own overrides, and
+:func:`authapi.configuration.load_config` types every mapped setting with its parser
+(whatever its source: class default, environment or override) and validates them
+all at once. A new setting: a class attribute here, a line in ENV_MAPPING (``int``,
+``float`` and ``str`` are applied strictly: ``True`` is not an integer) and, if a
+value can be wrong, a check in ``authapi/configuration.py``. A ``RATELIMIT_*_PER_*``
+setting is checked as a rate limit string (``"10 per minute"``) by itself.
 """
 
 from __future__ import annotations
@@ -97,7 +102,6 @@ class Config:
     LOG_FORMAT = "text"
     METRICS_ENABLED = True  # GET /metrics (Prometheus); keep it off the public internet
 
-    PORT = 8000
     CLOCK_OFFSET = 0  # seconds; tests only (see authapi/clock.py)
     DEV_KEYS_DIR = "instance/keys"
 
@@ -109,10 +113,10 @@ class Config:
     OAUTH_REDIRECT_ALLOWLIST: tuple[str, ...] = ()  # front-end URLs besides FRONTEND_URL
     PUBLIC_URL = ""  # the API's public base URL (callback URLs); required in production
     OAUTH_HTTP_TIMEOUT = 5.0  # seconds per request to a provider
-    OAUTH_FLOW_EXPIRES_IN = 10  # minutes from "Sign in with..." to the callback
+    OAUTH_FLOW_EXPIRES_IN = 10.0  # minutes from "Sign in with..." to the callback
     # Email one-time codes (passwordless)
     OTP_SIGNUP = False  # a code for an unknown email creates a (verified) account
-    OTP_EXPIRES_IN = 10  # minutes
+    OTP_EXPIRES_IN = 10.0  # minutes
     RATELIMIT_OTP_PER_ADDRESS = "10 per hour"
     # Per email address AND client address: another client cannot use up the owner's.
     RATELIMIT_OTP_PER_ACCOUNT = "3 per 10 minutes"
@@ -144,39 +148,95 @@ CONFIG_BY_ENV: dict[str, type[Config]] = {
 }
 
 
-def _as_bool(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off", ""}:
-        return False
+def _as_bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
     raise ValueError(f"expected a boolean (true/false), got {value!r}")
+
+
+def as_int(value: str | int) -> int:
+    """An integer, from an integer or its text (not a bool, not 1.5)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
+def as_float(value: str | float) -> float:
+    """A number, from a number or its text (not a bool)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"expected a number, got {value!r}")
+
+
+def as_str(value: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"expected a string, got {value!r}")
+
+
+# ENV_MAPPING may name the builtins; these are what they mean for a setting.
+STRICT_PARSERS: dict[Callable[..., Any], Callable[[Any], Any]] = {
+    int: as_int,
+    float: as_float,
+    str: as_str,
+}
+
+
+def parser_for(parse: Callable[..., Any]) -> Callable[[Any], Any]:
+    return STRICT_PARSERS.get(parse, parse)
 
 
 def database_uri(value: str) -> str:
     """Pin the psycopg2 driver: SQLAlchemy 2.1 maps plain ``postgresql://`` to psycopg 3."""
+    value = as_str(value)
     for scheme in ("postgres://", "postgresql://"):
         if value.startswith(scheme):
             return "postgresql+psycopg2://" + value[len(scheme) :]
     return value
 
 
-def _as_list(value: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in value.split(",") if item.strip())
+def _as_list(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+        raise ValueError(f"expected a comma-separated list, got {value!r}")
+    return tuple(item.strip() for item in items if item.strip())
 
 
 def _log_level(value: str) -> str:
-    level = value.strip().upper()
+    level = as_str(value).strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ValueError(f"expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {value!r}")
     return level
 
 
 def _log_format(value: str) -> str:
-    fmt = value.strip().lower()
+    fmt = as_str(value).strip().lower()
     if fmt not in {"json", "text"}:
         raise ValueError(f"expected json or text, got {value!r}")
     return fmt
+
+
+def _provider_names(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """OAUTH_PROVIDERS: names, lower-cased (the variables use them upper-cased)."""
+    return tuple(name.lower() for name in _as_list(value))
 
 
 # Environment variable -> (config key, parser). The only place the environment is read.
@@ -230,8 +290,7 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LOG_LEVEL": ("LOG_LEVEL", _log_level),
     "LOG_FORMAT": ("LOG_FORMAT", _log_format),
     "METRICS_ENABLED": ("METRICS_ENABLED", _as_bool),
-    "PORT": ("PORT", int),
-    "OAUTH_PROVIDERS": ("OAUTH_PROVIDERS", lambda value: _as_list(value.lower())),
+    "OAUTH_PROVIDERS": ("OAUTH_PROVIDERS", _provider_names),
     "OAUTH_REDIRECT_ALLOWLIST": ("OAUTH_REDIRECT_ALLOWLIST", _as_list),
     "PUBLIC_URL": ("PUBLIC_URL", str),
     "OAUTH_HTTP_TIMEOUT": ("OAUTH_HTTP_TIMEOUT", float),
@@ -257,7 +316,7 @@ OAUTH_PROVIDER_SUFFIXES = (
 def oauth_settings_from_env(environ: Mapping[str, str]) -> dict[str, str]:
     """The OAUTH_<NAME>_* variables of the providers OAUTH_PROVIDERS names."""
     settings: dict[str, str] = {}
-    for name in _as_list(environ.get("OAUTH_PROVIDERS", "").lower()):
+    for name in _provider_names(environ.get("OAUTH_PROVIDERS", "")):
         for suffix in OAUTH_PROVIDER_SUFFIXES:
             variable = f"OAUTH_{name.upper()}_{suffix}"
             if environ.get(variable):
@@ -276,7 +335,7 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         if raw is None or raw == "":
             continue
         try:
-            settings[key] = parse(raw)
+            settings[key] = parser_for(parse)(raw)
         except ValueError as exc:
             raise ValueError(f"{env_name}: {exc}") from None
     settings.update(oauth_settings_from_env(environ))

@@ -11,7 +11,7 @@ from authapi import create_app, keys
 from authapi.cli import ensure_database
 from authapi.extensions import db
 from authapi.models import Role, User
-from tests.helpers import PASSWORD, login, register
+from tests.helpers import PASSWORD, bearer, login, register
 
 
 @pytest.fixture
@@ -127,7 +127,7 @@ def test_create_admin_creates_and_promotes(client, app):
     assert result.exit_code == 0, result.output
     assert "Created admin root@example.com" in result.output
     token = login(client, email="root@example.com")
-    me = app.test_client().get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+    me = app.test_client().get("/api/users/me", headers=bearer(token))
     assert me.json["data"]["user"]["role"] == "admin"
 
     register(client, email="carol@example.com")

@@ -729,3 +729,11 @@ def test_provider_settings_come_from_the_documented_environment_names() -> None:
     assert settings["OAUTH_GOOGLE_PRESET"] == "google"
     assert "OAUTH_OTHER_CLIENT_ID" not in settings
     assert settings["OAUTH_REDIRECT_ALLOWLIST"] == ("https://a.example/x", "https://b.example")
+
+
+def test_the_provider_routes_are_documented_when_they_exist(oauth_app: Flask) -> None:
+    from tests.test_openapi import documented_operations, fetch_document, routed_operations
+
+    documented = documented_operations(fetch_document(oauth_app.test_client()))
+    assert ("GET", "/api/auth/oauth/{provider}/callback") in documented
+    assert documented == routed_operations(oauth_app)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, send_from_directory
+from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 
 from authapi import body
 from authapi.auth.responses import client_ip, client_user_agent, token_response
@@ -33,7 +33,7 @@ def _account_and_address() -> str:
 @limiter.limit(_setting("RATELIMIT_OTP_PER_ADDRESS"), key_func=client_address, scope="otp-address")
 def request_code() -> Response:
     data = body.load(email_schema)
-    service.request_code(data["email"])
+    service.request_code(data["email"], api_url=request.host_url)
     return jsonify(status="success", message=service.CODE_SENT)
 
 

@@ -34,6 +34,7 @@ from authapi.extensions import db
 from authapi.mail import recipient_domain
 from authapi.models import User
 from authapi.schemas import NAME_MAX
+from authapi.users.repository import find_user_by_email
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +45,19 @@ LINK_PATH = "/signin/otp"
 UNUSABLE_PASSWORD_PREFIX = "!"
 
 
-def request_code(email: str) -> None:
-    """Store a new code and queue the mail: identical work whether the account exists."""
+def request_code(email: str, *, api_url: str | None = None) -> None:
+    """Store a new code and queue the mail: identical work whether the account exists.
+
+    ``api_url``: this API's URL as the client reached it (links when FRONTEND_URL is
+    unset, outside production).
+    """
     code = codes.issue(email)
-    background.submit(_mail_code, email, code, link_base())
+    background.submit(_mail_code, email, code, link_base(api_url))
 
 
 def _mail_code(email: str, code: str, base: str | None) -> None:
     """In the background: mail the code if this address may sign in (or sign up)."""
-    user = auth_service.find_user_by_email(email)
+    user = find_user_by_email(email)
     if user is None and not current_app.config["OTP_SIGNUP"]:
         return
     if user is not None and user.disabled:
@@ -89,7 +94,7 @@ def _new_account(email: str) -> User:
         db.session.commit()
     except IntegrityError:  # created by a concurrent sign-in or registration
         db.session.rollback()
-        existing = auth_service.find_user_by_email(email)
+        existing = find_user_by_email(email)
         if existing is None:
             raise
         return existing
@@ -100,12 +105,12 @@ def _new_account(email: str) -> User:
 def verify(email: str, code: str, *, ip: str, user_agent: str) -> IssuedTokens:
     """Sign in with a right code (single use, within its lifetime and tries)."""
     if not codes.check(email, code):
-        user = auth_service.find_user_by_email(email)
+        user = find_user_by_email(email)
         events.emit(
             events.login_failed, user_id=str(user.id) if user else None, reason="wrong_code"
         )
         raise APIError(INVALID_CODE)
-    user = auth_service.find_user_by_email(email)
+    user = find_user_by_email(email)
     if user is None:
         if not current_app.config["OTP_SIGNUP"]:
             raise APIError(INVALID_CODE)

@@ -1,4 +1,4 @@
-"""Thin views for provider sign-in and identities (all 404 while no provider is set).
+"""Thin views for provider sign-in and identities (registered only when providers are).
 
 Browsers (an Accept header naming text/html: a navigation) get redirects, with an
 ``error`` parameter on the front end when something fails; other clients get JSON
@@ -14,19 +14,12 @@ from authapi import body
 from authapi.auth.cookies import set_access_cookies, set_refresh_cookie
 from authapi.auth.guard import current_user, login_required
 from authapi.auth.responses import client_ip, client_user_agent, token_response
-from authapi.errors import NotFound
 from authapi.extensions import limiter
 from authapi.oauth import flows, redirects, service
 from authapi.oauth.schemas import link_schema
 from authapi.ratelimits import client_address
 
 blueprint = Blueprint("oauth", __name__, url_prefix="/api/auth")
-
-
-@blueprint.before_request
-def feature_enabled() -> None:
-    if not service.enabled():
-        raise NotFound(f"Route {request.path} not found")
 
 
 def is_browser() -> bool:

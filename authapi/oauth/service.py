@@ -37,6 +37,7 @@ from authapi.models import Identity, User
 from authapi.oauth import client, flows, redirects
 from authapi.oauth.settings import Provider
 from authapi.schemas import NAME_MAX, normalize_email, valid_email
+from authapi.users.repository import find_user_by_email, find_user_by_id
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +93,6 @@ def providers() -> dict[str, Provider]:
     return current_app.extensions["authapi.oauth.providers"]
 
 
-def enabled() -> bool:
-    return bool(providers())
-
-
 def get_provider(name: str) -> Provider:
     provider = providers().get(name)
     if provider is None:
@@ -112,7 +109,7 @@ def callback_url(provider: Provider) -> str:
 
 
 def redirect_bases() -> list[str]:
-    base = link_base()
+    base = link_base(request.host_url if has_request_context() else None)
     return [*([base] if base else []), *current_app.config["OAUTH_REDIRECT_ALLOWLIST"]]
 
 
@@ -259,7 +256,7 @@ def _user_for(provider: Provider, identity: client.ProviderIdentity) -> User:
         raise OAuthFailure(
             "email_required", f"{provider.display_name} did not share a usable email address"
         )
-    existing = auth_service.find_user_by_email(email)
+    existing = find_user_by_email(email)
     if existing is not None:
         if not (identity.email_verified and existing.verified):
             raise OAuthFailure(
@@ -312,7 +309,7 @@ def _link(provider: Provider, flow: flows.Flow, identity: client.ProviderIdentit
     """Link the identity to the user who started the flow from their settings."""
     assert flow.user_id is not None and flow.session_id is not None
     alive, _ = sessions.touch(flow.user_id, flow.session_id)
-    user = auth_service.find_user_by_id(flow.user_id)
+    user = find_user_by_id(flow.user_id)
     if not alive or user is None or user.disabled:
         raise OAuthFailure("not_logged_in", auth_service.NOT_LOGGED_IN, 401)
     known = _find_identity(provider.name, identity.subject)

@@ -1,5 +1,6 @@
 """Sign in with another provider (OpenID Connect / OAuth 2.0), linked identities, and
-sign-in with a code sent by email (docs/providers.md)."""
+sign-in with a code sent by email (docs/providers.md). The provider routes exist only
+when OAUTH_PROVIDERS names some."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ SCHEMAS = {
 
 COMPONENTS = {"Link": (LinkSchema, {}), "OtpVerify": (OtpVerifySchema, {})}
 
-OFF = (404, "No provider is configured (the feature is off), or an unknown provider")
+OFF = (404, quoted(oauth_service.UNKNOWN_PROVIDER))
 PROVIDER = {"provider": {"type": "string", "pattern": "^[a-z][a-z0-9]{0,31}$"}}
 LOGGED_IN = Reply(
     200,
@@ -52,8 +53,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "/api/auth/providers",
         "providers",
         "The sign-in providers a front end may offer",
+        when="OAUTH_PROVIDERS",
         ok=Reply(200, success(data=obj(providers={"type": "array", "items": ref("Provider")}))),
-        errors=((404, "No provider is configured"), 503),
+        errors=(503,),
     ),
     Operation(
         "authorizeWithProvider",
@@ -72,6 +74,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 "schema": {"type": "string", "format": "uri"},
             },
         ),
+        when="OAUTH_PROVIDERS",
         ok=Reply(302, {}, REDIRECT + " (with the short-lived `oauth_flow` cookie)", media_types=()),
         errors=((400, quoted(oauth_service.BAD_REDIRECT)), OFF, 429, UNAVAILABLE),
     ),
@@ -87,6 +90,7 @@ OPERATIONS: tuple[Operation, ...] = (
             {"in": "query", "name": name, "required": False, "schema": {"type": "string"}}
             for name in ("state", "code", "error")
         ),
+        when="OAUTH_PROVIDERS",
         ok=Reply(
             302,
             {},
@@ -122,6 +126,7 @@ OPERATIONS: tuple[Operation, ...] = (
         path_params=PROVIDER,
         body="Link",
         body_required=False,
+        when="OAUTH_PROVIDERS",
         ok=Reply(
             200,
             success(data=obj(authorization_url={"type": "string", "format": "uri"})),
@@ -144,8 +149,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "providers",
         "The provider identities linked to the caller's account",
         auth=ACCESS,
+        when="OAUTH_PROVIDERS",
         ok=Reply(200, success(data=obj(identities={"type": "array", "items": ref("Identity")}))),
-        errors=(401, (404, "No provider is configured"), 503),
+        errors=(401, 503),
     ),
     Operation(
         "unlinkIdentity",
@@ -154,11 +160,12 @@ OPERATIONS: tuple[Operation, ...] = (
         "providers",
         "Unlink one of the caller's identities",
         auth=ACCESS,
+        when="OAUTH_PROVIDERS",
         ok=Reply(200, "Success"),
         errors=(
             401,
             CROSS_SITE,
-            (404, quoted(oauth_service.IDENTITY_NOT_FOUND) + ", or no provider is configured"),
+            (404, quoted(oauth_service.IDENTITY_NOT_FOUND)),
             (409, quoted(oauth_service.LAST_WAY_IN)),
             503,
         ),
