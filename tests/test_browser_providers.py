@@ -26,7 +26,7 @@ from tests.support.oidc_provider import OidcProvider
 from tests.support.smtp_sink import spare_port
 from tests.test_browser_demo import ARTIFACTS, LazyBrowser, browser  # noqa: F401 - a fixture
 
-pytestmark = pytest.mark.live_server
+pytestmark = [pytest.mark.live_server, pytest.mark.browser, pytest.mark.subprocess]
 
 
 class Server:

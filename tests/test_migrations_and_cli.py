@@ -17,7 +17,7 @@ from tests.helpers import PASSWORD, bearer, login, register
 @pytest.fixture
 def scratch_app(base_config, database_url):
     """An app on its own empty database, created by `flask deploy`'s helper, dropped after."""
-    # Named after this run's test database: parallel runs on one server never share it.
+    # Named after this run's test database, so runs on other test databases never share it.
     base = make_url(database_url)
     url = base.set(database=base.database.removesuffix("_test") + "_migrations_test")
     rendered = url.render_as_string(hide_password=False)

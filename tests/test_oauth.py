@@ -36,6 +36,9 @@ FRONTEND = "http://app.example.com/app"
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 JSON = {"Accept": "application/json"}
 
+# The OpenID provider is a Node.js process.
+pytestmark = pytest.mark.subprocess
+
 
 @pytest.fixture(scope="session")
 def client_credentials(oidc_provider: OidcProvider) -> tuple[str, str]:
