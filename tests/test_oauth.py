@@ -740,3 +740,29 @@ def test_the_provider_routes_are_documented_when_they_exist(oauth_app: Flask) ->
     documented = documented_operations(fetch_document(oauth_app.test_client()))
     assert ("GET", "/api/auth/oauth/{provider}/callback") in documented
     assert documented == routed_operations(oauth_app)
+
+
+def test_two_concurrent_callbacks_with_one_flow_sign_in_once(oauth_app: Flask) -> None:
+    """GETDEL takes the flow: of two racing uses of one callback, exactly one wins."""
+    import threading
+
+    starter = oauth_app.test_client()
+    callback = provider_login(start(starter), "race@example.com")
+    flow_id = starter.get_cookie("oauth_flow", path="/api/auth/oauth").value
+    clients = [oauth_app.test_client() for _ in range(2)]
+    for client in clients:
+        client.set_cookie("oauth_flow", flow_id, path="/api/auth/oauth")
+    results: list[Any] = [None, None]
+    barrier = threading.Barrier(2)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        results[index] = call_back(clients[index], callback, JSON)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(response.status_code for response in results) == [200, 400]
+    assert users_and_identities(oauth_app) == (1, 1)
