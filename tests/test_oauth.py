@@ -331,7 +331,9 @@ def test_json_clients_get_a_json_error(oauth_app: Flask, provider) -> None:
     provider.patch_next_id_token(aud="another-client")
     client = oauth_app.test_client()
     callback = provider_login(start(client), "jack@example.com")
-    assert_fail(call_back(client, callback, JSON), 400)
+    response = call_back(client, callback, JSON)
+    assert_fail(response, 400)
+    assert response.json["code"] == "invalid_token"  # the same code browsers get
 
 
 # --- accounts and emails ------------------------------------------------------------

@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
-from typing import Any
 
 from flask import current_app
 
 from authapi import clock
 from authapi.extensions import redis_store
+from authapi.redis_keys import key, script
 
 MAX_WRONG_TRIES = 5
 CODE_DIGITS = 6
@@ -49,8 +49,8 @@ def _digest(email: str) -> str:
     return hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()[:32]
 
 
-def key(email: str) -> str:
-    return f"{current_app.config['REDIS_KEY_PREFIX']}:otp:{{e:{_digest(email)}}}"
+def code_key(email: str) -> str:
+    return key("otp", f"{{e:{_digest(email)}}}")
 
 
 def _hash(email: str, code: str) -> str:
@@ -61,24 +61,17 @@ def lifetime() -> float:
     return float(current_app.config["OTP_EXPIRES_IN"]) * 60
 
 
-def _script() -> Any:
-    scripts = current_app.extensions.setdefault("authapi.scripts", {})
-    if _CHECK not in scripts:
-        scripts[_CHECK] = redis_store.client.register_script(_CHECK)
-    return scripts[_CHECK]
-
-
 def issue(email: str) -> str:
     """A new code for ``email`` (the previous one stops working)."""
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     seconds = lifetime()
     pipe = redis_store.client.pipeline(transaction=True)
-    pipe.delete(key(email))
+    pipe.delete(code_key(email))
     pipe.hset(
-        key(email),
+        code_key(email),
         mapping={"hash": _hash(email, code), "expires_at": clock.now() + seconds, "attempts": 0},
     )
-    pipe.expire(key(email), max(1, math.ceil(seconds)))
+    pipe.expire(code_key(email), max(1, math.ceil(seconds)))
     pipe.execute()
     return code
 
@@ -88,5 +81,5 @@ def check(email: str, code: str) -> bool:
     if not (len(code) == CODE_DIGITS and code.isascii() and code.isdigit()):
         code = ""  # still counted as a wrong try: the format says nothing to the guesser
     tried = _hash(email, code)
-    ok = _script()(keys=[key(email)], args=[tried, clock.now(), MAX_WRONG_TRIES])
+    ok = script(_CHECK)(keys=[code_key(email)], args=[tried, clock.now(), MAX_WRONG_TRIES])
     return bool(ok)

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 CODE_SENT = "If this address can sign in, a code is on its way: it works once, for 10 minutes"
 INVALID_CODE = "Invalid or expired code"
+INVALID_CODE_CODE = "invalid_code"
 LINK_PATH = "/signin/otp"
 # Same marker as accounts created through a provider: no password matches it.
 UNUSABLE_PASSWORD_PREFIX = "!"
@@ -109,11 +110,11 @@ def verify(email: str, code: str, *, ip: str, user_agent: str) -> IssuedTokens:
         events.emit(
             events.login_failed, user_id=str(user.id) if user else None, reason="wrong_code"
         )
-        raise APIError(INVALID_CODE)
+        raise APIError(INVALID_CODE, code=INVALID_CODE_CODE)
     user = find_user_by_email(email)
     if user is None:
         if not current_app.config["OTP_SIGNUP"]:
-            raise APIError(INVALID_CODE)
+            raise APIError(INVALID_CODE, code=INVALID_CODE_CODE)
         user = _new_account(email)
     if user.disabled:
         events.emit(events.login_failed, user_id=str(user.id), reason="disabled")

@@ -22,6 +22,7 @@ from flask import Response, current_app
 
 from authapi import clock
 from authapi.extensions import redis_store
+from authapi.redis_keys import key
 
 FLOW_COOKIE = "oauth_flow"
 FLOW_COOKIE_PATH = "/api/auth/oauth"
@@ -44,8 +45,7 @@ class Flow:
 
 
 def _key(flow_id: str) -> str:
-    digest = hashlib.sha256(flow_id.encode("utf-8", "replace")).hexdigest()
-    return f"{current_app.config['REDIS_KEY_PREFIX']}:oauth:flow:{digest}"
+    return key("oauth", "flow", hashlib.sha256(flow_id.encode("utf-8", "replace")).hexdigest())
 
 
 def _lifetime() -> float:

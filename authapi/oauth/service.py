@@ -56,13 +56,13 @@ LAST_WAY_IN = (
 
 
 class OAuthFailure(APIError):
-    """A sign-in that cannot finish. ``code`` is the front end's ``error`` parameter;
+    """A sign-in that cannot finish. ``code`` (also in the JSON error) is the front
+    end's ``error`` parameter;
     ``redirect_to`` is where the browser goes back to (when known)."""
 
     def __init__(self, code: str, message: str, status_code: int = 400) -> None:
         headers = {"Retry-After": "5"} if status_code == 503 else None
-        super().__init__(message, status_code=status_code, headers=headers)
-        self.code = code
+        super().__init__(message, status_code=status_code, headers=headers, code=code)
         self.redirect_to: str | None = None
 
 
@@ -96,7 +96,7 @@ def providers() -> dict[str, Provider]:
 def get_provider(name: str) -> Provider:
     provider = providers().get(name)
     if provider is None:
-        raise NotFound(UNKNOWN_PROVIDER)
+        raise NotFound(UNKNOWN_PROVIDER, code="unknown_provider")
     return provider
 
 
@@ -123,10 +123,10 @@ def checked_redirect(redirect_to: str | None) -> str:
     if redirect_to is None or redirect_to == "":
         default = default_redirect()
         if default is None:
-            raise APIError(BAD_REDIRECT)
+            raise APIError(BAD_REDIRECT, code="invalid_redirect")
         return default
     if not redirects.is_allowed(redirect_to, redirect_bases()):
-        raise APIError(BAD_REDIRECT)
+        raise APIError(BAD_REDIRECT, code="invalid_redirect")
     return redirect_to
 
 
@@ -363,7 +363,7 @@ def unlink(current: CurrentUser, identity_id: str) -> None:
     )
     if not has_usable_password(user) and not others:
         db.session.rollback()
-        raise Conflict(LAST_WAY_IN)
+        raise Conflict(LAST_WAY_IN, code="last_way_in")
     provider = row.provider
     db.session.delete(row)
     db.session.commit()
