@@ -103,6 +103,7 @@ class Config:
     METRICS_ENABLED = True  # GET /metrics (Prometheus); keep it off the public internet
 
     CLOCK_OFFSET = 0  # seconds; tests only (see authapi/clock.py)
+    CLOCK_FROZEN_AT = 0.0  # UNIX seconds; tests only: 0 = the real clock (authapi/clock.py)
     DEV_KEYS_DIR = "instance/keys"
 
     # Sign-in with another provider (issue 17, docs/providers.md). OAUTH_PROVIDERS names
@@ -121,10 +122,26 @@ class Config:
     # Per email address AND client address: another client cannot use up the owner's.
     RATELIMIT_OTP_PER_ACCOUNT = "3 per 10 minutes"
     RATELIMIT_OTP_VERIFY_PER_ADDRESS = "20 per minute"
+    # Second factors (docs/mfa.md). MFA_ENCRYPTION_KEY: base64 of 32 random bytes, the
+    # AES-GCM key of TOTP secrets at rest (`openssl rand -base64 32`); required in production,
+    # generated into DEV_KEYS_DIR elsewhere. Older keys that still decrypt: comma-separated.
+    MFA_ENCRYPTION_KEY = ""
+    MFA_ENCRYPTION_PREVIOUS_KEYS = ""
+    MFA_ISSUER = "authapi"  # the account's label in authenticator apps
+    MFA_TOKEN_EXPIRES_IN = 300  # seconds an mfa_token (password checked, code pending) lives
+    MFA_TOKEN_MAX_ATTEMPTS = 5  # wrong codes one mfa_token is worth
+    MFA_ENROLMENT_EXPIRES_IN = 600  # seconds to confirm a new TOTP secret
+    MFA_ATTEMPTS_PER_ACCOUNT = 10  # code/password checks per account per window
+    MFA_ATTEMPTS_WINDOW = 900  # seconds
 
 
 class DevelopmentConfig(Config):
     APP_ENV = "development"
+    # Every attempt still counts (the limit is what keeps 409s from listing who has an
+    # account), but a developer's own demo and Postman runs from 127.0.0.1 must not
+    # lock them out for an hour: production keeps the low defaults above.
+    RATELIMIT_REGISTER_PER_ADDRESS = "1000 per hour"
+    RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS = "1000 per hour"
 
 
 class TestingConfig(Config):
@@ -239,6 +256,14 @@ def _provider_names(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]
     return tuple(name.lower() for name in _as_list(value))
 
 
+# Parsers that take a typed value as well as its text: applied to every value of their
+# setting, whatever its source. Another parser only ever gets text.
+TYPED_PARSERS: frozenset[Callable[[Any], Any]] = frozenset(
+    {as_int, as_float, as_str, _as_bool, _as_list, database_uri, _log_level, _log_format}
+    | {_provider_names}
+)
+
+
 # Environment variable -> (config key, parser). The only place the environment is read.
 ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", database_uri),
@@ -300,6 +325,14 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "RATELIMIT_OTP_PER_ADDRESS": ("RATELIMIT_OTP_PER_ADDRESS", str),
     "RATELIMIT_OTP_PER_ACCOUNT": ("RATELIMIT_OTP_PER_ACCOUNT", str),
     "RATELIMIT_OTP_VERIFY_PER_ADDRESS": ("RATELIMIT_OTP_VERIFY_PER_ADDRESS", str),
+    "MFA_ENCRYPTION_KEY": ("MFA_ENCRYPTION_KEY", str),
+    "MFA_ENCRYPTION_PREVIOUS_KEYS": ("MFA_ENCRYPTION_PREVIOUS_KEYS", str),
+    "MFA_ISSUER": ("MFA_ISSUER", str),
+    "MFA_TOKEN_EXPIRES_IN": ("MFA_TOKEN_EXPIRES_IN", int),
+    "MFA_TOKEN_MAX_ATTEMPTS": ("MFA_TOKEN_MAX_ATTEMPTS", int),
+    "MFA_ENROLMENT_EXPIRES_IN": ("MFA_ENROLMENT_EXPIRES_IN", int),
+    "MFA_ATTEMPTS_PER_ACCOUNT": ("MFA_ATTEMPTS_PER_ACCOUNT", int),
+    "MFA_ATTEMPTS_WINDOW": ("MFA_ATTEMPTS_WINDOW", int),
 }
 
 # Per provider NAME in OAUTH_PROVIDERS: OAUTH_<NAME>_<suffix>, kept as given.
@@ -324,12 +357,11 @@ def oauth_settings_from_env(environ: Mapping[str, str]) -> dict[str, str]:
     return settings
 
 
-def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Translate the set environment variables into config keys.
-
-    Raises ``ValueError`` naming the variable when a value cannot be parsed.
-    """
+def parse_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The set environment variables as config keys, and the problems, each naming its
+    variable (every one, not just the first)."""
     settings: dict[str, Any] = {}
+    problems = []
     for env_name, (key, parse) in ENV_MAPPING.items():
         raw = environ.get(env_name)
         if raw is None or raw == "":
@@ -337,8 +369,19 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         try:
             settings[key] = parser_for(parse)(raw)
         except ValueError as exc:
-            raise ValueError(f"{env_name}: {exc}") from None
+            problems.append(f"{env_name}: {exc}")
     settings.update(oauth_settings_from_env(environ))
+    return settings, problems
+
+
+def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Translate the set environment variables into config keys.
+
+    Raises ``ValueError`` naming the variable when a value cannot be parsed.
+    """
+    settings, problems = parse_environment(environ)
+    if problems:
+        raise ValueError("; ".join(problems))
     return settings
 
 

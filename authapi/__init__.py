@@ -57,7 +57,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from authapi import demo, health, jwks, openapi
+    from authapi import demo, health, jwks, mfa, openapi
     from authapi.accounts import routes as accounts
     from authapi.admin import routes as admin
     from authapi.auth import routes as auth
@@ -76,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     if app.config["OAUTH_PROVIDERS"]:  # none configured: the routes do not exist (404)
         app.register_blueprint(oauth.blueprint)
     app.register_blueprint(email_otp.blueprint)
+    mfa.init_app(app)  # its keys, factor kinds and blueprints
 
 
 def register_response_headers(app: Flask) -> None:

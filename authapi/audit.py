@@ -51,20 +51,18 @@ RECORDED: dict[Any, AuthEventName] = {
     events.user_deleted: AuthEventName.USER_DELETED,
     events.identity_linked: AuthEventName.IDENTITY_LINKED,
     events.identity_unlinked: AuthEventName.IDENTITY_UNLINKED,
+    events.mfa_required: AuthEventName.MFA_REQUIRED,
+    events.mfa_enrolled: AuthEventName.MFA_ENROLLED,
+    events.mfa_removed: AuthEventName.MFA_REMOVED,
+    events.mfa_used: AuthEventName.MFA_USED,
+    events.mfa_failed: AuthEventName.MFA_FAILED,
+    events.recovery_codes_generated: AuthEventName.RECOVERY_CODES_GENERATED,
 }
 
 # The only signal arguments that reach a row (besides user_id).
-DETAIL_KEYS = (
-    "reason",
-    "session_id",
-    "scope",
-    "ended",
-    "old_role",
-    "new_role",
-    "by",
-    "via",
-    "provider",
-)
+DETAIL_KEYS = ("reason", "session_id", "scope", "ended", "old_role", "new_role", "by", "via")
+DETAIL_KEYS += ("factor", "left")  # second factors (authapi.mfa)
+DETAIL_KEYS += ("provider",)  # sign in with another provider (authapi.oauth)
 
 
 def init_app(app: Flask) -> None:

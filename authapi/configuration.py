@@ -20,8 +20,15 @@ from flask import Flask
 from limits import parse_many
 
 from authapi import durations, embedded, keys, redis_connection
+from authapi.mfa import settings as mfa_settings
 from authapi.tokens import TokenKeys
-from config import ENV_MAPPING, config_class_for, oauth_settings_from_env, parser_for
+from config import (
+    ENV_MAPPING,
+    TYPED_PARSERS,
+    config_class_for,
+    parse_environment,
+    parser_for,
+)
 
 KEY_NAMES = (
     "ACCESS_TOKEN_PRIVATE_KEY",
@@ -57,7 +64,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         app.config.from_object(config_class_for(environ))
     except ValueError as error:
         raise ConfigurationError(f"Invalid configuration: {error}") from None
-    from_env, problems = _from_environment(environ)
+    from_env, problems = parse_environment(environ)
     app.config.update(from_env)
     app.config.update(overrides)
     problems += type_settings(app.config)
@@ -80,30 +87,22 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         )
 
 
-def _from_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
-    """The set environment variables as config keys, and the problems (named by variable)."""
-    settings: dict[str, Any] = {}
-    problems = []
-    for env_name, (key, parse) in ENV_MAPPING.items():
-        raw = environ.get(env_name)
-        if raw is None or raw == "":
-            continue
-        try:
-            settings[key] = parser_for(parse)(raw)
-        except ValueError as error:
-            problems.append(f"{env_name}: {error}")
-    settings.update(oauth_settings_from_env(environ))
-    return settings, problems
-
-
 def type_settings(config: dict[str, Any]) -> list[str]:
-    """Every mapped setting through its parser, whatever its source; the problems."""
+    """Every mapped setting through its parser, whatever its source; the problems.
+
+    A text value always goes through its parser. A typed value goes through the
+    parsers of config.TYPED_PARSERS (``int``, ``float``, ``str`` strictly, booleans,
+    lists...); a parser made for text only (a new setting's own) is trusted with it.
+    """
     problems = []
     for key, parse in {key: parse for key, parse in ENV_MAPPING.values()}.items():
         if key not in config:
             continue
+        value, parse = config[key], parser_for(parse)
+        if not isinstance(value, str) and parse not in TYPED_PARSERS:
+            continue
         try:
-            config[key] = parser_for(parse)(config[key])
+            config[key] = parse(value)
         except ValueError as error:
             problems.append(f"{key}: {error}")
     return problems
@@ -304,6 +303,7 @@ CHECKS: list[Callable[[Mapping[str, Any], Collection[str]], Problems]] = [
     check_limits_and_origins,
     check_production,
     check_sign_in_methods,
+    mfa_settings.check,
 ]
 
 

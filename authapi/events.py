@@ -36,6 +36,14 @@ user_enabled = _signals.signal("user-enabled")  # by
 # A provider account linked to / unlinked from a user: provider, by (the user, or None)
 identity_linked = _signals.signal("identity-linked")  # provider
 identity_unlinked = _signals.signal("identity-unlinked")  # provider
+# Second factors (authapi.mfa). factor: totp, recovery_code, passkey...; via: what the
+# check was for (login, totp_confirm, totp_disable, recovery_codes, ...).
+mfa_required = _signals.signal("mfa-required")  # the password was right; methods
+mfa_enrolled = _signals.signal("mfa-enrolled")  # factor
+mfa_removed = _signals.signal("mfa-removed")  # factor, by (the admin, if one did it)
+mfa_used = _signals.signal("mfa-used")  # factor, via, left (recovery codes)
+mfa_failed = _signals.signal("mfa-failed")  # factor, via, reason
+recovery_codes_generated = _signals.signal("recovery-codes-generated")  # left
 
 
 def emit(signal: Any, **data: Any) -> None:

@@ -70,6 +70,12 @@ class AuthEventName(enum.StrEnum):
     USER_DELETED = "user_deleted"
     IDENTITY_LINKED = "identity_linked"
     IDENTITY_UNLINKED = "identity_unlinked"
+    MFA_REQUIRED = "mfa_required"
+    MFA_ENROLLED = "mfa_enrolled"
+    MFA_REMOVED = "mfa_removed"
+    MFA_USED = "mfa_used"
+    MFA_FAILED = "mfa_failed"
+    RECOVERY_CODES_GENERATED = "recovery_codes_generated"
 
 
 class AuthEvent(db.Model):

@@ -32,6 +32,7 @@ from authapi.email_otp import background, codes
 from authapi.errors import APIError, Forbidden
 from authapi.extensions import db
 from authapi.mail import recipient_domain
+from authapi.mfa import gate as mfa_gate
 from authapi.models import User
 from authapi.schemas import NAME_MAX
 from authapi.users.repository import find_user_by_email
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 CODE_SENT = "If this address can sign in, a code is on its way: it works once, for 10 minutes"
 INVALID_CODE = "Invalid or expired code"
 INVALID_CODE_CODE = "invalid_code"
+OTP_AMR = ("otp",)  # RFC 8176: a one-time password (here, sent by email)
 LINK_PATH = "/signin/otp"
 # Same marker as accounts created through a provider: no password matches it.
 UNUSABLE_PASSWORD_PREFIX = "!"
@@ -124,5 +126,7 @@ def verify(email: str, code: str, *, ip: str, user_agent: str) -> IssuedTokens:
         db.session.commit()
         sessions.forget_user(str(user.id))
         events.emit(events.email_verified, user_id=str(user.id), via="otp")
-    session_id = sessions.create(str(user.id), ip=ip, user_agent=user_agent)
-    return auth_service.start_session(user, session_id, via="otp")
+    # An emailed code is one factor: an account with a second factor still gives it.
+    mfa_gate.require_second_factor(user, OTP_AMR)
+    session_id = sessions.create(str(user.id), ip=ip, user_agent=user_agent, amr=OTP_AMR)
+    return auth_service.start_session(user, session_id, amr=OTP_AMR, via="otp")

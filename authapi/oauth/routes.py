@@ -7,6 +7,8 @@ Browsers (an Accept header naming text/html: a navigation) get redirects, with a
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
@@ -44,7 +46,14 @@ def _failure_redirect(failure: service.OAuthFailure) -> Response | None:
     target = failure.redirect_to or service.default_redirect()
     if target is None:
         return None
-    response = redirect(redirects.with_params(target, error=failure.code))
+    location = redirects.with_params(target, error=failure.code)
+    if failure.extra.get("mfa_token"):
+        # The second step: the front end posts the token and a code to /api/auth/login/mfa.
+        # In the fragment, which browsers never send to a server (nor in a Referer).
+        location += "#" + urlencode(
+            {"mfa_token": failure.extra["mfa_token"], "methods": ",".join(failure.extra["methods"])}
+        )
+    response = redirect(location)
     flows.clear_cookie(response)
     return response
 

@@ -33,6 +33,7 @@ from authapi.auth import service as auth_service
 from authapi.auth.service import CurrentUser, IssuedTokens
 from authapi.errors import APIError, Conflict, NotFound
 from authapi.extensions import db
+from authapi.mfa import gate as mfa_gate
 from authapi.models import Identity, User
 from authapi.oauth import client, flows, redirects
 from authapi.oauth.settings import Provider
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 # dummy check as a wrong password): accounts created through a provider. The reset
 # flow sets a real one.
 UNUSABLE_PASSWORD_PREFIX = "!"
+FEDERATED_AMR = "fed"  # the session's amr after a provider sign-in
 
 BAD_REDIRECT = "redirect_to must be FRONTEND_URL, a URL under it, or an allow-listed URL"
 UNKNOWN_PROVIDER = "Unknown sign-in provider"
@@ -60,9 +62,11 @@ class OAuthFailure(APIError):
     end's ``error`` parameter;
     ``redirect_to`` is where the browser goes back to (when known)."""
 
-    def __init__(self, code: str, message: str, status_code: int = 400) -> None:
+    def __init__(
+        self, code: str, message: str, status_code: int = 400, extra: dict[str, Any] | None = None
+    ) -> None:
         headers = {"Retry-After": "5"} if status_code == 503 else None
-        super().__init__(message, status_code=status_code, headers=headers, code=code)
+        super().__init__(message, status_code=status_code, headers=headers, code=code, extra=extra)
         self.redirect_to: str | None = None
 
 
@@ -208,10 +212,33 @@ def _finish(
     if flow.purpose == flows.LINK:
         return Finished(flow.redirect_to, identity=_link(provider, flow, identity))
     user = _user_for(provider, identity)
+    amr = _second_factor(provider, identity, user)
     user_id = str(user.id)
-    session_id = sessions.create(user_id, ip=ip, user_agent=user_agent)
-    issued = auth_service.start_session(user, session_id, via="oauth", provider=provider.name)
+    session_id = sessions.create(user_id, ip=ip, user_agent=user_agent, amr=amr)
+    issued = auth_service.start_session(
+        user, session_id, amr=amr, via="oauth", provider=provider.name
+    )
     return Finished(flow.redirect_to, issued=issued)
+
+
+# RFC 8176 values that say the provider checked more than one factor.
+MULTI_FACTOR_AMR = frozenset({"mfa", "otp", "hwk", "swk", "sms", "fpt", "face", "iris", "sc"})
+
+
+def _second_factor(
+    provider: Provider, identity: client.ProviderIdentity, user: User
+) -> tuple[str, ...]:
+    """The session's ``amr``: ``fed`` (a federated sign-in), plus ``mfa`` when the
+    provider's own second factor counts. A user with a second factor of ours gives it
+    (403 ``mfa_required`` with an ``mfa_token``, as after a password), unless the
+    provider is trusted for MFA (OAUTH_<NAME>_TRUST_MFA) and its ``amr`` says it did."""
+    if provider.trust_mfa and MULTI_FACTOR_AMR & set(identity.amr):
+        return (FEDERATED_AMR, "mfa")
+    try:
+        mfa_gate.require_second_factor(user, (FEDERATED_AMR,))
+    except APIError as challenge:
+        raise OAuthFailure(challenge.code, challenge.message, 403, challenge.extra) from None
+    return (FEDERATED_AMR,)
 
 
 def _find_identity(provider: str, subject: str) -> Identity | None:

@@ -1,7 +1,7 @@
 """identities: provider accounts linked to users (sign in with another provider)
 
 Revision ID: 0006_identities
-Revises: 0002
+Revises: 0003_mfa
 Create Date: 2026-12-03 07:55:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006_identities'
-down_revision = '0002'
+down_revision = '0003_mfa'
 branch_labels = None
 depends_on = None
 
