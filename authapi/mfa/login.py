@@ -19,7 +19,7 @@ from authapi.errors import APIError, Unauthorized, ValidationFailed
 from authapi.mfa import attempts, challenge, factors
 from authapi.mfa.reauth import INVALID_CODE
 from authapi.models import User
-from authapi.users.repository import find_user_by_id, reload_user
+from authapi.users.repository import find_user_by_id, find_user_for_change
 
 INVALID_MFA_TOKEN = "Invalid or expired mfa_token: log in again"
 TOKEN_EXHAUSTED = "Too many wrong codes: log in again"
@@ -73,7 +73,7 @@ def complete(
     session_id = sessions.create(user_id, ip=ip, user_agent=user_agent, amr=amr)
     # As a password login does: a disable, reset or deletion that committed since the
     # account was read is seen here (a later one ends this session itself).
-    fresh = reload_user(user)
+    fresh = find_user_for_change(user.id)
     if fresh is None or not _may_sign_in(fresh, attempt):
         sessions.delete(user_id, session_id)
         raise Unauthorized(INVALID_MFA_TOKEN, code="invalid_mfa_token")
