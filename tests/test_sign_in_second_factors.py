@@ -16,7 +16,15 @@ from tests.helpers import assert_fail
 from tests.support.mfa import claims, code_at, enrol_totp, frozen_now, move_clock
 from tests.support.oidc_provider import OidcProvider, query
 from tests.support.smtp_sink import SmtpSink, delivered
-from tests.test_oauth import BROWSER, JSON, call_back, provider_config, provider_login, start
+from tests.test_oauth import (  # noqa: F401 - client_credentials is a fixture
+    BROWSER,
+    JSON,
+    call_back,
+    client_credentials,
+    provider_config,
+    provider_login,
+    start,
+)
 
 pytestmark = pytest.mark.subprocess
 
@@ -27,7 +35,7 @@ TOKEN_MODE = {**JSON, "X-Auth-Mode": "token"}
 def mfa_oauth_app(
     make_app: Callable[..., Flask],
     oidc_provider: OidcProvider,
-    client_credentials: tuple[str, str],
+    client_credentials: tuple[str, str],  # noqa: F811 - the imported fixture
     smtp_sink: SmtpSink,
 ) -> Flask:
     oidc_provider.reset()
@@ -103,7 +111,7 @@ def test_a_trusted_provider_that_did_mfa_signs_in_directly(
 def test_an_untrusted_provider_mfa_does_not_count(
     make_app: Callable[..., Flask],
     oidc_provider: OidcProvider,
-    client_credentials: tuple[str, str],
+    client_credentials: tuple[str, str],  # noqa: F811 - the imported fixture
     mfa_oauth_app: Flask,
 ) -> None:
     enrolled_provider_user(mfa_oauth_app, "untrusted@example.com")
