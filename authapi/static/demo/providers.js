@@ -32,9 +32,21 @@ function showReturnFromProvider() {
   const params = new URLSearchParams(location.search);
   const error = params.get("error");
   const linked = params.get("linked");
-  if (error) showMessage(PROVIDER_ERRORS[error] || `Sign-in failed (${error}).`, "error");
+  if (error === "mfa_required") {
+    // The provider signed us in; our second factor is next (mfa.js shows that step).
+    const fragment = new URLSearchParams(location.hash.slice(1));
+    const body = {
+      code: "mfa_required",
+      message: "Second factor required",
+      mfa_token: fragment.get("mfa_token"),
+      methods: (fragment.get("methods") || "").split(","),
+    };
+    window.authapiMfa?.askForSecondFactor(new ApiError(403, body));
+  } else if (error) {
+    showMessage(PROVIDER_ERRORS[error] || `Sign-in failed (${error}).`, "error");
+  }
   else if (linked) showMessage(`${displayName(linked)} is now linked to your account.`, "success");
-  if (error || linked) history.replaceState(null, "", location.pathname);
+  if (error || linked) history.replaceState(null, "", location.pathname); // token too
 }
 
 function displayName(name) {
@@ -149,6 +161,7 @@ async function onOtpVerify(event) {
     event.currentTarget?.reset?.();
     await loadAccount();
   } catch (error) {
+    if (window.authapiMfa?.askForSecondFactor(error)) return; // an account with a factor
     report(error);
   }
 }
