@@ -49,6 +49,15 @@ def verify() -> Response:
     return token_response(issued)
 
 
+@blueprint.get("/signin/providers")
+def demo_providers() -> Response:
+    """The providers for the demo page, always answered (empty when none is set), so
+    the page learns them without an API call that 404s while the feature is off."""
+    providers = current_app.extensions.get("authapi.oauth.providers", {})
+    listed = [{"name": p.name, "display_name": p.display_name} for p in providers.values()]
+    return jsonify(status="success", data={"providers": listed})
+
+
 @blueprint.get(service.LINK_PATH)
 def link_page() -> Response:
     """Where the mailed link points (FRONTEND_URL defaults to this API): a page that

@@ -199,6 +199,14 @@ OPERATIONS: tuple[Operation, ...] = (
         ),
     ),
     Operation(
+        "demoProviders",
+        "GET",
+        "/signin/providers",
+        "docs",
+        "The sign-in providers for the demo page (empty when none is configured)",
+        ok=Reply(200, success(data=obj(providers={"type": "array", "items": ref("Provider")}))),
+    ),
+    Operation(
         "signInCodePage",
         "GET",
         "/signin/otp",

@@ -54,7 +54,8 @@ function displayName(name) {
 }
 
 async function loadProviders() {
-  const result = await send("/api/auth/providers");
+  // Not /api/auth/providers: that route does not exist while no provider is set.
+  const result = await send("/signin/providers");
   providers = result.ok ? result.body.data.providers : [];
   const buttons = providers.map((provider) => {
     const link = el(
