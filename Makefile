@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run dev keys test test-fast node-deps lint format bench clean
+.PHONY: run worker dev keys test test-fast node-deps lint format bench bench-hooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,17 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.installed
 
-## run: install, create and migrate the database, serve with gunicorn on $PORT
+## run: install, create and migrate the database, serve with gunicorn on $PORT,
+## with the webhooks worker beside it (stopped with the server)
 run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi deploy
-	PORT=$(PORT) exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	$(BIN)/flask --app wsgi webhooks worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
+	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+## worker: the webhooks worker alone (for a server started some other way)
+worker: $(VENV)/.installed
+	exec $(BIN)/flask --app wsgi webhooks worker
 
 ## dev: the Flask development server with reload
 dev: $(VENV)/.installed
@@ -51,6 +58,10 @@ test-fast: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
+
+## bench-hooks: token issue with and without the custom-access-token hook (docs/performance.md)
+bench-hooks: $(VENV)/.installed-dev
+	$(BIN)/python bench/hooks.py
 
 ## node-deps: the npm tools some tests run (tests/node/*), installed with npm ci
 node-deps:

@@ -56,6 +56,7 @@ class Config:
     REFRESH_TOKEN_EXPIRES_IN = 60  # minutes
     SESSION_MAX_AGE = 24 * 60 * 60  # seconds: absolute cap no refresh extends
     REFRESH_REUSE_INTERVAL = 10  # seconds a superseded refresh token stays usable
+    MAX_SESSIONS_PER_USER = 50  # live sessions per user; a new login ends the oldest beyond it
     JWT_ISSUER = "authapi"
     JWT_AUDIENCE = "authapi"
     JWT_LEEWAY = 30  # seconds of clock skew tolerated on exp/iat/nbf
@@ -64,21 +65,33 @@ class Config:
     BCRYPT_ROUNDS = 12
     MAX_CONCURRENT_HASHES = 2  # per process; keeps a login storm from taking every thread
     HASHING_NICE = 10  # Linux: CPU priority of hashing threads (0 = same as requests)
+    HASH_QUEUE_SIZE = 1  # per process: hashes that may wait for a slot; more -> 503 at once
 
     CORS_ORIGINS: tuple[str, ...] = ("http://localhost:3000",)
     COOKIE_SECURE = False
     REFRESH_COOKIE_PATH = "/api/auth"
+    REFRESH_COOKIE_SAMESITE = "Lax"  # or "Strict" (see docs/security.md)
     MAX_CONTENT_LENGTH = 10 * 1024
     TRUSTED_PROXY_COUNT = 0
 
     RATELIMIT_ENABLED = True
     RATELIMIT_LOGIN_PER_ADDRESS = "20 per minute"
-    RATELIMIT_LOGIN_PER_ACCOUNT = "10 per 5 minutes"
+    # Failed password checks (login, current password) per (account, client address):
+    # a hard limit. Per account, from anywhere: a ceiling that browsers which signed in
+    # to the account before (DEVICE_COOKIE_DAYS) and signed-in callers do not hit.
+    RATELIMIT_LOGIN_PER_ACCOUNT_ADDRESS = "10 per 15 minutes"
+    RATELIMIT_LOGIN_PER_ACCOUNT = "100 per hour"
     RATELIMIT_REGISTER_PER_ADDRESS = "10 per hour"
-    RATELIMIT_REFRESH_PER_SESSION = "30 per minute"
-    # Verification re-sends and password-reset requests (they send mail), shared.
+    RATELIMIT_REFRESH_PER_SESSION = "30 per minute"  # counted once the token is verified
+    RATELIMIT_REFRESH_PER_ADDRESS = "300 per minute"
+    RATELIMIT_PASSWORD_CHANGE_PER_USER = "10 per hour"
+    RATELIMIT_PASSWORD_CHANGE_PER_SESSION = "5 per 15 minutes"
+    # Verification re-sends and password-reset requests (they send mail), shared. Never
+    # a 429: mails beyond a budget are dropped silently, and the answer is the same.
+    RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT_ADDRESS = "3 per hour"
     RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS = "10 per hour"
-    RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT = "3 per hour"
+    RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT = "20 per day"
+    DEVICE_COOKIE_DAYS = 365  # the known-device cookie (see authapi/devices.py)
 
     # Mail (SMTP). An empty MAIL_SERVER writes messages to the log instead (not in
     # production, where they are dropped with an error in the log).
@@ -101,6 +114,29 @@ class Config:
     LOG_LEVEL = "INFO"
     LOG_FORMAT = "text"
     METRICS_ENABLED = True  # GET /metrics (Prometheus); keep it off the public internet
+    AUDIT_RETENTION_DAYS = 365  # `flask audit prune` deletes older audit rows; 0 keeps all
+    METRICS_TOKEN = ""  # if set, /metrics asks for `Authorization: Bearer <token>`
+
+    # Webhooks (docs/webhooks.md): endpoints are managed through /api/webhooks, events
+    # go out from an outbox table through `flask webhooks worker`.
+    WEBHOOK_ALLOW_PRIVATE_TARGETS = False  # loopback/private/link-local targets (dev, tests)
+    WEBHOOK_CONNECT_TIMEOUT = 3.0  # seconds
+    WEBHOOK_READ_TIMEOUT = 10.0  # seconds per read of the receiver's answer
+    WEBHOOK_RESPONSE_MAX_BYTES = 1024  # of a receiver's answer body, read and kept
+    WEBHOOK_MAX_ATTEMPTS = 10  # then the delivery is marked failed
+    WEBHOOK_RETRY_BASE = 5.0  # seconds before the first retry (then x WEBHOOK_RETRY_FACTOR)
+    WEBHOOK_RETRY_FACTOR = 3.2  # 9 retries over about 22 hours
+    WEBHOOK_RETRY_JITTER = 0.2  # each delay +/- this fraction, at random
+    WEBHOOK_DISABLE_AFTER = 5  # consecutive failed deliveries disable an endpoint (0 = never)
+    WEBHOOK_SECRET_GRACE = 24 * 60 * 60  # seconds a rotated-out secret still signs
+    WEBHOOK_POLL_INTERVAL = 1.0  # seconds the worker waits when nothing is due
+    # Blocking hooks (synchronous, signed like webhooks with HOOK_SECRET).
+    HOOK_BEFORE_USER_CREATED_URL = ""
+    HOOK_CUSTOM_ACCESS_TOKEN_URL = ""
+    HOOK_SECRET = ""  # whsec_<base64>; `flask webhooks new-secret` prints one
+    HOOK_TIMEOUT = 2.0  # seconds (connect, and each read)
+    HOOK_FAIL_OPEN = False  # before-user-created: a hook that fails lets the sign-up through
+    HOOK_CLAIMS_NAMESPACE = "app"  # the access-token claim the hook's claims go under
 
     CLOCK_OFFSET = 0  # seconds; tests only (see authapi/clock.py)
     CLOCK_FROZEN_AT = 0.0  # UNIX seconds; tests only: 0 = the real clock (authapi/clock.py)
@@ -122,6 +158,25 @@ class Config:
     # Per email address AND client address: another client cannot use up the owner's.
     RATELIMIT_OTP_PER_ACCOUNT = "3 per 10 minutes"
     RATELIMIT_OTP_VERIFY_PER_ADDRESS = "20 per minute"
+    # Passwords (issue 14, docs/passwords.md). New hashes: bcrypt (BCRYPT_ROUNDS) or
+    # argon2id (OWASP's minimum is the floor: 19 MiB and 2 iterations, or an equivalent).
+    PASSWORD_HASHER = "bcrypt"  # bcrypt | argon2id
+    ARGON2_TIME_COST = 2
+    ARGON2_MEMORY_COST = 19456  # KiB
+    ARGON2_PARALLELISM = 1
+    PASSWORD_MAX_LENGTH = 256  # characters, with argon2id (bcrypt: 72 UTF-8 bytes)
+    # Imported Firebase scrypt hashes: the project's hash parameters (base64).
+    FIREBASE_SCRYPT_SIGNER_KEY = ""
+    FIREBASE_SCRYPT_SALT_SEPARATOR = ""
+    FLASK_SECURITY_PASSWORD_SALT = ""  # imported flask-security$ hashes
+    PASSWORD_COMMON_CHECK = True  # refuse passwords on zxcvbn's common-password list
+    PASSWORD_MIN_STRENGTH = 0  # zxcvbn score 1-4 a new password needs; 0 = no check
+    # Have I Been Pwned range API (k-anonymity), off when empty,
+    # e.g. https://api.pwnedpasswords.com/range/
+    PWNED_PASSWORDS_URL = ""
+    PWNED_PASSWORDS_TIMEOUT = 2.0  # seconds
+    PWNED_PASSWORDS_FAIL_OPEN = True  # API down: accept the password (false: 503)
+    PWNED_PASSWORDS_CACHE_TTL = 24 * 60 * 60  # seconds a range answer is kept in Redis
     # Second factors (docs/mfa.md). MFA_ENCRYPTION_KEY: base64 of 32 random bytes, the
     # AES-GCM key of TOTP secrets at rest (`openssl rand -base64 32`); required in production,
     # generated into DEV_KEYS_DIR elsewhere. Older keys that still decrypt: comma-separated.
@@ -137,6 +192,7 @@ class Config:
 
 class DevelopmentConfig(Config):
     APP_ENV = "development"
+    WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # receivers on this machine
     # Every attempt still counts (the limit is what keeps 409s from listing who has an
     # account), but a developer's own demo and Postman runs from 127.0.0.1 must not
     # lock them out for an hour: production keeps the low defaults above.
@@ -156,6 +212,7 @@ class ProductionConfig(Config):
     APP_ENV = "production"
     COOKIE_SECURE = True
     LOG_FORMAT = "json"
+    METRICS_ENABLED = False  # turn it on with METRICS_TOKEN, or on an internal-only bind
 
 
 CONFIG_BY_ENV: dict[str, type[Config]] = {
@@ -292,6 +349,7 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "BCRYPT_ROUNDS": ("BCRYPT_ROUNDS", int),
     "MAX_CONCURRENT_HASHES": ("MAX_CONCURRENT_HASHES", int),
     "HASHING_NICE": ("HASHING_NICE", int),
+    "HASH_QUEUE_SIZE": ("HASH_QUEUE_SIZE", int),
     "TRUSTED_PROXY_COUNT": ("TRUSTED_PROXY_COUNT", int),
     "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _as_bool),
     "RATELIMIT_LOGIN_PER_ADDRESS": ("RATELIMIT_LOGIN_PER_ADDRESS", str),
@@ -300,6 +358,15 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "RATELIMIT_REFRESH_PER_SESSION": ("RATELIMIT_REFRESH_PER_SESSION", str),
     "RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS": ("RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS", str),
     "RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT": ("RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT", str),
+    "RATELIMIT_LOGIN_PER_ACCOUNT_ADDRESS": ("RATELIMIT_LOGIN_PER_ACCOUNT_ADDRESS", str),
+    "RATELIMIT_REFRESH_PER_ADDRESS": ("RATELIMIT_REFRESH_PER_ADDRESS", str),
+    "RATELIMIT_PASSWORD_CHANGE_PER_USER": ("RATELIMIT_PASSWORD_CHANGE_PER_USER", str),
+    "RATELIMIT_PASSWORD_CHANGE_PER_SESSION": ("RATELIMIT_PASSWORD_CHANGE_PER_SESSION", str),
+    "RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT_ADDRESS": (
+        "RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT_ADDRESS",
+        str,
+    ),
+    "DEVICE_COOKIE_DAYS": ("DEVICE_COOKIE_DAYS", float),
     "MAIL_SERVER": ("MAIL_SERVER", str),
     "MAIL_PORT": ("MAIL_PORT", int),
     "MAIL_USERNAME": ("MAIL_USERNAME", str),
@@ -325,6 +392,41 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "RATELIMIT_OTP_PER_ADDRESS": ("RATELIMIT_OTP_PER_ADDRESS", str),
     "RATELIMIT_OTP_PER_ACCOUNT": ("RATELIMIT_OTP_PER_ACCOUNT", str),
     "RATELIMIT_OTP_VERIFY_PER_ADDRESS": ("RATELIMIT_OTP_VERIFY_PER_ADDRESS", str),
+    "WEBHOOK_ALLOW_PRIVATE_TARGETS": ("WEBHOOK_ALLOW_PRIVATE_TARGETS", _as_bool),
+    "WEBHOOK_CONNECT_TIMEOUT": ("WEBHOOK_CONNECT_TIMEOUT", float),
+    "WEBHOOK_READ_TIMEOUT": ("WEBHOOK_READ_TIMEOUT", float),
+    "WEBHOOK_RESPONSE_MAX_BYTES": ("WEBHOOK_RESPONSE_MAX_BYTES", int),
+    "WEBHOOK_MAX_ATTEMPTS": ("WEBHOOK_MAX_ATTEMPTS", int),
+    "WEBHOOK_RETRY_BASE": ("WEBHOOK_RETRY_BASE", float),
+    "WEBHOOK_RETRY_FACTOR": ("WEBHOOK_RETRY_FACTOR", float),
+    "WEBHOOK_RETRY_JITTER": ("WEBHOOK_RETRY_JITTER", float),
+    "WEBHOOK_DISABLE_AFTER": ("WEBHOOK_DISABLE_AFTER", int),
+    "WEBHOOK_SECRET_GRACE": ("WEBHOOK_SECRET_GRACE", int),
+    "WEBHOOK_POLL_INTERVAL": ("WEBHOOK_POLL_INTERVAL", float),
+    "HOOK_BEFORE_USER_CREATED_URL": ("HOOK_BEFORE_USER_CREATED_URL", str),
+    "HOOK_CUSTOM_ACCESS_TOKEN_URL": ("HOOK_CUSTOM_ACCESS_TOKEN_URL", str),
+    "HOOK_SECRET": ("HOOK_SECRET", str),
+    "HOOK_TIMEOUT": ("HOOK_TIMEOUT", float),
+    "HOOK_FAIL_OPEN": ("HOOK_FAIL_OPEN", _as_bool),
+    "HOOK_CLAIMS_NAMESPACE": ("HOOK_CLAIMS_NAMESPACE", str),
+    "METRICS_TOKEN": ("METRICS_TOKEN", str),
+    "REFRESH_COOKIE_SAMESITE": ("REFRESH_COOKIE_SAMESITE", str),
+    "MAX_SESSIONS_PER_USER": ("MAX_SESSIONS_PER_USER", int),
+    "AUDIT_RETENTION_DAYS": ("AUDIT_RETENTION_DAYS", int),
+    "PASSWORD_HASHER": ("PASSWORD_HASHER", str),
+    "ARGON2_TIME_COST": ("ARGON2_TIME_COST", int),
+    "ARGON2_MEMORY_COST": ("ARGON2_MEMORY_COST", int),
+    "ARGON2_PARALLELISM": ("ARGON2_PARALLELISM", int),
+    "PASSWORD_MAX_LENGTH": ("PASSWORD_MAX_LENGTH", int),
+    "FIREBASE_SCRYPT_SIGNER_KEY": ("FIREBASE_SCRYPT_SIGNER_KEY", str),
+    "FIREBASE_SCRYPT_SALT_SEPARATOR": ("FIREBASE_SCRYPT_SALT_SEPARATOR", str),
+    "FLASK_SECURITY_PASSWORD_SALT": ("FLASK_SECURITY_PASSWORD_SALT", str),
+    "PASSWORD_COMMON_CHECK": ("PASSWORD_COMMON_CHECK", _as_bool),
+    "PASSWORD_MIN_STRENGTH": ("PASSWORD_MIN_STRENGTH", int),
+    "PWNED_PASSWORDS_URL": ("PWNED_PASSWORDS_URL", str),
+    "PWNED_PASSWORDS_TIMEOUT": ("PWNED_PASSWORDS_TIMEOUT", float),
+    "PWNED_PASSWORDS_FAIL_OPEN": ("PWNED_PASSWORDS_FAIL_OPEN", _as_bool),
+    "PWNED_PASSWORDS_CACHE_TTL": ("PWNED_PASSWORDS_CACHE_TTL", int),
     "MFA_ENCRYPTION_KEY": ("MFA_ENCRYPTION_KEY", str),
     "MFA_ENCRYPTION_PREVIOUS_KEYS": ("MFA_ENCRYPTION_PREVIOUS_KEYS", str),
     "MFA_ISSUER": ("MFA_ISSUER", str),

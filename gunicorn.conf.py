@@ -9,6 +9,7 @@ import glob
 import json
 import multiprocessing
 import os
+import runpy
 import socket
 import tempfile
 
@@ -19,9 +20,15 @@ load_dotenv()
 _port = os.environ.get("PORT", "8000")
 # Prometheus multiprocess mode: workers share metrics through files in this folder,
 # so every scrape of /metrics sees the whole server. An operator's own value wins.
-# Set before any worker imports prometheus_client (this file must not import authapi).
+# Set before any worker imports prometheus_client (this file must not import authapi:
+# authapi/private_dir.py is loaded by path, on its own). The folder is this user's own,
+# mode 0700; one made by someone else first, or a link, stops the start.
+_private_dir = runpy.run_path(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "authapi", "private_dir.py")
+)
 os.environ.setdefault(
-    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"authapi-metrics-{_port}")
+    "PROMETHEUS_MULTIPROC_DIR",
+    os.path.join(tempfile.gettempdir(), f"authapi-metrics-{os.geteuid()}-{_port}"),
 )
 
 
@@ -94,8 +101,7 @@ util.write_error = json_error
 
 def on_starting(server):
     """Start from zero: drop the files a previous gunicorn left in the metrics folder."""
-    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    os.makedirs(path, exist_ok=True)
+    path = _private_dir["ensure_private_dir"](os.environ["PROMETHEUS_MULTIPROC_DIR"])
     for stale in glob.glob(os.path.join(path, "*.db")):
         os.remove(stale)
 

@@ -32,9 +32,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from authapi import audit, mail, oauth, tokens
+    from authapi import audit, background, csp, mail, oauth, tokens
     from authapi.configuration import load_token_keys
     from authapi.extensions import cors, db, init_db, limiter, migrate, redis_store
+    from authapi.webhooks import outbox as webhooks
 
     init_db(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
@@ -44,6 +45,9 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     audit.init_app(app)
     oauth.init_app(app)
+    background.init_app(app)
+    csp.init_app(app)
+    webhooks.init_app(app)
     # Exact, anchored origins: flask-cors treats strings with regex characters as
     # unanchored patterns, and "*" with credentials would reflect any origin.
     origins = [re.compile(re.escape(origin) + r"\Z") for origin in app.config["CORS_ORIGINS"]]
@@ -64,6 +68,7 @@ def register_blueprints(app: Flask) -> None:
     from authapi.email_otp import routes as email_otp
     from authapi.oauth import routes as oauth
     from authapi.users import routes as users
+    from authapi.webhooks import routes as webhooks
 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(users.blueprint)
@@ -77,6 +82,7 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(oauth.blueprint)
     app.register_blueprint(email_otp.blueprint)
     mfa.init_app(app)  # its keys, factor kinds and blueprints
+    app.register_blueprint(webhooks.blueprint)
 
 
 def register_response_headers(app: Flask) -> None:
@@ -107,16 +113,24 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from authapi.cli import deploy, keys_cli, users_cli
+    from authapi.retention import audit_cli
+    from authapi.webhooks.cli import webhooks_cli
 
     app.cli.add_command(deploy)
     app.cli.add_command(keys_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(webhooks_cli)
 
 
 def trust_proxies(app: Flask) -> None:
-    """Believe X-Forwarded-* only from as many proxies as configured (0 = none)."""
+    """Believe X-Forwarded-For/-Proto only from as many proxies as configured (0 = none).
+
+    Never X-Forwarded-Host: nothing the client can reach may choose the host the app
+    believes it is (mailed links come from FRONTEND_URL alone).
+    """
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     count = app.config["TRUSTED_PROXY_COUNT"]
     if count > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0)  # type: ignore[method-assign]

@@ -64,6 +64,10 @@ DETAIL_KEYS = ("reason", "session_id", "scope", "ended", "old_role", "new_role",
 DETAIL_KEYS += ("factor", "left")  # second factors (authapi.mfa)
 DETAIL_KEYS += ("provider",)  # sign in with another provider (authapi.oauth)
 
+# Issue 14: a login upgraded a password hash (which format it was, which it is now).
+RECORDED[events.password_rehashed] = AuthEventName.PASSWORD_REHASHED
+DETAIL_KEYS += ("old_format", "new_format")
+
 
 def init_app(app: Flask) -> None:
     for signal, name in RECORDED.items():

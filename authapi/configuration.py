@@ -19,9 +19,11 @@ from typing import Any
 from flask import Flask
 from limits import parse_many
 
-from authapi import durations, embedded, keys, redis_connection
+from authapi import durations, embedded, hashers, keys, redis_connection
+from authapi.hashers.argon2_family import meets_owasp_minimum
 from authapi.mfa import settings as mfa_settings
 from authapi.tokens import TokenKeys
+from authapi.webhooks import settings as webhook_settings
 from config import (
     ENV_MAPPING,
     TYPED_PARSERS,
@@ -190,6 +192,12 @@ def check_mail_config(config: Mapping[str, Any], given: Collection[str]) -> Prob
     frontend_url = config["FRONTEND_URL"]
     if frontend_url and not frontend_url.startswith(("http://", "https://")):
         yield "FRONTEND_URL must start with http:// or https://"
+    if str(config["MAIL_SERVER"]).strip() and not frontend_url:
+        yield (
+            "MAIL_SERVER is set but FRONTEND_URL is not: links in mails are built from "
+            "FRONTEND_URL only, never from the request's Host header; set it to the "
+            "address users open (https://app.example.com)"
+        )
     production = config["APP_ENV"] == "production"
     if production and config["REQUIRE_VERIFIED_EMAIL"]:
         missing = [name for name in ("MAIL_SERVER", "FRONTEND_URL") if not config[name]]
@@ -261,6 +269,16 @@ def check_limits_and_origins(config: Mapping[str, Any], given: Collection[str]) 
         yield "MAX_CONCURRENT_HASHES must be at least 1"
     if not 0 <= config["HASHING_NICE"] <= 19:
         yield "HASHING_NICE must be between 0 and 19"
+    if config["HASH_QUEUE_SIZE"] < 0:
+        yield "HASH_QUEUE_SIZE must be 0 or more"
+    if config["MAX_SESSIONS_PER_USER"] < 1:
+        yield "MAX_SESSIONS_PER_USER must be at least 1"
+    if config["AUDIT_RETENTION_DAYS"] < 0:
+        yield "AUDIT_RETENTION_DAYS must be 0 (keep everything) or more"
+    if config["REFRESH_COOKIE_SAMESITE"] not in ("Lax", "Strict"):
+        yield "REFRESH_COOKIE_SAMESITE must be Lax or Strict"
+    if config["DEVICE_COOKIE_DAYS"] <= 0:
+        yield "DEVICE_COOKIE_DAYS must be a positive number of days"
     if config["ACCESS_TOKEN_CACHE_SIZE"] < 0:
         yield "ACCESS_TOKEN_CACHE_SIZE must be 0 (off) or a positive number"
 
@@ -294,6 +312,41 @@ def check_sign_in_methods(config: Mapping[str, Any], given: Collection[str]) -> 
         yield "OTP_EXPIRES_IN must be a positive number of minutes"
 
 
+def check_password_config(config: Mapping[str, Any], given: Collection[str]) -> Problems:
+    """Password hashing and checks (issue 14: docs/passwords.md)."""
+    hasher = config["PASSWORD_HASHER"]
+    if hasher not in hashers.base.HASHERS:
+        yield f"PASSWORD_HASHER must be bcrypt or argon2id, got {hasher!r}"
+    memory, time_cost = config["ARGON2_MEMORY_COST"], config["ARGON2_TIME_COST"]
+    if not meets_owasp_minimum(memory, time_cost) or config["ARGON2_PARALLELISM"] < 1:
+        yield (
+            "ARGON2_MEMORY_COST (KiB) and ARGON2_TIME_COST are below OWASP's minimum for "
+            "argon2id: use at least 19456 KiB with 2 iterations (or 47104/1, 12288/3, "
+            "9216/4, 7168/5), and ARGON2_PARALLELISM >= 1"
+        )
+    if not 8 <= config["PASSWORD_MAX_LENGTH"] <= 4096:
+        yield "PASSWORD_MAX_LENGTH must be between 8 and 4096 characters"
+    for name in ("FIREBASE_SCRYPT_SIGNER_KEY", "FIREBASE_SCRYPT_SALT_SEPARATOR"):
+        try:
+            hashers.base.b64decode_strict(config[name])
+        except hashers.MalformedHash:
+            yield f"{name} must be base64 (as Firebase shows it)"
+    if not 0 <= config["PASSWORD_MIN_STRENGTH"] <= 4:
+        yield "PASSWORD_MIN_STRENGTH must be 0 (off) or a zxcvbn score 1-4"
+    url = config["PWNED_PASSWORDS_URL"]
+    if url and not url.startswith(("http://", "https://")):
+        yield "PWNED_PASSWORDS_URL must start with https:// (or http://)"
+    if not 0 < config["PWNED_PASSWORDS_TIMEOUT"] <= 30:
+        yield "PWNED_PASSWORDS_TIMEOUT must be between 0 and 30 seconds"
+    if config["PWNED_PASSWORDS_CACHE_TTL"] < 1:
+        yield "PWNED_PASSWORDS_CACHE_TTL must be at least 1 second"
+
+
+def check_webhooks(config: Mapping[str, Any], given: Collection[str]) -> Problems:
+    """Webhook and hook settings (docs/webhooks.md)."""
+    yield from webhook_settings.problems(config)
+
+
 # Every check, run in this order; a new one: append it.
 CHECKS: list[Callable[[Mapping[str, Any], Collection[str]], Problems]] = [
     check_redis_config,
@@ -303,7 +356,9 @@ CHECKS: list[Callable[[Mapping[str, Any], Collection[str]], Problems]] = [
     check_limits_and_origins,
     check_production,
     check_sign_in_methods,
+    check_password_config,
     mfa_settings.check,
+    check_webhooks,
 ]
 
 

@@ -18,14 +18,19 @@ def index() -> Response:
     return response
 
 
+def html_page(name: str) -> Response:
+    """A page whose URL carries a secret (a reset token, a verification code)."""
+    response = send_from_directory(DEMO_DIR, name)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the secret is in the URL
+    return response
+
+
 @blueprint.get("/resetpassword/<token>")
 def reset_password_page(token: str) -> Response:
     """Where reset emails link to (FRONTEND_URL defaults to this API): a small form that
     sends PATCH /api/auth/resetpassword/<token>. The page reads the token itself."""
-    response = send_from_directory(DEMO_DIR, "reset.html")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
-    return response
+    return html_page("reset.html")
 
 
 @blueprint.get("/demo/<path:filename>")

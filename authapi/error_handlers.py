@@ -18,10 +18,12 @@ import redis
 from flask import Flask, Response, current_app, jsonify, request
 from redis import exceptions as redis_exc
 from sqlalchemy import exc as sa_exc
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from authapi.draining import close_after, drain_request_body
 from authapi.errors import CODE_BY_STATUS, RETRY_AFTER_UNAVAILABLE, APIError, ServiceUnavailable
 from authapi.extensions import discard_session, limiter
+from authapi.passwords import HashingBusy
 
 log = logging.getLogger("authapi.errors")
 
@@ -148,6 +150,25 @@ def handle_database_error(error: sa_exc.DBAPIError) -> Response:
     return handle_unexpected(error)
 
 
+# Seconds a client should wait when every password-hashing slot is taken.
+RETRY_AFTER_BUSY = "1"
+HASHING_BUSY_MESSAGE = "Too many password checks in progress, please retry in a moment"
+
+
+def handle_hashing_busy(error: HashingBusy) -> Response:
+    """The bounded hashing queue is full: refuse now rather than hold a request thread."""
+    discard_session()
+    return error_response(
+        503, HASHING_BUSY_MESSAGE, headers={"Retry-After": RETRY_AFTER_BUSY}, code="hashing_busy"
+    )
+
+
+def handle_too_large(error: RequestEntityTooLarge) -> Response:
+    """413: drop a bounded rest of the body first, so the close is no TCP reset."""
+    drain_request_body()
+    return close_after(handle_http_exception(error))
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(APIError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
@@ -162,4 +183,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(redis_exc.RedisClusterException, handle_cluster_exception)
     app.register_error_handler(sa_exc.TimeoutError, handle_dependency_down)
     app.register_error_handler(sa_exc.DBAPIError, handle_database_error)
+    app.register_error_handler(HashingBusy, handle_hashing_busy)
+    app.register_error_handler(RequestEntityTooLarge, handle_too_large)
     app.register_error_handler(Exception, handle_unexpected)

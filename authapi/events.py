@@ -36,6 +36,8 @@ user_enabled = _signals.signal("user-enabled")  # by
 # A provider account linked to / unlinked from a user: provider, by (the user, or None)
 identity_linked = _signals.signal("identity-linked")  # provider
 identity_unlinked = _signals.signal("identity-unlinked")  # provider
+# A login replaced a hash in an older format or parameters: old_format, new_format
+password_rehashed = _signals.signal("password-rehashed")
 # Second factors (authapi.mfa). factor: totp, recovery_code, passkey...; via: what the
 # check was for (login, totp_confirm, totp_disable, recovery_codes, ...).
 mfa_required = _signals.signal("mfa-required")  # the password was right; methods

@@ -12,10 +12,14 @@ environment variable only, never app configuration.
 
 from __future__ import annotations
 
+import hmac
 import os
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.exposition import choose_encoder
+
+from authapi.errors import Unauthorized
+from authapi.private_dir import UnsafeDirectory, check_private_dir
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED_ROUTE = "unmatched"
@@ -66,7 +70,23 @@ def check_multiprocess_dir() -> str | None:
             f"{MULTIPROC_ENV} must name an existing directory (got {path!r}); "
             "unset it for a single process"
         )
+    if path is not None:
+        try:
+            check_private_dir(path)
+        except UnsafeDirectory as error:
+            return f"{MULTIPROC_ENV}: {error}"
     return None
+
+
+def require_token(expected: str, authorization: str | None) -> None:
+    """With METRICS_TOKEN set, a scrape must send it as a Bearer token (401 otherwise)."""
+    if not expected:
+        return
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode("utf-8", "replace"), expected.encode("utf-8")
+    ):
+        raise Unauthorized("A valid metrics token is required", code="metrics_token_required")
 
 
 def render(accept: str | None) -> tuple[bytes, str]:

@@ -10,12 +10,17 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Enum, ForeignKey, Index, String, Uuid, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from authapi.emails import skeleton
 from authapi.extensions import db
 
 
 class Role(enum.StrEnum):
     USER = "user"
     ADMIN = "admin"
+
+
+def _skeleton_of_email(context: Any) -> str:
+    return skeleton(context.get_current_parameters()["email"])
 
 
 class User(db.Model):
@@ -27,6 +32,11 @@ class User(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     # Stored normalised (trim, NFKC, lower-case): the unique index decides duplicates.
     email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
+    # What the address looks like (authapi.emails.skeleton), set from ``email`` at insert:
+    # two look-alike addresses are one account. NULL only for old look-alike rows.
+    email_skeleton: Mapped[str | None] = mapped_column(
+        String(254), unique=True, default=_skeleton_of_email
+    )
     password: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(
         Enum(
@@ -70,6 +80,7 @@ class AuthEventName(enum.StrEnum):
     USER_DELETED = "user_deleted"
     IDENTITY_LINKED = "identity_linked"
     IDENTITY_UNLINKED = "identity_unlinked"
+    PASSWORD_REHASHED = "password_rehashed"
     MFA_REQUIRED = "mfa_required"
     MFA_ENROLLED = "mfa_enrolled"
     MFA_REMOVED = "mfa_removed"

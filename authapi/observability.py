@@ -159,6 +159,7 @@ def _finish_request(response: Response) -> Response:
 
 
 def metrics_view() -> Response:
+    metrics.require_token(current_app.config["METRICS_TOKEN"], request.headers.get("Authorization"))
     body, content_type = metrics.render(request.headers.get("Accept"))
     return Response(body, content_type=content_type)
 

@@ -1,31 +1,39 @@
 """Rate limits (Flask-Limiter on the shared Redis, so every instance counts together).
 
-- login: per client address (every attempt) and per account (failed attempts only,
-  so an attacker is slowed but the real user is locked out for one window at most);
+- login: per client address (every attempt); password guesses per account and per
+  (account, address) are :mod:`authapi.lockout`'s, counted before the check;
+- password change: per user and per session (after authentication), and its
+  current-password checks spend from the same lockout budgets as logins;
 - register: per client address (409 reveals which emails exist);
-- refresh: per session;
-- account emails (resend verification, forgot password): per client address and
-  per email address, one budget shared by both routes.
+- refresh: per client address, and per session once the refresh token is verified
+  (a junk or foreign ``sid`` never creates a counter nor spends someone else's);
+- account emails (resend verification, forgot password): never a 429; surplus mails
+  are dropped silently (:func:`allow`), budgeted per (email, address), per address
+  and per email.
 
-Limits are read from the config at request time (``RATELIMIT_*`` settings).
-The client address is the peer address; X-Forwarded-For is believed only through
-ProxyFix with TRUSTED_PROXY_COUNT, so a forged header never resets a counter.
+Limits are read from the config at request time (``RATELIMIT_*`` settings, parsed
+at startup by ``configuration.check_rate_limits``). The client address is the peer address;
+X-Forwarded-For is believed only through ProxyFix with TRUSTED_PROXY_COUNT, so a
+forged header never resets a counter.
 """
 
 from __future__ import annotations
 
-import hashlib
+import math
+import time
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
-import jwt
-from flask import Response, current_app, request
+from flask import Response, after_this_request, current_app, g, make_response, request
+from limits import parse
 
-from authapi.auth.cookies import REFRESH_COOKIE
+from authapi import devices, lockout
+from authapi.auth.responses import wants_tokens_in_body
 from authapi.body import json_object
 from authapi.errors import APIError
 from authapi.extensions import limiter
-from authapi.schemas import normalize_email
+from authapi.mfa.gate import MFA_REQUIRED_CODE
 
 
 def client_address() -> str:
@@ -42,53 +50,135 @@ def _limits_off() -> bool:
     return not current_app.config["RATELIMIT_ENABLED"]
 
 
-def _login_account() -> str:
-    """The normalised email being tried; requests without one count per address."""
+def _body_email() -> str | None:
     try:
         email = json_object().get("email")
     except APIError:
-        email = None
-    if not isinstance(email, str):
-        return f"address:{client_address()}"
-    # Hashed: limiter keys in Redis should not be a list of email addresses.
-    digest = hashlib.sha256(normalize_email(email).encode("utf-8", "replace")).hexdigest()
-    return f"account:{digest[:32]}"
+        return None
+    return email if isinstance(email, str) else None
 
 
-def _refresh_session() -> str:
-    """The session a refresh token names (unverified: only used as a counter key)."""
-    token = request.cookies.get(REFRESH_COOKIE)
-    if token is None and request.is_json:
+def _too_many(reset_at: float) -> APIError:
+    retry_after = max(1, math.ceil(reset_at - time.time()))
+    return APIError(
+        "Too many requests, please try again later",
+        status_code=429,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def hit(setting: str, scope: str, key: str) -> bool:
+    """Spend one unit of the limit ``setting`` for ``key``; False when none was left.
+
+    For limits decided inside a request, after something was verified (a token), where
+    a route decorator would run too early.
+    """
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return True
+    return limiter.limiter.hit(parse(current_app.config[setting]), "authapi", scope, key)
+
+
+def spend_or_429(setting: str, scope: str, key: str) -> None:
+    """:func:`hit`, answering 429 with Retry-After when the limit is used up."""
+    if not hit(setting, scope, key):
+        item = parse(current_app.config[setting])
+        stats = limiter.limiter.get_window_stats(item, "authapi", scope, key)
+        raise _too_many(stats.reset_time)
+
+
+def allow(setting: str, scope: str, key: str) -> bool:
+    """Like :func:`hit`, for budgets that are dropped silently (never a 429)."""
+    return hit(setting, scope, key)
+
+
+def _run_counted(
+    view: Callable[..., Any], attempt: lockout.Attempt | None, *a: Any, **k: Any
+) -> Response:
+    """Run a view that checks a password; refund the attempt unless it answered 400
+    (a wrong password, or a body that never got as far as a check)."""
+    try:
+        response = make_response(view(*a, **k))
+    except APIError as error:
+        if error.status_code != 400:
+            lockout.refund(attempt)
+        raise
+    except BaseException:  # 503 (hashing busy, Redis down...): nothing was decided
+        lockout.refund(attempt)
+        raise
+    if response.status_code != 400:
+        lockout.refund(attempt)
+    return response
+
+
+def _count_login_guesses(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        email = _body_email()
+        if email is None:  # no password check happens: the schema answers 400
+            return view(*args, **kwargs)
+        digest = lockout.account_digest(email)
+        attempt = lockout.spend(digest, client_address(), known_device=devices.is_known(digest))
+        remember = attempt is not None and not wants_tokens_in_body()
         try:
-            token = json_object().get("refresh_token")
-        except APIError:
-            token = None
-    if isinstance(token, str) and token:
-        try:
-            session_id = jwt.decode(token, options={"verify_signature": False}).get("sid")
-        except jwt.PyJWTError:
-            session_id = None
-        if isinstance(session_id, str):
-            return f"session:{session_id[:64]}"
-    return f"address:{client_address()}"
+            response = _run_counted(view, attempt, *args, **kwargs)
+        except APIError as error:
+            if remember and error.code == MFA_REQUIRED_CODE:
+                # The password was right; the second factor comes next. This browser
+                # has proved what the per-account ceiling protects: it is known.
+                after_this_request(lambda answer: _remembered(answer, digest))
+            raise
+        if remember and response.status_code == 200:
+            devices.remember(response, digest)
+        return response
+
+    return wrapped
 
 
-def _failed_login(response: Response) -> bool:
-    return response.status_code == 400
+def _remembered(response: Response, digest: str) -> Response:
+    devices.remember(response, digest)
+    return response
 
 
 def limit_login(view: Callable[..., Any]) -> Callable[..., Any]:
-    view = limiter.limit(
-        _setting("RATELIMIT_LOGIN_PER_ACCOUNT"),
-        key_func=_login_account,
-        deduct_when=_failed_login,
-        scope="login-account",
-        exempt_when=_limits_off,
-    )(view)
     return limiter.limit(
         _setting("RATELIMIT_LOGIN_PER_ADDRESS"),
         key_func=client_address,
         scope="login-address",
+        exempt_when=_limits_off,
+    )(_count_login_guesses(view))
+
+
+def _caller_user() -> str:
+    return f"user:{g.current_user.id}"
+
+
+def _caller_session() -> str:
+    return f"session:{g.current_user.session_id}"
+
+
+def _count_current_password_guesses(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        digest = lockout.account_digest(g.current_user.data.get("email", ""))
+        # A signed-in caller has proved an earlier sign-in: only the per-address limit.
+        attempt = lockout.spend(digest, client_address(), known_device=True)
+        return _run_counted(view, attempt, *args, **kwargs)
+
+    return wrapped
+
+
+def limit_password_change(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Apply inside ``login_required``: the keys are the verified user and session."""
+    view = limiter.limit(
+        _setting("RATELIMIT_PASSWORD_CHANGE_PER_SESSION"),
+        key_func=_caller_session,
+        scope="password-change-session",
+        exempt_when=_limits_off,
+    )(_count_current_password_guesses(view))
+    return limiter.limit(
+        _setting("RATELIMIT_PASSWORD_CHANGE_PER_USER"),
+        key_func=_caller_user,
+        scope="password-change-user",
         exempt_when=_limits_off,
     )(view)
 
@@ -103,34 +193,42 @@ def limit_register(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def limit_refresh(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Per address here; per verified session in :func:`limit_verified_refresh`."""
     return limiter.limit(
-        _setting("RATELIMIT_REFRESH_PER_SESSION"),
-        key_func=_refresh_session,
-        scope="refresh",
-        exempt_when=_limits_off,
-    )(view)
-
-
-def limit_account_emails(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Verification re-sends and password-reset requests: one shared budget per client
-    address and per email address (known or not, so a 429 reveals nothing)."""
-    view = limiter.shared_limit(
-        _setting("RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT"),
-        scope="account-emails-account",
-        key_func=_login_account,
-        exempt_when=_limits_off,
-    )(view)
-    return limiter.shared_limit(
-        _setting("RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS"),
-        scope="account-emails-address",
+        _setting("RATELIMIT_REFRESH_PER_ADDRESS"),
         key_func=client_address,
+        scope="refresh-address",
         exempt_when=_limits_off,
     )(view)
+
+
+def limit_verified_refresh(session_id: str) -> None:
+    """Called once the refresh token's signature is verified: its session's budget."""
+    spend_or_429("RATELIMIT_REFRESH_PER_SESSION", "refresh-session", session_id)
+
+
+def account_email_budget(email: str) -> bool:
+    """May one more verification or reset mail go to ``email`` for this client?
+
+    Three budgets, all silent: per (email, address), so a stranger cannot use up the
+    owner's; per address, against spraying; per email, against mail-bombing from many
+    addresses. The answer is 200 either way.
+    """
+    digest = lockout.account_digest(email)
+    address = client_address()
+    return (
+        allow("RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT_ADDRESS", "emails-pair", f"{digest}:{address}")
+        and allow("RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS", "emails-address", address)
+        and allow("RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT", "emails-account", digest)
+    )
 
 
 def limit_mfa_login(view: Callable[..., Any]) -> Callable[..., Any]:
     """POST /api/auth/login/mfa per client address (the login budget's setting, its own
     counter); codes are also limited per account and per mfa_token (authapi.mfa)."""
     return limiter.limit(
-        _setting("RATELIMIT_LOGIN_PER_ADDRESS"), key_func=client_address, scope="login-mfa-address"
+        _setting("RATELIMIT_LOGIN_PER_ADDRESS"),
+        key_func=client_address,
+        scope="login-mfa-address",
+        exempt_when=_limits_off,
     )(view)

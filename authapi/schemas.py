@@ -12,57 +12,35 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from authapi import password_policy
+from authapi.emails import (  # noqa: F401 - valid_email is re-exported for callers
+    EMAIL_MAX,
+    email_problem,
+    has_invisible_characters,
+    normalize_email,
+    valid_email,
+)
 from authapi.models import AuthEventName, Role
-from authapi.passwords import MAX_PASSWORD_BYTES
 
 NAME_MAX = 100
-EMAIL_MAX = 254
-PASSWORD_MIN = 8
+PASSWORD_MIN = password_policy.PASSWORD_MIN
 
 
 def has_control_characters(value: str) -> bool:
     return any(unicodedata.category(char) in {"Cc", "Zl", "Zp"} for char in value)
 
 
-# Invisible or non-printing characters (zero-width spaces and joiners, soft hyphens,
-# bidi overrides, BOM, private use, unassigned, spaces): an address containing one
-# could look exactly like another account's.
-_NOT_IN_EMAILS = {"Cc", "Cf", "Cn", "Co", "Cs", "Zl", "Zp", "Zs"}
-
-
-def has_invisible_characters(value: str) -> bool:
-    return any(unicodedata.category(char) in _NOT_IN_EMAILS for char in value)
-
-
-def normalize_email(value: str) -> str:
-    """The one email normalisation used everywhere: trim, NFKC, lower-case."""
-    return unicodedata.normalize("NFKC", value).strip().lower()
-
-
-_email_format = validate.Email(error="Invalid email address")
-
-
-def valid_email(email: str) -> bool:
-    """Is an already-normalised address acceptable for an account?"""
-    if not email or len(email) > EMAIL_MAX or has_invisible_characters(email):
-        return False
-    try:
-        _email_format(email)
-    except ValidationError:
-        return False
-    return True
-
-
 class Email(fields.String):
-    """A string field that normalises the address, then validates it."""
+    """A string field that normalises the address, then validates it (authapi.emails)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         raw = super()._deserialize(value, attr, data, **kwargs)
         email = normalize_email(raw)
         if len(email) > EMAIL_MAX:
             raise ValidationError(f"Email address must be at most {EMAIL_MAX} characters")
-        if not valid_email(email):
-            raise ValidationError("Invalid email address")
+        problem = email_problem(email)
+        if problem is not None:
+            raise ValidationError(problem)
         return email
 
 
@@ -83,12 +61,8 @@ def _validate_name(value: str) -> None:
 
 
 def validate_new_password(value: str) -> None:
-    if len(value) < PASSWORD_MIN:
-        raise ValidationError(f"Password must be at least {PASSWORD_MIN} characters")
-    if len(value.encode("utf-8")) > MAX_PASSWORD_BYTES:
-        raise ValidationError(f"Password must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8")
-    if "\x00" in value:
-        raise ValidationError("Password must not contain NUL characters")
+    """Every rule for a new password, in one place: authapi.password_policy."""
+    password_policy.check_new_password(value)
 
 
 class NewPasswordSchema(Schema):

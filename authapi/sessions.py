@@ -21,6 +21,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
+
 from authapi import clock
 from authapi.durations import durations, seconds
 from authapi.extensions import redis_store
@@ -68,6 +70,23 @@ if token_gen == gen - 1 and now - tonumber(h[2] or '0') < tonumber(ARGV[3]) then
 end
 redis.call('DEL', KEYS[1]); redis.call('ZREM', KEYS[2], ARGV[5])
 return {-1, gen, 0}
+"""
+
+
+# KEYS: the user's session index. ARGV: cap, session key prefix (same hash tag), now.
+# Ends the oldest sessions beyond the cap (the index is ordered by expiry, i.e. by
+# creation) and returns their ids. One atomic step, so concurrent logins never leave
+# more than the cap.
+_CAP = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+if excess <= 0 then return {} end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, excess - 1)
+for _, sid in ipairs(oldest) do
+  redis.call('DEL', ARGV[2] .. sid)
+  redis.call('ZREM', KEYS[1], sid)
+end
+return oldest
 """
 
 
@@ -124,6 +143,7 @@ def create(
     """Start a new session (128-bit random id) and return its id. Generation starts at 0.
 
     ``amr``: how the user signed in (RFC 8176); refreshed access tokens carry it on.
+    Beyond MAX_SESSIONS_PER_USER live sessions, the oldest ones end.
     """
     now = clock.now() if now is None else now
     session_id = secrets.token_urlsafe(16)
@@ -149,6 +169,8 @@ def create(
     pipe.zadd(index, {session_id: expires_at})
     pipe.expire(index, max_age())
     pipe.execute()
+    cap = int(current_app.config["MAX_SESSIONS_PER_USER"])
+    script(_CAP)(keys=[index], args=[cap, session_key(user_id, ""), now])
     return session_id
 
 

@@ -193,10 +193,12 @@ def issue_access_token(
     *,
     amr: tuple[str, ...] | None = None,
     now: float | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> str:
-    """``amr``: RFC 8176 authentication methods (``pwd``, ``otp``, ``mfa``...), as a claim."""
+    """``amr``: RFC 8176 authentication methods (``pwd``, ``otp``, ``mfa``...), as a claim.
+    ``extra``: more claims (a hook's); the token's own claims always win over them."""
     now = clock.now() if now is None else now
-    claims: dict[str, Any] = {"sub": user_id, "sid": session_id}
+    claims: dict[str, Any] = {**(extra or {}), "sub": user_id, "sid": session_id}
     if amr:
         claims["amr"] = list(amr)
     return encode(

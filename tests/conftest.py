@@ -34,6 +34,7 @@ from authapi import create_app, keys
 from authapi.extensions import db
 from config import database_uri
 from tests.support.limiter_state import limiter_state_restored
+from tests.support.receiver import Receiver
 from tests.support.smtp_sink import SmtpSink
 
 TEST_DATABASE_URL = os.environ.get(
@@ -125,6 +126,7 @@ def base_config(database_url: str, redis_url: str, key_config: dict[str, str]) -
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,
         "RATELIMIT_ENABLED": False,
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS": True,  # receivers on loopback (tests/support/receiver.py)
         **key_config,
     }
 
@@ -243,3 +245,11 @@ def oidc_provider() -> Iterator[Any]:
     provider = OidcProvider().start()
     yield provider
     provider.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP server on a spare loopback port that records webhooks and hook calls."""
+    server = Receiver().start()
+    yield server
+    server.stop()

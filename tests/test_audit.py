@@ -53,7 +53,7 @@ def test_every_lifecycle_event_is_recorded_without_secrets(app, make_app, mail_a
         "id"
     ]
     # email_verified
-    assert client.get(f"/api/auth/verifyemail/{verify_code}", headers=UA).status_code == 200
+    assert client.post(f"/api/auth/verifyemail/{verify_code}", headers=UA).status_code == 200
     # login_failed: wrong password (known user) and unknown email (typed text never stored)
     typed = "my-Secret-Passw0rd@example.com"
     secrets += ["wrong password 1", typed]

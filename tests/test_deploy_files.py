@@ -209,12 +209,15 @@ def test_dockerfile_healthcheck_default_port_is_exposed() -> None:
     assert port in exposed_ports()
 
 
-def test_dockerfile_exposes_the_port_compose_publishes() -> None:
+def app_exposed_ports() -> list[int]:
+    return [int(str(port).split("/")[0]) for port in service("app").get("expose") or []]
+
+
+def test_dockerfile_exposes_the_port_the_app_service_exposes() -> None:
     exposed = exposed_ports()
     assert exposed, "Dockerfile has no EXPOSE"
-    published = published_container_ports("app")
-    assert published, "app publishes no ports"
-    assert set(published) <= exposed, (published, exposed)
+    assert app_exposed_ports(), "app exposes no port to the internal network"
+    assert set(app_exposed_ports()) <= exposed, (app_exposed_ports(), exposed)
 
 
 # --- entrypoint ------------------------------------------------------------------
@@ -329,11 +332,55 @@ def test_redis_url_points_at_the_redis_service() -> None:
     assert url.port in (None, 6379)
 
 
-def test_port_matches_published_port_and_expose() -> None:
+def test_port_matches_exposed_port_and_the_nginx_upstream() -> None:
     port = int(service_env("app")["PORT"])
-    assert published_container_ports("app") == [port]
+    assert app_exposed_ports() == [port]
     assert port in exposed_ports()
     assert int(dockerfile_env().get("PORT", port)) == port
+    assert service_env("nginx")["AUTHAPI_UPSTREAM"] == f"app:{port}"
+
+
+# --- nginx in front (security review item 3) ----------------------------------------
+
+NGINX_TEMPLATE = ROOT / "deploy" / "nginx" / "authapi.conf.template"
+
+
+def test_only_nginx_is_published_and_gunicorn_stays_internal() -> None:
+    assert not service("app").get("ports"), "gunicorn must not be published: nginx is"
+    assert published_container_ports("nginx") == [int(service_env("nginx")["NGINX_PORT"])]
+    assert service("app").get("networks") == ["internal"]
+    assert "internal" in service("nginx").get("networks", [])
+    assert service("nginx")["depends_on"]["app"]["condition"] == "service_healthy"
+
+
+def test_nginx_is_the_official_image_with_the_shipped_template() -> None:
+    assert re.fullmatch(r"nginx:[\w.]+(-alpine)?", str(service("nginx").get("image", "")))
+    mounts = [str(volume) for volume in service("nginx").get("volumes") or []]
+    template = "./deploy/nginx/authapi.conf.template"
+    assert any(
+        mount.startswith(template + ":/etc/nginx/templates/") and mount.endswith(".template:ro")
+        for mount in mounts
+    ), mounts
+    variables = set(re.findall(r"\$\{(\w+)\}", NGINX_TEMPLATE.read_text()))
+    assert variables <= set(service_env("nginx")), variables
+
+
+def test_the_app_trusts_exactly_the_one_proxy() -> None:
+    assert service_env("app").get("TRUSTED_PROXY_COUNT") == "1"
+
+
+@pytest.mark.parametrize(
+    "directive",
+    [
+        r"client_header_timeout \d+s;",
+        r"client_body_timeout \d+s;",
+        r"proxy_request_buffering on;",
+        r"proxy_set_header X-Forwarded-For \$remote_addr;",
+        r"location = /metrics",
+    ],
+)
+def test_the_nginx_template_holds_slow_clients_and_sets_the_client_address(directive) -> None:
+    assert re.search(directive, NGINX_TEMPLATE.read_text()), directive
 
 
 # --- .dockerignore / gunicorn.conf.py ---------------------------------------------------
@@ -361,3 +408,45 @@ def test_gunicorn_binds_all_interfaces_on_the_port_env_var(monkeypatch, tmp_path
     assert int(port) == int(environment["PORT"])
     assert settings["workers"] >= 1
     assert settings["control_socket_disable"] is True
+
+
+# --- the webhook worker ----------------------------------------------------------------
+
+WORKER_COMMAND = ["flask", "--app", "wsgi", "webhooks", "worker"]
+
+
+def test_compose_runs_the_webhook_worker_from_the_app_image() -> None:
+    worker = service("webhooks")
+    assert worker.get("build") == service("app").get("build")
+    command = worker.get("command")
+    assert (shlex.split(command) if isinstance(command, str) else command) == WORKER_COMMAND
+    # The entrypoint runs a given command as is (no second migration, no gunicorn).
+    assert 'exec "$@"' in entrypoint_commands()
+    assert not worker.get("ports"), "the worker serves no HTTP"
+    assert (worker.get("healthcheck") or {}).get("disable") is True
+
+
+def test_the_worker_command_exists() -> None:
+    from authapi.webhooks.cli import webhooks_cli
+
+    assert WORKER_COMMAND[-2] == webhooks_cli.name
+    assert WORKER_COMMAND[-1] in webhooks_cli.commands
+
+
+def test_the_worker_shares_the_apps_database_and_settings() -> None:
+    app_env, worker_env = service_env("app"), service_env("webhooks")
+    unknown = set(worker_env) - set(ENV_MAPPING) - {"APP_ENV"}
+    assert not unknown, f"config.ENV_MAPPING ignores: {sorted(unknown)}"
+    for name in ("APP_ENV", "DATABASE_URL", "REDIS_URL", *KEY_VARS):
+        assert worker_env.get(name) == app_env.get(name), name
+    assert service("webhooks").get("env_file") == service("app").get("env_file")
+    if "COOKIE_SECURE" in worker_env:
+        assert ENV_MAPPING["COOKIE_SECURE"][1](worker_env["COOKIE_SECURE"]) is True
+
+
+def test_the_worker_starts_after_the_app_has_migrated() -> None:
+    depends = service("webhooks").get("depends_on")
+    assert isinstance(depends, dict), "use the long depends_on form with conditions"
+    # The app runs the migrations before it answers its healthcheck.
+    assert depends["app"]["condition"] == "service_healthy"
+    assert instruction_args("HEALTHCHECK"), "the app image needs its healthcheck for this"

@@ -28,7 +28,8 @@ def new_key() -> str:
 
 @pytest.fixture
 def scratch_app(base_config, database_url):
-    url = make_url(database_url).set(database="authapi_mfa_scratch_test")
+    base = make_url(database_url)  # named after this run's test database: runs never share it
+    url = base.set(database=base.database.removesuffix("_test") + "_mfa_scratch_test")
     rendered = url.render_as_string(hide_password=False)
     ensure_database(rendered)
     app = create_app({**base_config, "SQLALCHEMY_DATABASE_URI": rendered})

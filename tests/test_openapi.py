@@ -471,8 +471,9 @@ def test_account_mail_answers_are_documented(app: Flask) -> None:
     with app.app_context():
         code = account_tokens.issue(account_tokens.VERIFY, user["id"], 600)
         token = account_tokens.issue(account_tokens.RESET, user["id"], 600)
-    call("GET", "/api/auth/verifyemail/{code}", 200, params={"code": code})
-    call("GET", "/api/auth/verifyemail/{code}", 400, params={"code": code})
+    call("GET", "/api/auth/verifyemail/{code}", 200, params={"code": code})  # the page
+    call("POST", "/api/auth/verifyemail/{code}", 200, params={"code": code})
+    call("POST", "/api/auth/verifyemail/{code}", 400, params={"code": code})
     call("POST", "/api/auth/verifyemail/resend", 200, json={"email": "dave@example.com"})
     call("POST", "/api/auth/forgotpassword", 200, json={"email": "nobody@example.com"})
     call("POST", "/api/auth/forgotpassword", 400, json={"email": "not an address"})

@@ -60,7 +60,7 @@ def test_forgot_password_mails_a_link_that_resets_the_password(mail_app, smtp_si
 
 
 def test_the_reset_link_points_at_frontend_url(make_app, smtp_sink):
-    app = make_app(FRONTEND_URL="https://app.example.com", **smtp_sink.config)
+    app = make_app(**{**smtp_sink.config, "FRONTEND_URL": "https://app.example.com"})
     client = app.test_client()
     register(client)
     forgot(client)
@@ -226,7 +226,7 @@ def test_unknown_and_malformed_tokens_get_one_answer(mail_app, smtp_sink):
     # The verification code is not a reset token, nor the other way round.
     verify_code = smtp_sink.last_with("/api/auth/verifyemail/").link("/api/auth/verifyemail/")
     assert_fail(reset(client, verify_code), 400, RESET_FAILED)
-    assert_fail(client.get(f"/api/auth/verifyemail/{token}"), 400)
+    assert_fail(client.post(f"/api/auth/verifyemail/{token}"), 400)
     assert reset(client, token).status_code == 200
 
 

@@ -27,7 +27,7 @@ def count_checks(monkeypatch):
         calls.append(hashed[:7])
         return real_checkpw(password, hashed)
 
-    monkeypatch.setattr(passwords.bcrypt, "checkpw", counting_checkpw)
+    monkeypatch.setattr(bcrypt, "checkpw", counting_checkpw)
     return calls
 
 
@@ -107,7 +107,7 @@ def test_hashing_threads_run_at_the_configured_lower_priority(make_app, nice):
 
 def test_no_more_hashes_run_at_once_than_configured(make_app, monkeypatch):
     """Four logins at once with MAX_CONCURRENT_HASHES=2: never three checks together."""
-    app = make_app(MAX_CONCURRENT_HASHES=2)
+    app = make_app(MAX_CONCURRENT_HASHES=2, HASH_QUEUE_SIZE=2)
     register(app.test_client())
     inside, most, lock = 0, 0, threading.Lock()
     two_inside = threading.Event()
@@ -129,7 +129,7 @@ def test_no_more_hashes_run_at_once_than_configured(make_app, monkeypatch):
             with lock:
                 inside -= 1
 
-    monkeypatch.setattr(passwords.bcrypt, "checkpw", watched_checkpw)
+    monkeypatch.setattr(bcrypt, "checkpw", watched_checkpw)
     with ThreadPoolExecutor(max_workers=4) as clients:
         answers = list(
             clients.map(

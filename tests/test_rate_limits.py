@@ -11,7 +11,8 @@ from tests.helpers import PASSWORD, assert_fail, login, post_json_status, regist
 LIMITED = {
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_LOGIN_PER_ADDRESS": "100 per minute",
-    "RATELIMIT_LOGIN_PER_ACCOUNT": "3 per 5 minutes",
+    "RATELIMIT_LOGIN_PER_ACCOUNT_ADDRESS": "3 per 5 minutes",
+    "RATELIMIT_LOGIN_PER_ACCOUNT": "100 per hour",
     "RATELIMIT_REGISTER_PER_ADDRESS": "3 per hour",
     "RATELIMIT_REFRESH_PER_SESSION": "2 per minute",
 }
@@ -29,7 +30,7 @@ def _expire_window(redis_client, scope: str) -> None:
         redis_client.delete(key)
 
 
-def test_failed_logins_per_account_get_429_with_retry_after(make_app, redis_client):
+def test_failed_logins_per_account_and_address_get_429_with_retry_after(make_app, redis_client):
     app = make_app(**LIMITED)
     client = app.test_client()
     register(client)
@@ -37,11 +38,8 @@ def test_failed_logins_per_account_get_429_with_retry_after(make_app, redis_clie
         assert_fail(_wrong_login(client), 400, "Invalid email or password")
     blocked = _wrong_login(client)
     assert_fail(blocked, 429)
-    wait = int(blocked.headers["Retry-After"])
-    assert 1 <= wait <= 301  # the 5-minute window (+1 s rounding)
-    # The message says how long, as the header does, for people reading it.
-    assert blocked.json["message"] == f"Too many requests, please try again in {wait} seconds"
-    # While blocked, even the right password is refused: success must not leak.
+    assert 1 <= int(blocked.headers["Retry-After"]) <= 300  # the 5-minute window
+    # From this address even the right password is refused: success must not leak.
     right = client.post(
         "/api/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
     )
@@ -50,7 +48,7 @@ def test_failed_logins_per_account_get_429_with_retry_after(make_app, redis_clie
     register(client, email="bob@example.com")
     login(client, email="bob@example.com")
     # After the window the real user logs in again.
-    _expire_window(redis_client, "login-account")
+    _expire_window(redis_client, "lockout")
     login(client)
 
 
@@ -180,7 +178,8 @@ def test_rate_limits_are_on_by_default():
 
 
 @pytest.mark.live_server
-def test_twenty_simultaneous_registrations_of_one_email(app, live_server):
+def test_twenty_simultaneous_registrations_of_one_email(make_app, live_server):
+    app = make_app(HASH_QUEUE_SIZE=32)  # every request gets a hash (no 503 from the bound)
     server = live_server(app)
     payload = {
         "name": "Racer",

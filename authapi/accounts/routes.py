@@ -7,31 +7,42 @@ from flask import Blueprint, Response, jsonify, request
 from authapi import body
 from authapi.accounts import service
 from authapi.auth.cookies import clear_auth_cookies
-from authapi.ratelimits import limit_account_emails
+from authapi.demo import html_page
+from authapi.ratelimits import account_email_budget
 from authapi.schemas import email_schema, reset_password_schema
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/api/auth")
 
 
 @blueprint.get("/verifyemail/<code>")
+def verify_email_page(code: str) -> Response:
+    """Where verification mails link to: a page whose button POSTs the code.
+
+    A GET (or HEAD) changes nothing, so a mail scanner that follows the link does
+    not verify an address on behalf of whoever registered it.
+    """
+    return html_page("verify.html")
+
+
+@blueprint.post("/verifyemail/<code>")
 def verify_email(code: str) -> Response:
     service.verify_email(code)
     return jsonify(status="success", message=service.EMAIL_VERIFIED)
 
 
 @blueprint.post("/verifyemail/resend")
-@limit_account_emails
 def resend_verification() -> Response:
     data = body.load(email_schema)
-    service.resend_verification(data["email"], api_url=request.host_url)
+    if account_email_budget(data["email"]):  # beyond it: the same 200, no mail
+        service.request_verification_mail(data["email"], api_url=request.host_url)
     return jsonify(status="success", message=service.VERIFICATION_RESENT)
 
 
 @blueprint.post("/forgotpassword")
-@limit_account_emails
 def forgot_password() -> Response:
     data = body.load(email_schema)
-    service.forgot_password(data["email"], api_url=request.host_url)
+    if account_email_budget(data["email"]):  # beyond it: the same 200, no mail
+        service.request_password_reset(data["email"], api_url=request.host_url)
     return jsonify(status="success", message=service.RESET_SENT)
 
 

@@ -1,8 +1,8 @@
 """Account lifecycle rules: email verification and password reset.
 
 Answers that could tell whether an account exists (resend, forgot password) are
-the same either way; the work that differs (a mail) happens off the request
-(:mod:`authapi.mail`).
+the same either way, and so is the work before them: the lookup, the code and the
+mail happen after the answer (:mod:`authapi.background`, :mod:`authapi.mail`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import redis
 from flask import current_app
 
-from authapi import account_tokens, events, mail, passwords, sessions
+from authapi import account_tokens, background, events, mail, passwords, sessions
 from authapi.durations import durations
 from authapi.errors import APIError
 from authapi.extensions import db
@@ -76,7 +76,7 @@ def send_verification(user: User, *, api_url: str | None = None) -> None:
     mail.send(
         user.email,
         "Verify your email address",
-        f"Hi {user.name},\n\n"
+        f"{_greeting(user)}"
         "Please confirm your email address by opening this link:\n\n"
         f"{base}/api/auth/verifyemail/{code}\n\n"
         f"The link works once and expires in {_lifetime_text(lifetime.total_seconds() / 60)}.\n"
@@ -110,6 +110,31 @@ def verify_email(code: str) -> None:
     events.emit(events.email_verified, user_id=user_id, via="link")
 
 
+def request_verification_mail(email: str, *, api_url: str | None = None) -> None:
+    """Answer first: the lookup, the code and the mail happen after the response, so
+    the answer takes the same time for every address (known, verified, disabled...)."""
+    background.submit(_resend_verification_job, email, api_url)
+
+
+def request_password_reset(email: str, *, api_url: str | None = None) -> None:
+    """Answer first, like :func:`request_verification_mail`."""
+    background.submit(_forgot_password_job, email, api_url)
+
+
+def _resend_verification_job(email: str, api_url: str | None) -> None:
+    resend_verification(email, api_url=api_url)
+
+
+def _forgot_password_job(email: str, api_url: str | None) -> None:
+    forgot_password(email, api_url=api_url)
+
+
+def _greeting(user: User) -> str:
+    """The name is the registrant's own text: never put it in a mail to an address that
+    has not been shown to belong to them (anyone can register someone else's address)."""
+    return f"Hi {user.name},\n\n" if user.verified else "Hello,\n\n"
+
+
 def resend_verification(email: str, *, api_url: str | None = None) -> None:
     """A new link for an unverified, enabled account; nothing (silently) otherwise."""
     user = find_user_by_email(email)
@@ -130,7 +155,7 @@ def forgot_password(email: str, *, api_url: str | None = None) -> None:
     mail.send(
         user.email,
         "Reset your password",
-        f"Hi {user.name},\n\n"
+        f"{_greeting(user)}"
         "Someone (hopefully you) asked to reset the password of your account.\n"
         "Choose a new password here:\n\n"
         f"{base}/resetpassword/{token}\n\n"

@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from authapi import events, sessions
 from authapi.auth import service as auth_service
+from authapi.emails import normalize_email
 from authapi.errors import Conflict, NotFound
 from authapi.extensions import db
 from authapi.models import Role, User
 from authapi.queries import Page, escape_like, paginate
-from authapi.schemas import normalize_email
 from authapi.users import service as users_service
 from authapi.users.repository import find_user_for_change
 

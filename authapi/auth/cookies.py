@@ -25,6 +25,12 @@ def set_access_cookies(response: Response, access_token: str, lifetime: int) -> 
     )
 
 
+def _refresh_common() -> dict:
+    """REFRESH_COOKIE_SAMESITE=Strict keeps the refresh cookie off every request that
+    starts on another site, sibling subdomains included (a link to GET /refresh)."""
+    return {**_common(), "samesite": current_app.config["REFRESH_COOKIE_SAMESITE"]}
+
+
 def set_refresh_cookie(response: Response, refresh_token: str, lifetime: int) -> None:
     response.set_cookie(
         REFRESH_COOKIE,
@@ -32,7 +38,7 @@ def set_refresh_cookie(response: Response, refresh_token: str, lifetime: int) ->
         max_age=lifetime,
         path=current_app.config["REFRESH_COOKIE_PATH"],
         httponly=True,
-        **_common(),
+        **_refresh_common(),
     )
 
 
@@ -44,5 +50,5 @@ def clear_auth_cookies(response: Response) -> None:
         REFRESH_COOKIE,
         path=current_app.config["REFRESH_COOKIE_PATH"],
         httponly=True,
-        **_common(),
+        **_refresh_common(),
     )

@@ -44,19 +44,37 @@ def _same_origin(origin: str) -> bool:
     return origin == f"{request.scheme}://{request.host}"
 
 
-def reject_cross_site() -> None:
-    """Refuse a cookie-authenticated state change that the browser marks cross-site.
+def _trusted_origin(origin: str | None) -> bool:
+    return origin is not None and (
+        origin in current_app.config["CORS_ORIGINS"] or _same_origin(origin)
+    )
 
-    Clients that send neither Sec-Fetch-Site nor Origin (curl, servers) pass.
+
+def is_cross_site() -> bool:
+    """Does the browser say this request comes from a page we do not trust?
+
+    - ``Sec-Fetch-Site: cross-site``: always.
+    - ``same-site`` (a sibling subdomain, or another port of the same host): unless its
+      Origin is the API's own or one of CORS_ORIGINS. A navigation (a link on a sibling
+      subdomain to GET /logout) carries no Origin, so it is refused.
+    - otherwise an Origin outside the allowlist.
+
+    Clients that send neither Sec-Fetch-Site nor Origin (curl, servers, browsers too old
+    for Fetch Metadata) pass.
     """
-    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
-        raise Forbidden(CROSS_SITE_MESSAGE, code="cross_site_refused")
+    site = request.headers.get("Sec-Fetch-Site", "").lower()
     origin = request.headers.get("Origin")
-    if origin is None:
-        return
-    if origin in current_app.config["CORS_ORIGINS"] or _same_origin(origin):
-        return
-    raise Forbidden(CROSS_SITE_MESSAGE, code="cross_site_refused")
+    if site == "cross-site":
+        return True
+    if site == "same-site":
+        return not _trusted_origin(origin)
+    return origin is not None and not _trusted_origin(origin)
+
+
+def reject_cross_site() -> None:
+    """Refuse a cookie-authenticated state change that the browser marks cross-site."""
+    if is_cross_site():
+        raise Forbidden(CROSS_SITE_MESSAGE, code="cross_site_refused")
 
 
 # What a view needs of the caller, set by the decorators on the view function.

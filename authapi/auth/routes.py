@@ -29,7 +29,12 @@ from authapi.auth.responses import (
     cookie_response,
     token_response,
 )
-from authapi.ratelimits import limit_login, limit_refresh, limit_register
+from authapi.ratelimits import (
+    limit_login,
+    limit_refresh,
+    limit_register,
+    limit_verified_refresh,
+)
 from authapi.schemas import login_schema, refresh_schema, register_schema, session_schema
 
 blueprint = Blueprint("auth", __name__, url_prefix="/api/auth")
@@ -74,12 +79,12 @@ def refresh() -> Response:
         and request.content_length
         and "refresh_token" in body.json_object()
     ):
-        issued = service.refresh(body.load(refresh_schema)["refresh_token"])
-        return body_response(issued)
+        token = body.load(refresh_schema)["refresh_token"]
+        return body_response(service.refresh(token, limit=limit_verified_refresh))
     token = request.cookies.get(REFRESH_COOKIE)
     if token:
         reject_cross_site()
-    return cookie_response(service.refresh(token))
+    return cookie_response(service.refresh(token, limit=limit_verified_refresh))
 
 
 @blueprint.route("/logout", methods=["GET", "POST"])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from authapi import events, passwords, sessions, tokens
+from authapi import events, hooks, password_rehash, passwords, sessions, tokens
 from authapi.errors import APIError, Conflict, Forbidden, NotFound, Unauthorized
 from authapi.extensions import db
 from authapi.mfa import factors as mfa_factors
@@ -82,6 +83,8 @@ def register(
     """
     if email_taken(email):
         raise Conflict("User with that email already exists", code="email_taken")
+    if via is None:  # the operator's own accounts (the CLI) are not the hook's to refuse
+        hooks.before_user_created(email=email, name=name.strip(), source="register")
     user = User(
         name=name.strip(), email=email, password=passwords.hash_password(password), role=role
     )
@@ -102,11 +105,14 @@ def _issue(
     generation: int,
     refresh_lifetime: int,
     amr: tuple[str, ...] = sessions.DEFAULT_AMR,
+    *,
+    grant: str,
 ) -> IssuedTokens:
+    extra = hooks.custom_access_token_claims(user_id=user_id, session_id=session_id, grant=grant)
     return IssuedTokens(
         user_id=user_id,
         session_id=session_id,
-        access_token=tokens.issue_access_token(user_id, session_id, amr=amr),
+        access_token=tokens.issue_access_token(user_id, session_id, amr=amr, extra=extra),
         access_lifetime=tokens.access_lifetime(),
         refresh_token=tokens.issue_refresh_token(
             user_id, session_id, generation, lifetime=refresh_lifetime
@@ -158,6 +164,7 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
         if fresh is None or fresh.password != checked_hash:
             raise _invalid_credentials(fresh)
         _refuse_inactive(fresh)
+    password_rehash.upgrade_if_needed(fresh, password, checked_hash)
     return start_session(user, session_id)
 
 
@@ -176,11 +183,17 @@ def start_session(
     sessions.cache_user(user_id, json.dumps(cached_user(user)))
     events.emit(events.login_succeeded, user_id=user_id, session_id=session_id, **how)
     lifetime = min(sessions.idle_timeout(), sessions.max_age())
-    return _issue(user_id, session_id, 0, lifetime, amr)
+    return _issue(user_id, session_id, 0, lifetime, amr, grant="login")
 
 
-def refresh(refresh_token: str | None) -> IssuedTokens:
-    """Rotate the session's refresh token; reuse outside the grace window revokes it."""
+def refresh(
+    refresh_token: str | None, *, limit: Callable[[str], None] | None = None
+) -> IssuedTokens:
+    """Rotate the session's refresh token; reuse outside the grace window revokes it.
+
+    ``limit(session_id)`` runs once the token is verified, before the rotation: a rate
+    limit on the session itself, which a forged or foreign ``sid`` cannot reach.
+    """
     if not refresh_token:
         raise RefreshFailed()
     try:
@@ -188,6 +201,8 @@ def refresh(refresh_token: str | None) -> IssuedTokens:
     except tokens.TokenError:
         raise RefreshFailed() from None
     user_id, session_id = claims["sub"], claims["sid"]
+    if limit is not None:
+        limit(session_id)
     rotation = sessions.rotate(user_id, session_id, claims["gen"])
     if rotation.outcome == "reused":
         events.emit(events.refresh_reuse_detected, user_id=user_id, session_id=session_id)
@@ -200,7 +215,9 @@ def refresh(refresh_token: str | None) -> IssuedTokens:
         session_id=session_id,
         generation=rotation.generation,
     )
-    return _issue(user_id, session_id, rotation.generation, rotation.lifetime, rotation.amr)
+    return _issue(
+        user_id, session_id, rotation.generation, rotation.lifetime, rotation.amr, grant="refresh"
+    )
 
 
 def authenticate(access_token: str | None) -> CurrentUser:

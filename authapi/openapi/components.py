@@ -122,7 +122,11 @@ def field_hints(self: Any, field: fields.Field, **kwargs: Any) -> dict[str, Any]
     if schemas.validate_new_password in field.validators:
         hints.update(
             minLength=schemas.PASSWORD_MIN,
-            description=f"{schemas.PASSWORD_MIN} characters to 72 UTF-8 bytes, no NUL",
+            description=(
+                f"{schemas.PASSWORD_MIN} characters to 72 UTF-8 bytes (bcrypt) or to "
+                "PASSWORD_MAX_LENGTH characters (argon2id, 256), no NUL; not a common "
+                "password (and, when configured, not breached and strong enough)"
+            ),
         )
     if schemas._validate_name in field.validators:
         hints.update(
@@ -180,6 +184,16 @@ ERROR_CODES: dict[str, str] = {
     "headers_too_large": "Request headers too large",
     "internal_error": "An unexpected server error",
     "service_unavailable": "PostgreSQL or Redis is unreachable: retry after `Retry-After` seconds",
+    "hashing_busy": "Every password-hashing slot is taken: retry after `Retry-After` seconds",
+    "metrics_token_required": "/metrics wants `Authorization: Bearer <METRICS_TOKEN>`",
+    "password_check_unavailable": (
+        "The breached-password check (`PWNED_PASSWORDS_URL`, failing closed) did not answer"
+    ),
+    "webhook_not_found": "No such webhook endpoint",
+    "delivery_not_found": "No such delivery of this webhook endpoint",
+    "webhook_disabled": "The webhook endpoint is disabled: enable it first",
+    "sign_up_rejected": "The before-user-created hook refused the sign-up (its message)",
+    "sign_up_unavailable": "The before-user-created hook gave no usable answer: retry later",
 }
 ERROR_CODE = {
     "type": "string",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
+from authapi.emails import normalize_email, skeleton, valid_email
 from authapi.extensions import db
 from authapi.models import User
-from authapi.schemas import normalize_email, valid_email
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -39,4 +39,6 @@ def find_user_for_change(user_id: uuid.UUID, *, lock: bool = False) -> User | No
 
 
 def email_taken(email: str) -> bool:
-    return db.session.scalar(select(User.id).where(User.email == email)) is not None
+    """Is this address, or one that looks like it (authapi.emails.skeleton), taken?"""
+    taken = or_(User.email == email, User.email_skeleton == skeleton(email))
+    return db.session.scalar(select(User.id).where(taken).limit(1)) is not None

@@ -10,6 +10,7 @@ from authapi.auth.guard import current_user, login_required
 from authapi.errors import Unauthorized
 from authapi.mfa import service as mfa_service
 from authapi.queries import load_query
+from authapi.ratelimits import limit_password_change
 from authapi.schemas import auth_event_schema, change_password_schema, event_list_query_schema
 from authapi.users import service
 from authapi.users.repository import find_user_by_id
@@ -28,6 +29,7 @@ def me() -> Response:
 
 @blueprint.patch("/me/password")
 @login_required(changes_state=True)
+@limit_password_change
 def change_password() -> Response:
     data = body.load(change_password_schema)
     caller = current_user()

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006_identities'
-down_revision = '0003_mfa'
+down_revision = '0007_webhooks'
 branch_labels = None
 depends_on = None
 

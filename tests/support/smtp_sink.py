@@ -77,8 +77,14 @@ class SmtpSink:
 
     @property
     def config(self) -> dict[str, Any]:
-        """What an app needs to send here."""
-        return {"MAIL_SERVER": self.host, "MAIL_PORT": self.port, "MAIL_TIMEOUT": 5.0}
+        """What an app needs to send here (links in mails need a FRONTEND_URL with a mail
+        server: the app refuses to start without one)."""
+        return {
+            "MAIL_SERVER": self.host,
+            "MAIL_PORT": self.port,
+            "MAIL_TIMEOUT": 5.0,
+            "FRONTEND_URL": "http://localhost",
+        }
 
     def start(self) -> SmtpSink:
         self._controller.start()
@@ -112,6 +118,7 @@ class SmtpSink:
 
 
 def delivered(app: Any, sink: SmtpSink, timeout: float = HANG) -> list[ReceivedMail]:
-    """Every mail the app has sent so far, once its background sender is done."""
+    """Every mail the app has sent so far, once its background jobs and sender are done."""
+    assert app.extensions["authapi.background"].drain(timeout), "background jobs still running"
     assert app.extensions["mailer"].drain(timeout), "mail still being sent"
     return list(sink.messages)

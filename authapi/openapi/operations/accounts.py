@@ -3,37 +3,50 @@
 from __future__ import annotations
 
 from authapi.accounts import service as account_service
+from authapi.openapi.components import HTML
 from authapi.openapi.operation import BODY_ERRORS, Operation, Reply, quoted
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
-        "verifyEmail",
+        "verifyEmailPage",
         "GET",
+        "/api/auth/verifyemail/{code}",
+        "account",
+        "The page verification mails link to: its button POSTs the code (a GET or HEAD, "
+        "as mail scanners send, verifies nothing)",
+        ok=Reply(200, {"type": "string"}, "An HTML page", media_types=(HTML,)),
+    ),
+    Operation(
+        "verifyEmail",
+        "POST",
         "/api/auth/verifyemail/{code}",
         "account",
         "Verify an email address with the code mailed at registration",
         ok=Reply(200, "Message", quoted(account_service.EMAIL_VERIFIED)),
         errors=((400, quoted(account_service.VERIFICATION_FAILED), "verification_failed"), 503),
+        body_required=False,
     ),
     Operation(
         "resendVerification",
         "POST",
         "/api/auth/verifyemail/resend",
         "account",
-        "Mail a new verification link (the same answer whether or not the account exists)",
+        "Mail a new verification link (the same answer at once whether or not the account "
+        "exists; mails beyond a budget per email and address are dropped silently)",
         body="Email",
         ok=Reply(200, "Message"),
-        errors=(*BODY_ERRORS, (429, "Too many account mails for this address or email"), 503),
+        errors=(*BODY_ERRORS, 503),
     ),
     Operation(
         "forgotPassword",
         "POST",
         "/api/auth/forgotpassword",
         "account",
-        "Mail a password reset link (the same answer whether or not the account exists)",
+        "Mail a password reset link (the same answer at once whether or not the account "
+        "exists; mails beyond a budget per email and address are dropped silently)",
         body="Email",
         ok=Reply(200, "Message"),
-        errors=(*BODY_ERRORS, (429, "Too many account mails for this address or email"), 503),
+        errors=(*BODY_ERRORS, 503),
     ),
     Operation(
         "resetPassword",

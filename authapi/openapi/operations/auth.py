@@ -105,8 +105,13 @@ OPERATIONS: tuple[Operation, ...] = (
                 "`methods`; no cookie, no session): finish at POST /api/auth/login/mfa",
                 "account_disabled",
             ),
-            (429, "Too many attempts from this address, or failed ones for this account"),
-            503,
+            (
+                429,
+                "Too many attempts from this address, or failed password checks for this "
+                "account from this address (a hard limit) or from anywhere (a ceiling that "
+                "browsers with a `known_device` cookie pass)",
+            ),
+            (503, "A dependency is down, or every password-hashing slot is taken"),
         ),
     ),
     Operation(
@@ -120,7 +125,7 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(
             REFRESH_REFUSED,
             (413, "A (JSON) body larger than 10 kB"),
-            (429, "Too many refreshes for this session"),
+            (429, "Too many refreshes from this address, or for this (verified) session"),
             503,
         ),
     ),
@@ -143,7 +148,7 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(
             *BODY_ERRORS,
             REFRESH_REFUSED,
-            (429, "Too many refreshes for this session"),
+            (429, "Too many refreshes from this address, or for this (verified) session"),
             503,
         ),
     ),

@@ -42,13 +42,17 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "/metrics",
         "health",
-        "Prometheus metrics (keep off the public internet)",
+        "Prometheus metrics (off by default in production; keep off the public internet)",
+        description=(
+            "With `METRICS_TOKEN` set, send `Authorization: Bearer <token>` (401 otherwise)."
+        ),
         ok=Reply(
             200,
             {"type": "string"},
             "Prometheus text exposition, or OpenMetrics when the Accept header asks for it",
             media_types=("text/plain", "application/openmetrics-text"),
         ),
+        errors=((401, "METRICS_TOKEN is set and no (or another) Bearer token was sent"),),
         when="METRICS_ENABLED",
     ),
 )

@@ -40,7 +40,12 @@ OPERATIONS: tuple[Operation, ...] = (
             CROSS_SITE,
             413,
             415,
-            503,
+            (
+                429,
+                "Too many password changes for this user or session, or failed password "
+                "checks for this account from this address",
+            ),
+            (503, "A dependency is down, or every password-hashing slot is taken"),
         ),
     ),
     Operation(

@@ -1,0 +1,115 @@
+"""Security review item 3: the shipped nginx config in front of a real gunicorn keeps
+the API answering while slow clients hold connections, and sets the client address."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+import pytest
+
+from tests.support.gunicorn_server import Instance, server_environment
+from tests.support.nginx_server import Nginx
+
+SLOW_CLIENTS = 50
+
+
+@pytest.fixture(scope="module")
+def front(app, database_url, redis_url, key_config, tmp_path_factory) -> Iterator[Nginx]:
+    """gunicorn (one worker, four threads) on loopback, nginx in front of it."""
+    env = server_environment(
+        database_url,
+        redis_url,
+        key_config,
+        TRUSTED_PROXY_COUNT="1",
+        RATELIMIT_ENABLED="true",
+        RATELIMIT_LOGIN_PER_ADDRESS="2 per minute",
+    )
+    workdir = tmp_path_factory.mktemp("nginx-front")
+    gunicorn = Instance("behind-nginx", env, workdir)
+    nginx = None
+    try:
+        gunicorn.wait_until_live()
+        nginx = Nginx(f"127.0.0.1:{gunicorn.port}", workdir / "nginx")
+        nginx.wait_until_live()
+        yield nginx
+    finally:
+        if nginx is not None:
+            nginx.stop()
+        gunicorn.stop()
+
+
+def _get(url: str) -> tuple[int, dict[str, Any], str]:
+    try:
+        with urlopen(url, timeout=30) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+def _post(url: str, payload: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any], str]:
+    request = Request(url, data=payload, method="POST", headers=headers)
+    try:
+        with urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+def _slow_clients(port: int, count: int) -> list[socket.socket]:
+    """Connections that started a request and never finish it: half stop in the
+    middle of the headers, half in the middle of a body."""
+    held = []
+    for index in range(count):
+        connection = socket.create_connection(("127.0.0.1", port), timeout=30)
+        if index % 2:
+            connection.sendall(b"GET /api/health/live HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1\r\n")
+        else:
+            connection.sendall(
+                b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\n"
+                b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"email": '
+            )
+        held.append(connection)
+    return held
+
+
+def test_health_answers_while_fifty_slow_clients_hold_connections(front):
+    held = _slow_clients(front.port, SLOW_CLIENTS)
+    try:
+        for _ in range(10):  # gunicorn has 4 threads: every one of them is still free
+            status, _headers, body = _get(f"{front.url}/api/health/live")
+            assert status == 200, body
+            assert json.loads(body)["status"] == "success"
+    finally:
+        for connection in held:
+            connection.close()
+
+
+def test_a_forged_forwarded_for_never_resets_the_address_limit(front):
+    statuses = []
+    for index in range(3):
+        payload = json.dumps({"email": f"u{index}@example.com", "password": "whatever pw"})
+        status, _headers, _body = _post(
+            f"{front.url}/api/auth/login",
+            payload.encode(),
+            {"Content-Type": "application/json", "X-Forwarded-For": f"10.0.0.{index}"},
+        )
+        statuses.append(status)
+    # nginx replaced the header with the real peer: one address, limit 2 per minute.
+    assert statuses == [400, 400, 429]
+
+
+def test_nginx_answers_its_own_errors_in_json(front):
+    status, headers, body = _post(
+        f"{front.url}/api/auth/login", b"x" * 200_000, {"Content-Type": "application/json"}
+    )
+    assert status == 413
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["status"] == "fail"
+    status, headers, body = _get(f"{front.url}/metrics")
+    assert status == 404
+    assert json.loads(body)["status"] == "fail"
