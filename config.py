@@ -142,6 +142,22 @@ class Config:
     CLOCK_FROZEN_AT = 0.0  # UNIX seconds; tests only: 0 = the real clock (authapi/clock.py)
     DEV_KEYS_DIR = "instance/keys"
 
+    # Sign-in with another provider (issue 17, docs/providers.md). OAUTH_PROVIDERS names
+    # them; each NAME has OAUTH_<NAME>_ISSUER, _CLIENT_ID, _CLIENT_SECRET and optional
+    # _PRESET (google, microsoft, github), _DISPLAY_NAME, _TRUST_MFA: those are copied
+    # from the environment as they are (see oauth_settings_from_env). Empty = off.
+    OAUTH_PROVIDERS: tuple[str, ...] = ()
+    OAUTH_REDIRECT_ALLOWLIST: tuple[str, ...] = ()  # front-end URLs besides FRONTEND_URL
+    PUBLIC_URL = ""  # the API's public base URL (callback URLs); required in production
+    OAUTH_HTTP_TIMEOUT = 5.0  # seconds per request to a provider
+    OAUTH_FLOW_EXPIRES_IN = 10.0  # minutes from "Sign in with..." to the callback
+    # Email one-time codes (passwordless)
+    OTP_SIGNUP = False  # a code for an unknown email creates a (verified) account
+    OTP_EXPIRES_IN = 10.0  # minutes
+    RATELIMIT_OTP_PER_ADDRESS = "10 per hour"
+    # Per email address AND client address: another client cannot use up the owner's.
+    RATELIMIT_OTP_PER_ACCOUNT = "3 per 10 minutes"
+    RATELIMIT_OTP_VERIFY_PER_ADDRESS = "20 per minute"
     # Passwords (issue 14, docs/passwords.md). New hashes: bcrypt (BCRYPT_ROUNDS) or
     # argon2id (OWASP's minimum is the floor: 19 MiB and 2 iterations, or an equivalent).
     PASSWORD_HASHER = "bcrypt"  # bcrypt | argon2id
@@ -292,10 +308,16 @@ def _log_format(value: str) -> str:
     return fmt
 
 
+def _provider_names(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """OAUTH_PROVIDERS: names, lower-cased (the variables use them upper-cased)."""
+    return tuple(name.lower() for name in _as_list(value))
+
+
 # Parsers that take a typed value as well as its text: applied to every value of their
 # setting, whatever its source. Another parser only ever gets text.
 TYPED_PARSERS: frozenset[Callable[[Any], Any]] = frozenset(
     {as_int, as_float, as_str, _as_bool, _as_list, database_uri, _log_level, _log_format}
+    | {_provider_names}
 )
 
 
@@ -360,6 +382,16 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LOG_LEVEL": ("LOG_LEVEL", _log_level),
     "LOG_FORMAT": ("LOG_FORMAT", _log_format),
     "METRICS_ENABLED": ("METRICS_ENABLED", _as_bool),
+    "OAUTH_PROVIDERS": ("OAUTH_PROVIDERS", _provider_names),
+    "OAUTH_REDIRECT_ALLOWLIST": ("OAUTH_REDIRECT_ALLOWLIST", _as_list),
+    "PUBLIC_URL": ("PUBLIC_URL", str),
+    "OAUTH_HTTP_TIMEOUT": ("OAUTH_HTTP_TIMEOUT", float),
+    "OAUTH_FLOW_EXPIRES_IN": ("OAUTH_FLOW_EXPIRES_IN", float),
+    "OTP_SIGNUP": ("OTP_SIGNUP", _as_bool),
+    "OTP_EXPIRES_IN": ("OTP_EXPIRES_IN", float),
+    "RATELIMIT_OTP_PER_ADDRESS": ("RATELIMIT_OTP_PER_ADDRESS", str),
+    "RATELIMIT_OTP_PER_ACCOUNT": ("RATELIMIT_OTP_PER_ACCOUNT", str),
+    "RATELIMIT_OTP_VERIFY_PER_ADDRESS": ("RATELIMIT_OTP_VERIFY_PER_ADDRESS", str),
     "WEBHOOK_ALLOW_PRIVATE_TARGETS": ("WEBHOOK_ALLOW_PRIVATE_TARGETS", _as_bool),
     "WEBHOOK_CONNECT_TIMEOUT": ("WEBHOOK_CONNECT_TIMEOUT", float),
     "WEBHOOK_READ_TIMEOUT": ("WEBHOOK_READ_TIMEOUT", float),
@@ -405,6 +437,27 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MFA_ATTEMPTS_WINDOW": ("MFA_ATTEMPTS_WINDOW", int),
 }
 
+# Per provider NAME in OAUTH_PROVIDERS: OAUTH_<NAME>_<suffix>, kept as given.
+OAUTH_PROVIDER_SUFFIXES = (
+    "ISSUER",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "PRESET",
+    "DISPLAY_NAME",
+    "TRUST_MFA",
+)
+
+
+def oauth_settings_from_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The OAUTH_<NAME>_* variables of the providers OAUTH_PROVIDERS names."""
+    settings: dict[str, str] = {}
+    for name in _provider_names(environ.get("OAUTH_PROVIDERS", "")):
+        for suffix in OAUTH_PROVIDER_SUFFIXES:
+            variable = f"OAUTH_{name.upper()}_{suffix}"
+            if environ.get(variable):
+                settings[variable] = environ[variable]
+    return settings
+
 
 def parse_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
     """The set environment variables as config keys, and the problems, each naming its
@@ -419,6 +472,7 @@ def parse_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], list[
             settings[key] = parser_for(parse)(raw)
         except ValueError as exc:
             problems.append(f"{env_name}: {exc}")
+    settings.update(oauth_settings_from_env(environ))
     return settings, problems
 
 

@@ -32,7 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from authapi import audit, background, csp, mail, tokens
+    from authapi import audit, background, csp, mail, oauth, tokens
     from authapi.configuration import load_token_keys
     from authapi.extensions import cors, db, init_db, limiter, migrate, redis_store
     from authapi.webhooks import outbox as webhooks
@@ -44,6 +44,7 @@ def register_extensions(app: Flask) -> None:
     tokens.init_app(app, load_token_keys(app))
     mail.init_app(app)
     audit.init_app(app)
+    oauth.init_app(app)
     background.init_app(app)
     csp.init_app(app)
     webhooks.init_app(app)
@@ -64,6 +65,8 @@ def register_blueprints(app: Flask) -> None:
     from authapi.accounts import routes as accounts
     from authapi.admin import routes as admin
     from authapi.auth import routes as auth
+    from authapi.email_otp import routes as email_otp
+    from authapi.oauth import routes as oauth
     from authapi.users import routes as users
     from authapi.webhooks import routes as webhooks
 
@@ -75,6 +78,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(jwks.blueprint)
     app.register_blueprint(demo.blueprint)
     app.register_blueprint(openapi.blueprint)
+    if app.config["OAUTH_PROVIDERS"]:  # none configured: the routes do not exist (404)
+        app.register_blueprint(oauth.blueprint)
+    app.register_blueprint(email_otp.blueprint)
     mfa.init_app(app)  # its keys, factor kinds and blueprints
     app.register_blueprint(webhooks.blueprint)
 

@@ -49,6 +49,8 @@ RECORDED: dict[Any, AuthEventName] = {
     events.user_disabled: AuthEventName.USER_DISABLED,
     events.user_enabled: AuthEventName.USER_ENABLED,
     events.user_deleted: AuthEventName.USER_DELETED,
+    events.identity_linked: AuthEventName.IDENTITY_LINKED,
+    events.identity_unlinked: AuthEventName.IDENTITY_UNLINKED,
     events.mfa_required: AuthEventName.MFA_REQUIRED,
     events.mfa_enrolled: AuthEventName.MFA_ENROLLED,
     events.mfa_removed: AuthEventName.MFA_REMOVED,
@@ -60,6 +62,7 @@ RECORDED: dict[Any, AuthEventName] = {
 # The only signal arguments that reach a row (besides user_id).
 DETAIL_KEYS = ("reason", "session_id", "scope", "ended", "old_role", "new_role", "by", "via")
 DETAIL_KEYS += ("factor", "left")  # second factors (authapi.mfa)
+DETAIL_KEYS += ("provider",)  # sign in with another provider (authapi.oauth)
 
 # Issue 14: a login upgraded a password hash (which format it was, which it is now).
 RECORDED[events.password_rehashed] = AuthEventName.PASSWORD_REHASHED

@@ -300,6 +300,18 @@ def check_production(config: Mapping[str, Any], given: Collection[str]) -> Probl
         yield "Production needs COOKIE_SECURE=true (cookies only over HTTPS)"
 
 
+def check_sign_in_methods(config: Mapping[str, Any], given: Collection[str]) -> Problems:
+    """Provider sign-in and email codes (issue 17)."""
+    from authapi.oauth import settings as oauth_settings
+
+    try:
+        oauth_settings.check(config)
+    except oauth_settings.ProviderConfigError as error:
+        yield str(error)
+    if config["OTP_EXPIRES_IN"] <= 0:
+        yield "OTP_EXPIRES_IN must be a positive number of minutes"
+
+
 def check_password_config(config: Mapping[str, Any], given: Collection[str]) -> Problems:
     """Password hashing and checks (issue 14: docs/passwords.md)."""
     hasher = config["PASSWORD_HASHER"]
@@ -343,6 +355,7 @@ CHECKS: list[Callable[[Mapping[str, Any], Collection[str]], Problems]] = [
     check_rate_limits,
     check_limits_and_origins,
     check_production,
+    check_sign_in_methods,
     check_password_config,
     mfa_settings.check,
     check_webhooks,

@@ -33,6 +33,9 @@ password_reset = _signals.signal("password-reset")  # ended (sessions)
 role_changed = _signals.signal("role-changed")  # old_role, new_role, by
 user_disabled = _signals.signal("user-disabled")  # by, ended (sessions)
 user_enabled = _signals.signal("user-enabled")  # by
+# A provider account linked to / unlinked from a user: provider, by (the user, or None)
+identity_linked = _signals.signal("identity-linked")  # provider
+identity_unlinked = _signals.signal("identity-unlinked")  # provider
 # A login replaced a hash in an older format or parameters: old_format, new_format
 password_rehashed = _signals.signal("password-rehashed")
 # Second factors (authapi.mfa). factor: totp, recovery_code, passkey...; via: what the

@@ -78,6 +78,8 @@ class AuthEventName(enum.StrEnum):
     USER_DISABLED = "user_disabled"
     USER_ENABLED = "user_enabled"
     USER_DELETED = "user_deleted"
+    IDENTITY_LINKED = "identity_linked"
+    IDENTITY_UNLINKED = "identity_unlinked"
     PASSWORD_REHASHED = "password_rehashed"
     MFA_REQUIRED = "mfa_required"
     MFA_ENROLLED = "mfa_enrolled"
@@ -109,3 +111,21 @@ class AuthEvent(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(256))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Identity(db.Model):
+    """A provider account linked to a user (issue 17): who the provider says it is."""
+
+    __tablename__ = "identities"
+    # One account per provider subject: the index decides a race between two callbacks.
+    __table_args__ = (Index("ix_identities_provider_subject", "provider", "subject", unique=True),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(255))  # the provider's `sub` (GitHub: id)
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -237,6 +237,16 @@ def mail_app(make_app: Callable[..., Flask], smtp_sink: SmtpSink) -> Flask:
     return make_app(**smtp_sink.config)
 
 
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[Any]:
+    """A real OpenID provider (oidc-provider on Node), one per test run; stopped after."""
+    from tests.support.oidc_provider import OidcProvider
+
+    provider = OidcProvider().start()
+    yield provider
+    provider.stop()
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     """A real HTTP server on a spare loopback port that records webhooks and hook calls."""

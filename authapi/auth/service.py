@@ -169,18 +169,19 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
 
 
 def start_session(
-    user: User, session_id: str, *, amr: tuple[str, ...] = sessions.DEFAULT_AMR
+    user: User, session_id: str, *, amr: tuple[str, ...] = sessions.DEFAULT_AMR, **how: str
 ) -> IssuedTokens:
     """Finish any sign-in: cache the public user, record it, issue the first tokens.
 
     Every way of signing in (password, and any later method) ends here with a session
     already created by ``sessions.create``, so they all log in exactly alike. ``amr``
     (RFC 8176) says how: pass the same value given to ``sessions.create``, which keeps
-    it for the tokens of later refreshes.
+    it for the tokens of later refreshes. ``how`` goes to the login_succeeded event:
+    ``via`` (oauth, otp) and ``provider``.
     """
     user_id = str(user.id)
     sessions.cache_user(user_id, json.dumps(cached_user(user)))
-    events.emit(events.login_succeeded, user_id=user_id, session_id=session_id)
+    events.emit(events.login_succeeded, user_id=user_id, session_id=session_id, **how)
     lifetime = min(sessions.idle_timeout(), sessions.max_age())
     return _issue(user_id, session_id, 0, lifetime, amr, grant="login")
 

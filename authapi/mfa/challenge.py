@@ -29,9 +29,9 @@ from authapi.redis_keys import key, script
 
 # KEYS: token. ARGV: max attempts, now.
 # Returns {0} gone or expired, {-1, user_id} out of attempts (token deleted), or
-# {attempt number, user_id, pw}.
+# {attempt number, user_id, pw, first} (first: the first factor's amr, space-separated).
 _ATTEMPT = """
-local h = redis.call('HMGET', KEYS[1], 'user_id', 'pw', 'expires_at')
+local h = redis.call('HMGET', KEYS[1], 'user_id', 'pw', 'expires_at', 'first')
 if not h[1] then return {0} end
 if tonumber(h[3]) <= tonumber(ARGV[2]) then
   redis.call('DEL', KEYS[1])
@@ -42,7 +42,7 @@ if n > tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1])
   return {-1, h[1]}
 end
-return {n, h[1], h[2]}
+return {n, h[1], h[2], h[4] or 'pwd'}
 """
 
 
@@ -52,6 +52,8 @@ class Attempt:
     token_id: str
     user_id: str = ""
     password_digest: str = ""
+    # How the first step signed in (RFC 8176): pwd, or fed / otp (authapi.oauth, email_otp).
+    first_amr: tuple[str, ...] = ("pwd",)
 
 
 def _digest(value: str) -> str:
@@ -71,7 +73,7 @@ def token_id(token: str) -> str:
     return _digest(token)
 
 
-def issue(user_id: str, password_hash: str) -> str:
+def issue(user_id: str, password_hash: str, first_amr: tuple[str, ...] = ("pwd",)) -> str:
     lifetime = int(current_app.config["MFA_TOKEN_EXPIRES_IN"])
     token = secrets.token_urlsafe(32)
     token_key = _key(token_id(token))
@@ -83,6 +85,7 @@ def issue(user_id: str, password_hash: str) -> str:
             "pw": password_digest(password_hash),
             "expires_at": clock.now() + lifetime,
             "attempts": 0,
+            "first": " ".join(first_amr),
         },
     )
     pipe.expire(token_key, max(1, math.ceil(lifetime)))
@@ -99,7 +102,8 @@ def attempt(token: str) -> Attempt:
         return Attempt("gone", tid)
     if int(result[0]) < 0:
         return Attempt("exhausted", tid, user_id=result[1])
-    return Attempt("ok", tid, user_id=result[1], password_digest=result[2])
+    first = tuple(str(result[3]).split()) if len(result) > 3 else ("pwd",)
+    return Attempt("ok", tid, user_id=result[1], password_digest=result[2], first_amr=first)
 
 
 @dataclass(frozen=True)

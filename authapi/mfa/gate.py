@@ -13,16 +13,18 @@ SECOND_FACTOR_REQUIRED = "Second factor required"
 MFA_REQUIRED_CODE = "mfa_required"
 
 
-def require_second_factor(user: User) -> None:
+def require_second_factor(user: User, first_amr: tuple[str, ...] = ("pwd",)) -> None:
     """Raise 403 with an mfa_token and the usable methods if the account has a factor.
 
     An account without a second factor passes untouched (one small query).
+    ``first_amr``: how the first step signed in (a password, a provider, an emailed
+    code); the session gets it plus the factor's values.
     """
     if not factors.standalone_names(user.id):
         return
     methods = [factor.name for factor in factors.enabled(user.id)]
     user_id = str(user.id)
-    token = challenge.issue(user_id, user.password)
+    token = challenge.issue(user_id, user.password, first_amr)
     events.emit(events.mfa_required, user_id=user_id)
     raise Forbidden(
         SECOND_FACTOR_REQUIRED,

@@ -69,7 +69,7 @@ def complete(
         raise Unauthorized(INVALID_MFA_TOKEN, code="invalid_mfa_token")
     attempts.refund(user_id)
     events.emit(events.mfa_used, user_id=user_id, factor=factor.name, via="login")
-    amr = ("pwd", *dict.fromkeys(result.amr), "mfa")
+    amr = (*attempt.first_amr, *dict.fromkeys(result.amr), "mfa")
     session_id = sessions.create(user_id, ip=ip, user_agent=user_agent, amr=amr)
     # As a password login does: a disable, reset or deletion that committed since the
     # account was read is seen here (a later one ends this session itself).

@@ -21,7 +21,7 @@ from authapi.openapi.components import (
     ref,
     schema_of,
 )
-from authapi.openapi.operation import Operation
+from authapi.openapi.operation import Operation, Reply
 
 TITLE = "authapi"
 VERSION = "0.1.0"  # the project's version (pyproject.toml)
@@ -92,18 +92,23 @@ def _error_response(
     return response
 
 
-def _responses(operation: Operation) -> dict[str, Any]:
-    ok = operation.ok
-    success_response: dict[str, Any] = {
+def _success_response(ok: Reply) -> dict[str, Any]:
+    response: dict[str, Any] = {
         "description": ok.description,
         "content": {media: {"schema": schema_of(ok.schema)} for media in ok.media_types},
     }
     if ok.headers:
-        success_response["headers"] = {
+        response["headers"] = {
             name: {"$ref": f"#/components/headers/{component}"}
             for name, component in ok.headers.items()
         }
-    responses: dict[str, Any] = {str(ok.status): success_response}
+    return response
+
+
+def _responses(operation: Operation) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        str(ok.status): _success_response(ok) for ok in (operation.ok, *operation.more)
+    }
     for error in operation.errors:
         status, description, code = (
             (*error, None)[:3] if isinstance(error, tuple) else (error, None, None)

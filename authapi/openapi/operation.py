@@ -43,6 +43,8 @@ class Operation:
     headers: tuple[Mapping[str, Any], ...] = ()
     description: str = ""
     when: str | None = None
+    # Other success answers of the same operation (a redirect for browsers, JSON else).
+    more: tuple[Reply, ...] = ()
 
 
 def also(operation: Operation, method: str, operation_id: str) -> Operation:

@@ -1,0 +1,132 @@
+"""Passwordless sign-in with a code sent by email.
+
+- ``request_code``: the same answer and the same work in the request for every
+  address (store a code, queue a job); the job, after the answer, looks the account
+  up and mails the code and a link, or does nothing (unknown address without
+  OTP_SIGNUP, disabled account).
+- ``verify``: a right code signs in like a password login (``start_session``); an
+  unknown address with OTP_SIGNUP gets a verified account (the code proved the
+  mailbox); any wrong, used, expired or exhausted code is one 400.
+
+The link in the mail points at ``<FRONTEND_URL>/signin/otp#email=...&code=...``: the
+code is in the fragment, which browsers never send, and the page signs in only when
+the person presses its button (a POST). Mail scanners that fetch the link with GET
+or HEAD neither see nor use the code.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from urllib.parse import urlencode
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from authapi import events, mail, sessions
+from authapi.accounts.service import link_base
+from authapi.auth import service as auth_service
+from authapi.auth.service import IssuedTokens
+from authapi.email_otp import background, codes
+from authapi.errors import APIError, Forbidden
+from authapi.extensions import db
+from authapi.mail import recipient_domain
+from authapi.mfa import gate as mfa_gate
+from authapi.models import User
+from authapi.schemas import NAME_MAX
+from authapi.users.repository import find_user_by_email
+
+log = logging.getLogger(__name__)
+
+CODE_SENT = "If this address can sign in, a code is on its way: it works once, for 10 minutes"
+INVALID_CODE = "Invalid or expired code"
+INVALID_CODE_CODE = "invalid_code"
+OTP_AMR = ("otp",)  # RFC 8176: a one-time password (here, sent by email)
+LINK_PATH = "/signin/otp"
+# Same marker as accounts created through a provider: no password matches it.
+UNUSABLE_PASSWORD_PREFIX = "!"
+
+
+def request_code(email: str, *, api_url: str | None = None) -> None:
+    """Store a new code and queue the mail: identical work whether the account exists.
+
+    ``api_url``: this API's URL as the client reached it (links when FRONTEND_URL is
+    unset, outside production).
+    """
+    code = codes.issue(email)
+    background.submit(_mail_code, email, code, link_base(api_url))
+
+
+def _mail_code(email: str, code: str, base: str | None) -> None:
+    """In the background: mail the code if this address may sign in (or sign up)."""
+    user = find_user_by_email(email)
+    if user is None and not current_app.config["OTP_SIGNUP"]:
+        return
+    if user is not None and user.disabled:
+        return
+    if base is None:
+        log.error(
+            "FRONTEND_URL is not set: no sign-in code for a recipient at %s",
+            recipient_domain(email),
+        )
+        return
+    minutes = codes.lifetime() / 60
+    whole = int(minutes) if minutes.is_integer() else minutes
+    link = f"{base}{LINK_PATH}#" + urlencode({"email": email, "code": code})
+    mail.send(
+        email,
+        f"Your sign-in code: {code}",
+        f"Your sign-in code is {code}\n\n"
+        f'Or open this link and press "Sign in":\n\n{link}\n\n'
+        f"The code works once and expires in {whole} minutes.\n"
+        "If you did not ask for it, ignore this email: nobody can sign in without it.\n",
+    )
+
+
+def _new_account(email: str) -> User:
+    user = User(
+        id=uuid.uuid4(),
+        name=email.partition("@")[0][:NAME_MAX] or "User",
+        email=email,
+        password=UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(32),
+        verified=True,
+    )
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:  # created by a concurrent sign-in or registration
+        db.session.rollback()
+        existing = find_user_by_email(email)
+        if existing is None:
+            raise
+        return existing
+    events.emit(events.user_registered, user_id=str(user.id), via="otp")
+    return user
+
+
+def verify(email: str, code: str, *, ip: str, user_agent: str) -> IssuedTokens:
+    """Sign in with a right code (single use, within its lifetime and tries)."""
+    if not codes.check(email, code):
+        user = find_user_by_email(email)
+        events.emit(
+            events.login_failed, user_id=str(user.id) if user else None, reason="wrong_code"
+        )
+        raise APIError(INVALID_CODE, code=INVALID_CODE_CODE)
+    user = find_user_by_email(email)
+    if user is None:
+        if not current_app.config["OTP_SIGNUP"]:
+            raise APIError(INVALID_CODE, code=INVALID_CODE_CODE)
+        user = _new_account(email)
+    if user.disabled:
+        events.emit(events.login_failed, user_id=str(user.id), reason="disabled")
+        raise Forbidden(auth_service.ACCOUNT_DISABLED)
+    if not user.verified:  # the code reached this mailbox
+        user.verified = True
+        db.session.commit()
+        sessions.forget_user(str(user.id))
+        events.emit(events.email_verified, user_id=str(user.id), via="otp")
+    # An emailed code is one factor: an account with a second factor still gives it.
+    mfa_gate.require_second_factor(user, OTP_AMR)
+    session_id = sessions.create(str(user.id), ip=ip, user_agent=user_agent, amr=OTP_AMR)
+    return auth_service.start_session(user, session_id, amr=OTP_AMR, via="otp")

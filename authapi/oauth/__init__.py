@@ -1,0 +1,15 @@
+"""Sign in with another provider: authapi as an OpenID Connect / OAuth 2.0 client."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from authapi.oauth.routes import blueprint
+from authapi.oauth.settings import providers_from_config
+
+__all__ = ["blueprint", "init_app"]
+
+
+def init_app(app: Flask) -> None:
+    """The providers, checked at startup (authapi.configuration) and kept per app."""
+    app.extensions["authapi.oauth.providers"] = providers_from_config(app.config)

@@ -1,0 +1,317 @@
+"""Sign in with a one-time code sent by email, mailed to a real SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from sqlalchemy import event, select
+
+from authapi.email_otp import background
+from authapi.extensions import db
+from authapi.models import AuthEvent, User
+from tests.helpers import assert_fail, register
+from tests.support.smtp_sink import SmtpSink, delivered
+
+INVALID_CODE = "Invalid or expired code"
+
+
+def drain(app: Flask, sink: SmtpSink) -> list[Any]:
+    """Every mail once the background lookups and the mailer are done."""
+    assert background.jobs(app).drain(30), "sign-in code jobs still running"
+    return delivered(app, sink)
+
+
+def ask(client: Any, email: str, **environ: Any) -> Any:
+    return client.post("/api/auth/otp", json={"email": email}, environ_base=environ)
+
+
+def code_and_link(sink: SmtpSink, email: str) -> tuple[str, str]:
+    mail = next(m for m in reversed(sink.messages) if email in m.envelope_to)
+    code = re.search(r"Your sign-in code is (\d{6})", mail.text).group(1)
+    link = next(word for word in mail.text.split() if "/signin/otp#" in word)
+    return code, link
+
+
+def verify(client: Any, email: str, code: str, **headers: str) -> Any:
+    return client.post(
+        "/api/auth/otp/verify", json={"email": email, "code": code}, headers=headers or None
+    )
+
+
+@pytest.fixture
+def otp_app(mail_app: Flask) -> Flask:
+    return mail_app
+
+
+def test_a_code_by_email_signs_in_like_a_password_login(otp_app: Flask, smtp_sink) -> None:
+    client = otp_app.test_client()
+    user = register(client, email="alice@example.com")
+    response = ask(client, "Alice@Example.com")
+    assert response.status_code == 200
+    assert response.json == {
+        "status": "success",
+        "message": "If this address can sign in, a code is on its way: it works once, "
+        "for 10 minutes",
+    }
+    drain(otp_app, smtp_sink)
+    code, link = code_and_link(smtp_sink, "alice@example.com")
+    assert link.startswith("http://localhost/signin/otp#")
+    fragment = parse_qs(urlsplit(link).fragment)
+    assert fragment == {"email": ["alice@example.com"], "code": [code]}
+
+    signed_in = verify(client, "alice@example.com", code)
+    assert signed_in.status_code == 200
+    assert signed_in.json["access_token"]
+    assert "access_token=" in signed_in.headers.get("Set-Cookie", "")
+    me = client.get("/api/users/me").json["data"]["user"]
+    assert me["id"] == user["id"]
+    assert me["verified"] is True  # the code reached the mailbox
+    with otp_app.app_context():
+        row = db.session.scalar(select(AuthEvent).where(AuthEvent.event == "login_succeeded"))
+        assert row.details["via"] == "otp"
+        db.session.remove()
+
+
+def test_token_mode_works_too(otp_app: Flask, smtp_sink) -> None:
+    client = otp_app.test_client()
+    register(client, email="bob@example.com")
+    ask(client, "bob@example.com")
+    drain(otp_app, smtp_sink)
+    code, _ = code_and_link(smtp_sink, "bob@example.com")
+    response = verify(client, "bob@example.com", code, **{"X-Auth-Mode": "token"})
+    assert response.status_code == 200 and response.json["refresh_token"]
+    assert "Set-Cookie" not in response.headers
+
+
+def test_a_code_works_once(otp_app: Flask, smtp_sink) -> None:
+    client = otp_app.test_client()
+    register(client, email="carol@example.com")
+    ask(client, "carol@example.com")
+    drain(otp_app, smtp_sink)
+    code, _ = code_and_link(smtp_sink, "carol@example.com")
+    assert verify(client, "carol@example.com", code).status_code == 200
+    again = verify(otp_app.test_client(), "carol@example.com", code)
+    assert_fail(again, 400, INVALID_CODE)
+    assert again.json["code"] == "invalid_code"
+
+
+def test_a_new_code_replaces_the_previous_one(otp_app: Flask, smtp_sink) -> None:
+    client = otp_app.test_client()
+    register(client, email="dan@example.com")
+    ask(client, "dan@example.com")
+    drain(otp_app, smtp_sink)
+    first, _ = code_and_link(smtp_sink, "dan@example.com")
+    ask(client, "dan@example.com")
+    mails = drain(otp_app, smtp_sink)
+    assert len(mails) == 3  # the welcome mail and two codes
+    second, _ = code_and_link(smtp_sink, "dan@example.com")
+    if first != second:
+        assert_fail(verify(client, "dan@example.com", first), 400, INVALID_CODE)
+    assert verify(client, "dan@example.com", second).status_code == 200
+
+
+@pytest.mark.parametrize(("offset", "works"), [(9 * 60 + 30, True), (10 * 60 + 1, False)])
+def test_a_code_expires_after_10_minutes(
+    otp_app: Flask, make_app: Callable[..., Flask], smtp_sink, offset: int, works: bool
+) -> None:
+    client = otp_app.test_client()
+    register(client, email="erin@example.com")
+    ask(client, "erin@example.com")
+    drain(otp_app, smtp_sink)
+    code, _ = code_and_link(smtp_sink, "erin@example.com")
+    later = make_app(CLOCK_OFFSET=offset).test_client()  # same database and Redis
+    response = verify(later, "erin@example.com", code)
+    if works:
+        assert response.status_code == 200
+    else:
+        assert_fail(response, 400, INVALID_CODE)
+
+
+def test_the_sixth_try_fails_even_with_the_right_code(otp_app: Flask, smtp_sink) -> None:
+    client = otp_app.test_client()
+    register(client, email="fay@example.com")
+    ask(client, "fay@example.com")
+    drain(otp_app, smtp_sink)
+    code, _ = code_and_link(smtp_sink, "fay@example.com")
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(4):
+        assert_fail(verify(client, "fay@example.com", wrong), 400, INVALID_CODE)
+    # Malformed codes count as wrong tries too: the 5th wrong try ends the code.
+    assert_fail(verify(client, "fay@example.com", "abc"), 400, INVALID_CODE)
+    assert_fail(verify(client, "fay@example.com", code), 400, INVALID_CODE)
+    assert client.get("/api/users/me").status_code == 401
+
+
+def test_four_wrong_tries_leave_the_right_code_working(otp_app: Flask, smtp_sink) -> None:
+    client = otp_app.test_client()
+    register(client, email="gus@example.com")
+    ask(client, "gus@example.com")
+    drain(otp_app, smtp_sink)
+    code, _ = code_and_link(smtp_sink, "gus@example.com")
+    wrong = f"{(int(code) + 7) % 1_000_000:06d}"
+    for _ in range(4):
+        assert_fail(verify(client, "gus@example.com", wrong), 400, INVALID_CODE)
+    assert verify(client, "gus@example.com", code).status_code == 200
+
+
+def test_get_and_head_on_the_mailed_link_never_use_the_code(otp_app: Flask, smtp_sink) -> None:
+    client = otp_app.test_client()
+    register(client, email="hal@example.com")
+    ask(client, "hal@example.com")
+    drain(otp_app, smtp_sink)
+    code, link = code_and_link(smtp_sink, "hal@example.com")
+    path = urlsplit(link).path
+    # What a mail scanner does: GET and HEAD (the fragment never reaches a server),
+    # even with the code copied into the query string.
+    for method in ("get", "head"):
+        page = getattr(client, method)(path)
+        assert page.status_code == 200 and page.mimetype == "text/html"
+        assert page.headers["Cache-Control"] == "no-store"
+        assert page.headers["Referrer-Policy"] == "no-referrer"
+        getattr(client, method)(f"{path}?email=hal%40example.com&code={code}")
+    assert client.get("/api/users/me").status_code == 401
+    assert verify(client, "hal@example.com", code).status_code == 200
+
+
+@contextmanager
+def sql_in_this_thread(app: Flask) -> Iterator[list[str]]:
+    statements: list[str] = []
+    me = threading.get_ident()
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if threading.get_ident() == me:
+            statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_known_and_unknown_addresses_get_the_same_answer_and_the_same_work(
+    otp_app: Flask, smtp_sink, redis_client
+) -> None:
+    client = otp_app.test_client()
+    register(client, email="known@example.com")
+    drain(otp_app, smtp_sink)
+    answers = []
+    for email in ("known@example.com", "unknown@example.com"):
+        keys_before = len(redis_client.keys("*:otp:*"))
+        with sql_in_this_thread(otp_app) as statements:
+            response = ask(client, email)
+        answers.append(
+            (
+                response.status_code,
+                response.get_data(),
+                sorted(name for name, _ in response.headers if name != "X-Request-ID"),
+                statements,  # no database work in the request, known or not
+                len(redis_client.keys("*:otp:*")) - keys_before,  # one code stored
+            )
+        )
+    assert answers[0] == answers[1]
+    assert answers[0][3] == [] and answers[0][4] == 1
+    mails = drain(otp_app, smtp_sink)
+    recipients = [mail.envelope_to for mail in mails if "sign-in code" in mail.subject]
+    assert recipients == [["known@example.com"]]
+    # A guess for the unknown address is the same 400 as a wrong code.
+    assert_fail(verify(client, "unknown@example.com", "123456"), 400, INVALID_CODE)
+    with otp_app.app_context():
+        assert db.session.scalar(select(User).where(User.email == "unknown@example.com")) is None
+        db.session.remove()
+
+
+def test_otp_signup_creates_a_verified_account(make_app: Callable[..., Flask], smtp_sink) -> None:
+    app = make_app(OTP_SIGNUP=True, **smtp_sink.config)
+    client = app.test_client()
+    assert ask(client, "new.person@example.com").status_code == 200
+    drain(app, smtp_sink)
+    code, _ = code_and_link(smtp_sink, "new.person@example.com")
+    assert verify(client, "new.person@example.com", code).status_code == 200
+    me = client.get("/api/users/me").json["data"]["user"]
+    assert me["email"] == "new.person@example.com"
+    assert me["verified"] is True
+    assert me["name"] == "new.person"
+
+
+def test_a_disabled_account_gets_no_code(otp_app: Flask, smtp_sink) -> None:
+    client = otp_app.test_client()
+    register(client, email="ian@example.com")
+    with otp_app.app_context():
+        db.session.execute(db.update(User).values(disabled=True))
+        db.session.commit()
+        db.session.remove()
+    assert ask(client, "ian@example.com").status_code == 200
+    mails = drain(otp_app, smtp_sink)
+    assert not [mail for mail in mails if "sign-in code" in mail.subject]
+
+
+def test_requests_are_rate_limited_per_address_and_per_account_and_address(
+    make_app: Callable[..., Flask], smtp_sink
+) -> None:
+    app = make_app(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_OTP_PER_ACCOUNT="2 per 10 minutes",
+        RATELIMIT_OTP_PER_ADDRESS="5 per hour",
+        **smtp_sink.config,
+    )
+    client = app.test_client()
+    attacker = {"REMOTE_ADDR": "10.0.0.66"}
+    owner = {"REMOTE_ADDR": "10.0.0.7"}
+    assert ask(client, "jo@example.com", **attacker).status_code == 200
+    assert ask(client, "jo@example.com", **attacker).status_code == 200
+    limited = ask(client, "jo@example.com", **attacker)
+    assert_fail(limited, 429)
+    assert limited.headers["Retry-After"]
+    # The owner's requests, from their own address, have their own budget.
+    assert ask(client, "jo@example.com", **owner).status_code == 200
+    # And one client address is limited across all emails.
+    sprayer = {"REMOTE_ADDR": "10.0.0.99"}
+    for number in range(5):
+        assert ask(client, f"user{number}@example.com", **sprayer).status_code == 200
+    assert_fail(ask(client, "user5@example.com", **sprayer), 429)
+    drain(app, smtp_sink)
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({}, "email"),
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "a\u0000@example.com"}, "email"),
+        ({"email": ["x"]}, "email"),
+    ],
+)
+def test_bad_requests_are_400(otp_app: Flask, payload: dict[str, Any], field: str) -> None:
+    response = otp_app.test_client().post("/api/auth/otp", json=payload)
+    assert_fail(response, 400)
+    assert field in response.json["errors"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"email": "kim@example.com"},
+        {"email": "kim@example.com", "code": None},
+        {"email": "kim@example.com", "code": 123456},
+        {"email": "kim@example.com", "code": "1" * 33},
+        {"code": "123456"},
+    ],
+)
+def test_bad_verify_bodies_are_400(otp_app: Flask, payload: dict[str, Any]) -> None:
+    assert_fail(otp_app.test_client().post("/api/auth/otp/verify", json=payload), 400)
+
+
+def test_bodies_must_be_json(otp_app: Flask) -> None:
+    client = otp_app.test_client()
+    assert_fail(client.post("/api/auth/otp", data="email=a@example.com"), 415)
+    assert_fail(client.post("/api/auth/otp/verify", data="x", content_type="text/plain"), 415)
