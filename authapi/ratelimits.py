@@ -232,3 +232,36 @@ def limit_mfa_login(view: Callable[..., Any]) -> Callable[..., Any]:
         scope="login-mfa-address",
         exempt_when=_limits_off,
     )(view)
+
+
+def _email_and_address() -> str:
+    """Per email AND client address: requests from elsewhere (an attacker's) count in
+    their own bucket, never in the owner's."""
+    email = _body_email()
+    account = lockout.account_digest(email) if email is not None else "no-email"
+    return f"{account}:{client_address()}"
+
+
+def limit_otp_request(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Emailed sign-in codes: per client address, and per (email, address)."""
+    view = limiter.limit(
+        _setting("RATELIMIT_OTP_PER_ADDRESS"),
+        key_func=client_address,
+        scope="otp-address",
+        exempt_when=_limits_off,
+    )(view)
+    return limiter.limit(
+        _setting("RATELIMIT_OTP_PER_ACCOUNT"),
+        key_func=_email_and_address,
+        scope="otp-account",
+        exempt_when=_limits_off,
+    )(view)
+
+
+def limit_otp_verify(view: Callable[..., Any]) -> Callable[..., Any]:
+    return limiter.limit(
+        _setting("RATELIMIT_OTP_VERIFY_PER_ADDRESS"),
+        key_func=client_address,
+        scope="otp-verify",
+        exempt_when=_limits_off,
+    )(view)

@@ -408,7 +408,7 @@ def test_a_provider_only_user_can_set_a_password_through_the_reset_flow(
 ) -> None:
     from tests.support.smtp_sink import delivered
 
-    app = make_app(**provider_config(provider.issuer, *client_credentials), **smtp_sink.config)
+    app = make_app(**{**smtp_sink.config, **provider_config(provider.issuer, *client_credentials)})
     assert sign_in(app.test_client(), "olga@example.com").status_code == 302
     client = app.test_client()
     assert (

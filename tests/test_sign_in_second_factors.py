@@ -40,9 +40,11 @@ def mfa_oauth_app(
 ) -> Flask:
     oidc_provider.reset()
     return make_app(
-        **provider_config(oidc_provider.issuer, *client_credentials, OAUTH_TEST_TRUST_MFA=True),
+        **{
+            **smtp_sink.config,
+            **provider_config(oidc_provider.issuer, *client_credentials, OAUTH_TEST_TRUST_MFA=True),
+        },
         CLOCK_FROZEN_AT=float(int(time.time())),
-        **smtp_sink.config,
     )
 
 

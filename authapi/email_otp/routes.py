@@ -9,28 +9,14 @@ from authapi.auth.responses import client_ip, client_user_agent, token_response
 from authapi.demo import DEMO_DIR
 from authapi.email_otp import service
 from authapi.email_otp.schemas import otp_verify_schema
-from authapi.extensions import limiter
-from authapi.ratelimits import _login_account, client_address
+from authapi.ratelimits import limit_otp_request, limit_otp_verify
 from authapi.schemas import email_schema
 
 blueprint = Blueprint("email_otp", __name__)
 
 
-def _setting(name: str):  # type: ignore[no-untyped-def]
-    return lambda: current_app.config[name]
-
-
-def _account_and_address() -> str:
-    """Per email address AND client address: requests from elsewhere (an attacker's)
-    count in their own bucket, never in the owner's."""
-    return f"{_login_account()}:{client_address()}"
-
-
 @blueprint.post("/api/auth/otp")
-@limiter.limit(
-    _setting("RATELIMIT_OTP_PER_ACCOUNT"), key_func=_account_and_address, scope="otp-account"
-)
-@limiter.limit(_setting("RATELIMIT_OTP_PER_ADDRESS"), key_func=client_address, scope="otp-address")
+@limit_otp_request
 def request_code() -> Response:
     data = body.load(email_schema)
     service.request_code(data["email"], api_url=request.host_url)
@@ -38,9 +24,7 @@ def request_code() -> Response:
 
 
 @blueprint.post("/api/auth/otp/verify")
-@limiter.limit(
-    _setting("RATELIMIT_OTP_VERIFY_PER_ADDRESS"), key_func=client_address, scope="otp-verify"
-)
+@limit_otp_verify
 def verify() -> Response:
     data = body.load(otp_verify_schema)
     issued = service.verify(
