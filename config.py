@@ -97,6 +97,14 @@ class Config:
     LOG_FORMAT = "text"
     METRICS_ENABLED = True  # GET /metrics (Prometheus); keep it off the public internet
 
+    # Passkeys (WebAuthn). The relying party is the site passkeys belong to: its RP ID is
+    # a domain (the page's host or a parent of it), and only pages on WEBAUTHN_ORIGINS
+    # may use them. The defaults work for the demo on http://localhost:8000 and a front
+    # end on http://localhost:3000 (browsers allow plain http on localhost only).
+    WEBAUTHN_RP_ID = "localhost"
+    WEBAUTHN_RP_NAME = "authapi"
+    WEBAUTHN_ORIGINS: tuple[str, ...] = ("http://localhost:8000", "http://localhost:3000")
+
     PORT = 8000
     CLOCK_OFFSET = 0  # seconds; tests only (see authapi/clock.py)
     DEV_KEYS_DIR = "instance/keys"
@@ -213,6 +221,9 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LOG_LEVEL": ("LOG_LEVEL", _log_level),
     "LOG_FORMAT": ("LOG_FORMAT", _log_format),
     "METRICS_ENABLED": ("METRICS_ENABLED", _as_bool),
+    "WEBAUTHN_RP_ID": ("WEBAUTHN_RP_ID", str),
+    "WEBAUTHN_RP_NAME": ("WEBAUTHN_RP_NAME", str),
+    "WEBAUTHN_ORIGINS": ("WEBAUTHN_ORIGINS", _as_list),
     "PORT": ("PORT", int),
 }
 

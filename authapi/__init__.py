@@ -28,6 +28,7 @@ from authapi.cli import deploy, keys_cli, users_cli
 from authapi.configuration import load_config, load_token_keys
 from authapi.errors import register_error_handlers
 from authapi.extensions import cors, db, init_db, limiter, migrate, redis_store
+from authapi.passkeys.routes import blueprint as passkeys_blueprint
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -73,6 +74,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(jwks.blueprint)
     app.register_blueprint(demo.blueprint)
     app.register_blueprint(openapi.blueprint)
+    app.register_blueprint(passkeys_blueprint)
 
 
 def register_response_headers(app: Flask) -> None:

@@ -49,10 +49,16 @@ RECORDED: dict[Any, AuthEventName] = {
     events.user_disabled: AuthEventName.USER_DISABLED,
     events.user_enabled: AuthEventName.USER_ENABLED,
     events.user_deleted: AuthEventName.USER_DELETED,
+    events.passkey_added: AuthEventName.PASSKEY_ADDED,
+    events.passkey_renamed: AuthEventName.PASSKEY_RENAMED,
+    events.passkey_removed: AuthEventName.PASSKEY_REMOVED,
+    events.passkey_used: AuthEventName.PASSKEY_USED,
+    events.passkey_failed: AuthEventName.PASSKEY_FAILED,
 }
 
 # The only signal arguments that reach a row (besides user_id).
 DETAIL_KEYS = ("reason", "session_id", "scope", "ended", "old_role", "new_role", "by", "via")
+DETAIL_KEYS += ("passkey_id",)
 
 
 def init_app(app: Flask) -> None:

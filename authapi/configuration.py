@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask
 
 from authapi import embedded, keys, redis_connection
+from authapi.passkeys import relying_party
 from authapi.tokens import TokenKeys
 from config import config_class_for, settings_from_env
 
@@ -153,6 +154,9 @@ def check_config(config: Mapping[str, Any], given: Collection[str] = ()) -> None
     """
     check_redis_config(config, given)
     check_mail_config(config)
+    passkey_problems = relying_party.check_config(config)
+    if passkey_problems:
+        raise ConfigurationError("; ".join(passkey_problems))
     origins = tuple(config["CORS_ORIGINS"])
     if any(origin.strip() in {"*", "null"} for origin in origins):
         raise ConfigurationError(

@@ -33,6 +33,14 @@ password_reset = _signals.signal("password-reset")  # ended (sessions)
 role_changed = _signals.signal("role-changed")  # old_role, new_role, by
 user_disabled = _signals.signal("user-disabled")  # by, ended (sessions)
 user_enabled = _signals.signal("user-enabled")  # by
+# Passkeys: passkey_id (the row id, never the credential) on each; reason on failures
+# (challenge, unknown_credential, other_user, user_handle, verification, counter,
+# backup_eligibility, registration); via on uses (login, mfa); by on admin removals.
+passkey_added = _signals.signal("passkey-added")  # passkey_id
+passkey_renamed = _signals.signal("passkey-renamed")  # passkey_id
+passkey_removed = _signals.signal("passkey-removed")  # passkey_id, by
+passkey_used = _signals.signal("passkey-used")  # passkey_id, via
+passkey_failed = _signals.signal("passkey-failed")  # reason, passkey_id
 
 
 def emit(signal: Any, **data: Any) -> None:

@@ -68,6 +68,11 @@ class AuthEventName(enum.StrEnum):
     USER_DISABLED = "user_disabled"
     USER_ENABLED = "user_enabled"
     USER_DELETED = "user_deleted"
+    PASSKEY_ADDED = "passkey_added"
+    PASSKEY_RENAMED = "passkey_renamed"
+    PASSKEY_REMOVED = "passkey_removed"
+    PASSKEY_USED = "passkey_used"
+    PASSKEY_FAILED = "passkey_failed"
 
 
 class AuthEvent(db.Model):
