@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from authapi.passkeys import service
 from tests.helpers import assert_fail, login, register
 from tests.support.passkeys import PASSKEYS, add_passkey, login_options, registration_options
 from tests.support.soft_authenticator import SoftAuthenticator, b64url
@@ -290,5 +291,5 @@ def test_a_random_credential_id_is_unknown(app, enrolled):
     assert_fail(
         app.test_client().post(f"{PASSKEYS}/login", json={"credential": credential}),
         400,
-        "Passkey not recognised",
+        service.PASSKEY_UNKNOWN,
     )

@@ -31,7 +31,7 @@ MAX_PASSKEYS = 20
 DEFAULT_NAME = "Passkey"
 
 CHALLENGE_FAILED = "Passkey challenge expired or already used: ask for new options"
-PASSKEY_UNKNOWN = "Passkey not recognised"
+PASSKEY_UNKNOWN = "Passkey not recognised: it may have been removed from its account"
 PASSKEY_REFUSED = "Passkey verification failed"
 REGISTRATION_REFUSED = "Passkey registration failed"
 PASSKEY_NOT_FOUND = "Passkey not found"
