@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select, text
@@ -16,7 +17,7 @@ from authapi.configuration import ConfigurationError
 from authapi.extensions import db
 from authapi.passkeys import service
 from authapi.passkeys.models import Passkey
-from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.helpers import PASSWORD, assert_fail, login, post_json_status, register
 from tests.support.passkeys import (
     PASSKEYS,
     add_passkey,
@@ -519,3 +520,26 @@ def test_a_production_relying_party_on_subdomains_starts(base_config):
             "WEBAUTHN_ORIGINS": ("https://example.com", "https://app.example.com:8443"),
         }
     )
+
+
+@pytest.mark.live_server
+def test_concurrent_answers_with_one_counter_value_sign_in_once(app, live_server):
+    """A cloned authenticator racing itself: ten answers to ten challenges, all with the
+    same counter, sent at once. Whatever the interleaving, the conditional UPDATE lets
+    exactly one through."""
+    _, _, authenticator, _ = _with_passkey(app)
+    server = live_server(app)
+    credentials = [
+        authenticator.get(login_options(app.test_client()), sign_count=5) for _ in range(10)
+    ]
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(
+            pool.map(
+                lambda credential: post_json_status(
+                    f"{server.url}{PASSKEYS}/login", {"credential": credential}
+                ),
+                credentials,
+            )
+        )
+    assert sorted(statuses) == [200] + [400] * 9
+    assert stored_passkeys(app)[0].sign_count == 5
