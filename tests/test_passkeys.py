@@ -543,3 +543,32 @@ def test_concurrent_answers_with_one_counter_value_sign_in_once(app, live_server
         )
     assert sorted(statuses) == [200] + [400] * 9
     assert stored_passkeys(app)[0].sign_count == 5
+
+
+def test_an_unverified_account_is_refused_when_verification_is_required(make_app):
+    strict = make_app(REQUIRE_VERIFIED_EMAIL=True)
+    client = strict.test_client()
+    register(client)
+    with strict.app_context():
+        db.session.execute(text("UPDATE users SET verified = true"))
+        db.session.commit()
+        db.session.remove()
+    login(client)
+    authenticator = SoftAuthenticator()
+    add_passkey(client, authenticator)
+    with strict.app_context():
+        db.session.execute(text("UPDATE users SET verified = false"))
+        db.session.commit()
+        db.session.remove()
+    response = passkey_login(strict.test_client(), authenticator)
+    assert_fail(response, 403, "Please verify your email address: check your inbox")
+    assert_no_session_started(response)
+
+
+def test_an_account_holds_at_most_twenty_passkeys(app):
+    client, _ = signed_in(app)
+    for number in range(service.MAX_PASSKEYS):
+        add_passkey(client, SoftAuthenticator(), name=f"Key {number}")
+    response = client.post(f"{PASSKEYS}/register/options")
+    assert_fail(response, 409, service.TOO_MANY)
+    assert len(client.get(PASSKEYS).json["data"]["passkeys"]) == service.MAX_PASSKEYS
