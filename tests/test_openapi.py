@@ -88,10 +88,10 @@ def test_document_is_valid_openapi_3_1(client: FlaskClient) -> None:
 
 
 def test_every_route_is_documented_and_nothing_else(client: FlaskClient, app: Flask) -> None:
-    """A route added without its OPERATIONS entry in authapi/openapi.py fails here."""
+    """A route added without its Operation in authapi/openapi/operations/ fails here."""
     documented = documented_operations(fetch_document(client))
     routed = routed_operations(app)
-    assert routed - documented == set(), "routes missing from authapi/openapi.py OPERATIONS"
+    assert routed - documented == set(), "routes missing from authapi/openapi/operations"
     assert documented - routed == set(), "documented operations that no route serves"
 
 

@@ -1,0 +1,293 @@
+"""Shared parts of the document: schema helpers, component schemas, headers, error
+responses and security schemes (everything under ``components`` but what an area
+module adds)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from authapi import schemas
+from authapi.models import AuthEventName, Role
+
+JSON = "application/json"
+HTML = "text/html"
+
+ROLES = [role.value for role in Role]
+EVENTS = [name.value for name in AuthEventName]
+
+
+# --- JSON Schema helpers ---
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def schema_of(value: str | Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON Schema: a string names a component schema."""
+    return ref(value) if isinstance(value, str) else dict(value)
+
+
+def obj(**properties: str | Mapping[str, Any]) -> dict[str, Any]:
+    """An object with exactly these properties, all required (a string names a component)."""
+    return {
+        "type": "object",
+        "required": list(properties),
+        "properties": {name: schema_of(value) for name, value in properties.items()},
+        "additionalProperties": False,
+    }
+
+
+def success(**properties: str | Mapping[str, Any]) -> dict[str, Any]:
+    """The success envelope: ``{"status": "success", **properties}``."""
+    return obj(status={"const": "success"}, **properties)
+
+
+def page_of(name: str, item: str) -> dict[str, Any]:
+    """``data`` of a paginated list: ``{name: [item], page, per_page, total}``."""
+    return obj(
+        **{name: {"type": "array", "items": ref(item)}},
+        page={"type": "integer", "minimum": 1},
+        per_page={"type": "integer", "minimum": 1},
+        total={"type": "integer", "minimum": 0},
+    )
+
+
+def dumped(schema: type[Schema]) -> dict[str, Any]:
+    """For a response schema: every field it dumps is always there."""
+    return {"required": list(schema().dump_fields)}
+
+
+MESSAGE = {"type": "string"}
+UUID = {"type": "string", "format": "uuid"}
+
+
+# --- Marshmallow schemas as the document shows them ---
+
+
+class UserDoc(schemas.UserSchema):
+    """The user object; ``role`` is a fields.Function in UserSchema (no type for apispec)."""
+
+    role = fields.String(validate=validate.OneOf(ROLES))
+
+
+class AdminUserDoc(schemas.AdminUserSchema):
+    role = fields.String(validate=validate.OneOf(ROLES))
+
+
+class SessionDoc(schemas.SessionSchema):
+    """A session as GET /api/auth/sessions lists it (``current`` is added by the view)."""
+
+    created_at = fields.DateTime()
+    last_used_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    current = fields.Boolean(metadata={"description": "The session of this request"})
+
+
+class AuthEventDoc(schemas.AuthEventSchema):
+    event = fields.String(validate=validate.OneOf(EVENTS))
+
+
+# name -> (marshmallow schema, JSON Schema keywords to add)
+COMPONENTS: dict[str, tuple[type[Schema], dict[str, Any]]] = {
+    "Register": (schemas.RegisterSchema, {}),
+    "Login": (schemas.LoginSchema, {}),
+    "Refresh": (schemas.RefreshSchema, {}),
+    "ChangePassword": (schemas.ChangePasswordSchema, {}),
+    "Email": (schemas.EmailSchema, {}),
+    "ResetPassword": (schemas.ResetPasswordSchema, {}),
+    "AdminUserUpdate": (schemas.AdminUserUpdateSchema, {"minProperties": 1}),
+    "User": (UserDoc, dumped(UserDoc)),
+    "AdminUser": (AdminUserDoc, dumped(AdminUserDoc)),
+    "Session": (SessionDoc, dumped(SessionDoc)),
+    "AuthEvent": (AuthEventDoc, dumped(AuthEventDoc)),
+}
+
+
+def field_hints(self: Any, field: fields.Field, **kwargs: Any) -> dict[str, Any]:
+    """Constraints that the schemas check in custom validators, for the document.
+
+    An apispec attribute function (``converter.add_attribute_function``).
+    """
+    hints: dict[str, Any] = {}
+    if isinstance(field, schemas.Email):
+        hints.update(
+            format="email",
+            maxLength=schemas.EMAIL_MAX,
+            description="Trimmed, NFKC-normalised and lower-cased before use",
+        )
+    if schemas.validate_new_password in field.validators:
+        hints.update(
+            minLength=schemas.PASSWORD_MIN,
+            description=f"{schemas.PASSWORD_MIN} characters to 72 UTF-8 bytes, no NUL",
+        )
+    if schemas._validate_name in field.validators:
+        hints.update(
+            minLength=1,
+            maxLength=schemas.NAME_MAX,
+            description="Not blank, no control characters",
+        )
+    return hints
+
+
+# --- Plain JSON Schema components ---
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Fail": {
+        "description": "A client error (4xx)",
+        "type": "object",
+        "required": ["status", "message"],
+        "properties": {
+            "status": {"const": "fail"},
+            "message": {"type": "string", "minLength": 1},
+            "errors": {
+                "description": "Validation errors: each field (or `_schema`) and its messages",
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "additionalProperties": False,
+    },
+    "ServerError": {
+        "description": "A server-side error (5xx): never a stack trace",
+        "type": "object",
+        "required": ["status", "message"],
+        "properties": {
+            "status": {"const": "error"},
+            "message": {"type": "string", "minLength": 1},
+        },
+        "additionalProperties": False,
+    },
+    "AccessToken": {
+        **success(access_token={"type": "string", "description": "The access JWT (RS256)"}),
+        "description": "Browser mode: the refresh token is only in its HttpOnly cookie",
+    },
+    "TokenPair": {
+        **success(
+            access_token={"type": "string", "description": "The access JWT (RS256)"},
+            expires_in={"type": "integer", "description": "Access token lifetime, seconds"},
+            refresh_token={"type": "string", "description": "The refresh JWT (RS256)"},
+            refresh_expires_in={
+                "type": "integer",
+                "description": "Refresh token lifetime, seconds",
+            },
+            token_type={"const": "Bearer"},
+        ),
+        "description": "Token mode (clients without cookies): both tokens in the body",
+    },
+    "Message": success(message=MESSAGE),
+    "Success": success(),
+    "UserData": success(data=obj(user="User")),
+    "AdminUserData": success(data=obj(user="AdminUser")),
+    "Jwk": {
+        "type": "object",
+        "required": ["kty", "n", "e", "kid", "alg", "use"],
+        "properties": {
+            "kty": {"const": "RSA"},
+            "n": {"type": "string"},
+            "e": {"type": "string"},
+            "kid": {"type": "string", "description": "RFC 7638 thumbprint"},
+            "alg": {"const": "RS256"},
+            "use": {"const": "sig"},
+        },
+    },
+}
+
+
+# --- Shared headers and error responses ---
+
+RETRY_AFTER = {"$ref": "#/components/headers/RetryAfter"}
+
+HEADERS: dict[str, dict[str, Any]] = {
+    "RetryAfter": {
+        "description": "Seconds to wait before retrying",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "SetAuthCookies": {
+        "description": (
+            "Browser mode: `access_token` (HttpOnly, Path `/`, Max-Age the access lifetime), "
+            "`logged_in=true` (readable by scripts, Path `/`) and `refresh_token` (HttpOnly, "
+            "Path `/api/auth`, Max-Age the refresh lifetime); all SameSite=Lax, Secure in "
+            "production, no Domain. Absent in token mode."
+        ),
+        "schema": {"type": "string"},
+    },
+    "ClearAuthCookies": {
+        "description": (
+            "`access_token`, `logged_in` and `refresh_token` set empty with an expiry in the "
+            "past, on the Path each was set with"
+        ),
+        "schema": {"type": "string"},
+    },
+}
+
+# status -> (component name, default description)
+ERROR_RESPONSES: dict[int, tuple[str, str]] = {
+    400: (
+        "BadRequest",
+        "Invalid input: malformed JSON, a body that is not an object, or field errors "
+        "(`errors` maps each field to its messages)",
+    ),
+    401: (
+        "Unauthorized",
+        "`You are not logged in` (no access token, or an expired one: refresh, then "
+        "retry); another message for a forged, tampered or revoked token",
+    ),
+    403: ("Forbidden", "Refused"),
+    404: ("NotFound", "Not found"),
+    409: ("Conflict", "Conflict"),
+    413: ("PayloadTooLarge", "Request body larger than 10 kB"),
+    415: ("UnsupportedMediaType", "`Content-Type must be application/json`"),
+    429: ("TooManyRequests", "Rate limit exceeded: retry after `Retry-After` seconds"),
+    503: (
+        "ServiceUnavailable",
+        "PostgreSQL or Redis is unreachable: retry after `Retry-After` seconds",
+    ),
+}
+
+
+# Real messages, the examples of the shared error responses. An operation's own error
+# description quotes its message `like this` (the first quoted text is the example).
+EXAMPLE_MESSAGES = {
+    400: "Invalid input",
+    401: "You are not logged in",
+    403: "You are not allowed to do this",
+    404: "Not found",
+    409: "Conflict",
+    413: "Request body too large (limit is 10240 bytes)",
+    415: "Content-Type must be application/json",
+    429: "Too many requests, please try again later",
+    503: "Service temporarily unavailable, please retry shortly",
+}
+
+
+# --- Security schemes and requirements ---
+
+# Security requirements (alternatives).
+ACCESS: tuple[dict[str, list[str]], ...] = ({"bearerAuth": []}, {"cookieAuth": []})
+REFRESH: tuple[dict[str, list[str]], ...] = ({"refreshCookie": []},)
+
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    "bearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "The access token in `Authorization: Bearer <token>` (wins over a cookie)",
+    },
+    "cookieAuth": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "access_token",
+        "description": "The access token in the HttpOnly `access_token` cookie set by login",
+    },
+    "refreshCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "refresh_token",
+        "description": "The refresh token in the HttpOnly `refresh_token` cookie set by login",
+    },
+}
