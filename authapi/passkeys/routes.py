@@ -11,13 +11,13 @@ import uuid
 
 from flask import Blueprint, Response, jsonify
 
-from authapi import body
 from authapi.auth.guard import current_user, login_required
 from authapi.auth.responses import client_ip, client_user_agent, token_response
 from authapi.passkeys import service
 from authapi.passkeys.ratelimits import limit_confirmation, limit_passkey_login
 from authapi.passkeys.schemas import (
     confirm_schema,
+    load,
     login_schema,
     passkey_schema,
     register_schema,
@@ -40,7 +40,7 @@ def registration_options() -> Response:
 @blueprint.post("/register")
 @login_required(changes_state=True)
 def register() -> tuple[Response, int]:
-    data = body.load(register_schema)
+    data = load(register_schema)
     passkey = service.register(current_user().id, data["credential"], data["name"])
     return jsonify(status="success", data={"passkey": passkey_schema.dump(passkey)}), 201
 
@@ -55,7 +55,7 @@ def list_passkeys() -> Response:
 @blueprint.patch("/<uuid:passkey_id>")
 @login_required(changes_state=True)
 def rename(passkey_id: uuid.UUID) -> Response:
-    data = body.load(rename_schema)
+    data = load(rename_schema)
     passkey = service.rename(current_user().id, passkey_id, data["name"])
     return jsonify(status="success", data={"passkey": passkey_schema.dump(passkey)})
 
@@ -64,7 +64,7 @@ def rename(passkey_id: uuid.UUID) -> Response:
 @login_required(changes_state=True)
 @limit_confirmation
 def remove(passkey_id: uuid.UUID) -> Response:
-    data = body.load(confirm_schema)
+    data = load(confirm_schema)
     service.remove(current_user().id, passkey_id, password=data["password"], code=data["code"])
     return jsonify(status="success")
 
@@ -78,6 +78,6 @@ def login_options() -> Response:
 @blueprint.post("/login")
 @limit_passkey_login
 def login() -> Response:
-    data = body.load(login_schema)
+    data = load(login_schema)
     issued = service.login(data["credential"], ip=client_ip(), user_agent=client_user_agent())
     return token_response(issued)

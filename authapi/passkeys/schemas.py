@@ -22,6 +22,8 @@ from webauthn.helpers.structs import (
     RegistrationCredential,
 )
 
+from authapi import body
+from authapi.errors import ValidationFailed
 from authapi.passkeys.models import NAME_MAX
 from authapi.schemas import UtcDateTime, has_control_characters
 
@@ -40,7 +42,7 @@ class Base64Url(fields.String):
         super().__init__(
             validate=[
                 validate.Length(min=1, max=max_length),
-                validate.Regexp(r"[A-Za-z0-9_-]*={0,2}\Z", error="Not valid base64url"),
+                validate.Regexp(r"^[A-Za-z0-9_-]*={0,2}(?![\s\S])", error="Not valid base64url"),
             ],
             **kwargs,
         )
@@ -60,7 +62,9 @@ def _attachment(value: str | None) -> AuthenticatorAttachment | None:
         return None  # a hint only: an attachment we do not know changes nothing
 
 
-class _Credential(Schema):
+class CredentialSchema(Schema):
+    """What both kinds of credential share."""
+
     class Meta:
         unknown = EXCLUDE
 
@@ -72,7 +76,7 @@ class _Credential(Schema):
     )
 
 
-class _AttestationResponse(Schema):
+class AttestationResponseSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
@@ -85,7 +89,7 @@ class _AttestationResponse(Schema):
     )
 
 
-class _AssertionResponse(Schema):
+class AssertionResponseSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
@@ -97,8 +101,8 @@ class _AssertionResponse(Schema):
     )
 
 
-class RegistrationCredentialSchema(_Credential):
-    response = fields.Nested(_AttestationResponse, required=True)
+class RegistrationCredentialSchema(CredentialSchema):
+    response = fields.Nested(AttestationResponseSchema, required=True)
 
     @post_load
     def to_credential(self, data: dict[str, Any], **kwargs: Any) -> RegistrationCredential:
@@ -121,8 +125,8 @@ class RegistrationCredentialSchema(_Credential):
         )
 
 
-class AuthenticationCredentialSchema(_Credential):
-    response = fields.Nested(_AssertionResponse, required=True)
+class AuthenticationCredentialSchema(CredentialSchema):
+    response = fields.Nested(AssertionResponseSchema, required=True)
 
     @post_load
     def to_credential(self, data: dict[str, Any], **kwargs: Any) -> AuthenticationCredential:
@@ -218,3 +222,22 @@ login_schema = LoginSchema()
 rename_schema = RenameSchema()
 confirm_schema = ConfirmSchema()
 passkey_schema = PasskeySchema()
+
+
+def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Nested field errors as the envelope has them: ``{"credential.response.x": [...]}``."""
+    if not isinstance(errors, dict):
+        return {prefix or "_schema": [str(message) for message in errors]}
+    flat: dict[str, list[str]] = {}
+    for key, value in errors.items():
+        flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def load(schema: Schema) -> dict[str, Any]:
+    """``authapi.body.load``, with the errors of nested fields under dotted names."""
+    try:
+        return body.load(schema)
+    except ValidationFailed as error:
+        error.errors = _flatten(error.errors or {})
+        raise
