@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run dev keys test node-deps lint format bench clean
+.PHONY: run dev keys test test-fast node-deps lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ test: $(VENV)/.installed-dev node-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+## test-fast: the inner loop: lint, then every test that starts no other program, no
+## browser and no Redis Cluster/Sentinel (pytest markers; make test runs them all)
+FAST := not redis_cluster and not redis_sentinel and not browser and not subprocess
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "$(FAST)"
 
 ## bench: wrk scenarios against gunicorn in production mode (see docs/performance.md)
 bench: $(VENV)/.installed-dev

@@ -1,8 +1,13 @@
 """Configuration: class-based defaults plus one explicit mapping from the environment.
 
 Nothing here reads the environment at import time. ``create_app`` picks a class by
-``APP_ENV`` and then applies :func:`settings_from_env`, so the environment always
-wins over the class defaults and tests can pass a plain dict instead.
+``APP_ENV``, applies :func:`settings_from_env` and then its own overrides, and
+:func:`authapi.configuration.load_config` types every mapped setting with its parser
+(whatever its source: class default, environment or override) and validates them
+all at once. A new setting: a class attribute here, a line in ENV_MAPPING (``int``,
+``float`` and ``str`` are applied strictly: ``True`` is not an integer) and, if a
+value can be wrong, a check in ``authapi/configuration.py``. A ``RATELIMIT_*_PER_*``
+setting is checked as a rate limit string (``"10 per minute"``) by itself.
 """
 
 from __future__ import annotations
@@ -105,7 +110,6 @@ class Config:
     WEBAUTHN_RP_NAME = "authapi"
     WEBAUTHN_ORIGINS: tuple[str, ...] = ("http://localhost:8000", "http://localhost:3000")
 
-    PORT = 8000
     CLOCK_OFFSET = 0  # seconds; tests only (see authapi/clock.py)
     DEV_KEYS_DIR = "instance/keys"
 
@@ -135,36 +139,87 @@ CONFIG_BY_ENV: dict[str, type[Config]] = {
 }
 
 
-def _as_bool(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off", ""}:
-        return False
+def _as_bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
     raise ValueError(f"expected a boolean (true/false), got {value!r}")
+
+
+def as_int(value: str | int) -> int:
+    """An integer, from an integer or its text (not a bool, not 1.5)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
+def as_float(value: str | float) -> float:
+    """A number, from a number or its text (not a bool)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"expected a number, got {value!r}")
+
+
+def as_str(value: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"expected a string, got {value!r}")
+
+
+# ENV_MAPPING may name the builtins; these are what they mean for a setting.
+STRICT_PARSERS: dict[Callable[..., Any], Callable[[Any], Any]] = {
+    int: as_int,
+    float: as_float,
+    str: as_str,
+}
+
+
+def parser_for(parse: Callable[..., Any]) -> Callable[[Any], Any]:
+    return STRICT_PARSERS.get(parse, parse)
 
 
 def database_uri(value: str) -> str:
     """Pin the psycopg2 driver: SQLAlchemy 2.1 maps plain ``postgresql://`` to psycopg 3."""
+    value = as_str(value)
     for scheme in ("postgres://", "postgresql://"):
         if value.startswith(scheme):
             return "postgresql+psycopg2://" + value[len(scheme) :]
     return value
 
 
-def _as_list(value: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in value.split(",") if item.strip())
+def _as_list(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+        raise ValueError(f"expected a comma-separated list, got {value!r}")
+    return tuple(item.strip() for item in items if item.strip())
 
 
 def _log_level(value: str) -> str:
-    level = value.strip().upper()
+    level = as_str(value).strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ValueError(f"expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {value!r}")
     return level
 
 
 def _log_format(value: str) -> str:
-    fmt = value.strip().lower()
+    fmt = as_str(value).strip().lower()
     if fmt not in {"json", "text"}:
         raise ValueError(f"expected json or text, got {value!r}")
     return fmt
@@ -224,7 +279,6 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "WEBAUTHN_RP_ID": ("WEBAUTHN_RP_ID", str),
     "WEBAUTHN_RP_NAME": ("WEBAUTHN_RP_NAME", str),
     "WEBAUTHN_ORIGINS": ("WEBAUTHN_ORIGINS", _as_list),
-    "PORT": ("PORT", int),
 }
 
 
@@ -239,7 +293,7 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         if raw is None or raw == "":
             continue
         try:
-            settings[key] = parse(raw)
+            settings[key] = parser_for(parse)(raw)
         except ValueError as exc:
             raise ValueError(f"{env_name}: {exc}") from None
     return settings

@@ -8,31 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from authapi import (
-    accounts,
-    admin,
-    audit,
-    auth,
-    demo,
-    health,
-    jwks,
-    mail,
-    observability,
-    openapi,
-    tokens,
-    users,
-)
-from authapi.cli import deploy, keys_cli, users_cli
-from authapi.configuration import load_config, load_token_keys
-from authapi.errors import register_error_handlers
-from authapi.extensions import cors, db, init_db, limiter, migrate, redis_store
-from authapi.passkeys.routes import blueprint as passkeys_blueprint
+# Everything else is imported inside the functions below (as flaskr does): importing
+# one module of the package never loads every blueprint, and no import cycle can hide
+# behind the order of these lines.
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build an app: configuration, extensions, blueprints, error handlers, CLI."""
+    from authapi import observability
+    from authapi.configuration import load_config
+
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, config)
     observability.init_app(app)  # first, so what the next steps log is formatted
@@ -46,6 +32,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    from authapi import audit, mail, tokens
+    from authapi.configuration import load_token_keys
+    from authapi.extensions import cors, db, init_db, limiter, migrate, redis_store
+
     init_db(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     redis_store.init_app(app)
@@ -66,6 +56,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from authapi import demo, health, jwks, openapi
+    from authapi.accounts import routes as accounts
+    from authapi.admin import routes as admin
+    from authapi.auth import routes as auth
+    from authapi.passkeys import routes as passkeys
+    from authapi.users import routes as users
+
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(users.blueprint)
     app.register_blueprint(accounts.blueprint)
@@ -74,7 +71,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(jwks.blueprint)
     app.register_blueprint(demo.blueprint)
     app.register_blueprint(openapi.blueprint)
-    app.register_blueprint(passkeys_blueprint)
+    app.register_blueprint(passkeys.blueprint)
 
 
 def register_response_headers(app: Flask) -> None:
@@ -97,7 +94,15 @@ def register_response_headers(app: Flask) -> None:
         return response
 
 
+def register_error_handlers(app: Flask) -> None:
+    from authapi.errors import register_error_handlers as register
+
+    register(app)
+
+
 def register_commands(app: Flask) -> None:
+    from authapi.cli import deploy, keys_cli, users_cli
+
     app.cli.add_command(deploy)
     app.cli.add_command(keys_cli)
     app.cli.add_command(users_cli)
@@ -105,6 +110,8 @@ def register_commands(app: Flask) -> None:
 
 def trust_proxies(app: Flask) -> None:
     """Believe X-Forwarded-* only from as many proxies as configured (0 = none)."""
-    count = int(app.config["TRUSTED_PROXY_COUNT"])
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    count = app.config["TRUSTED_PROXY_COUNT"]
     if count > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]

@@ -1,19 +1,28 @@
-"""Loading configuration into an app, refusing unsafe production settings, loading keys."""
+"""The settings step: every setting loaded, typed and validated in one place at startup.
+
+``load_config`` takes the class defaults (by ``APP_ENV``, from :mod:`config`), then
+the environment (:data:`config.ENV_MAPPING`), then ``create_app``'s overrides; types
+every mapped setting with its parser whatever its source (``"15"`` and ``15`` are
+the same setting); checks them all; and refuses to start with *every* problem listed
+at once (:class:`ConfigurationError`). The durations are then offered once, as
+``timedelta`` s, by :func:`authapi.durations.durations`.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from limits import parse_many
 
-from authapi import embedded, keys, redis_connection
+from authapi import durations, embedded, keys, redis_connection
 from authapi.passkeys import relying_party
 from authapi.tokens import TokenKeys
-from config import config_class_for, settings_from_env
+from config import ENV_MAPPING, config_class_for, parser_for
 
 KEY_NAMES = (
     "ACCESS_TOKEN_PRIVATE_KEY",
@@ -30,19 +39,30 @@ class ConfigurationError(RuntimeError):
     """The server must not start with this configuration; the message says what to fix."""
 
 
+def _refuse(problems: list[str]) -> None:
+    if len(problems) == 1:
+        raise ConfigurationError(f"Invalid configuration: {problems[0]}")
+    if problems:
+        listed = "\n".join(f"- {problem}" for problem in problems)
+        raise ConfigurationError(f"Invalid configuration ({len(problems)} problems):\n{listed}")
+
+
 def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
-    """Class defaults (by APP_ENV), then the environment, then explicit overrides."""
+    """Class defaults (by APP_ENV), then the environment, then explicit overrides;
+    then every mapped setting typed, and all of them checked."""
     overrides = dict(overrides or {})
     environ = dict(os.environ)
     if "APP_ENV" in overrides:
         environ["APP_ENV"] = overrides["APP_ENV"]
     try:
         app.config.from_object(config_class_for(environ))
-        from_env = settings_from_env(environ)
     except ValueError as error:
         raise ConfigurationError(f"Invalid configuration: {error}") from None
+    from_env, problems = _from_environment(environ)
     app.config.update(from_env)
     app.config.update(overrides)
+    problems += type_settings(app.config)
+    _refuse(problems)  # the checks below need typed values
     embedded.choose_backends(app.config, {*from_env, *overrides}, app.instance_path)
     if "SQLALCHEMY_ENGINE_OPTIONS" not in overrides and embedded.is_sqlite(
         app.config["SQLALCHEMY_DATABASE_URI"]
@@ -51,6 +71,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     configure_rate_limit_storage(app.config)
     given = {name for name, value in {**from_env, **overrides}.items() if value not in ("", None)}
     check_config(app.config, given)
+    durations.init_app(app)
     described = embedded.describe(app.config)
     if described:
         log.warning(
@@ -58,6 +79,34 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
             "to use PostgreSQL and Redis.",
             " and ".join(described),
         )
+
+
+def _from_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The set environment variables as config keys, and the problems (named by variable)."""
+    settings: dict[str, Any] = {}
+    problems = []
+    for env_name, (key, parse) in ENV_MAPPING.items():
+        raw = environ.get(env_name)
+        if raw is None or raw == "":
+            continue
+        try:
+            settings[key] = parser_for(parse)(raw)
+        except ValueError as error:
+            problems.append(f"{env_name}: {error}")
+    return settings, problems
+
+
+def type_settings(config: dict[str, Any]) -> list[str]:
+    """Every mapped setting through its parser, whatever its source; the problems."""
+    problems = []
+    for key, parse in {key: parse for key, parse in ENV_MAPPING.values()}.items():
+        if key not in config:
+            continue
+        try:
+            config[key] = parser_for(parse)(config[key])
+        except ValueError as error:
+            problems.append(f"{key}: {error}")
+    return problems
 
 
 def configure_rate_limit_storage(config: dict[str, Any]) -> None:
@@ -74,7 +123,12 @@ def configure_rate_limit_storage(config: dict[str, Any]) -> None:
     config.setdefault("RATELIMIT_STORAGE_OPTIONS", options)
 
 
-def check_redis_config(config: Mapping[str, Any], given: Collection[str]) -> None:
+# --- The checks: each yields the problems it finds (a sentence saying what to fix) ---
+
+Problems = Iterator[str]
+
+
+def check_redis_config(config: Mapping[str, Any], given: Collection[str]) -> Problems:
     """Redis is named exactly one way: REDIS_URL (one server), REDIS_CLUSTER_NODES (a
     Redis Cluster) or REDIS_SENTINELS + REDIS_SENTINEL_MASTER (Sentinel).
 
@@ -86,7 +140,7 @@ def check_redis_config(config: Mapping[str, Any], given: Collection[str]) -> Non
         *(name for name in ("REDIS_CLUSTER_NODES", "REDIS_SENTINELS") if config.get(name)),
     ]
     if len(named) > 1:
-        raise ConfigurationError(
+        yield (
             f"Redis is configured more than once ({', '.join(named)}): set exactly one of "
             "REDIS_URL (one server), REDIS_CLUSTER_NODES (a Redis Cluster) or "
             "REDIS_SENTINELS with REDIS_SENTINEL_MASTER (Sentinel), and leave the others empty"
@@ -97,94 +151,158 @@ def check_redis_config(config: Mapping[str, Any], given: Collection[str]) -> Non
             try:
                 redis_connection.parse_addresses(config[name])
             except ValueError as error:
-                raise ConfigurationError(f"{name}: {error}") from None
+                yield f"{name}: {error}"
     if mode == redis_connection.SENTINEL and not config.get("REDIS_SENTINEL_MASTER"):
-        raise ConfigurationError(
+        yield (
             "REDIS_SENTINELS needs REDIS_SENTINEL_MASTER: the name the sentinels monitor "
             "the master under (`sentinel monitor <name> ...`)"
         )
     if mode != redis_connection.SENTINEL:
         for name in ("REDIS_SENTINEL_MASTER", "REDIS_SENTINEL_PASSWORD"):
             if config.get(name):
-                raise ConfigurationError(
+                yield (
                     f"{name} is set but REDIS_SENTINELS is empty: list the sentinels "
                     f"as host:port,host:port (or leave {name} empty)"
                 )
     if mode == redis_connection.URL:
         if not config.get("REDIS_URL"):
-            raise ConfigurationError(
+            yield (
                 "REDIS_URL is empty: set it (redis://host:6379/0), or name a cluster with "
                 "REDIS_CLUSTER_NODES, or Sentinel with REDIS_SENTINELS"
             )
         if config.get("REDIS_PASSWORD"):
-            raise ConfigurationError(
+            yield (
                 "With REDIS_URL the password goes in the URL (redis://:password@host:6379/0); "
                 "REDIS_PASSWORD is for REDIS_CLUSTER_NODES and REDIS_SENTINELS"
             )
 
 
-def check_mail_config(config: Mapping[str, Any]) -> None:
-    """Mail and the links it carries (issue 7: account lifecycle)."""
+def check_mail_config(config: Mapping[str, Any], given: Collection[str]) -> Problems:
+    """Mail and the links it carries."""
     if config["MAIL_USE_TLS"] and config["MAIL_USE_SSL"]:
-        raise ConfigurationError(
+        yield (
             "Set one of MAIL_USE_TLS (STARTTLS, usually port 587) and MAIL_USE_SSL "
             "(TLS from the start, usually port 465), not both"
         )
+    if not 0 < config["MAIL_PORT"] < 65536:
+        yield "MAIL_PORT must be a port number (1 to 65535)"
+    if config["MAIL_TIMEOUT"] <= 0:
+        yield "MAIL_TIMEOUT must be a positive number of seconds"
     frontend_url = config["FRONTEND_URL"]
     if frontend_url and not frontend_url.startswith(("http://", "https://")):
-        raise ConfigurationError("FRONTEND_URL must start with http:// or https://")
-    for name in ("VERIFICATION_CODE_EXPIRES_IN", "RESET_TOKEN_EXPIRES_IN"):
-        if float(config[name]) <= 0:
-            raise ConfigurationError(f"{name} must be a positive number of minutes")
+        yield "FRONTEND_URL must start with http:// or https://"
     production = config["APP_ENV"] == "production"
     if production and config["REQUIRE_VERIFIED_EMAIL"]:
         missing = [name for name in ("MAIL_SERVER", "FRONTEND_URL") if not config[name]]
         if missing:
-            raise ConfigurationError(
+            yield (
                 f"REQUIRE_VERIFIED_EMAIL needs {' and '.join(missing)} in production: "
                 "without verification mails nobody could log in"
             )
 
 
-def check_config(config: Mapping[str, Any], given: Collection[str] = ()) -> None:
-    """Refuse to start on a configuration that is inconsistent or unsafe.
+# Lifetimes: (setting, unit); each must be positive.
+LIFETIMES = (
+    ("ACCESS_TOKEN_EXPIRES_IN", "minutes"),
+    ("REFRESH_TOKEN_EXPIRES_IN", "minutes"),
+    ("SESSION_MAX_AGE", "seconds"),
+    ("VERIFICATION_CODE_EXPIRES_IN", "minutes"),
+    ("RESET_TOKEN_EXPIRES_IN", "minutes"),
+)
+# Counts and durations that may be 0 but not negative.
+NOT_NEGATIVE = ("JWT_LEEWAY", "REFRESH_REUSE_INTERVAL", "TRUSTED_PROXY_COUNT")
 
-    ``given``: the settings explicitly set (environment or overrides), as opposed to
-    class defaults.
-    """
-    check_redis_config(config, given)
-    check_mail_config(config)
-    passkey_problems = relying_party.check_config(config)
-    if passkey_problems:
-        raise ConfigurationError("; ".join(passkey_problems))
+
+def check_tokens_and_sessions(config: Mapping[str, Any], given: Collection[str]) -> Problems:
+    for name, unit in LIFETIMES:
+        if config[name] <= 0:
+            yield f"{name} must be a positive number of {unit}"
+    for name in NOT_NEGATIVE:
+        if config[name] < 0:
+            yield f"{name} must be 0 or more"
+    if 0 < config["SESSION_MAX_AGE"] < config["REFRESH_TOKEN_EXPIRES_IN"] * 60:
+        yield (
+            f"REFRESH_TOKEN_EXPIRES_IN ({config['REFRESH_TOKEN_EXPIRES_IN']:g} minutes) is "
+            f"longer than SESSION_MAX_AGE ({config['SESSION_MAX_AGE']} seconds), the cap no "
+            "refresh goes past: shorten the first or raise the second"
+        )
+    if not 4 <= config["BCRYPT_ROUNDS"] <= 31:
+        rounds = config["BCRYPT_ROUNDS"]
+        yield f"BCRYPT_ROUNDS must be between 4 and 31 (bcrypt's range), not {rounds}"
+
+
+def is_rate_limit_setting(name: str) -> bool:
+    """``RATELIMIT_<ACTION>_PER_<KEY>`` settings are limit strings (``RATELIMIT_ENABLED``,
+    ``RATELIMIT_STORAGE_URI``... configure Flask-Limiter itself)."""
+    return name.startswith("RATELIMIT_") and "_PER_" in name
+
+
+def check_rate_limits(config: Mapping[str, Any], given: Collection[str]) -> Problems:
+    """Flask-Limiter would skip an unparsable limit at request time: no limit at all."""
+    for name in sorted(filter(is_rate_limit_setting, config)):
+        value = config[name]
+        try:
+            if not isinstance(value, str) or not parse_many(value):
+                raise ValueError(value)
+        except ValueError:
+            yield (
+                f"{name}: {value!r} is not a rate limit: write e.g. '10 per minute', "
+                "'5/second' or '100 per hour; 1000 per day'"
+            )
+
+
+def check_limits_and_origins(config: Mapping[str, Any], given: Collection[str]) -> Problems:
     origins = tuple(config["CORS_ORIGINS"])
     if any(origin.strip() in {"*", "null"} for origin in origins):
-        raise ConfigurationError(
+        yield (
             "CORS_ORIGINS must list exact front-end origins (e.g. https://app.example.com); "
             "'*' or 'null' would let any site make credentialed requests"
         )
-    if int(config["MAX_CONCURRENT_HASHES"]) < 1:
-        raise ConfigurationError("MAX_CONCURRENT_HASHES must be at least 1")
-    if not 0 <= int(config["HASHING_NICE"]) <= 19:
-        raise ConfigurationError("HASHING_NICE must be between 0 and 19")
-    if int(config["ACCESS_TOKEN_CACHE_SIZE"]) < 0:
-        raise ConfigurationError("ACCESS_TOKEN_CACHE_SIZE must be 0 (off) or a positive number")
+    if config["MAX_CONCURRENT_HASHES"] < 1:
+        yield "MAX_CONCURRENT_HASHES must be at least 1"
+    if not 0 <= config["HASHING_NICE"] <= 19:
+        yield "HASHING_NICE must be between 0 and 19"
+    if config["ACCESS_TOKEN_CACHE_SIZE"] < 0:
+        yield "ACCESS_TOKEN_CACHE_SIZE must be 0 (off) or a positive number"
+
+
+def check_production(config: Mapping[str, Any], given: Collection[str]) -> Problems:
     if config["APP_ENV"] != "production":
         return
     missing = [name for name in KEY_NAMES if not config.get(name)]
     if missing:
-        raise ConfigurationError(
-            f"Production needs {', '.join(missing)}: run `flask keys generate` and set them"
-        )
+        yield f"Production needs {', '.join(missing)}: run `flask keys generate` and set them"
     if embedded.describe(dict(config)):
-        raise ConfigurationError(
+        yield (
             "Production needs PostgreSQL and Redis: set DATABASE_URL and REDIS_URL "
             "(SQLite and the in-process Redis are for development only)"
         )
     if config["CLOCK_OFFSET"]:
-        raise ConfigurationError("CLOCK_OFFSET is for tests only and must be 0 in production")
+        yield "CLOCK_OFFSET is for tests only and must be 0 in production"
     if not config["COOKIE_SECURE"]:
-        raise ConfigurationError("Production needs COOKIE_SECURE=true (cookies only over HTTPS)")
+        yield "Production needs COOKIE_SECURE=true (cookies only over HTTPS)"
+
+
+# Every check, run in this order; a new one: append it.
+CHECKS: list[Callable[[Mapping[str, Any], Collection[str]], Problems]] = [
+    check_redis_config,
+    check_mail_config,
+    check_tokens_and_sessions,
+    check_rate_limits,
+    check_limits_and_origins,
+    check_production,
+    relying_party.check_config,
+]
+
+
+def check_config(config: Mapping[str, Any], given: Collection[str] = ()) -> None:
+    """Refuse to start on a configuration that is inconsistent or unsafe, naming every
+    problem at once.
+
+    ``given``: the settings explicitly set (environment or overrides), as opposed to
+    class defaults.
+    """
+    _refuse([problem for check in CHECKS for problem in check(config, given)])
 
 
 def _dev_keys(app: Flask) -> dict[str, str]:

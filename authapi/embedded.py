@@ -15,7 +15,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import fakeredis
 from redis.connection import parse_url
 from sqlalchemy import make_url
 
@@ -78,11 +77,18 @@ def describe(config: dict[str, Any]) -> list[str]:
     return described
 
 
+# fakeredis (and lupa, its Lua runtime) are imported only when this mode is used.
+
+
 @lru_cache(maxsize=1)
 def _shared_server() -> Any:
+    import fakeredis
+
     return fakeredis.FakeServer()
 
 
 def memory_redis_client() -> Any:
     """A fakeredis client on the process-wide emulated server."""
+    import fakeredis
+
     return fakeredis.FakeRedis(server=_shared_server(), decode_responses=True)

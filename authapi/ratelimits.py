@@ -36,6 +36,12 @@ def _setting(name: str) -> Callable[[], str]:
     return lambda: current_app.config[name]
 
 
+def _limits_off() -> bool:
+    """Flask-Limiter keeps one Limiter per process, switched on by any app built with
+    limits on; each limit asks the app that serves the request instead."""
+    return not current_app.config["RATELIMIT_ENABLED"]
+
+
 def _login_account() -> str:
     """The normalised email being tried; requests without one count per address."""
     try:
@@ -77,9 +83,13 @@ def limit_login(view: Callable[..., Any]) -> Callable[..., Any]:
         key_func=_login_account,
         deduct_when=_failed_login,
         scope="login-account",
+        exempt_when=_limits_off,
     )(view)
     return limiter.limit(
-        _setting("RATELIMIT_LOGIN_PER_ADDRESS"), key_func=client_address, scope="login-address"
+        _setting("RATELIMIT_LOGIN_PER_ADDRESS"),
+        key_func=client_address,
+        scope="login-address",
+        exempt_when=_limits_off,
     )(view)
 
 
@@ -88,12 +98,16 @@ def limit_register(view: Callable[..., Any]) -> Callable[..., Any]:
         _setting("RATELIMIT_REGISTER_PER_ADDRESS"),
         key_func=client_address,
         scope="register-address",
+        exempt_when=_limits_off,
     )(view)
 
 
 def limit_refresh(view: Callable[..., Any]) -> Callable[..., Any]:
     return limiter.limit(
-        _setting("RATELIMIT_REFRESH_PER_SESSION"), key_func=_refresh_session, scope="refresh"
+        _setting("RATELIMIT_REFRESH_PER_SESSION"),
+        key_func=_refresh_session,
+        scope="refresh",
+        exempt_when=_limits_off,
     )(view)
 
 
@@ -104,9 +118,11 @@ def limit_account_emails(view: Callable[..., Any]) -> Callable[..., Any]:
         _setting("RATELIMIT_ACCOUNT_EMAILS_PER_ACCOUNT"),
         scope="account-emails-account",
         key_func=_login_account,
+        exempt_when=_limits_off,
     )(view)
     return limiter.shared_limit(
         _setting("RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS"),
         scope="account-emails-address",
         key_func=client_address,
+        exempt_when=_limits_off,
     )(view)

@@ -23,6 +23,7 @@ from typing import Any
 from flask import current_app
 
 from authapi import clock
+from authapi.durations import durations, seconds
 from authapi.extensions import redis_store
 
 USER_CACHE_TTL = 300  # seconds
@@ -104,11 +105,11 @@ def user_cache_key(user_id: str) -> str:
 
 
 def idle_timeout() -> int:
-    return int(float(current_app.config["REFRESH_TOKEN_EXPIRES_IN"]) * 60)
+    return seconds(durations().refresh_token)
 
 
 def max_age() -> int:
-    return int(current_app.config["SESSION_MAX_AGE"])
+    return seconds(durations().session_max_age)
 
 
 def create(user_id: str, *, ip: str, user_agent: str, now: float | None = None) -> str:
@@ -164,7 +165,7 @@ def rotate(
     args = [
         token_generation,
         now,
-        current_app.config["REFRESH_REUSE_INTERVAL"],
+        seconds(durations().refresh_reuse),
         idle_timeout(),
         session_id,
     ]

@@ -20,6 +20,7 @@ import jwt
 from flask import Flask, current_app
 
 from authapi import clock
+from authapi.durations import durations, seconds
 from authapi.keys import KeyRing, public_jwk
 
 ALGORITHM = "RS256"
@@ -160,7 +161,7 @@ def init_app(app: Flask, keys: TokenKeys) -> None:
     app.extensions["authapi.tokens"] = keys
     # Refresh tokens are single-use (they rotate): caching them would only cost memory.
     app.extensions["authapi.token_verifiers"] = {
-        ACCESS: TokenVerifier(keys.access, ACCESS, int(app.config["ACCESS_TOKEN_CACHE_SIZE"])),
+        ACCESS: TokenVerifier(keys.access, ACCESS, app.config["ACCESS_TOKEN_CACHE_SIZE"]),
         REFRESH: TokenVerifier(keys.refresh, REFRESH),
     }
 
@@ -168,7 +169,9 @@ def init_app(app: Flask, keys: TokenKeys) -> None:
 def _policy() -> TokenPolicy:
     config = current_app.config
     return TokenPolicy(
-        issuer=config["JWT_ISSUER"], audience=config["JWT_AUDIENCE"], leeway=config["JWT_LEEWAY"]
+        issuer=config["JWT_ISSUER"],
+        audience=config["JWT_AUDIENCE"],
+        leeway=seconds(durations().jwt_leeway),
     )
 
 
@@ -181,11 +184,7 @@ def _verifier(kind: str) -> TokenVerifier:
 
 
 def access_lifetime() -> int:
-    return int(float(current_app.config["ACCESS_TOKEN_EXPIRES_IN"]) * 60)
-
-
-def refresh_lifetime() -> int:
-    return int(float(current_app.config["REFRESH_TOKEN_EXPIRES_IN"]) * 60)
+    return seconds(durations().access_token)
 
 
 def issue_access_token(user_id: str, session_id: str, *, now: float | None = None) -> str:

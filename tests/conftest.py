@@ -33,6 +33,7 @@ from werkzeug.serving import make_server
 from authapi import create_app, keys
 from authapi.extensions import db
 from config import database_uri
+from tests.support.limiter_state import limiter_state_restored
 from tests.support.smtp_sink import SmtpSink
 
 TEST_DATABASE_URL = os.environ.get(
@@ -155,6 +156,14 @@ def clean_state(request: pytest.FixtureRequest) -> None:
         db.session.execute(text(f"TRUNCATE {table_names} CASCADE"))
         db.session.commit()
         db.session.remove()
+
+
+@pytest.fixture(autouse=True)
+def limiter_restored() -> Iterator[None]:
+    """Every app a test builds re-initialises the one process-wide Limiter (enabled or
+    not, its storage): put it back after each test so no test inherits another's."""
+    with limiter_state_restored():
+        yield
 
 
 @pytest.fixture

@@ -11,6 +11,10 @@ from urllib.request import Request, urlopen
 from flask.testing import FlaskClient
 
 PASSWORD = "correct horse battery"
+# Seconds a test waits for something before calling it hung. Only a hang takes this
+# long: a busy machine (a parallel run, a load test on every core) never does, so no
+# test fails because the machine is slow. Waits end as soon as the thing happens.
+HANG = 300.0
 
 
 def register(
@@ -53,7 +57,7 @@ def post_json_status(url: str, payload: dict[str, Any]) -> int:
         method="POST",
     )
     try:
-        with urlopen(request, timeout=60) as response:
+        with urlopen(request, timeout=HANG) as response:
             return response.status
     except HTTPError as error:
         assert error.headers["Content-Type"] == "application/json"
@@ -63,7 +67,7 @@ def post_json_status(url: str, payload: dict[str, Any]) -> int:
 def raw_http_exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
     """Send raw bytes to a live server on loopback and read the answer until it closes
     the connection: (status, lower-cased headers, body), for requests no client sends."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+    with socket.create_connection(("127.0.0.1", port), timeout=HANG) as connection:
         connection.sendall(raw)
         received = b""
         while chunk := connection.recv(65536):
@@ -75,3 +79,26 @@ def raw_http_exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return int(status_line.split()[1]), headers, body
+
+
+TOKEN_MODE = {"X-Auth-Mode": "token"}  # log in as an app: tokens in the body, no cookies
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def token_login(
+    client: FlaskClient, email: str = "alice@example.com", password: str = PASSWORD
+) -> dict[str, Any]:
+    """Log in in token mode: the JSON body with both tokens (and no cookie set)."""
+    response = client.post(
+        "/api/auth/login", json={"email": email, "password": password}, headers=TOKEN_MODE
+    )
+    assert response.status_code == 200, response.get_json()
+    assert "Set-Cookie" not in response.headers
+    return response.get_json()
+
+
+def refresh_by_body(client: FlaskClient, refresh_token: str, **kwargs: Any) -> Any:
+    return client.post("/api/auth/refresh", json={"refresh_token": refresh_token}, **kwargs)

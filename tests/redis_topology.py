@@ -7,8 +7,6 @@ import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
@@ -16,13 +14,10 @@ from urllib.request import Request, urlopen
 import jwt
 import pytest
 import redis
-from flask.testing import FlaskClient
 
-from authapi.extensions import limiter
-from tests.helpers import PASSWORD
+from tests.helpers import HANG, bearer
 from tests.support.redis_servers import RedisServer
 
-TOKEN_MODE = {"X-Auth-Mode": "token"}
 UNAVAILABLE = "Service temporarily unavailable, please retry shortly"
 SESSION_ENDED = "Invalid token or session has expired"
 REFRESH_FAILED = "Could not refresh access token"
@@ -41,45 +36,7 @@ def require_redis_binaries() -> None:
         )
 
 
-@contextmanager
-def limiter_state_restored() -> Iterator[None]:
-    """Put the process-wide rate limiter back as it was.
-
-    Flask-Limiter keeps ONE Limiter per process: the last app initialised with limits on
-    decides, for every app, whether limits apply and which storage holds the counters,
-    and every app's RATELIMIT_STORAGE_OPTIONS are merged into it (Sentinel's
-    ``sentinel_kwargs`` would reach a later single-server client). Production runs one
-    app per process; these tests build apps on servers they then stop, so they restore
-    the limiter afterwards instead of leaving it pointed at dead servers.
-    """
-    saved = dict(vars(limiter))
-    saved_options = dict(limiter._storage_options)
-    try:
-        yield
-    finally:
-        vars(limiter).clear()
-        vars(limiter).update(saved)
-        limiter._storage_options.clear()
-        limiter._storage_options.update(saved_options)
-
-
 # -- HTTP ------------------------------------------------------------------------------
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def token_login(client: FlaskClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
-    response = client.post(
-        "/api/auth/login", json={"email": email, "password": password}, headers=TOKEN_MODE
-    )
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
-def refresh_by_body(client: FlaskClient, refresh_token: str) -> Any:
-    return client.post("/api/auth/refresh", json={"refresh_token": refresh_token})
 
 
 def claims(token: str) -> dict[str, Any]:
@@ -100,7 +57,7 @@ def live_status(url: str, path: str, token: str) -> int:
     """GET ``path`` on a live server with a Bearer token; 5xx must still be JSON."""
     request = Request(f"{url}{path}", headers=bearer(token))
     try:
-        with urlopen(request, timeout=30) as response:
+        with urlopen(request, timeout=HANG) as response:
             return response.status
     except HTTPError as error:
         assert error.headers["Content-Type"] == "application/json", error.read()
@@ -116,7 +73,7 @@ def live_refresh(url: str, refresh_token: str) -> tuple[int, dict[str, Any]]:
         method="POST",
     )
     try:
-        with urlopen(request, timeout=30) as response:
+        with urlopen(request, timeout=HANG) as response:
             return response.status, json.loads(response.read())
     except HTTPError as error:
         return error.code, json.loads(error.read())
@@ -149,7 +106,7 @@ class Traffic:
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=60)
+        self._thread.join(timeout=HANG)
 
     def mark(self) -> int:
         return len(self.statuses)

@@ -9,15 +9,15 @@ import pytest
 from sqlalchemy import text
 
 from authapi.extensions import db
-from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.helpers import PASSWORD, TOKEN_MODE, assert_fail, bearer, login, register
 from tests.support.smtp_sink import delivered
 
 UA = {"User-Agent": "audit-test/1.0"}
-TOKEN_MODE = {"X-Auth-Mode": "token", **UA}
+TOKEN_MODE_UA = {**TOKEN_MODE, **UA}
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", **UA}
+def bearer_ua(token: str) -> dict[str, str]:
+    return {**bearer(token), **UA}
 
 
 def rows(app) -> list[dict]:
@@ -49,7 +49,9 @@ def test_every_lifecycle_event_is_recorded_without_secrets(app, make_app, mail_a
     delivered(mail_app, smtp_sink)
     verify_code = smtp_sink.last_with("/api/auth/verifyemail/").link("/api/auth/verifyemail/")
     secrets.append(verify_code)
-    alice_id = client.get("/api/users/me", headers=bearer(login(client))).json["data"]["user"]["id"]
+    alice_id = client.get("/api/users/me", headers=bearer_ua(login(client))).json["data"]["user"][
+        "id"
+    ]
     # email_verified
     assert client.get(f"/api/auth/verifyemail/{verify_code}", headers=UA).status_code == 200
     # login_failed: wrong password (known user) and unknown email (typed text never stored)
@@ -64,7 +66,7 @@ def test_every_lifecycle_event_is_recorded_without_secrets(app, make_app, mail_a
     tokens = client.post(
         "/api/auth/login",
         json={"email": "alice@example.com", "password": PASSWORD},
-        headers=TOKEN_MODE,
+        headers=TOKEN_MODE_UA,
     ).json
     secrets += [tokens["access_token"], tokens["refresh_token"]]
     # refresh; then the old refresh token again, a minute later (outside the grace window)
@@ -89,7 +91,7 @@ def test_every_lifecycle_event_is_recorded_without_secrets(app, make_app, mail_a
             "password": new_password,
             "passwordConfirm": new_password,
         },
-        headers=bearer(access),
+        headers=bearer_ua(access),
     )
     assert changed.status_code == 200
     # password_reset
@@ -107,15 +109,15 @@ def test_every_lifecycle_event_is_recorded_without_secrets(app, make_app, mail_a
     # logged_out
     access = login(client, password=reset_password)
     secrets.append(access)
-    assert client.get("/api/auth/logout", headers=bearer(access)).status_code == 200
+    assert client.get("/api/auth/logout", headers=bearer_ua(access)).status_code == 200
     # role_changed, user_disabled, user_enabled, user_deleted (by an admin)
     create_admin(mail_app)
     admin = login(client, email="root@example.com")
     secrets.append(admin)
     for changes in ({"role": "admin"}, {"role": "user"}, {"disabled": True}, {"disabled": False}):
-        response = client.patch(f"/api/users/{alice_id}", json=changes, headers=bearer(admin))
+        response = client.patch(f"/api/users/{alice_id}", json=changes, headers=bearer_ua(admin))
         assert response.status_code == 200
-    assert client.delete(f"/api/users/{alice_id}", headers=bearer(admin)).status_code == 200
+    assert client.delete(f"/api/users/{alice_id}", headers=bearer_ua(admin)).status_code == 200
 
     recorded = rows(app)
     names = {row["event"] for row in recorded}
@@ -162,7 +164,7 @@ def test_refresh_reuse_is_recorded_with_the_session(app, make_app, client):
     tokens = client.post(
         "/api/auth/login",
         json={"email": "alice@example.com", "password": PASSWORD},
-        headers=TOKEN_MODE,
+        headers=TOKEN_MODE_UA,
     ).json
     client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     later = make_app(CLOCK_OFFSET=60).test_client()
@@ -187,11 +189,11 @@ def test_role_changes_record_old_and_new_role_and_the_admin(app, client):
     create_admin(app)
     admin = login(client, email="root@example.com")
     register(client)
-    alice_id = client.get("/api/users?email=alice", headers=bearer(admin)).json["data"]["users"][0][
-        "id"
-    ]
-    admin_id = client.get("/api/users/me", headers=bearer(admin)).json["data"]["user"]["id"]
-    client.patch(f"/api/users/{alice_id}", json={"role": "admin"}, headers=bearer(admin))
+    alice_id = client.get("/api/users?email=alice", headers=bearer_ua(admin)).json["data"]["users"][
+        0
+    ]["id"]
+    admin_id = client.get("/api/users/me", headers=bearer_ua(admin)).json["data"]["user"]["id"]
+    client.patch(f"/api/users/{alice_id}", json={"role": "admin"}, headers=bearer_ua(admin))
     [changed] = events_named(app, "role_changed")
     assert changed["details"] == {"old_role": "user", "new_role": "admin", "by": admin_id}
     assert str(changed["user_id"]) == alice_id
@@ -209,10 +211,10 @@ def test_a_deleted_users_events_stay_with_the_id_in_details(app, client):
     create_admin(app)
     admin = login(client, email="root@example.com")
     register(client)
-    alice_id = client.get("/api/users?email=alice", headers=bearer(admin)).json["data"]["users"][0][
-        "id"
-    ]
-    client.delete(f"/api/users/{alice_id}", headers=bearer(admin))
+    alice_id = client.get("/api/users?email=alice", headers=bearer_ua(admin)).json["data"]["users"][
+        0
+    ]["id"]
+    client.delete(f"/api/users/{alice_id}", headers=bearer_ua(admin))
     [deleted] = events_named(app, "user_deleted")
     assert deleted["user_id"] is None
     assert deleted["details"]["user_id"] == alice_id
@@ -227,9 +229,9 @@ def test_my_events_show_only_my_own_newest_first(client):
     alice = login(client)
     bob = login(client, email="bob@example.com")
     client.post("/api/auth/login", json={"email": "bob@example.com", "password": "wrong pw 123"})
-    alice_id = client.get("/api/users/me", headers=bearer(alice)).json["data"]["user"]["id"]
+    alice_id = client.get("/api/users/me", headers=bearer_ua(alice)).json["data"]["user"]["id"]
 
-    response = client.get("/api/users/me/events", headers=bearer(alice))
+    response = client.get("/api/users/me/events", headers=bearer_ua(alice))
     assert response.status_code == 200
     data = response.json["data"]
     events = data["events"]
@@ -237,20 +239,22 @@ def test_my_events_show_only_my_own_newest_first(client):
     assert all(event["user_id"] == alice_id for event in events)
     assert set(events[0]) == {"id", "event", "user_id", "ip", "user_agent", "details", "created_at"}
     assert (data["page"], data["per_page"], data["total"]) == (1, 20, 2)
-    bob_events = client.get("/api/users/me/events", headers=bearer(bob)).json["data"]["events"]
+    bob_events = client.get("/api/users/me/events", headers=bearer_ua(bob)).json["data"]["events"]
     assert [event["event"] for event in bob_events] == [
         "login_failed",
         "login_succeeded",
         "user_registered",
     ]
     # Paging and filtering.
-    paged = client.get("/api/users/me/events?per_page=1&page=2", headers=bearer(bob)).json["data"]
+    paged = client.get("/api/users/me/events?per_page=1&page=2", headers=bearer_ua(bob)).json[
+        "data"
+    ]
     assert [event["event"] for event in paged["events"]] == ["login_succeeded"]
     assert paged["total"] == 3
-    only = client.get("/api/users/me/events?event=login_failed", headers=bearer(bob))
+    only = client.get("/api/users/me/events?event=login_failed", headers=bearer_ua(bob))
     assert [event["event"] for event in only.json["data"]["events"]] == ["login_failed"]
     # A user_id parameter does not widen the view.
-    other = client.get(f"/api/users/me/events?user_id={alice_id}", headers=bearer(bob))
+    other = client.get(f"/api/users/me/events?user_id={alice_id}", headers=bearer_ua(bob))
     assert all(event["user_id"] != alice_id for event in other.json["data"]["events"])
 
 
@@ -259,7 +263,7 @@ def test_my_events_show_only_my_own_newest_first(client):
 )
 def test_my_events_reject_bad_parameters(client, query):
     register(client)
-    response = client.get(f"/api/users/me/events?{query}", headers=bearer(login(client)))
+    response = client.get(f"/api/users/me/events?{query}", headers=bearer_ua(login(client)))
     assert_fail(response, 400, "Invalid query parameters")
 
 
@@ -272,19 +276,19 @@ def test_admins_read_and_filter_everyones_events(app, client):
     admin = login(client, email="root@example.com")
     register(client)
     alice = login(client)
-    alice_id = client.get("/api/users/me", headers=bearer(alice)).json["data"]["user"]["id"]
+    alice_id = client.get("/api/users/me", headers=bearer_ua(alice)).json["data"]["user"]["id"]
     client.post("/api/auth/login", json={"email": "x@example.com", "password": "wrong pw 123"})
 
-    everything = client.get("/api/users/events?per_page=100", headers=bearer(admin)).json["data"]
+    everything = client.get("/api/users/events?per_page=100", headers=bearer_ua(admin)).json["data"]
     assert everything["total"] == len(rows(app))
-    mine = client.get(f"/api/users/events?user_id={alice_id}", headers=bearer(admin))
+    mine = client.get(f"/api/users/events?user_id={alice_id}", headers=bearer_ua(admin))
     assert {event["user_id"] for event in mine.json["data"]["events"]} == {alice_id}
-    failed = client.get("/api/users/events?event=login_failed", headers=bearer(admin))
+    failed = client.get("/api/users/events?event=login_failed", headers=bearer_ua(admin))
     [unknown] = failed.json["data"]["events"]
     assert unknown["user_id"] is None and unknown["details"] == {"reason": "unknown_email"}
-    bad = client.get("/api/users/events?user_id=not-a-uuid", headers=bearer(admin))
+    bad = client.get("/api/users/events?user_id=not-a-uuid", headers=bearer_ua(admin))
     assert_fail(bad, 400, "Invalid query parameters")
-    assert_fail(client.get("/api/users/events", headers=bearer(alice)), 403)
+    assert_fail(client.get("/api/users/events", headers=bearer_ua(alice)), 403)
 
 
 def test_hostile_user_agents_are_stored_cleaned_and_cut(app, client):
@@ -308,7 +312,7 @@ def test_an_audit_failure_is_logged_and_does_not_break_the_request(app, client, 
     try:
         with caplog.at_level(logging.ERROR, logger="authapi.audit"):
             token = login(client)
-            assert client.get("/api/users/me", headers=bearer(token)).status_code == 200
+            assert client.get("/api/users/me", headers=bearer_ua(token)).status_code == 200
     finally:
         with app.app_context():
             db.session.execute(text("ALTER TABLE auth_events_away RENAME TO auth_events"))

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from authapi.extensions import db
 from authapi.models import User
-from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.helpers import PASSWORD, assert_fail, bearer, login, register
 
 USER_FIELDS = {"id", "name", "email", "role", "photo", "verified", "created_at", "updated_at"}
 
@@ -186,7 +186,7 @@ def test_me_with_cookie_and_with_bearer(client, app):
     assert by_cookie.status_code == 200
     assert by_cookie.json["data"]["user"] == user
     bearer_client = app.test_client()
-    by_bearer = bearer_client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+    by_bearer = bearer_client.get("/api/users/me", headers=bearer(token))
     assert by_bearer.status_code == 200
     assert by_bearer.json["data"]["user"]["id"] == user["id"]
 
@@ -242,7 +242,7 @@ def test_logout_clears_cookies_and_kills_the_token(client, app):
         assert "Expires=Thu, 01 Jan 1970" in cookie
     assert "Path=/api/auth" in cleared["refresh_token"]
     other = app.test_client()
-    response = other.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+    response = other.get("/api/users/me", headers=bearer(token))
     assert_fail(response, 401, "Invalid token or session has expired")
 
 
@@ -266,7 +266,7 @@ def test_a_dead_session_stays_dead_after_a_new_login(client, app):
     client.get("/api/auth/logout")
     login(client)
     other = app.test_client()
-    response = other.get("/api/users/me", headers={"Authorization": f"Bearer {old_token}"})
+    response = other.get("/api/users/me", headers=bearer(old_token))
     assert_fail(response, 401)
 
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 
-from tests.helpers import PASSWORD, register
+from tests.helpers import HANG, PASSWORD, register
 
 try:
     from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -50,7 +50,7 @@ ME = "/api/users/me"
 REFRESH = "/api/auth/refresh"
 SESSIONS = "/api/auth/sessions"
 
-pytestmark = pytest.mark.live_server
+pytestmark = [pytest.mark.live_server, pytest.mark.browser]
 
 
 def require_browser() -> None:
@@ -78,7 +78,7 @@ class LazyBrowser:
     def get(self) -> Browser:
         if self._browser is None:
             require_browser()
-            expect.set_options(timeout=10_000)
+            expect.set_options(timeout=HANG * 1000)
             self._playwright = sync_playwright().start()
             self._browser = self._playwright.chromium.launch(
                 executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
@@ -416,7 +416,7 @@ def test_the_reset_link_from_the_email_opens_a_working_page(
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urlopen(forgot, timeout=30) as response:
+    with urlopen(forgot, timeout=HANG) as response:
         assert response.status == 200
     delivered(mail_app, smtp_sink)
     mail = smtp_sink.last_with("/resetpassword/", "reset@example.com")

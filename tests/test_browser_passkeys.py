@@ -21,7 +21,7 @@ from authapi.passkeys import service
 from tests.helpers import PASSWORD, register
 from tests.test_browser_demo import ARTIFACTS, LazyBrowser, expect
 
-pytestmark = pytest.mark.live_server
+pytestmark = [pytest.mark.live_server, pytest.mark.browser]
 
 EMAIL = "alice@example.com"
 

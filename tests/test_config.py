@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,6 @@ def test_env_mapping_parses_types():
             "CORS_ORIGINS": "http://a.example, http://b.example",
             "COOKIE_SECURE": "true",
             "BCRYPT_ROUNDS": "13",
-            "PORT": "9000",
         }
     )
     assert settings["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg2://u@h:5432/d"
@@ -30,7 +31,6 @@ def test_env_mapping_parses_types():
     assert settings["CORS_ORIGINS"] == ("http://a.example", "http://b.example")
     assert settings["COOKIE_SECURE"] is True
     assert settings["BCRYPT_ROUNDS"] == 13
-    assert settings["PORT"] == 9000
 
 
 def test_a_bad_value_names_the_variable():
@@ -44,9 +44,10 @@ def test_documented_variables_are_the_mapped_ones():
     example = (ROOT / ".env.example").read_text()
     for name in ENV_MAPPING:
         assert name in example, f"{name} missing from .env.example"
-    readme = (ROOT / "README.md").read_text()
-    for name in ENV_MAPPING:
-        assert f"`{name}`" in readme, f"{name} missing from the README configuration table"
+    table = (ROOT / "docs" / "configuration.md").read_text()
+    for name in [*ENV_MAPPING, "HOST"]:
+        assert f"| `{name}` |" in table, f"{name} missing from docs/configuration.md"
+    assert "| `APP_ENV` |" not in (ROOT / "README.md").read_text(), "one table: docs/"
 
 
 def test_production_bcrypt_cost_is_at_least_12_and_tests_use_4():
@@ -142,3 +143,88 @@ def test_small_rsa_keys_are_refused(base_config):
 def test_out_of_range_performance_settings_are_refused_at_start(base_config, name, value):
     with pytest.raises(ConfigurationError, match=name):
         create_app({**base_config, name: value})
+
+
+# --- One settings step: typed the same way from anywhere, every problem at once ---
+
+
+def test_overrides_are_typed_like_the_environment(base_config, monkeypatch):
+    monkeypatch.setenv("JWT_LEEWAY", "5")
+    app = create_app(
+        {
+            **base_config,
+            "ACCESS_TOKEN_EXPIRES_IN": "5",
+            "COOKIE_SECURE": "false",
+            "BCRYPT_ROUNDS": 4,
+        }
+    )
+    assert app.config["ACCESS_TOKEN_EXPIRES_IN"] == 5.0
+    assert app.config["COOKIE_SECURE"] is False
+    assert app.config["JWT_LEEWAY"] == 5
+    with app.app_context():
+        from authapi.durations import durations
+
+        assert durations().access_token == timedelta(minutes=5)
+        assert durations().jwt_leeway == timedelta(seconds=5)
+        assert durations().session_max_age == timedelta(days=1)
+
+
+def test_a_wrongly_typed_override_is_refused(base_config):
+    with pytest.raises(ConfigurationError, match="BCRYPT_ROUNDS: expected an integer"):
+        create_app({**base_config, "BCRYPT_ROUNDS": True})
+    with pytest.raises(ConfigurationError, match="COOKIE_SECURE: expected a boolean"):
+        create_app({**base_config, "COOKIE_SECURE": "maybe"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "RATELIMIT_LOGIN_PER_ADDRESS",
+            "2 per minit",
+            "RATELIMIT_LOGIN_PER_ADDRESS: '2 per minit'",
+        ),
+        ("RATELIMIT_REFRESH_PER_SESSION", "", "RATELIMIT_REFRESH_PER_SESSION"),
+        ("BCRYPT_ROUNDS", 40, "BCRYPT_ROUNDS must be between 4 and 31"),
+        ("BCRYPT_ROUNDS", 3, "BCRYPT_ROUNDS must be between 4 and 31"),
+        ("ACCESS_TOKEN_EXPIRES_IN", 0, "ACCESS_TOKEN_EXPIRES_IN must be a positive"),
+        ("REFRESH_TOKEN_EXPIRES_IN", -1, "REFRESH_TOKEN_EXPIRES_IN must be a positive"),
+        ("SESSION_MAX_AGE", 0, "SESSION_MAX_AGE must be a positive"),
+        ("JWT_LEEWAY", -1, "JWT_LEEWAY must be 0 or more"),
+        ("REFRESH_REUSE_INTERVAL", -1, "REFRESH_REUSE_INTERVAL must be 0 or more"),
+        ("TRUSTED_PROXY_COUNT", -1, "TRUSTED_PROXY_COUNT must be 0 or more"),
+        ("SESSION_MAX_AGE", 60, "longer than SESSION_MAX_AGE"),
+        ("MAIL_PORT", 0, "MAIL_PORT must be a port"),
+    ],
+)
+def test_a_setting_that_would_be_wrong_silently_is_refused_at_start(
+    base_config, name, value, message
+):
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        create_app({**base_config, name: value})
+
+
+def test_a_new_rate_limit_setting_is_checked_too(base_config):
+    with pytest.raises(ConfigurationError, match="RATELIMIT_MFA_PER_ACCOUNT"):
+        create_app({**base_config, "RATELIMIT_MFA_PER_ACCOUNT": "five per minute"})
+    app = create_app({**base_config, "RATELIMIT_LOGIN_PER_ADDRESS": "5/second; 100 per day"})
+    assert app.config["RATELIMIT_LOGIN_PER_ADDRESS"] == "5/second; 100 per day"
+
+
+def test_every_problem_is_reported_at_once(base_config, monkeypatch):
+    monkeypatch.setenv("JWT_LEEWAY", "soon")
+    monkeypatch.setenv("SESSION_MAX_AGE", "forever")
+    with pytest.raises(ConfigurationError) as error:
+        create_app({**base_config, "BCRYPT_ROUNDS": "many"})
+    message = str(error.value)
+    assert "3 problems" in message
+    for name in ("JWT_LEEWAY", "SESSION_MAX_AGE", "BCRYPT_ROUNDS"):
+        assert f"- {name}: " in message
+    monkeypatch.delenv("JWT_LEEWAY")
+    monkeypatch.delenv("SESSION_MAX_AGE")
+    with pytest.raises(ConfigurationError) as error:
+        create_app(
+            {**base_config, "BCRYPT_ROUNDS": 40, "RATELIMIT_LOGIN_PER_ACCOUNT": "2 per minit"}
+        )
+    assert "2 problems" in str(error.value)
+    assert "BCRYPT_ROUNDS" in str(error.value) and "2 per minit" in str(error.value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import assert_fail, login, register
+from tests.helpers import assert_fail, bearer, login, register
 
 FRONT_END = "http://localhost:3000"
 
@@ -110,7 +110,7 @@ def test_bearer_requests_are_not_subject_to_the_cross_site_check(app):
     token = login(client)
     response = app.test_client().get(
         "/api/auth/logout",
-        headers={"Authorization": f"Bearer {token}", "Sec-Fetch-Site": "cross-site"},
+        headers={**bearer(token), "Sec-Fetch-Site": "cross-site"},
     )
     assert response.status_code == 200
 

@@ -9,11 +9,10 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg2
 import pytest
-from sqlalchemy import text
 
-from authapi.extensions import db
-from tests.helpers import PASSWORD, assert_fail, login, post_json_status, register
+from tests.helpers import PASSWORD, assert_fail, bearer, login, post_json_status, register
 from tests.support.redis_servers import RedisServer
 
 UNAVAILABLE = "Service temporarily unavailable, please retry shortly"
@@ -30,17 +29,14 @@ def own_redis_app(make_app, redis_server):
     return make_app(REDIS_URL=redis_server.url(), RATELIMIT_ENABLED=True)
 
 
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
+@pytest.mark.subprocess
 def test_redis_stopped_is_503_and_service_resumes_when_it_is_back(own_redis_app, redis_server):
     client = own_redis_app.test_client()
     register(client)
     token = login(client)
     redis_server.stop()
     for response in (
-        client.get("/api/users/me", headers=_bearer(token)),
+        client.get("/api/users/me", headers=bearer(token)),
         client.post("/api/auth/login", json={"email": "alice@example.com", "password": PASSWORD}),
         client.get("/api/auth/refresh"),
         client.get("/api/health/ready"),
@@ -48,19 +44,20 @@ def test_redis_stopped_is_503_and_service_resumes_when_it_is_back(own_redis_app,
         assert_fail(response, 503, UNAVAILABLE)
         assert response.headers["Retry-After"]
     redis_server.start()  # back, empty: the old session is gone (fails closed), login works
-    assert_fail(client.get("/api/users/me", headers=_bearer(token)), 401)
+    assert_fail(client.get("/api/users/me", headers=bearer(token)), 401)
     login(client)
     assert client.get("/api/users/me").status_code == 200
     assert client.get("/api/health/ready").status_code == 200
 
 
+@pytest.mark.subprocess
 def test_redis_not_answering_is_503_and_recovers(own_redis_app, redis_server):
     client = own_redis_app.test_client()
     register(client)
     token = login(client)
     redis_server.pause()  # accepts connections, never replies
     try:
-        assert_fail(client.get("/api/users/me", headers=_bearer(token)), 503, UNAVAILABLE)
+        assert_fail(client.get("/api/users/me", headers=bearer(token)), 503, UNAVAILABLE)
         response = client.post(
             "/api/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
         )
@@ -68,7 +65,7 @@ def test_redis_not_answering_is_503_and_recovers(own_redis_app, redis_server):
     finally:
         redis_server.resume()
     # The same session is still there: the very next request succeeds.
-    assert client.get("/api/users/me", headers=_bearer(token)).status_code == 200
+    assert client.get("/api/users/me", headers=bearer(token)).status_code == 200
 
 
 def test_redis_on_a_closed_port_is_503(make_app):
@@ -142,23 +139,27 @@ def test_postgres_that_never_answers_is_503(make_app, silent_port):
     assert_fail(response, 503, UNAVAILABLE)
 
 
-def _terminate_app_connections(app) -> int:
-    with app.app_context():
-        terminated = db.session.execute(
-            text(
+def _terminate_app_connections(database_url: str) -> int:
+    """Terminate every connection to the test database, from a connection of its own
+    (outside the app's pool, so the app's pooled connections are all among the victims)."""
+    connection = psycopg2.connect(database_url.replace("+psycopg2", ""))
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
-        ).scalar_one()
-        db.session.commit()
-        return terminated
+            return cursor.fetchone()[0]
+    finally:
+        connection.close()
 
 
-def test_killed_postgres_connections_are_replaced_transparently(app):
+def test_killed_postgres_connections_are_replaced_transparently(app, database_url):
     client = app.test_client()
     register(client)
     login(client)
-    assert _terminate_app_connections(app) >= 0
+    # The login's connection went back to the app's pool: it is one of those killed.
+    assert _terminate_app_connections(database_url) >= 1
     # pool_pre_ping notices the dead connection and opens a new one.
     assert (
         client.post(
@@ -169,7 +170,7 @@ def test_killed_postgres_connections_are_replaced_transparently(app):
 
 
 @pytest.mark.live_server
-def test_connections_killed_mid_traffic_give_200s_or_503s_never_500(app, live_server):
+def test_connections_killed_mid_traffic_give_200s_or_503s_never_500(app, database_url, live_server):
     server = live_server(app)
     client = app.test_client()
     register(client)
@@ -180,7 +181,7 @@ def test_connections_killed_mid_traffic_give_200s_or_503s_never_500(app, live_se
             for _ in range(40)
         ]
         for _ in range(5):
-            _terminate_app_connections(app)
+            _terminate_app_connections(database_url)
         statuses = [future.result() for future in futures]
     assert set(statuses) <= {200, 503}, statuses
     assert statuses.count(200) > 0

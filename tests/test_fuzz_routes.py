@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from authapi import keys
 from authapi.extensions import db
 from authapi.models import User
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, bearer
 
 REGISTER = "/api/auth/register"
 LOGIN = "/api/auth/login"
@@ -355,7 +355,7 @@ def test_a_token_nobody_signed_is_401_and_never_the_refresh_hint(
         client.set_cookie("access_token", token)
         response = client.get(route)
     else:
-        response = client.get(route, headers={"Authorization": f"Bearer {token}"})
+        response = client.get(route, headers=bearer(token))
     body = assert_envelope(response)
     assert response.status_code == 401, body
     assert body["message"] != NOT_LOGGED_IN, (token, body)

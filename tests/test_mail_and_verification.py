@@ -11,7 +11,7 @@ import pytest
 
 from authapi import create_app
 from authapi.configuration import ConfigurationError
-from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.helpers import PASSWORD, assert_fail, bearer, login, register
 from tests.support.smtp_sink import SmtpSink, delivered, spare_port
 
 VERIFY_PATH = "/api/auth/verifyemail/"
@@ -27,7 +27,7 @@ def verification_code(app, sink, email="alice@example.com") -> str:
 
 
 def me(client, token):
-    return client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+    return client.get("/api/users/me", headers=bearer(token))
 
 
 def resend(client, email="alice@example.com"):

@@ -11,13 +11,15 @@ from authapi import create_app, keys
 from authapi.cli import ensure_database
 from authapi.extensions import db
 from authapi.models import Role, User
-from tests.helpers import PASSWORD, login, register
+from tests.helpers import PASSWORD, bearer, login, register
 
 
 @pytest.fixture
 def scratch_app(base_config, database_url):
     """An app on its own empty database, created by `flask deploy`'s helper, dropped after."""
-    url = make_url(database_url).set(database="authapi_migrations_test")
+    # Named after this run's test database, so runs on other test databases never share it.
+    base = make_url(database_url)
+    url = base.set(database=base.database.removesuffix("_test") + "_migrations_test")
     rendered = url.render_as_string(hide_password=False)
     assert ensure_database(rendered) is True
     assert ensure_database(rendered) is False  # idempotent
@@ -125,7 +127,7 @@ def test_create_admin_creates_and_promotes(client, app):
     assert result.exit_code == 0, result.output
     assert "Created admin root@example.com" in result.output
     token = login(client, email="root@example.com")
-    me = app.test_client().get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+    me = app.test_client().get("/api/users/me", headers=bearer(token))
     assert me.json["data"]["user"]["role"] == "admin"
 
     register(client, email="carol@example.com")

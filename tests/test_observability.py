@@ -14,7 +14,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 import pytest
@@ -24,30 +23,22 @@ from authapi import create_app
 from authapi.configuration import ConfigurationError
 from authapi.logging_setup import JsonFormatter, StderrHandler, TextFormatter
 from config import settings_from_env
-from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.helpers import (
+    PASSWORD,
+    TOKEN_MODE,
+    assert_fail,
+    bearer,
+    login,
+    refresh_by_body,
+    register,
+    token_login,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-TOKEN_MODE = {"X-Auth-Mode": "token"}
 GENERATED_ID = re.compile(r"[0-9a-f]{16}")
 CLIENT = "203.0.113.7"
 AT_CLIENT = {"environ_base": {"REMOTE_ADDR": CLIENT}}
 WRONG_PASSWORD = "not the password at all"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def token_login(client, email: str = "alice@example.com") -> dict[str, Any]:
-    response = client.post(
-        "/api/auth/login", json={"email": email, "password": PASSWORD}, headers=TOKEN_MODE
-    )
-    assert response.status_code == 200, response.json
-    return response.json
-
-
-def refresh_by_body(client, refresh_token: str, **kwargs: Any):
-    return client.post("/api/auth/refresh", json={"refresh_token": refresh_token}, **kwargs)
 
 
 def access_records(caplog) -> list[logging.LogRecord]:
@@ -514,6 +505,7 @@ if sys.argv[2] == "scrape":
 """
 
 
+@pytest.mark.subprocess
 def test_multiprocess_mode_adds_up_every_worker(base_config, tmp_path):
     """Like gunicorn's workers: separate processes share PROMETHEUS_MULTIPROC_DIR and any
     one of them answers /metrics with the sum."""

@@ -40,7 +40,7 @@ from authapi.errors import ServiceUnavailable, handle_api_error
 from authapi.openapi import UNDOCUMENTED_ENDPOINTS, VERSION, build_document
 from config import config_class_for
 from tests.conftest import LiveServer
-from tests.helpers import PASSWORD
+from tests.helpers import HANG, PASSWORD, TOKEN_MODE, bearer
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's, as in test_browser_demo.py
@@ -204,6 +204,7 @@ def test_docs_assets_stay_inside_their_directories(client: FlaskClient) -> None:
         assert response.mimetype == "application/json"
 
 
+@pytest.mark.browser
 @pytest.mark.live_server
 def test_docs_page_renders_offline_in_a_browser(
     app: Flask, live_server: Callable[[Flask], LiveServer]
@@ -235,7 +236,7 @@ def test_docs_page_renders_offline_in_a_browser(
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(f"{server.url}/api/docs")
             login = page.locator(".opblock-summary-path", has_text="/api/auth/login")
-            expect(login).to_be_visible(timeout=15_000)
+            expect(login).to_be_visible(timeout=HANG * 1000)
             expect(page.locator(".info .title")).to_contain_text("authapi")
             assert page.locator(".opblock").count() >= 20
             page.screenshot(path=str(_artifact("api-docs.png")))
@@ -287,7 +288,7 @@ class Caller:
 
     def document(self) -> dict[str, Any]:
         if self._document is None:
-            response = self.http.get(f"{self.base_url}/api/openapi.json", timeout=10)
+            response = self.http.get(f"{self.base_url}/api/openapi.json", timeout=HANG)
             self._document = response.json()
         return self._document
 
@@ -295,8 +296,8 @@ class Caller:
         response = self.http.post(
             f"{self.base_url}/api/auth/login",
             json={"email": email, "password": PASSWORD},
-            headers={"X-Auth-Mode": "token"},
-            timeout=10,
+            headers=TOKEN_MODE,
+            timeout=HANG,
         )
         assert response.status_code == 200, response.text
         return response.json()
@@ -310,7 +311,7 @@ class Caller:
         cookies = {"refresh_token": tokens["refresh_token"]}
         if carrier == "cookies":
             return {}, {**cookies, "access_token": tokens["access_token"], "logged_in": "true"}
-        return {"Authorization": f"Bearer {tokens['access_token']}"}, cookies
+        return bearer(tokens["access_token"]), cookies
 
 
 @pytest.fixture
@@ -324,7 +325,7 @@ def fuzz_server(app: Flask, live_server: Callable[[Flask], LiveServer]) -> Itera
             "password": PASSWORD,
             "passwordConfirm": PASSWORD,
         },
-        timeout=10,
+        timeout=HANG,
     ).raise_for_status()
     result = app.test_cli_runner().invoke(
         args=["users", "create-admin", ADMIN_EMAIL, "--name", "Root", "--password", PASSWORD]
@@ -399,10 +400,6 @@ class Documented:
         return response
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def _register(call: Documented, email: str) -> dict[str, Any]:
     body = {"name": "Bob", "email": email, "password": PASSWORD, "passwordConfirm": PASSWORD}
     return call("POST", "/api/auth/register", 201, json=body).json["data"]["user"]
@@ -452,9 +449,7 @@ def test_token_client_answers_are_documented(app: Flask) -> None:
     call = Documented(app.test_client(use_cookies=False))
     _register(call, "carol@example.com")
     credentials = {"email": "carol@example.com", "password": PASSWORD}
-    pair = call(
-        "POST", "/api/auth/login", 200, json=credentials, headers={"X-Auth-Mode": "token"}
-    ).json
+    pair = call("POST", "/api/auth/login", 200, json=credentials, headers=TOKEN_MODE).json
     pair = call(
         "POST", "/api/auth/refresh", 200, json={"refresh_token": pair["refresh_token"]}
     ).json

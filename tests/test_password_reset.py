@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.helpers import PASSWORD, TOKEN_MODE, assert_fail, bearer, login, register
 from tests.support.smtp_sink import delivered
 
 RESET_PATH = "/resetpassword/"
 RESET_SENT = "If an account with that email exists, a password reset link is on its way"
 RESET_FAILED = "Invalid or expired password reset token"
 NEW_PASSWORD = "a brand new password"
-TOKEN_MODE = {"X-Auth-Mode": "token"}
 
 
 def forgot(client, email="alice@example.com"):
@@ -28,10 +27,6 @@ def reset(client, token, password=NEW_PASSWORD, confirm=None):
 def reset_token(app, sink, email="alice@example.com") -> str:
     delivered(app, sink)
     return sink.last_with(RESET_PATH, email).link(RESET_PATH)
-
-
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
 
 
 def wrong_login(client, password=PASSWORD):

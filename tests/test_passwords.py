@@ -14,7 +14,7 @@ from sqlalchemy import update
 from authapi import passwords
 from authapi.extensions import db
 from authapi.models import User
-from tests.helpers import PASSWORD, assert_fail, register
+from tests.helpers import HANG, PASSWORD, assert_fail, register
 
 
 @pytest.fixture
@@ -122,7 +122,7 @@ def test_no_more_hashes_run_at_once_than_configured(make_app, monkeypatch):
                 two_inside.set()
         # Let a second check overlap this one, if the bound allows: once two are
         # inside, nobody waits; only a broken bound (most stays 1) waits it out.
-        two_inside.wait(timeout=30)
+        two_inside.wait(timeout=HANG)
         try:
             return real_checkpw(password, hashed)
         finally:

@@ -131,6 +131,23 @@ def test_limits_are_off_only_when_configured_off(make_app):
         assert_fail(_wrong_login(client), 400)
 
 
+def test_an_app_with_limits_on_leaves_an_app_with_limits_off_unlimited(client, make_app):
+    """Flask-Limiter keeps ONE Limiter per process, and each app built re-initialises it:
+    building a second app with limits on must not switch them on for the first (the
+    session app, limits off), while the second keeps its own limits."""
+    limited = make_app(**LIMITED).test_client()
+    for n in range(12):  # over the session app's own "10 per hour" for registrations
+        register(client, email=f"user{n}@example.com")
+    for n in range(3):
+        register(limited, email=f"limited{n}@example.com")
+    blocked = limited.post(
+        "/api/auth/register",
+        json={"name": "Eve", "email": "eve@example.com", "password": PASSWORD,
+              "passwordConfirm": PASSWORD},
+    )  # fmt: skip
+    assert_fail(blocked, 429)
+
+
 def test_rate_limits_are_on_by_default():
     from config import Config, ProductionConfig
 

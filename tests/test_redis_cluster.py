@@ -18,25 +18,30 @@ from flask import Flask
 from redis.cluster import RedisCluster as RedisClusterClient
 from redis.exceptions import RedisClusterException
 
-from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.helpers import (
+    PASSWORD,
+    assert_fail,
+    bearer,
+    login,
+    refresh_by_body,
+    register,
+    token_login,
+)
 from tests.redis_topology import (
     REFRESH_FAILED,
     SESSION_ENDED,
     UNAVAILABLE,
     Traffic,
-    bearer,
     claims,
     exists_on,
-    limiter_state_restored,
     live_refresh,
     live_status,
-    refresh_by_body,
     require_redis_binaries,
-    token_login,
     unreplicate,
     user_keys_pattern,
     user_tag_key,
 )
+from tests.support.limiter_state import limiter_state_restored
 from tests.support.redis_servers import RedisCluster, RedisServer
 
 pytestmark = pytest.mark.redis_cluster

@@ -12,7 +12,8 @@ from authapi.configuration import ConfigurationError, load_config
 from authapi.redis_connection import make_redis_client, parse_addresses, rate_limit_storage
 from config import Config
 from tests.helpers import PASSWORD, assert_fail
-from tests.redis_topology import UNAVAILABLE, limiter_state_restored
+from tests.redis_topology import UNAVAILABLE
+from tests.support.limiter_state import limiter_state_restored
 
 SENTINELS = {
     "REDIS_URL": "",

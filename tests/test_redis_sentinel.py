@@ -13,25 +13,30 @@ import pytest
 import redis
 from flask import Flask
 
-from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.helpers import (
+    PASSWORD,
+    assert_fail,
+    bearer,
+    login,
+    refresh_by_body,
+    register,
+    token_login,
+)
 from tests.redis_topology import (
     REFRESH_FAILED,
     SESSION_ENDED,
     UNAVAILABLE,
     Traffic,
-    bearer,
     claims,
     dump,
     exists_on,
-    limiter_state_restored,
     live_status,
-    refresh_by_body,
     require_redis_binaries,
     rewind_on_replica,
-    token_login,
     unreplicate,
     user_keys_pattern,
 )
+from tests.support.limiter_state import limiter_state_restored
 from tests.support.redis_servers import RedisSentinelSetup
 
 pytestmark = pytest.mark.redis_sentinel

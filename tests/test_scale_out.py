@@ -12,12 +12,10 @@ from urllib.request import HTTPCookieProcessor, OpenerDirector, Request, build_o
 
 import pytest
 
-from tests.helpers import PASSWORD
+from tests.helpers import HANG, PASSWORD, TOKEN_MODE, bearer
 from tests.support.gunicorn_server import Instance, server_environment
 
-pytestmark = pytest.mark.live_server
-
-TOKEN_MODE = {"X-Auth-Mode": "token"}
+pytestmark = [pytest.mark.live_server, pytest.mark.subprocess]
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +56,7 @@ def _call(
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with opener.open(request, timeout=30) as response:
+        with opener.open(request, timeout=HANG) as response:
             return response.status, json.loads(response.read())
     except HTTPError as error:
         assert error.headers["Content-Type"] == "application/json"
@@ -88,17 +86,17 @@ def test_a_token_from_one_instance_works_on_the_other(instances):
     login = {"email": "alice@example.com", "password": PASSWORD}
     status, tokens = _call(client, "POST", f"{a.url}/api/auth/login", login, TOKEN_MODE)
     assert status == 200
-    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
-    status, body = _call(client, "GET", f"{b.url}/api/users/me", headers=bearer)
+    auth = bearer(tokens["access_token"])
+    status, body = _call(client, "GET", f"{b.url}/api/users/me", headers=auth)
     assert status == 200 and body["data"]["user"]["email"] == "alice@example.com"
-    status, body = _call(client, "GET", f"{b.url}/api/auth/sessions", headers=bearer)
+    status, body = _call(client, "GET", f"{b.url}/api/auth/sessions", headers=auth)
     assert status == 200 and len(body["data"]["sessions"]) == 1
 
     # A refresh token issued by A rotates on B; the new tokens work on A.
     refresh = {"refresh_token": tokens["refresh_token"]}
     status, rotated = _call(client, "POST", f"{b.url}/api/auth/refresh", refresh)
     assert status == 200
-    new_bearer = {"Authorization": f"Bearer {rotated['access_token']}"}
+    new_bearer = bearer(rotated["access_token"])
     assert _call(client, "GET", f"{a.url}/api/users/me", headers=new_bearer)[0] == 200
 
     # A browser logged in on B (cookies) is logged in on A too.
@@ -114,11 +112,11 @@ def test_logout_on_one_instance_revokes_on_the_other(instances):
     _register(client, a.url, "alice@example.com")
     login = {"email": "alice@example.com", "password": PASSWORD}
     status, tokens = _call(client, "POST", f"{a.url}/api/auth/login", login, TOKEN_MODE)
-    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
-    assert _call(client, "GET", f"{b.url}/api/users/me", headers=bearer)[0] == 200
+    auth = bearer(tokens["access_token"])
+    assert _call(client, "GET", f"{b.url}/api/users/me", headers=auth)[0] == 200
 
-    assert _call(client, "GET", f"{a.url}/api/auth/logout", headers=bearer)[0] == 200
-    status, body = _call(client, "GET", f"{b.url}/api/users/me", headers=bearer)
+    assert _call(client, "GET", f"{a.url}/api/auth/logout", headers=auth)[0] == 200
+    status, body = _call(client, "GET", f"{b.url}/api/users/me", headers=auth)
     assert (status, body["message"]) == (401, "Invalid token or session has expired")
     refresh = {"refresh_token": tokens["refresh_token"]}
     assert _call(client, "POST", f"{b.url}/api/auth/refresh", refresh)[0] == 403

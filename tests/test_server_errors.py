@@ -11,7 +11,7 @@ import pytest
 from tests.helpers import PASSWORD, post_json_status, raw_http_exchange
 from tests.support.gunicorn_server import Instance, server_environment
 
-pytestmark = pytest.mark.live_server
+pytestmark = [pytest.mark.live_server, pytest.mark.subprocess]
 
 
 @pytest.fixture(scope="module")

@@ -13,30 +13,20 @@ import pytest
 from click.testing import Result
 
 from authapi import keys
-from tests.helpers import PASSWORD, assert_fail, login, register
-
-TOKEN_MODE = {"X-Auth-Mode": "token"}
-
-
-def token_login(client, email="alice@example.com", password=PASSWORD) -> dict:
-    response = client.post(
-        "/api/auth/login", json={"email": email, "password": password}, headers=TOKEN_MODE
-    )
-    assert response.status_code == 200, response.json
-    assert "Set-Cookie" not in response.headers
-    return response.json
-
-
-def refresh_by_body(client, refresh_token: str):
-    return client.post("/api/auth/refresh", json={"refresh_token": refresh_token})
+from tests.helpers import (
+    HANG,
+    PASSWORD,
+    assert_fail,
+    bearer,
+    login,
+    refresh_by_body,
+    register,
+    token_login,
+)
 
 
 def generation(refresh_token: str) -> int:
     return jwt.decode(refresh_token, options={"verify_signature": False})["gen"]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_token_mode_login_returns_both_tokens_and_no_cookies(client):
@@ -133,7 +123,7 @@ def _live_refresh(url: str, refresh_token: str) -> tuple[int, dict]:
     )
     opener = build_opener(HTTPCookieProcessor(CookieJar()))
     try:
-        with opener.open(request, timeout=30) as response:
+        with opener.open(request, timeout=HANG) as response:
             return response.status, json.loads(response.read())
     except Exception as error:  # urllib raises HTTPError for 4xx/5xx
         status = getattr(error, "code", None)
@@ -161,15 +151,16 @@ def test_twenty_concurrent_refreshes_converge_on_one_generation(app, live_server
 
 
 def test_absolute_cap_ends_a_session_that_keeps_refreshing(app, make_app):
-    capped = make_app(SESSION_MAX_AGE=120)
+    cap = {"SESSION_MAX_AGE": 120, "REFRESH_TOKEN_EXPIRES_IN": 2}  # refresh lifetime <= cap
+    capped = make_app(**cap)
     client = capped.test_client()
     register(client)
     refresh_token = token_login(client)["refresh_token"]
-    minute_later = make_app(SESSION_MAX_AGE=120, CLOCK_OFFSET=60).test_client()
+    minute_later = make_app(**cap, CLOCK_OFFSET=60).test_client()
     response = refresh_by_body(minute_later, refresh_token)
     assert response.status_code == 200
     assert response.json["refresh_expires_in"] <= 60  # never past the cap
-    past_cap = make_app(SESSION_MAX_AGE=120, CLOCK_OFFSET=121).test_client()
+    past_cap = make_app(**cap, CLOCK_OFFSET=121).test_client()
     assert_fail(refresh_by_body(past_cap, response.json["refresh_token"]), 403)
     # The session is gone for everyone, not just for the clock that noticed.
     me = minute_later.get("/api/users/me", headers=bearer(response.json["access_token"]))

@@ -5,11 +5,7 @@ from __future__ import annotations
 import pytest
 
 from authapi.tokens import ACCESS
-from tests.helpers import assert_fail, login, register
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.helpers import assert_fail, bearer, login, register
 
 
 def access_cache(app):

@@ -1,5 +1,2 @@
-"""The accounts blueprint: email verification and password reset."""
-
-from authapi.accounts.routes import blueprint
-
-__all__ = ["blueprint"]
+"""The accounts package: email verification and password reset (``routes.blueprint``,
+``service``). ``create_app`` imports the routes."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
 from authapi import body
 from authapi.accounts import service
@@ -23,7 +23,7 @@ def verify_email(code: str) -> Response:
 @limit_account_emails
 def resend_verification() -> Response:
     data = body.load(email_schema)
-    service.resend_verification(data["email"])
+    service.resend_verification(data["email"], api_url=request.host_url)
     return jsonify(status="success", message=service.VERIFICATION_RESENT)
 
 
@@ -31,7 +31,7 @@ def resend_verification() -> Response:
 @limit_account_emails
 def forgot_password() -> Response:
     data = body.load(email_schema)
-    service.forgot_password(data["email"])
+    service.forgot_password(data["email"], api_url=request.host_url)
     return jsonify(status="success", message=service.RESET_SENT)
 
 

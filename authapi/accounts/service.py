@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import current_app, has_request_context, request
+from flask import current_app
 
 from authapi import account_tokens, events, mail, passwords, sessions
-from authapi.auth.service import find_user_by_email, find_user_by_id
+from authapi.durations import durations
 from authapi.errors import APIError
 from authapi.extensions import db
 from authapi.mail import recipient_domain
 from authapi.models import User
+from authapi.users.repository import find_user_by_email, find_user_by_id
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +32,19 @@ RESET_FAILED = "Invalid or expired password reset token"
 PASSWORD_RESET = "Password updated: log in with your new password"
 
 
-def link_base() -> str | None:
-    """Where links in mails point: FRONTEND_URL, else (not in production) this API.
+def link_base(api_url: str | None) -> str | None:
+    """Where links in mails point: FRONTEND_URL, else (not in production) ``api_url``,
+    this API's URL as the client reached it (the view passes ``request.host_url``).
 
     Production never builds a link from the request's Host header: a forged Host
     would send the user's reset token to someone else's site.
     """
-    configured = str(current_app.config["FRONTEND_URL"]).strip().rstrip("/")
+    configured = current_app.config["FRONTEND_URL"].strip().rstrip("/")
     if configured:
         return configured
-    if current_app.config["APP_ENV"] == "production" or not has_request_context():
+    if current_app.config["APP_ENV"] == "production" or not api_url:
         return None
-    return request.host_url.rstrip("/")
+    return api_url.rstrip("/")
 
 
 def _lifetime_text(minutes: float) -> str:
@@ -53,8 +55,8 @@ def _lifetime_text(minutes: float) -> str:
     return "1 minute" if whole == 1 else f"{whole} minutes"
 
 
-def _base_or_log(user: User, what: str) -> str | None:
-    base = link_base()
+def _base_or_log(user: User, what: str, api_url: str | None) -> str | None:
+    base = link_base(api_url)
     if base is None:
         log.error(
             "FRONTEND_URL is not set: no %s mail for a recipient at %s",
@@ -64,32 +66,32 @@ def _base_or_log(user: User, what: str) -> str | None:
     return base
 
 
-def send_verification(user: User) -> None:
+def send_verification(user: User, *, api_url: str | None = None) -> None:
     """Mail a new single-use verification link; the previous link stops working."""
-    base = _base_or_log(user, "verification")
+    base = _base_or_log(user, "verification", api_url)
     if base is None:
         return
-    minutes = float(current_app.config["VERIFICATION_CODE_EXPIRES_IN"])
-    code = account_tokens.issue(account_tokens.VERIFY, str(user.id), minutes * 60)
+    lifetime = durations().verification_code
+    code = account_tokens.issue(account_tokens.VERIFY, str(user.id), lifetime.total_seconds())
     mail.send(
         user.email,
         "Verify your email address",
         f"Hi {user.name},\n\n"
         "Please confirm your email address by opening this link:\n\n"
         f"{base}/api/auth/verifyemail/{code}\n\n"
-        f"The link works once and expires in {_lifetime_text(minutes)}.\n"
+        f"The link works once and expires in {_lifetime_text(lifetime.total_seconds() / 60)}.\n"
         "If you did not create an account, ignore this email.\n",
     )
 
 
-def welcome(user: User) -> None:
+def welcome(user: User, *, api_url: str | None = None) -> None:
     """After registration: the verification mail.
 
     The account exists at this point, so a Redis outage costs only the mail (the
     user can ask for another one), never the 201.
     """
     try:
-        send_verification(user)
+        send_verification(user, api_url=api_url)
     except redis.RedisError as error:
         log.warning("no verification mail for a new account: Redis %s", type(error).__name__)
 
@@ -108,23 +110,23 @@ def verify_email(code: str) -> None:
     events.emit(events.email_verified, user_id=user_id, via="link")
 
 
-def resend_verification(email: str) -> None:
+def resend_verification(email: str, *, api_url: str | None = None) -> None:
     """A new link for an unverified, enabled account; nothing (silently) otherwise."""
     user = find_user_by_email(email)
     if user is not None and not user.verified and not user.disabled:
-        send_verification(user)
+        send_verification(user, api_url=api_url)
 
 
-def forgot_password(email: str) -> None:
+def forgot_password(email: str, *, api_url: str | None = None) -> None:
     """Mail a single-use reset link if the account exists and is enabled."""
     user = find_user_by_email(email)
     if user is None or user.disabled:
         return
-    base = _base_or_log(user, "password reset")
+    base = _base_or_log(user, "password reset", api_url)
     if base is None:
         return
-    minutes = float(current_app.config["RESET_TOKEN_EXPIRES_IN"])
-    token = account_tokens.issue(account_tokens.RESET, str(user.id), minutes * 60)
+    lifetime = durations().reset_token
+    token = account_tokens.issue(account_tokens.RESET, str(user.id), lifetime.total_seconds())
     mail.send(
         user.email,
         "Reset your password",
@@ -132,7 +134,7 @@ def forgot_password(email: str) -> None:
         "Someone (hopefully you) asked to reset the password of your account.\n"
         "Choose a new password here:\n\n"
         f"{base}/resetpassword/{token}\n\n"
-        f"The link works once and expires in {_lifetime_text(minutes)}.\n"
+        f"The link works once and expires in {_lifetime_text(lifetime.total_seconds() / 60)}.\n"
         "If you did not ask for this, ignore this email: your password has not changed.\n",
     )
 

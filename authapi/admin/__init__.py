@@ -1,5 +1,2 @@
-"""The admin blueprint: managing users (role ``admin`` only) and the audit log."""
-
-from authapi.admin.routes import blueprint
-
-__all__ = ["blueprint"]
+"""The admin package: managing users (role ``admin`` only) and the audit log
+(``routes.blueprint``, ``service``). ``create_app`` imports the routes."""

@@ -1,8 +1,10 @@
-"""Who is calling: token extraction, the cross-site check and ``login_required``."""
+"""Who is calling: the before-request hook that loads the caller into ``g``, and the
+decorators (``login_required``, ``admin_required``) that require what it found."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -10,8 +12,9 @@ from flask import current_app, g, request
 
 from authapi.auth import service
 from authapi.auth.cookies import ACCESS_COOKIE
-from authapi.errors import Forbidden
+from authapi.errors import Forbidden, Unauthorized
 from authapi.models import Role
+from authapi.users.repository import find_user_by_id
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -56,45 +59,82 @@ def reject_cross_site() -> None:
     raise Forbidden(CROSS_SITE_MESSAGE)
 
 
+# What a view needs of the caller, set by the decorators on the view function.
+NEEDS_ATTRIBUTE = "authapi_needs"
+USER, ADMIN = "user", "admin"
+
+
+@dataclass(frozen=True)
+class Needs:
+    who: str  # USER or ADMIN
+    changes_state: bool
+
+
+def load_current_user() -> None:
+    """The before-request hook: who is calling, into ``g``.
+
+    Runs before every view (registered with ``before_app_request`` by the auth
+    blueprint); it does the work only for views decorated with ``login_required`` or
+    ``admin_required``, so routes that need no user pay nothing. The user comes from
+    the Bearer header, else the ``access_token`` cookie, and is verified against the
+    Redis session (and the PostgreSQL row when the session has no cached copy):
+    ``g.current_user``. For admin views the row is read afresh: ``g.user``.
+    """
+    view = current_app.view_functions.get(request.endpoint or "")
+    needs: Needs | None = getattr(view, NEEDS_ATTRIBUTE, None)
+    if needs is None:
+        return
+    token, from_cookie = access_token_from_request()
+    if needs.changes_state and from_cookie and token:
+        reject_cross_site()
+    g.current_user = service.authenticate(token)
+    if needs.who == ADMIN:
+        # The role is read from the database, not from the cached user data: a
+        # demotion takes effect on the very next request, even one racing the cache.
+        g.user = find_user_by_id(g.current_user.id)
+
+
 def current_user() -> service.CurrentUser:
     return g.current_user
 
 
-def login_required(*, changes_state: bool = False) -> Callable[[View], View]:
-    """Authenticate the request; state-changing cookie requests must be same-site."""
-
+def _requiring(needs: Needs, check: Callable[[], None]) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            token, from_cookie = access_token_from_request()
-            if changes_state and from_cookie and token:
-                reject_cross_site()
-            g.current_user = service.authenticate(token)
+            if "current_user" not in g:  # the hook did not run (an app without it)
+                load_current_user()
+            check()
             return view(*args, **kwargs)
 
+        setattr(wrapped, NEEDS_ATTRIBUTE, needs)
         return wrapped  # type: ignore[return-value]
 
     return decorator
 
 
+def _has_user() -> None:
+    """The hook raised already for a caller it could not authenticate."""
+    if g.get("current_user") is None:
+        raise Unauthorized(service.NOT_LOGGED_IN)
+
+
+def login_required(*, changes_state: bool = False) -> Callable[[View], View]:
+    """The view needs an authenticated caller (``current_user()``); state-changing
+    cookie requests must come from the same site."""
+    return _requiring(Needs(USER, changes_state), _has_user)
+
+
 ADMINS_ONLY = "You are not allowed to do this: admins only"
 
 
+def _is_admin() -> None:
+    _has_user()
+    user = g.get("user")
+    if user is None or user.disabled or user.role is not Role.ADMIN:
+        raise Forbidden(ADMINS_ONLY)
+
+
 def admin_required(*, changes_state: bool = False) -> Callable[[View], View]:
-    """``login_required``, then the caller must be an enabled admin.
-
-    The role is read from the database, not from the cached user data: a demotion
-    takes effect on the very next request, even one racing the cache.
-    """
-
-    def decorator(view: View) -> View:
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            user = service.find_user_by_id(current_user().id)
-            if user is None or user.disabled or user.role is not Role.ADMIN:
-                raise Forbidden(ADMINS_ONLY)
-            return view(*args, **kwargs)
-
-        return login_required(changes_state=changes_state)(wrapped)  # type: ignore[return-value]
-
-    return decorator
+    """``login_required``, and the caller must be an enabled admin (per the database)."""
+    return _requiring(Needs(ADMIN, changes_state), _is_admin)

@@ -16,7 +16,12 @@ from authapi import body
 from authapi.accounts import service as account_service
 from authapi.auth import service
 from authapi.auth.cookies import REFRESH_COOKIE, clear_auth_cookies
-from authapi.auth.guard import current_user, login_required, reject_cross_site
+from authapi.auth.guard import (
+    current_user,
+    load_current_user,
+    login_required,
+    reject_cross_site,
+)
 from authapi.auth.responses import (
     body_response,
     client_ip,
@@ -28,6 +33,8 @@ from authapi.ratelimits import limit_login, limit_refresh, limit_register
 from authapi.schemas import login_schema, refresh_schema, register_schema, session_schema
 
 blueprint = Blueprint("auth", __name__, url_prefix="/api/auth")
+# Every blueprint's views: the caller, for those that need one (see guard).
+blueprint.before_app_request(load_current_user)
 
 
 @blueprint.post("/register")
@@ -35,7 +42,7 @@ blueprint = Blueprint("auth", __name__, url_prefix="/api/auth")
 def register() -> tuple[Response, int]:
     data = body.load(register_schema)
     user = service.register(data["name"], data["email"], data["password"])
-    account_service.welcome(user)  # the verification mail; never fails the 201
+    account_service.welcome(user, api_url=request.host_url)  # never fails the 201
     return jsonify(status="success", data={"user": service.public_user(user)}), 201
 
 

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from authapi import events, passwords, sessions, tokens
 from authapi.errors import APIError, Conflict, Forbidden, NotFound, Unauthorized
 from authapi.extensions import db
 from authapi.models import User
-from authapi.schemas import normalize_email, user_schema, valid_email
+from authapi.schemas import user_schema
+from authapi.users.repository import (
+    email_taken,
+    find_user_by_email,
+    find_user_by_id,
+    reload_user,
+)
 
 INVALID_CREDENTIALS = "Invalid email or password"
 REFRESH_FAILED = "Could not refresh access token"
@@ -50,27 +54,13 @@ class CurrentUser:
     data: dict[str, Any]
 
 
-def find_user_by_email(email: str) -> User | None:
-    normalized = normalize_email(email)
-    if not valid_email(normalized):  # never send NUL or junk to PostgreSQL
-        return None
-    return db.session.scalar(select(User).where(User.email == normalized))
-
-
-def find_user_by_id(user_id: str) -> User | None:
-    try:
-        return db.session.get(User, uuid.UUID(user_id))
-    except ValueError:
-        return None
-
-
 def public_user(user: User) -> dict[str, Any]:
     return user_schema.dump(user)
 
 
 def register(name: str, email: str, password: str) -> User:
     """Create a user; the unique index decides races, so exactly one wins."""
-    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+    if email_taken(email):
         raise Conflict("User with that email already exists")
     user = User(name=name.strip(), email=email, password=passwords.hash_password(password))
     db.session.add(user)
@@ -132,9 +122,7 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
     # Read the account again now that the session exists. A disable, password reset
     # or deletion that committed while bcrypt ran is seen here; one that commits
     # later ends this session itself (it deletes the sessions after committing).
-    fresh = db.session.scalar(
-        select(User).where(User.id == user.id).execution_options(populate_existing=True)
-    )
+    fresh = reload_user(user)
     if fresh is None or fresh.password != checked_hash or fresh.disabled:
         sessions.delete(user_id, session_id)
         if fresh is None or fresh.password != checked_hash:

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response, current_app, g
 
-from authapi.auth.guard import current_user
 from authapi.extensions import limiter
 from authapi.ratelimits import client_address
 
@@ -23,7 +22,8 @@ def _setting(name: str) -> Callable[[], str]:
 
 
 def _account() -> str:
-    return f"account:{current_user().id}"  # runs after login_required
+    caller = g.get("current_user")  # loaded by the auth blueprint's before-request hook
+    return f"account:{caller.id}" if caller is not None else f"address:{client_address()}"
 
 
 def _refused(response: Response) -> bool:

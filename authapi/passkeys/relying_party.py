@@ -11,7 +11,7 @@ typo is an error, not a sign-in that silently never works.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,21 +66,20 @@ def origin_problem(origin: str, rp_id: str) -> str | None:
     return None
 
 
-def check_config(config: Mapping[str, Any]) -> list[str]:
-    """What is wrong with the WEBAUTHN_* settings, one sentence each (empty: nothing)."""
+def check_config(config: Mapping[str, Any], given: Collection[str] = ()) -> Iterator[str]:
+    """What is wrong with the WEBAUTHN_* settings, one sentence each (a startup check of
+    :mod:`authapi.configuration`)."""
     party = RelyingParty.from_config(config)
-    problems = []
     if not _DOMAIN.fullmatch(party.id):
-        problems.append(
+        yield (
             f"WEBAUTHN_RP_ID must be a domain name such as example.com (no scheme or port), "
             f"got {party.id!r}"
         )
     if not party.name:
-        problems.append("WEBAUTHN_RP_NAME must not be empty")
+        yield "WEBAUTHN_RP_NAME must not be empty"
     if not party.origins:
-        problems.append("WEBAUTHN_ORIGINS must list at least one origin")
+        yield "WEBAUTHN_ORIGINS must list at least one origin"
     for origin in party.origins:
         problem = origin_problem(origin, party.id)
         if problem:
-            problems.append(f"WEBAUTHN_ORIGINS: {origin!r} {problem}")
-    return problems
+            yield f"WEBAUTHN_ORIGINS: {origin!r} {problem}"

@@ -26,6 +26,7 @@ from authapi.extensions import db
 from authapi.models import User
 from authapi.passkeys import ceremonies, challenges, notify, relying_party
 from authapi.passkeys.models import Passkey
+from authapi.users.repository import find_user_by_id, reload_user
 
 MAX_PASSKEYS = 20
 DEFAULT_NAME = "Passkey"
@@ -47,7 +48,7 @@ def user_handle(user_id: str | uuid.UUID) -> bytes:
 
 
 def _user(user_id: str) -> User:
-    user = auth_service.find_user_by_id(user_id)
+    user = find_user_by_id(user_id)
     if user is None:  # deleted while its access token was still cached
         raise APIError(auth_service.SESSION_ENDED, status_code=401)
     return user
@@ -264,9 +265,7 @@ def login(credential: AuthenticationCredential, *, ip: str, user_agent: str) -> 
     auth_service._refuse_inactive(user)  # the password login's own rule
     session_id = sessions.create(user_id, ip=ip, user_agent=user_agent)
     # As in the password login: a disable or deletion that committed meanwhile wins.
-    fresh = db.session.scalar(
-        select(User).where(User.id == user.id).execution_options(populate_existing=True)
-    )
+    fresh = reload_user(user)
     if fresh is None or fresh.disabled:
         sessions.delete(user_id, session_id)
         if fresh is None:

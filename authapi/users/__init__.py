@@ -1,5 +1,2 @@
-"""The users blueprint."""
-
-from authapi.users.routes import blueprint
-
-__all__ = ["blueprint"]
+"""The users package: the calling user's views (``routes.blueprint``), account rules
+(``service``) and user lookups (``repository``). ``create_app`` imports the routes."""

@@ -11,6 +11,7 @@ from authapi.errors import Unauthorized
 from authapi.queries import load_query
 from authapi.schemas import auth_event_schema, change_password_schema, event_list_query_schema
 from authapi.users import service
+from authapi.users.repository import find_user_by_id
 
 blueprint = Blueprint("users", __name__, url_prefix="/api/users")
 
@@ -26,7 +27,7 @@ def me() -> Response:
 def change_password() -> Response:
     data = body.load(change_password_schema)
     caller = current_user()
-    user = auth_service.find_user_by_id(caller.id)
+    user = find_user_by_id(caller.id)
     if user is None:
         raise Unauthorized(auth_service.SESSION_ENDED)
     ended = service.change_password(

@@ -15,10 +15,10 @@ from urllib.request import urlopen
 import pytest
 
 from config import ENV_MAPPING
+from tests.helpers import HANG
 from tests.support.redis_servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-STARTUP_TIMEOUT = 30.0  # seconds for gunicorn to boot and answer /api/health/live
 
 
 def server_environment(
@@ -69,7 +69,7 @@ class Instance:
 
     def wait_until_live(self) -> None:
         """Bounded polling while the real process boots."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT
+        deadline = time.monotonic() + HANG
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 pytest.fail(f"gunicorn {self.name} exited:\n{self.log_tail()}", pytrace=False)
@@ -87,7 +87,7 @@ class Instance:
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=30)
+                self.process.wait(timeout=HANG)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=HANG)

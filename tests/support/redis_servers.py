@@ -44,6 +44,8 @@ from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode
 from redis.retry import Retry
 
+from tests.helpers import HANG
+
 __all__ = [
     "HOST",
     "RedisCluster",
@@ -68,7 +70,7 @@ _ISSUED_PORTS: set[int] = set()
 _PORT_LOCK = threading.Lock()
 
 POLL_INTERVAL = 0.1
-DEFAULT_STARTUP_TIMEOUT = 10.0
+DEFAULT_STARTUP_TIMEOUT = HANG
 STOP_TIMEOUT = 5.0
 
 T = TypeVar("T")
@@ -475,7 +477,7 @@ class RedisCluster:
         replicas_per_master: int = 1,
         *,
         node_timeout_ms: int = 2000,
-        startup_timeout: float = 60.0,
+        startup_timeout: float = HANG,
     ) -> None:
         self.node_timeout_ms = node_timeout_ms
         self.servers: list[RedisServer] = []
@@ -606,7 +608,7 @@ class RedisCluster:
         return master
 
     def wait_for_failover(
-        self, slot_or_key: int | str | bytes, timeout: float = 30.0
+        self, slot_or_key: int | str | bytes, timeout: float = HANG
     ) -> RedisServer:
         """Wait until a live node, promoted to master, serves the slot; return it.
 
@@ -745,7 +747,7 @@ class RedisSentinelSetup:
         sentinel_count: int = 3,
         down_after_ms: int = 1000,
         failover_timeout_ms: int = 5000,
-        startup_timeout: float = 30.0,
+        startup_timeout: float = HANG,
     ) -> None:
         self.sentinel_servers: list[SentinelServer] = []
         self.master: RedisServer | None = None
@@ -848,7 +850,7 @@ class RedisSentinelSetup:
         master.kill()
         return master
 
-    def wait_for_failover(self, timeout: float = 30.0) -> RedisServer:
+    def wait_for_failover(self, timeout: float = HANG) -> RedisServer:
         """Wait until the sentinels promote a live node and it says it is master.
 
         Polls until every live sentinel's ``SENTINEL GET-MASTER-ADDR-BY-NAME`` names the

@@ -12,6 +12,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from tests.helpers import HANG
+
 
 @dataclass(frozen=True)
 class ReceivedMail:
@@ -90,7 +92,7 @@ class SmtpSink:
             self.messages.append(mail)
             self._changed.notify_all()
 
-    def wait_for(self, count: int = 1, timeout: float = 10.0) -> list[ReceivedMail]:
+    def wait_for(self, count: int = 1, timeout: float = HANG) -> list[ReceivedMail]:
         """Block until at least ``count`` messages have arrived (no sleeping)."""
         with self._changed:
             arrived = self._changed.wait_for(lambda: len(self.messages) >= count, timeout)
@@ -109,7 +111,7 @@ class SmtpSink:
         raise AssertionError(f"no mail with a {path} link" + (f" to {to}" if to else ""))
 
 
-def delivered(app: Any, sink: SmtpSink, timeout: float = 10.0) -> list[ReceivedMail]:
+def delivered(app: Any, sink: SmtpSink, timeout: float = HANG) -> list[ReceivedMail]:
     """Every mail the app has sent so far, once its background sender is done."""
     assert app.extensions["mailer"].drain(timeout), "mail still being sent"
     return list(sink.messages)
