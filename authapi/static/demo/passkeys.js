@@ -14,6 +14,7 @@
 "use strict";
 
 const PASSKEYS = "/api/auth/passkeys";
+const RENEW_AUTOFILL_MS = 270_000;
 
 // ---------------------------------------------------------------------------
 // base64url <-> bytes, options from JSON, credentials to JSON
@@ -110,6 +111,12 @@ async function startAutofill() {
   if (!passkeysSupported() || !PublicKeyCredential.isConditionalMediationAvailable) return;
   const controller = new AbortController();
   autofill = controller;
+  // Options live 5 minutes: renew a request still waiting after 4.5, so that a passkey
+  // picked from the autofill later is not answered "challenge expired".
+  const renew = setTimeout(() => {
+    if (autofill === controller) startAutofill();
+  }, RENEW_AUTOFILL_MS);
+  controller.signal.addEventListener("abort", () => clearTimeout(renew));
   let credential;
   try {
     if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
