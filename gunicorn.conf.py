@@ -74,6 +74,7 @@ def json_error(sock, status_int, reason, mesg):
     body = json.dumps(
         {
             "status": "fail" if status_int < 500 else "error",
+            "code": "bad_request" if status_int < 500 else "internal_error",
             "message": f"{reason}: {mesg}" if mesg else reason,
         }
     ).encode("ascii")

@@ -95,7 +95,7 @@ def register_response_headers(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    from authapi.errors import register_error_handlers as register
+    from authapi.error_handlers import register_error_handlers as register
 
     register(app)
 

@@ -25,12 +25,10 @@ import json
 import math
 import re
 import secrets
-from typing import Any
-
-from flask import current_app
 
 from authapi import clock
 from authapi.extensions import redis_store
+from authapi.redis_keys import key, script, user_key
 
 VERIFY = "verify"
 RESET = "reset"
@@ -49,27 +47,16 @@ return 0
 """
 
 
-def _prefix() -> str:
-    return current_app.config["REDIS_KEY_PREFIX"]
-
-
 def _digest(code: str) -> str:
     return hashlib.sha256(code.encode("ascii")).hexdigest()
 
 
 def code_key(purpose: str, digest: str) -> str:
-    return f"{_prefix()}:code:{purpose}:{digest}"
+    return key("code", purpose, digest)
 
 
 def current_key(user_id: str, purpose: str) -> str:
-    return f"{_prefix()}:{{u:{user_id}}}:code:{purpose}"
-
-
-def _script(source: str) -> Any:
-    scripts = current_app.extensions.setdefault("authapi.scripts", {})
-    if source not in scripts:
-        scripts[source] = redis_store.client.register_script(source)
-    return scripts[source]
+    return user_key(user_id, "code", purpose)
 
 
 def issue(purpose: str, user_id: str, lifetime: float) -> str:
@@ -105,9 +92,7 @@ def consume(purpose: str, code: str) -> str | None:
         user_id, expires_at = str(data["user_id"]), float(data["expires_at"])
     except (ValueError, KeyError, TypeError):
         return None
-    still_current = _script(_RELEASE_IF_CURRENT)(
-        keys=[current_key(user_id, purpose)], args=[digest]
-    )
+    still_current = script(_RELEASE_IF_CURRENT)(keys=[current_key(user_id, purpose)], args=[digest])
     if not still_current or expires_at <= clock.now():
         return None
     return user_id

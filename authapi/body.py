@@ -35,9 +35,9 @@ def json_object() -> dict[str, Any]:
         # (bcrypt, PostgreSQL, Redis) accepts: refuse them here, once.
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
-        raise APIError("Malformed JSON in request body") from None
+        raise APIError("Malformed JSON in request body", code="malformed_json") from None
     if not isinstance(data, dict):
-        raise APIError("Request body must be a JSON object")
+        raise APIError("Request body must be a JSON object", code="body_not_an_object")
     return data
 
 
@@ -45,7 +45,7 @@ def _read_body() -> bytes:
     if g.get(UNREADABLE_BODY):
         # Once unreadable, always: a second read would get only the chunks before
         # the bad one, i.e. a truncated body (a rate-limit key function reads first).
-        raise APIError(MALFORMED_BODY)
+        raise APIError(MALFORMED_BODY, code="malformed_body")
     try:
         raw = request.get_data(cache=True)  # honours MAX_CONTENT_LENGTH (413)
         limit = request.max_content_length
@@ -59,7 +59,7 @@ def _read_body() -> bytes:
         # that went away in the middle of it. The client's fault, not ours.
         log.info("unreadable request body: %s", type(error).__name__)
         g.setdefault(UNREADABLE_BODY, True)
-        raise APIError(MALFORMED_BODY) from None
+        raise APIError(MALFORMED_BODY, code="malformed_body") from None
     return raw
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import click
@@ -10,20 +9,49 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 from marshmallow import ValidationError
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import create_engine, make_url, text
 
-from authapi import events, keys, passwords, sessions
-from authapi.extensions import db
-from authapi.models import Role, User
+from authapi import keys
+from authapi.admin import service as admin_service
+from authapi.errors import APIError
 from authapi.schemas import normalize_email, valid_email, validate_new_password
 from authapi.users import service as users_service
+from authapi.users.repository import find_user_by_email
 
 keys_cli = AppGroup("keys", help="Generate and rotate the RSA keys that sign tokens.")
 users_cli = AppGroup("users", help="Manage user accounts.")
 
 
-def _b64(pem: bytes) -> str:
-    return base64.b64encode(pem).decode("ascii")
+KINDS = ("ACCESS", "REFRESH")
+OUT_OPTION = click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write the PEM files into this directory.",
+)
+
+
+def _new_key_pair(kind: str, bits: int, out: Path | None) -> list[str]:
+    """A new key pair for ``kind``: its two variables, and its PEM files in ``out``."""
+    private_key = keys.generate_private_key(bits)
+    if out is not None:
+        keys.write_key_pair(out, kind.lower(), private_key)
+    return [
+        f"{kind}_TOKEN_PRIVATE_KEY={keys.env_value(keys.private_pem(private_key))}",
+        f"{kind}_TOKEN_PUBLIC_KEY={keys.env_value(keys.public_pem(private_key.public_key()))}",
+    ]
+
+
+def _verifying_keys(kind: str) -> str:
+    """The public keys that verify ``kind`` tokens now, as a PREVIOUS list: the
+    configured ones, or those the app loaded (the development keys in instance/)."""
+    config = current_app.config
+    configured = config.get(f"{kind}_TOKEN_PUBLIC_KEY", "").strip()
+    if configured:
+        values = [configured, config.get(f"{kind}_TOKEN_PREVIOUS_PUBLIC_KEYS", "")]
+    else:
+        ring = getattr(current_app.extensions["authapi.tokens"], kind.lower())
+        values = [keys.env_value(keys.public_pem(key)) for key in ring.verifying_keys.values()]
+    return ",".join(value.strip() for value in values if value.strip())
 
 
 @keys_cli.command("generate")
@@ -34,26 +62,10 @@ def _b64(pem: bytes) -> str:
     type=click.IntRange(min=2048),
     help="RSA key size in bits.",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Also write the PEM files into this directory.",
-)
+@OUT_OPTION
 def generate_keys(bits: int, out: Path | None) -> None:
     """Print the four key variables, ready to paste into .env."""
-    lines = []
-    for kind in ("ACCESS", "REFRESH"):
-        private_key = keys.generate_private_key(bits)
-        private_pem = keys.private_pem(private_key)
-        public_pem = keys.public_pem(private_key.public_key())
-        lines.append(f"{kind}_TOKEN_PRIVATE_KEY={_b64(private_pem)}")
-        lines.append(f"{kind}_TOKEN_PUBLIC_KEY={_b64(public_pem)}")
-        if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            private_path = out / f"{kind.lower()}_private.pem"
-            private_path.write_bytes(private_pem)
-            private_path.chmod(0o600)
-            (out / f"{kind.lower()}_public.pem").write_bytes(public_pem)
+    lines = [line for kind in KINDS for line in _new_key_pair(kind, bits, out)]
     click.echo("# Keep the private keys secret; never commit them.")
     click.echo("\n".join(lines))
 
@@ -66,25 +78,19 @@ def generate_keys(bits: int, out: Path | None) -> None:
     type=click.IntRange(min=2048),
     help="RSA key size in bits.",
 )
-def rotate_keys(bits: int) -> None:
+@OUT_OPTION
+def rotate_keys(bits: int, out: Path | None) -> None:
     """Print new keys; the current public keys keep verifying.
 
     Tokens signed with the old keys stay valid until they expire; after the
     longest lifetime (SESSION_MAX_AGE) has passed, drop the *_PREVIOUS_PUBLIC_KEYS.
+    With no keys configured, the current keys are the development keys.
     """
     config = current_app.config
     lines = []
-    for kind in ("ACCESS", "REFRESH"):
-        current_public = config.get(f"{kind}_TOKEN_PUBLIC_KEY", "")
-        if not current_public:
-            raise click.ClickException(
-                f"{kind}_TOKEN_PUBLIC_KEY is not configured: use `flask keys generate` instead"
-            )
-        previous = [config.get(f"{kind}_TOKEN_PREVIOUS_PUBLIC_KEYS", "")]
-        kept = ",".join(value for value in [current_public.strip(), *previous] if value.strip())
-        private_key = keys.generate_private_key(bits)
-        lines.append(f"{kind}_TOKEN_PRIVATE_KEY={_b64(keys.private_pem(private_key))}")
-        lines.append(f"{kind}_TOKEN_PUBLIC_KEY={_b64(keys.public_pem(private_key.public_key()))}")
+    for kind in KINDS:
+        kept = _verifying_keys(kind)
+        lines += _new_key_pair(kind, bits, out)
         lines.append(f"{kind}_TOKEN_PREVIOUS_PUBLIC_KEYS={kept}")
     click.echo("# 1. Replace these variables on every instance and restart them.")
     click.echo("# 2. Old tokens keep verifying through *_PREVIOUS_PUBLIC_KEYS (and JWKS).")
@@ -105,20 +111,9 @@ def create_admin(email: str, name: str, password: str | None) -> None:
     normalized = normalize_email(email)
     if not valid_email(normalized):
         raise click.BadParameter("not a valid email address", param_hint="EMAIL")
-    user = db.session.scalar(select(User).where(User.email == normalized))
+    user = find_user_by_email(normalized)
     if user is not None:
-        old_role = user.role
-        user.role = Role.ADMIN
-        db.session.commit()
-        sessions.forget_user(str(user.id))  # the cached user data still says "user"
-        if old_role is not Role.ADMIN:
-            events.emit(
-                events.role_changed,
-                user_id=str(user.id),
-                old_role=old_role.value,
-                new_role=Role.ADMIN.value,
-                by=None,
-            )
+        admin_service.promote_to_admin(user)
         click.echo(f"Promoted {normalized} to admin.")
         return
     if password is None:
@@ -127,11 +122,10 @@ def create_admin(email: str, name: str, password: str | None) -> None:
         validate_new_password(password)
     except ValidationError as error:
         raise click.BadParameter(" ".join(error.messages), param_hint="password") from None
-    user = User(
-        name=name, email=normalized, password=passwords.hash_password(password), role=Role.ADMIN
-    )
-    db.session.add(user)
-    db.session.commit()
+    try:
+        admin_service.create_admin(name, normalized, password)
+    except APIError as error:  # e.g. created meanwhile by someone else
+        raise click.ClickException(error.message) from None
     click.echo(f"Created admin {normalized}.")
 
 
@@ -178,7 +172,7 @@ def delete_user(email: str) -> None:
 
     Their access and refresh tokens stop working at once.
     """
-    user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
+    user = find_user_by_email(email)
     if user is None:
         raise click.ClickException(f"No user with email {normalize_email(email)}")
     users_service.delete_user(user)

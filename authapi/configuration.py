@@ -314,10 +314,7 @@ def _dev_keys(app: Flask) -> dict[str, str]:
         private_path = directory / f"{kind}_private.pem"
         public_path = directory / f"{kind}_public.pem"
         if not private_path.exists():
-            private_key = keys.generate_private_key()
-            private_path.write_bytes(keys.private_pem(private_key))
-            private_path.chmod(0o600)
-            public_path.write_bytes(keys.public_pem(private_key.public_key()))
+            keys.write_key_pair(directory, kind, keys.generate_private_key())
             app.logger.warning("generated development %s token keys in %s", kind, directory)
         values[f"{kind.upper()}_TOKEN_PRIVATE_KEY"] = private_path.read_text()
         values[f"{kind.upper()}_TOKEN_PUBLIC_KEY"] = public_path.read_text()

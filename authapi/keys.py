@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -108,3 +109,19 @@ def public_pem(key: rsa.RSAPublicKey) -> bytes:
     return key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+def write_key_pair(directory: Path, kind: str, private_key: rsa.RSAPrivateKey) -> None:
+    """``<kind>_private.pem`` (mode 0600) and ``<kind>_public.pem`` in ``directory``:
+    the one writer of key files (``flask keys generate/rotate --out``, development keys)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    private_path = directory / f"{kind}_private.pem"
+    private_path.touch(mode=0o600)
+    private_path.chmod(0o600)
+    private_path.write_bytes(private_pem(private_key))
+    (directory / f"{kind}_public.pem").write_bytes(public_pem(private_key.public_key()))
+
+
+def env_value(pem: bytes) -> str:
+    """A PEM as a configuration value: base64 of the PEM, as in the tutorial."""
+    return base64.b64encode(pem).decode("ascii")

@@ -24,7 +24,9 @@ def load_query(schema: Schema) -> dict[str, Any]:
         messages = (
             error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
         )
-        raise ValidationFailed("Invalid query parameters", errors=messages) from None
+        raise ValidationFailed(
+            "Invalid query parameters", errors=messages, code="invalid_query"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -227,7 +227,7 @@ refresh_schema = RefreshSchema()
 session_schema = SessionSchema()
 
 
-# --- Account lifecycle (issue 7): verification, password reset, admin, audit log ---
+# --- Account lifecycle: verification, password reset, admin, audit log ---
 
 PER_PAGE_MAX = 100
 PAGE_MAX = 100_000  # keeps OFFSET within what any database accepts

@@ -20,11 +20,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
-
 from authapi import clock
 from authapi.durations import durations, seconds
 from authapi.extensions import redis_store
+from authapi.redis_keys import script, user_key
 
 USER_CACHE_TTL = 300  # seconds
 LAST_USED_RESOLUTION = 30  # seconds: don't rewrite last_used_at more often than this
@@ -88,20 +87,16 @@ class Rotation:
     lifetime: int
 
 
-def _prefix() -> str:
-    return current_app.config["REDIS_KEY_PREFIX"]
-
-
 def session_key(user_id: str, session_id: str) -> str:
-    return f"{_prefix()}:{{u:{user_id}}}:session:{session_id}"
+    return user_key(user_id, "session", session_id)
 
 
 def index_key(user_id: str) -> str:
-    return f"{_prefix()}:{{u:{user_id}}}:sessions"
+    return user_key(user_id, "sessions")
 
 
 def user_cache_key(user_id: str) -> str:
-    return f"{_prefix()}:{{u:{user_id}}}:user"
+    return user_key(user_id, "user")
 
 
 def idle_timeout() -> int:
@@ -140,19 +135,11 @@ def create(user_id: str, *, ip: str, user_agent: str, now: float | None = None) 
     return session_id
 
 
-def _script(source: str) -> Any:
-    """A registered script (EVALSHA, falling back to EVAL once per server)."""
-    scripts = current_app.extensions.setdefault("authapi.scripts", {})
-    if source not in scripts:
-        scripts[source] = redis_store.client.register_script(source)
-    return scripts[source]
-
-
 def touch(user_id: str, session_id: str, *, now: float | None = None) -> tuple[bool, str | None]:
     """Is the session alive? Also returns the cached user JSON, if any (one round trip)."""
     now = clock.now() if now is None else now
     keys = [session_key(user_id, session_id), user_cache_key(user_id)]
-    alive, cached = _script(_TOUCH)(keys=keys, args=[now, LAST_USED_RESOLUTION])
+    alive, cached = script(_TOUCH)(keys=keys, args=[now, LAST_USED_RESOLUTION])
     return bool(alive), cached or None
 
 
@@ -169,7 +156,7 @@ def rotate(
         idle_timeout(),
         session_id,
     ]
-    outcome, generation, lifetime = _script(_ROTATE)(keys=keys, args=args)
+    outcome, generation, lifetime = script(_ROTATE)(keys=keys, args=args)
     names = {1: "rotated", 2: "grace", 0: "gone", -1: "reused"}
     return Rotation(outcome=names[int(outcome)], generation=int(generation), lifetime=int(lifetime))
 

@@ -135,8 +135,10 @@ def test_every_lifecycle_event_is_recorded_without_secrets(app, make_app, mail_a
         "user_enabled",
         "user_deleted",
     }
-    # Client address and user agent, from the request.
-    assert all(row["ip"] == "127.0.0.1" for row in recorded)
+    # Client address and user agent, from the request (the CLI's admin has none).
+    from_requests = [row for row in recorded if (row["details"] or {}).get("via") != "cli"]
+    assert len(from_requests) == len(recorded) - 1
+    assert all(row["ip"] == "127.0.0.1" for row in from_requests)
     assert events_named(app, "refresh_reuse_detected")[0]["user_agent"] == "audit-test/1.0"
     # No secret in any column of any row.
     dumped = [str(value) for row in recorded for value in row.values()]
@@ -219,7 +221,7 @@ def test_a_deleted_users_events_stay_with_the_id_in_details(app, client):
     assert deleted["user_id"] is None
     assert deleted["details"]["user_id"] == alice_id
     # Her earlier events survive, unlinked (ON DELETE SET NULL).
-    [registered] = events_named(app, "user_registered")
+    [registered] = [row for row in events_named(app, "user_registered") if not row["details"]]
     assert registered["user_id"] is None
 
 
@@ -318,3 +320,11 @@ def test_an_audit_failure_is_logged_and_does_not_break_the_request(app, client, 
             db.session.execute(text("ALTER TABLE auth_events_away RENAME TO auth_events"))
             db.session.commit()
     assert "audit: could not record a login_succeeded event" in caplog.text
+
+
+def test_admin_creation_by_the_cli_is_recorded(app):
+    create_admin(app)
+    [created] = events_named(app, "user_registered")
+    assert created["details"] == {"new_role": "admin", "via": "cli"}
+    assert created["user_id"] is not None and created["ip"] is None
+    assert events_named(app, "role_changed") == []  # an admin from the start

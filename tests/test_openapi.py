@@ -36,7 +36,8 @@ from schemathesis.checks import (
 )
 
 from authapi import account_tokens
-from authapi.errors import ServiceUnavailable, handle_api_error
+from authapi.error_handlers import handle_api_error
+from authapi.errors import ServiceUnavailable
 from authapi.openapi import UNDOCUMENTED_ENDPOINTS, VERSION, build_document
 from config import config_class_for
 from tests.conftest import LiveServer

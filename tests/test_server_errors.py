@@ -65,7 +65,11 @@ def test_a_body_whose_later_chunk_is_malformed_is_refused_not_truncated(server):
         % (len(first), first),
     )
     assert (code, headers["content-type"]) == (400, "application/json")
-    assert json.loads(body) == {"status": "fail", "message": "Malformed request body"}
+    assert json.loads(body) == {
+        "status": "fail",
+        "code": "malformed_body",
+        "message": "Malformed request body",
+    }
     assert "set-cookie" not in headers
 
 

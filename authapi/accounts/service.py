@@ -101,7 +101,7 @@ def verify_email(code: str) -> None:
     user_id = account_tokens.consume(account_tokens.VERIFY, code)
     user = find_user_by_id(user_id) if user_id else None
     if user is None:
-        raise APIError(VERIFICATION_FAILED)
+        raise APIError(VERIFICATION_FAILED, code="verification_failed")
     if user.verified:
         return
     user.verified = True
@@ -148,7 +148,7 @@ def reset_password(token: str, new_password: str) -> int:
     user_id = account_tokens.consume(account_tokens.RESET, token)
     user = find_user_by_id(user_id) if user_id else None
     if user is None or user.disabled:
-        raise APIError(RESET_FAILED)
+        raise APIError(RESET_FAILED, code="reset_failed")
     user.password = passwords.hash_password(new_password)
     newly_verified = not user.verified
     user.verified = True

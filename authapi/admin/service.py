@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from authapi import events, sessions
+from authapi.auth import service as auth_service
 from authapi.errors import Conflict, NotFound
 from authapi.extensions import db
 from authapi.models import Role, User
@@ -45,7 +46,7 @@ def get_user(user_id: uuid.UUID, *, for_update: bool = False) -> User:
         query = query.with_for_update()
     user = db.session.scalar(query)
     if user is None:
-        raise NotFound(USER_NOT_FOUND)
+        raise NotFound(USER_NOT_FOUND, code="user_not_found")
     return user
 
 
@@ -62,10 +63,10 @@ def _lock_active_admins() -> list[uuid.UUID]:
 def _refuse_if_last_admin(user_id: uuid.UUID, active_admins: list[uuid.UUID]) -> None:
     if user_id in active_admins and len(active_admins) <= 1:
         db.session.rollback()
-        raise Conflict(LAST_ADMIN)
+        raise Conflict(LAST_ADMIN, code="last_admin")
 
 
-def update_user(actor_id: str, user_id: uuid.UUID, changes: dict[str, Any]) -> User:
+def update_user(actor_id: str | None, user_id: uuid.UUID, changes: dict[str, Any]) -> User:
     """Apply ``name`` / ``role`` / ``disabled``. Disabling ends every session at once."""
     guarded = "role" in changes or "disabled" in changes
     active_admins = _lock_active_admins() if guarded else []
@@ -103,3 +104,15 @@ def delete_user(actor_id: str, user_id: uuid.UUID) -> None:
     user = get_user(user_id, for_update=True)
     _refuse_if_last_admin(user.id, active_admins)
     users_service.delete_user(user, by=actor_id)
+
+
+def promote_to_admin(user: User) -> User:
+    """Make an existing account an admin (the CLI: no acting admin), by the same rules
+    and with the same record as the admin API."""
+    return update_user(None, user.id, {"role": Role.ADMIN.value})
+
+
+def create_admin(name: str, email: str, password: str) -> User:
+    """A new account that is an admin from the start (the CLI): registration's rules,
+    recorded as a registration with ``new_role`` admin and ``via`` cli."""
+    return auth_service.register(name, email, password, role=Role.ADMIN, via="cli")

@@ -1,4 +1,5 @@
-"""Setting and clearing the three auth cookies (names and flags per CONTRACT.md)."""
+"""Setting and clearing the three auth cookies (names, paths and flags: docs in the
+OpenAPI ``SetAuthCookies`` header)."""
 
 from __future__ import annotations
 

@@ -50,13 +50,13 @@ def reject_cross_site() -> None:
     Clients that send neither Sec-Fetch-Site nor Origin (curl, servers) pass.
     """
     if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
-        raise Forbidden(CROSS_SITE_MESSAGE)
+        raise Forbidden(CROSS_SITE_MESSAGE, code="cross_site_refused")
     origin = request.headers.get("Origin")
     if origin is None:
         return
     if origin in current_app.config["CORS_ORIGINS"] or _same_origin(origin):
         return
-    raise Forbidden(CROSS_SITE_MESSAGE)
+    raise Forbidden(CROSS_SITE_MESSAGE, code="cross_site_refused")
 
 
 # What a view needs of the caller, set by the decorators on the view function.
@@ -132,7 +132,7 @@ def _is_admin() -> None:
     _has_user()
     user = g.get("user")
     if user is None or user.disabled or user.role is not Role.ADMIN:
-        raise Forbidden(ADMINS_ONLY)
+        raise Forbidden(ADMINS_ONLY, code="admins_only")
 
 
 def admin_required(*, changes_state: bool = False) -> Callable[[View], View]:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from authapi import events, passwords, sessions, tokens
 from authapi.errors import APIError, Conflict, Forbidden, NotFound, Unauthorized
 from authapi.extensions import db
-from authapi.models import User
+from authapi.models import Role, User
 from authapi.schemas import user_schema
 from authapi.users.repository import (
     email_taken,
@@ -33,6 +33,7 @@ EMAIL_NOT_VERIFIED = "Please verify your email address: check your inbox"
 class RefreshFailed(APIError):
     status_code = 403
     message = REFRESH_FAILED
+    code = "refresh_failed"
 
 
 @dataclass(frozen=True)
@@ -58,18 +59,27 @@ def public_user(user: User) -> dict[str, Any]:
     return user_schema.dump(user)
 
 
-def register(name: str, email: str, password: str) -> User:
-    """Create a user; the unique index decides races, so exactly one wins."""
+def register(
+    name: str, email: str, password: str, *, role: Role = Role.USER, via: str | None = None
+) -> User:
+    """Create a user; the unique index decides races, so exactly one wins.
+
+    ``role`` and ``via`` are for accounts made outside the API (``flask users
+    create-admin``): the registration event records them.
+    """
     if email_taken(email):
-        raise Conflict("User with that email already exists")
-    user = User(name=name.strip(), email=email, password=passwords.hash_password(password))
+        raise Conflict("User with that email already exists", code="email_taken")
+    user = User(
+        name=name.strip(), email=email, password=passwords.hash_password(password), role=role
+    )
     db.session.add(user)
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise Conflict("User with that email already exists") from None
-    events.emit(events.user_registered, user_id=str(user.id))
+        raise Conflict("User with that email already exists", code="email_taken") from None
+    new_role = None if role is Role.USER else role.value
+    events.emit(events.user_registered, user_id=str(user.id), new_role=new_role, via=via)
     return user
 
 
@@ -89,7 +99,7 @@ def _issue(user_id: str, session_id: str, generation: int, refresh_lifetime: int
 def _invalid_credentials(user: User | None) -> APIError:
     reason = "unknown_email" if user is None else "wrong_password"
     events.emit(events.login_failed, user_id=str(user.id) if user else None, reason=reason)
-    return APIError(INVALID_CREDENTIALS, status_code=400)
+    return APIError(INVALID_CREDENTIALS, code="invalid_credentials")
 
 
 def _refuse_inactive(user: User) -> None:
@@ -99,13 +109,13 @@ def _refuse_inactive(user: User) -> None:
     someone who does not have it.
     """
     if user.disabled:
-        reason, message = "disabled", ACCOUNT_DISABLED
+        reason, error = "disabled", Forbidden(ACCOUNT_DISABLED, code="account_disabled")
     elif current_app.config["REQUIRE_VERIFIED_EMAIL"] and not user.verified:
-        reason, message = "unverified", EMAIL_NOT_VERIFIED
+        reason, error = "unverified", Forbidden(EMAIL_NOT_VERIFIED, code="email_not_verified")
     else:
         return
     events.emit(events.login_failed, user_id=str(user.id), reason=reason)
-    raise Forbidden(message)
+    raise error
 
 
 def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedTokens:
@@ -178,17 +188,17 @@ def authenticate(access_token: str | None) -> CurrentUser:
         # Front ends refresh only on this exact message, so expiry must use it.
         raise Unauthorized(NOT_LOGGED_IN) from None
     except tokens.TokenError:
-        raise Unauthorized(INVALID_TOKEN) from None
+        raise Unauthorized(INVALID_TOKEN, code="invalid_token") from None
     user_id, session_id = claims["sub"], claims["sid"]
     alive, cached = sessions.touch(user_id, session_id)
     if not alive:
-        raise Unauthorized(SESSION_ENDED)
+        raise Unauthorized(SESSION_ENDED, code="session_ended")
     if cached is not None:
         return CurrentUser(id=user_id, session_id=session_id, data=json.loads(cached))
     user = find_user_by_id(user_id)
     if user is None or user.disabled:
         sessions.delete(user_id, session_id)
-        raise Unauthorized(SESSION_ENDED)
+        raise Unauthorized(SESSION_ENDED, code="session_ended")
     data = public_user(user)
     sessions.cache_user(user_id, json.dumps(data))
     return CurrentUser(id=user_id, session_id=session_id, data=data)
@@ -203,7 +213,7 @@ def logout(current: CurrentUser, scope: str = "local") -> int:
     elif scope == "global":
         ended = sessions.delete_all(current.id)
     else:
-        raise APIError("scope must be one of local, others, global")
+        raise APIError("scope must be one of local, others, global", code="invalid_scope")
     events.emit(
         events.logged_out,
         user_id=current.id,
@@ -221,7 +231,7 @@ def list_sessions(current: CurrentUser) -> list[sessions.SessionInfo]:
 def end_session(current: CurrentUser, session_id: str) -> None:
     """End one of the caller's sessions; another user's id is as unknown as a missing one."""
     if not sessions.delete(current.id, session_id):
-        raise NotFound("Session not found")
+        raise NotFound("Session not found", code="session_not_found")
     events.emit(
         events.logged_out, user_id=current.id, session_id=session_id, scope="session", ended=1
     )

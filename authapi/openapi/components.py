@@ -135,13 +135,60 @@ def field_hints(self: Any, field: fields.Field, **kwargs: Any) -> dict[str, Any]
 
 # --- Plain JSON Schema components ---
 
+# Every error ``code`` the API answers with, and when (tests/test_structure.py checks
+# that each code raised in authapi/ is listed here).
+ERROR_CODES: dict[str, str] = {
+    "bad_request": "A request the server cannot use (400)",
+    "validation_failed": "Field errors in the body: `errors` maps each field to its messages",
+    "invalid_query": "Invalid query parameters: `errors` names each parameter",
+    "malformed_json": "The body is not valid (UTF-8) JSON",
+    "body_not_an_object": "The JSON body is not an object",
+    "malformed_body": "The body could not be read (e.g. a broken chunked encoding)",
+    "invalid_credentials": "Wrong email or password (an unknown email too)",
+    "wrong_current_password": "The current password given to change it is wrong",
+    "invalid_scope": "An unknown logout scope",
+    "verification_failed": "An unknown, used or expired email verification code",
+    "reset_failed": "An unknown, used or expired password reset token",
+    "not_logged_in": "No access token, or an expired one: refresh, then retry",
+    "invalid_token": "A forged, tampered or otherwise invalid access token",
+    "session_ended": "The token's session has ended (logout, revocation, disabled account)",
+    "refresh_failed": "The refresh token is missing, invalid, reused or its session ended",
+    "forbidden": "Refused",
+    "cross_site_refused": "A cookie-authenticated state change from another site",
+    "admins_only": "The route is for enabled admins",
+    "account_disabled": "The account has been disabled",
+    "email_not_verified": "The email address must be verified first",
+    "not_found": "No such route (or resource)",
+    "session_not_found": "No such session of the caller",
+    "user_not_found": "No such user",
+    "method_not_allowed": "The path does not take this method (`Allow` lists those it does)",
+    "conflict": "Conflict",
+    "email_taken": "An account with that email already exists",
+    "last_admin": "The change would leave no enabled admin",
+    "payload_too_large": "The body is larger than 10 kB",
+    "unsupported_media_type": "The body is not `application/json`",
+    "rate_limited": "Too many requests: retry after `Retry-After` seconds",
+    "headers_too_large": "Request headers too large",
+    "internal_error": "An unexpected server error",
+    "service_unavailable": "PostgreSQL or Redis is unreachable: retry after `Retry-After` seconds",
+}
+ERROR_CODE = {
+    "type": "string",
+    "pattern": "^[a-z][a-z0-9_]*$",
+    "description": (
+        "Stable and machine-readable: match on this, not on `message`. "
+        + "; ".join(f"`{code}`: {meaning}" for code, meaning in ERROR_CODES.items())
+    ),
+}
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Fail": {
         "description": "A client error (4xx)",
         "type": "object",
-        "required": ["status", "message"],
+        "required": ["status", "code", "message"],
         "properties": {
             "status": {"const": "fail"},
+            "code": ERROR_CODE,
             "message": {"type": "string", "minLength": 1},
             "errors": {
                 "description": "Validation errors: each field (or `_schema`) and its messages",
@@ -154,9 +201,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "ServerError": {
         "description": "A server-side error (5xx): never a stack trace",
         "type": "object",
-        "required": ["status", "message"],
+        "required": ["status", "code", "message"],
         "properties": {
             "status": {"const": "error"},
+            "code": ERROR_CODE,
             "message": {"type": "string", "minLength": 1},
         },
         "additionalProperties": False,
@@ -249,6 +297,18 @@ ERROR_RESPONSES: dict[int, tuple[str, str]] = {
     ),
 }
 
+
+EXAMPLE_CODES = {
+    400: "validation_failed",
+    401: "not_logged_in",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
 
 # Real messages, the examples of the shared error responses. An operation's own error
 # description quotes its message `like this` (the first quoted text is the example).

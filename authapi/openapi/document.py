@@ -14,6 +14,7 @@ from flask import Flask
 from authapi.openapi import components, operations
 from authapi.openapi.components import (
     ERROR_RESPONSES,
+    EXAMPLE_CODES,
     EXAMPLE_MESSAGES,
     JSON,
     RETRY_AFTER,
@@ -43,9 +44,12 @@ A JWT authentication API: browsers keep HttpOnly cookies, other clients send
 `Authorization: Bearer <access token>`.
 
 - **Envelope**: success `{"status": "success", ...}`; client errors
-  `{"status": "fail", "message": ...}` (validation errors add
+  `{"status": "fail", "code": ..., "message": ...}` (validation errors add
   `"errors": {"<field>": ["<message>", ...]}`); server errors
-  `{"status": "error", "message": ...}`. Every response is JSON except the pages
+  `{"status": "error", "code": ..., "message": ...}`. `code` is stable and
+  machine-readable (`not_logged_in`, `session_ended`, `refresh_failed`,
+  `rate_limited`, `validation_failed`...: see the `Fail` schema); `message` is for
+  people. Every response is JSON except the pages
   and /metrics.
 - **Any route**: an unknown path is a 404 (`Route <path> not found`), a method the
   path does not take a 405 with `Allow`; an unexpected failure is a 500 `ServerError`.
@@ -66,9 +70,15 @@ A JWT authentication API: browsers keep HttpOnly cookies, other clients send
 # Real messages, the examples of the shared error responses. An operation's own error
 
 
-def _error_response(status: int, description: str, message: str | None = None) -> dict[str, Any]:
+def _error_response(
+    status: int, description: str, message: str | None = None, code: str | None = None
+) -> dict[str, Any]:
     message = message or EXAMPLE_MESSAGES[status]
-    example: dict[str, Any] = {"status": "fail" if status < 500 else "error", "message": message}
+    example: dict[str, Any] = {
+        "status": "fail" if status < 500 else "error",
+        "code": code or EXAMPLE_CODES[status],
+        "message": message,
+    }
     if message == EXAMPLE_MESSAGES[400]:
         example["errors"] = {"email": ["Email address is required"]}
     response: dict[str, Any] = {
@@ -95,7 +105,9 @@ def _responses(operation: Operation) -> dict[str, Any]:
         }
     responses: dict[str, Any] = {str(ok.status): success_response}
     for error in operation.errors:
-        status, description = error if isinstance(error, tuple) else (error, None)
+        status, description, code = (
+            (*error, None)[:3] if isinstance(error, tuple) else (error, None, None)
+        )
         if description is None:
             responses[str(status)] = {
                 "$ref": f"#/components/responses/{ERROR_RESPONSES[status][0]}"
@@ -103,7 +115,7 @@ def _responses(operation: Operation) -> dict[str, Any]:
         else:
             first_quoted = re.search(r"`([^`]+)`", description)  # the example message
             message = first_quoted.group(1) if first_quoted else None
-            responses[str(status)] = _error_response(status, description, message)
+            responses[str(status)] = _error_response(status, description, message, code)
     return dict(sorted(responses.items()))
 
 

@@ -33,7 +33,8 @@ class Operation:
     tag: str
     summary: str
     ok: Reply
-    errors: tuple[int | tuple[int, str], ...] = ()
+    # A status (a shared response), (status, when) or (status, when, example code).
+    errors: tuple[int | tuple[int, str] | tuple[int, str, str], ...] = ()
     auth: tuple[dict[str, list[str]], ...] = ()
     body: str | Mapping[str, Any] | None = None
     body_required: bool = True
@@ -56,5 +57,13 @@ def quoted(*messages: str) -> str:
 
 # Error entries more than one area uses.
 BODY_ERRORS: tuple[int, ...] = (400, 413, 415)
-CROSS_SITE = (403, quoted(guard.CROSS_SITE_MESSAGE) + " (cookie auth, from another site)")
-BAD_QUERY = (400, quoted("Invalid query parameters") + ": `errors` names each parameter")
+CROSS_SITE = (
+    403,
+    quoted(guard.CROSS_SITE_MESSAGE) + " (cookie auth, from another site)",
+    "cross_site_refused",
+)
+BAD_QUERY = (
+    400,
+    quoted("Invalid query parameters") + ": `errors` names each parameter",
+    "invalid_query",
+)

@@ -29,7 +29,7 @@ def change_password() -> Response:
     caller = current_user()
     user = find_user_by_id(caller.id)
     if user is None:
-        raise Unauthorized(auth_service.SESSION_ENDED)
+        raise Unauthorized(auth_service.SESSION_ENDED, code="session_ended")
     ended = service.change_password(
         user, data["currentPassword"], data["password"], keep=caller.session_id
     )

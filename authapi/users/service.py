@@ -14,7 +14,9 @@ def change_password(user: User, current_password: str, new_password: str, *, kee
     """Re-hash the password and end every other session; returns how many ended."""
     if not passwords.verify_password(current_password, user.password):
         raise ValidationFailed(
-            WRONG_CURRENT_PASSWORD, errors={"currentPassword": [WRONG_CURRENT_PASSWORD]}
+            WRONG_CURRENT_PASSWORD,
+            errors={"currentPassword": [WRONG_CURRENT_PASSWORD]},
+            code="wrong_current_password",
         )
     user.password = passwords.hash_password(new_password)
     db.session.commit()

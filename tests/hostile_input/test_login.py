@@ -82,7 +82,8 @@ def test_login_hostile_credentials_get_the_generic_400(app, client, redis_client
     register(client)
     response = post_json(client, LOGIN, {"email": email, "password": password})
     assert_fail(response, 400, INVALID_CREDENTIALS)
-    assert set(response.json) == {"status", "message"}
+    assert set(response.json) == {"status", "code", "message"}
+    assert response.json["code"] == "invalid_credentials"
     assert_nothing_happened(app, response, users=1)
     assert session_keys(redis_client) == []
 

@@ -13,7 +13,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "account",
         "Verify an email address with the code mailed at registration",
         ok=Reply(200, "Message", quoted(account_service.EMAIL_VERIFIED)),
-        errors=((400, quoted(account_service.VERIFICATION_FAILED)), 503),
+        errors=((400, quoted(account_service.VERIFICATION_FAILED), "verification_failed"), 503),
     ),
     Operation(
         "resendVerification",
@@ -44,7 +44,7 @@ OPERATIONS: tuple[Operation, ...] = (
         body="ResetPassword",
         ok=Reply(200, "Message", headers={"Set-Cookie": "ClearAuthCookies"}),
         errors=(
-            (400, quoted(account_service.RESET_FAILED) + ", or invalid input"),
+            (400, quoted(account_service.RESET_FAILED) + ", or invalid input", "reset_failed"),
             413,
             415,
             503,

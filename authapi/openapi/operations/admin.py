@@ -8,10 +8,18 @@ from authapi.auth import guard
 from authapi.openapi.components import ACCESS, UUID, page_of, success
 from authapi.openapi.operation import BAD_QUERY, Operation, Reply, quoted
 
-NOT_ADMIN = (403, quoted(guard.ADMINS_ONLY))
-NOT_ADMIN_OR_CROSS_SITE = (403, quoted(guard.ADMINS_ONLY, guard.CROSS_SITE_MESSAGE))
-NO_SUCH_USER = (404, quoted(admin_service.USER_NOT_FOUND) + " (a malformed id: no such route)")
-LAST_ADMIN = (409, quoted(admin_service.LAST_ADMIN))
+NOT_ADMIN = (403, quoted(guard.ADMINS_ONLY), "admins_only")
+NOT_ADMIN_OR_CROSS_SITE = (
+    403,
+    quoted(guard.ADMINS_ONLY, guard.CROSS_SITE_MESSAGE),
+    "admins_only",
+)
+NO_SUCH_USER = (
+    404,
+    quoted(admin_service.USER_NOT_FOUND) + " (a malformed id: no such route)",
+    "user_not_found",
+)
+LAST_ADMIN = (409, quoted(admin_service.LAST_ADMIN), "last_admin")
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(

@@ -14,7 +14,11 @@ from authapi.openapi.operation import (
     quoted,
 )
 
-REFRESH_REFUSED = (403, quoted(auth_service.REFRESH_FAILED, guard.CROSS_SITE_MESSAGE))
+REFRESH_REFUSED = (
+    403,
+    quoted(auth_service.REFRESH_FAILED, guard.CROSS_SITE_MESSAGE),
+    "refresh_failed",
+)
 
 AUTH_MODE = {
     "in": "header",
@@ -45,7 +49,12 @@ LOGOUT = Operation(
     auth=ACCESS,
     query=(LOGOUT_SCOPE,),
     ok=Reply(200, "Success", headers={"Set-Cookie": "ClearAuthCookies"}),
-    errors=((400, quoted("scope must be one of local, others, global")), 401, CROSS_SITE, 503),
+    errors=(
+        (400, quoted("scope must be one of local, others, global"), "invalid_scope"),
+        401,
+        CROSS_SITE,
+        503,
+    ),
     description="GET as in the tutorial; POST does the same.",
 )
 
@@ -60,7 +69,7 @@ OPERATIONS: tuple[Operation, ...] = (
         ok=Reply(201, "UserData", "Created; a verification mail is sent"),
         errors=(
             *BODY_ERRORS,
-            (409, quoted("User with that email already exists")),
+            (409, quoted("User with that email already exists"), "email_taken"),
             (429, "Too many registrations from this address"),
             503,
         ),
@@ -85,10 +94,15 @@ OPERATIONS: tuple[Operation, ...] = (
                 400,
                 quoted(auth_service.INVALID_CREDENTIALS)
                 + " (an unknown email too), or invalid input",
+                "invalid_credentials",
             ),
             413,
             415,
-            (403, quoted(auth_service.ACCOUNT_DISABLED, auth_service.EMAIL_NOT_VERIFIED)),
+            (
+                403,
+                quoted(auth_service.ACCOUNT_DISABLED, auth_service.EMAIL_NOT_VERIFIED),
+                "account_disabled",
+            ),
             (429, "Too many attempts from this address, or failed ones for this account"),
             503,
         ),
@@ -151,6 +165,6 @@ OPERATIONS: tuple[Operation, ...] = (
         "End one of the caller's sessions (clears the cookies if it is this one)",
         auth=ACCESS,
         ok=Reply(200, "Success", headers={"Set-Cookie": "ClearAuthCookies"}),
-        errors=(401, CROSS_SITE, (404, quoted("Session not found")), 503),
+        errors=(401, CROSS_SITE, (404, quoted("Session not found"), "session_not_found"), 503),
     ),
 )

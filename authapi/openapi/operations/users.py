@@ -31,7 +31,11 @@ OPERATIONS: tuple[Operation, ...] = (
             success(message=MESSAGE, data=obj(sessions_ended={"type": "integer", "minimum": 0})),
         ),
         errors=(
-            (400, quoted(users_service.WRONG_CURRENT_PASSWORD) + ", or invalid input"),
+            (
+                400,
+                quoted(users_service.WRONG_CURRENT_PASSWORD) + ", or invalid input",
+                "wrong_current_password",
+            ),
             401,
             CROSS_SITE,
             413,
