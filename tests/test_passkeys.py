@@ -200,6 +200,7 @@ def test_an_assertion_for_another_rp_id_is_refused(app):
     _, user, authenticator, passkey = _with_passkey(app)
     response = passkey_login(app.test_client(), authenticator, rp_id="evil.example")
     assert_fail(response, 400, service.PASSKEY_REFUSED)
+    assert response.json["code"] == "passkey_refused"
     assert_no_session_started(response)
     [failed] = events_named(app, "passkey_failed")
     assert failed["details"] == {"reason": "verification", "passkey_id": passkey["id"]}
@@ -224,6 +225,7 @@ def test_a_replayed_challenge_is_refused(app):
     for credential in (first, authenticator.get(options)):
         response = app.test_client().post(f"{PASSKEYS}/login", json={"credential": credential})
         assert_fail(response, 400, service.CHALLENGE_FAILED)
+        assert response.json["code"] == "passkey_challenge_failed"
         assert_no_session_started(response)
     assert [row["details"]["reason"] for row in events_named(app, "passkey_failed")] == [
         "challenge",
@@ -359,6 +361,7 @@ def test_a_removed_passkey_no_longer_signs_in(app):
     assert_fail(client.delete(url, json={"password": PASSWORD}), 404, service.PASSKEY_NOT_FOUND)
     response = passkey_login(app.test_client(), authenticator)
     assert_fail(response, 400, service.PASSKEY_UNKNOWN)
+    assert response.json["code"] == "passkey_unknown"
     [removed] = events_named(app, "passkey_removed")
     assert removed["details"] == {"passkey_id": passkey["id"]}
 
@@ -367,7 +370,9 @@ def test_nobody_manages_someone_elses_passkeys(app):
     _, _, _, passkey = _with_passkey(app)
     bob, _ = signed_in(app, "bob@example.com", "Bob")
     url = f"{PASSKEYS}/{passkey['id']}"
-    assert_fail(bob.patch(url, json={"name": "mine now"}), 404, service.PASSKEY_NOT_FOUND)
+    response = bob.patch(url, json={"name": "mine now"})
+    assert_fail(response, 404, service.PASSKEY_NOT_FOUND)
+    assert response.json["code"] == "passkey_not_found"
     assert_fail(bob.delete(url, json={"password": PASSWORD}), 404, service.PASSKEY_NOT_FOUND)
     assert bob.get(PASSKEYS).json["data"]["passkeys"] == []
     assert_fail(bob.patch(f"{PASSKEYS}/{uuid.uuid4()}", json={"name": "x"}), 404)
@@ -406,11 +411,9 @@ def test_registration_refusals(app):
     add = authenticator.create(registration_options(client), credential_id=credential_id)
     assert client.post(f"{PASSKEYS}/register", json={"credential": add}).status_code == 201
     again = authenticator.create(registration_options(bob), credential_id=credential_id)
-    assert_fail(
-        bob.post(f"{PASSKEYS}/register", json={"credential": again}),
-        409,
-        service.ALREADY_REGISTERED,
-    )
+    response = bob.post(f"{PASSKEYS}/register", json={"credential": again})
+    assert_fail(response, 409, service.ALREADY_REGISTERED)
+    assert response.json["code"] == "passkey_already_registered"
     assert len(stored_passkeys(app)) == 1
 
 
@@ -571,4 +574,5 @@ def test_an_account_holds_at_most_twenty_passkeys(app):
         add_passkey(client, SoftAuthenticator(), name=f"Key {number}")
     response = client.post(f"{PASSKEYS}/register/options")
     assert_fail(response, 409, service.TOO_MANY)
+    assert response.json["code"] == "too_many_passkeys"
     assert len(client.get(PASSKEYS).json["data"]["passkeys"]) == service.MAX_PASSKEYS

@@ -171,6 +171,15 @@ ERROR_CODES: dict[str, str] = {
     "headers_too_large": "Request headers too large",
     "internal_error": "An unexpected server error",
     "service_unavailable": "PostgreSQL or Redis is unreachable: retry after `Retry-After` seconds",
+    "passkey_challenge_failed": (
+        "The passkey answer's challenge was not issued here, is used or expired: new options"
+    ),
+    "passkey_unknown": "No passkey has that credential id (removed, or its account deleted)",
+    "passkey_refused": "The passkey answer does not verify (signature, origin, RP ID, counter...)",
+    "passkey_registration_failed": "The new passkey's answer does not verify",
+    "passkey_not_found": "No such passkey of the caller",
+    "passkey_already_registered": "That passkey is already registered (here or on another account)",
+    "too_many_passkeys": "The account already has the most passkeys allowed (20)",
 }
 ERROR_CODE = {
     "type": "string",

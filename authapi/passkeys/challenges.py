@@ -20,9 +20,7 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from flask import current_app
-
-from authapi import clock
+from authapi import clock, redis_keys
 from authapi.extensions import redis_store
 
 REGISTER = "register"
@@ -41,8 +39,7 @@ class Challenge:
 
 
 def _key(purpose: str, challenge: bytes) -> str:
-    digest = hashlib.sha256(challenge).hexdigest()
-    return f"{current_app.config['REDIS_KEY_PREFIX']}:webauthn:{purpose}:{digest}"
+    return redis_keys.key("webauthn", purpose, hashlib.sha256(challenge).hexdigest())
 
 
 def issue(purpose: str, *, user_id: str | None = None, bound_to: str | None = None) -> bytes:

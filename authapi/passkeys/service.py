@@ -7,7 +7,8 @@ it must belong to the expected user (the user handle the authenticator returned,
 and for a second factor the user who passed the password), py_webauthn checks the
 signature, RP ID, origin, user verification and sign counter, the backup
 eligibility must be what it was at registration, and the new counter is stored
-only if no concurrent use stored one as high. Each refusal is audited.
+only if no concurrent use stored one as high. Each refusal is audited
+(``passkey_failed``, with the check that failed).
 """
 
 from __future__ import annotations
@@ -70,16 +71,47 @@ def _stored(passkeys: list[Passkey]) -> list[ceremonies.StoredCredential]:
     ]
 
 
-def _refusal(
-    reason: str, message: str, *, user_id: str | None = None, passkey: Passkey | None = None
-) -> APIError:
+class Refused(APIError):
+    """A passkey answer that proves nothing: 400. ``reason`` names the check that failed,
+    for the audit log (see :func:`audited`)."""
+
+    status_code = 400
+    message = PASSKEY_REFUSED
+    code = "passkey_refused"
+
+    def __init__(
+        self, reason: str, *, user_id: str | None = None, passkey: Passkey | None = None
+    ) -> None:
+        super().__init__()
+        self.reason = reason
+        self.user_id = user_id
+        self.passkey_id = str(passkey.id) if passkey else None
+
+
+class ChallengeFailed(Refused):
+    message = CHALLENGE_FAILED
+    code = "passkey_challenge_failed"
+
+
+class UnknownPasskey(Refused):
+    message = PASSKEY_UNKNOWN
+    code = "passkey_unknown"
+
+
+class RegistrationRefused(Refused):
+    message = REGISTRATION_REFUSED
+    code = "passkey_registration_failed"
+
+
+def audited(refused: Refused) -> Refused:
+    """Record a refusal (``passkey_failed``) and hand it back to be raised."""
     events.emit(
         events.passkey_failed,
-        user_id=user_id,
-        reason=reason,
-        passkey_id=str(passkey.id) if passkey else None,
+        user_id=refused.user_id,
+        reason=refused.reason,
+        passkey_id=refused.passkey_id,
     )
-    return APIError(message, status_code=400)
+    return refused
 
 
 # --- adding and managing passkeys (logged in) ---------------------------------------
@@ -89,7 +121,7 @@ def registration_options(user_id: str) -> dict:
     user = _user(user_id)
     existing = _passkeys_of(user_id)
     if len(existing) >= MAX_PASSKEYS:
-        raise Conflict(TOO_MANY)
+        raise Conflict(TOO_MANY, code="too_many_passkeys")
     challenge = challenges.issue(challenges.REGISTER, user_id=user_id)
     return ceremonies.registration_options(
         relying_party.current(),
@@ -107,13 +139,13 @@ def register(user_id: str, credential: RegistrationCredential, name: str | None)
     signed = ceremonies.challenge_of(credential.response.client_data_json)
     challenge = challenges.consume(challenges.REGISTER, signed) if signed else None
     if challenge is None or challenge.user_id != user_id:
-        raise _refusal("challenge", CHALLENGE_FAILED, user_id=user_id)
+        raise audited(ChallengeFailed("challenge", user_id=user_id))
     try:
         new = ceremonies.verify_registration(relying_party.current(), credential, challenge.value)
     except ceremonies.CeremonyFailed:
-        raise _refusal("registration", REGISTRATION_REFUSED, user_id=user_id) from None
+        raise audited(RegistrationRefused("registration", user_id=user_id)) from None
     if len(_passkeys_of(user_id)) >= MAX_PASSKEYS:
-        raise Conflict(TOO_MANY)
+        raise Conflict(TOO_MANY, code="too_many_passkeys")
     passkey = Passkey(
         user_id=user.id,
         credential_id=new.credential_id,
@@ -130,7 +162,7 @@ def register(user_id: str, credential: RegistrationCredential, name: str | None)
         db.session.commit()
     except IntegrityError:  # the credential id is unique across all accounts
         db.session.rollback()
-        raise Conflict(ALREADY_REGISTERED) from None
+        raise Conflict(ALREADY_REGISTERED, code="passkey_already_registered") from None
     events.emit(events.passkey_added, user_id=user_id, passkey_id=str(passkey.id))
     notify.passkey_added(user, passkey.name)
     return passkey
@@ -149,7 +181,7 @@ def _owned(user_id: str, passkey_id: uuid.UUID) -> Passkey:
     """One of the caller's passkeys; someone else's is as unknown as a missing one."""
     passkey = db.session.get(Passkey, passkey_id)
     if passkey is None or str(passkey.user_id) != user_id:
-        raise NotFound(PASSKEY_NOT_FOUND)
+        raise NotFound(PASSKEY_NOT_FOUND, code="passkey_not_found")
     return passkey
 
 
@@ -197,7 +229,7 @@ def _verify_assertion(
     user_id: str | None = None,
     bound_to: str | None = None,
 ) -> Passkey:
-    """The passkey that signed this answer, its use recorded; or an audited 400.
+    """The passkey that signed this answer, its use recorded; or :class:`Refused`.
 
     ``user_id``/``bound_to``: for a second factor, the account and the mfa_token the
     challenge was issued for (a passkey sign-in names no account beforehand).
@@ -205,20 +237,20 @@ def _verify_assertion(
     signed = ceremonies.challenge_of(credential.response.client_data_json)
     challenge = challenges.consume(purpose, signed) if signed else None
     if challenge is None or (challenge.user_id, challenge.bound_to) != (user_id, bound_to):
-        raise _refusal("challenge", CHALLENGE_FAILED, user_id=user_id)
+        raise ChallengeFailed("challenge", user_id=user_id)
     passkey = db.session.scalar(select(Passkey).where(Passkey.credential_id == credential.raw_id))
     if passkey is None:
-        raise _refusal("unknown_credential", PASSKEY_UNKNOWN, user_id=user_id)
+        raise UnknownPasskey("unknown_credential", user_id=user_id)
     owner = str(passkey.user_id)
     if user_id is not None and owner != user_id:
         # Someone else's passkey offered as this account's second factor.
-        raise _refusal("other_user", PASSKEY_REFUSED, user_id=user_id, passkey=passkey)
+        raise Refused("other_user", user_id=user_id, passkey=passkey)
     handle = credential.response.user_handle
     if (user_id is None and handle is None) or (
         handle is not None and handle != user_handle(owner)
     ):
         # A discoverable credential names its account: it must be the key's owner.
-        raise _refusal("user_handle", PASSKEY_REFUSED, user_id=owner, passkey=passkey)
+        raise Refused("user_handle", user_id=owner, passkey=passkey)
     try:
         assertion = ceremonies.verify_assertion(
             relying_party.current(),
@@ -228,10 +260,10 @@ def _verify_assertion(
             sign_count=passkey.sign_count,
         )
     except ceremonies.CeremonyFailed as failure:
-        raise _refusal(failure.reason, PASSKEY_REFUSED, user_id=owner, passkey=passkey) from None
+        raise Refused(failure.reason, user_id=owner, passkey=passkey) from None
     if assertion.backup_eligible != passkey.backup_eligible:
         # Fixed when the credential was made: a change means another authenticator.
-        raise _refusal("backup_eligibility", PASSKEY_REFUSED, user_id=owner, passkey=passkey)
+        raise Refused("backup_eligibility", user_id=owner, passkey=passkey)
     _record_use(passkey, assertion, owner)
     return passkey
 
@@ -254,12 +286,15 @@ def _record_use(passkey: Passkey, assertion: ceremonies.Assertion, owner: str) -
     )
     db.session.commit()
     if result.rowcount != 1:
-        raise _refusal("counter", PASSKEY_REFUSED, user_id=owner, passkey=passkey)
+        raise Refused("counter", user_id=owner, passkey=passkey)
 
 
 def login(credential: AuthenticationCredential, *, ip: str, user_agent: str) -> IssuedTokens:
     """A complete sign-in with a passkey: no email, no password, no further factor."""
-    passkey = _verify_assertion(credential, challenges.LOGIN)
+    try:
+        passkey = _verify_assertion(credential, challenges.LOGIN)
+    except Refused as refused:
+        raise audited(refused) from None
     user_id = str(passkey.user_id)
     user = _user(user_id)
     auth_service._refuse_inactive(user)  # the password login's own rule
@@ -269,7 +304,7 @@ def login(credential: AuthenticationCredential, *, ip: str, user_agent: str) -> 
     if fresh is None or fresh.disabled:
         sessions.delete(user_id, session_id)
         if fresh is None:
-            raise _refusal("unknown_credential", PASSKEY_UNKNOWN)
+            raise audited(UnknownPasskey("unknown_credential"))
         auth_service._refuse_inactive(fresh)
     events.emit(events.passkey_used, user_id=user_id, passkey_id=str(passkey.id), via="login")
     return auth_service.start_session(fresh, session_id)
