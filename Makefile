@@ -28,10 +28,11 @@ dev: $(VENV)/.installed
 	$(BIN)/flask --app wsgi deploy
 	$(BIN)/flask --app wsgi run --debug --port $(PORT)
 
-## keys: append four fresh RS256 key variables to .env (for production or docker compose)
+## keys: append four fresh RS256 key variables and an MFA key to .env (production, compose)
 keys: $(VENV)/.installed
 	$(BIN)/flask --app wsgi keys generate >> .env
-	@echo "appended ACCESS_/REFRESH_TOKEN_* keys to .env"
+	$(BIN)/flask --app wsgi keys mfa >> .env
+	@echo "appended ACCESS_/REFRESH_TOKEN_* keys and MFA_ENCRYPTION_KEY to .env"
 
 ## test: lint, format check, then the whole test suite against real PostgreSQL and Redis
 test: $(VENV)/.installed-dev node-deps

@@ -111,11 +111,48 @@ class Config:
     WEBAUTHN_ORIGINS: tuple[str, ...] = ("http://localhost:8000", "http://localhost:3000")
 
     CLOCK_OFFSET = 0  # seconds; tests only (see authapi/clock.py)
+    CLOCK_FROZEN_AT = 0.0  # UNIX seconds; tests only: 0 = the real clock (authapi/clock.py)
     DEV_KEYS_DIR = "instance/keys"
+
+    # Passwords (issue 14, docs/passwords.md). New hashes: bcrypt (BCRYPT_ROUNDS) or
+    # argon2id (OWASP's minimum is the floor: 19 MiB and 2 iterations, or an equivalent).
+    PASSWORD_HASHER = "bcrypt"  # bcrypt | argon2id
+    ARGON2_TIME_COST = 2
+    ARGON2_MEMORY_COST = 19456  # KiB
+    ARGON2_PARALLELISM = 1
+    PASSWORD_MAX_LENGTH = 256  # characters, with argon2id (bcrypt: 72 UTF-8 bytes)
+    # Imported Firebase scrypt hashes: the project's hash parameters (base64).
+    FIREBASE_SCRYPT_SIGNER_KEY = ""
+    FIREBASE_SCRYPT_SALT_SEPARATOR = ""
+    FLASK_SECURITY_PASSWORD_SALT = ""  # imported flask-security$ hashes
+    PASSWORD_COMMON_CHECK = True  # refuse passwords on zxcvbn's common-password list
+    PASSWORD_MIN_STRENGTH = 0  # zxcvbn score 1-4 a new password needs; 0 = no check
+    # Have I Been Pwned range API (k-anonymity), off when empty,
+    # e.g. https://api.pwnedpasswords.com/range/
+    PWNED_PASSWORDS_URL = ""
+    PWNED_PASSWORDS_TIMEOUT = 2.0  # seconds
+    PWNED_PASSWORDS_FAIL_OPEN = True  # API down: accept the password (false: 503)
+    PWNED_PASSWORDS_CACHE_TTL = 24 * 60 * 60  # seconds a range answer is kept in Redis
+    # Second factors (docs/mfa.md). MFA_ENCRYPTION_KEY: base64 of 32 random bytes, the
+    # AES-GCM key of TOTP secrets at rest (`openssl rand -base64 32`); required in production,
+    # generated into DEV_KEYS_DIR elsewhere. Older keys that still decrypt: comma-separated.
+    MFA_ENCRYPTION_KEY = ""
+    MFA_ENCRYPTION_PREVIOUS_KEYS = ""
+    MFA_ISSUER = "authapi"  # the account's label in authenticator apps
+    MFA_TOKEN_EXPIRES_IN = 300  # seconds an mfa_token (password checked, code pending) lives
+    MFA_TOKEN_MAX_ATTEMPTS = 5  # wrong codes one mfa_token is worth
+    MFA_ENROLMENT_EXPIRES_IN = 600  # seconds to confirm a new TOTP secret
+    MFA_ATTEMPTS_PER_ACCOUNT = 10  # code/password checks per account per window
+    MFA_ATTEMPTS_WINDOW = 900  # seconds
 
 
 class DevelopmentConfig(Config):
     APP_ENV = "development"
+    # Every attempt still counts (the limit is what keeps 409s from listing who has an
+    # account), but a developer's own demo and Postman runs from 127.0.0.1 must not
+    # lock them out for an hour: production keeps the low defaults above.
+    RATELIMIT_REGISTER_PER_ADDRESS = "1000 per hour"
+    RATELIMIT_ACCOUNT_EMAILS_PER_ADDRESS = "1000 per hour"
 
 
 class TestingConfig(Config):
@@ -225,6 +262,13 @@ def _log_format(value: str) -> str:
     return fmt
 
 
+# Parsers that take a typed value as well as its text: applied to every value of their
+# setting, whatever its source. Another parser only ever gets text.
+TYPED_PARSERS: frozenset[Callable[[Any], Any]] = frozenset(
+    {as_int, as_float, as_str, _as_bool, _as_list, database_uri, _log_level, _log_format}
+)
+
+
 # Environment variable -> (config key, parser). The only place the environment is read.
 ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", database_uri),
@@ -276,18 +320,39 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LOG_LEVEL": ("LOG_LEVEL", _log_level),
     "LOG_FORMAT": ("LOG_FORMAT", _log_format),
     "METRICS_ENABLED": ("METRICS_ENABLED", _as_bool),
+    "PASSWORD_HASHER": ("PASSWORD_HASHER", str),
+    "ARGON2_TIME_COST": ("ARGON2_TIME_COST", int),
+    "ARGON2_MEMORY_COST": ("ARGON2_MEMORY_COST", int),
+    "ARGON2_PARALLELISM": ("ARGON2_PARALLELISM", int),
+    "PASSWORD_MAX_LENGTH": ("PASSWORD_MAX_LENGTH", int),
+    "FIREBASE_SCRYPT_SIGNER_KEY": ("FIREBASE_SCRYPT_SIGNER_KEY", str),
+    "FIREBASE_SCRYPT_SALT_SEPARATOR": ("FIREBASE_SCRYPT_SALT_SEPARATOR", str),
+    "FLASK_SECURITY_PASSWORD_SALT": ("FLASK_SECURITY_PASSWORD_SALT", str),
+    "PASSWORD_COMMON_CHECK": ("PASSWORD_COMMON_CHECK", _as_bool),
+    "PASSWORD_MIN_STRENGTH": ("PASSWORD_MIN_STRENGTH", int),
+    "PWNED_PASSWORDS_URL": ("PWNED_PASSWORDS_URL", str),
+    "PWNED_PASSWORDS_TIMEOUT": ("PWNED_PASSWORDS_TIMEOUT", float),
+    "PWNED_PASSWORDS_FAIL_OPEN": ("PWNED_PASSWORDS_FAIL_OPEN", _as_bool),
+    "PWNED_PASSWORDS_CACHE_TTL": ("PWNED_PASSWORDS_CACHE_TTL", int),
+    "MFA_ENCRYPTION_KEY": ("MFA_ENCRYPTION_KEY", str),
+    "MFA_ENCRYPTION_PREVIOUS_KEYS": ("MFA_ENCRYPTION_PREVIOUS_KEYS", str),
+    "MFA_ISSUER": ("MFA_ISSUER", str),
+    "MFA_TOKEN_EXPIRES_IN": ("MFA_TOKEN_EXPIRES_IN", int),
+    "MFA_TOKEN_MAX_ATTEMPTS": ("MFA_TOKEN_MAX_ATTEMPTS", int),
+    "MFA_ENROLMENT_EXPIRES_IN": ("MFA_ENROLMENT_EXPIRES_IN", int),
+    "MFA_ATTEMPTS_PER_ACCOUNT": ("MFA_ATTEMPTS_PER_ACCOUNT", int),
+    "MFA_ATTEMPTS_WINDOW": ("MFA_ATTEMPTS_WINDOW", int),
     "WEBAUTHN_RP_ID": ("WEBAUTHN_RP_ID", str),
     "WEBAUTHN_RP_NAME": ("WEBAUTHN_RP_NAME", str),
     "WEBAUTHN_ORIGINS": ("WEBAUTHN_ORIGINS", _as_list),
 }
 
 
-def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Translate the set environment variables into config keys.
-
-    Raises ``ValueError`` naming the variable when a value cannot be parsed.
-    """
+def parse_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The set environment variables as config keys, and the problems, each naming its
+    variable (every one, not just the first)."""
     settings: dict[str, Any] = {}
+    problems = []
     for env_name, (key, parse) in ENV_MAPPING.items():
         raw = environ.get(env_name)
         if raw is None or raw == "":
@@ -295,7 +360,18 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         try:
             settings[key] = parser_for(parse)(raw)
         except ValueError as exc:
-            raise ValueError(f"{env_name}: {exc}") from None
+            problems.append(f"{env_name}: {exc}")
+    return settings, problems
+
+
+def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Translate the set environment variables into config keys.
+
+    Raises ``ValueError`` naming the variable when a value cannot be parsed.
+    """
+    settings, problems = parse_environment(environ)
+    if problems:
+        raise ValueError("; ".join(problems))
     return settings
 
 

@@ -56,7 +56,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from authapi import demo, health, jwks, openapi
+    from authapi import demo, health, jwks, mfa, openapi
     from authapi.accounts import routes as accounts
     from authapi.admin import routes as admin
     from authapi.auth import routes as auth
@@ -71,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(jwks.blueprint)
     app.register_blueprint(demo.blueprint)
     app.register_blueprint(openapi.blueprint)
+    mfa.init_app(app)  # its keys, factor kinds and blueprints
     app.register_blueprint(passkeys.blueprint)
 
 

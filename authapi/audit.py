@@ -49,6 +49,12 @@ RECORDED: dict[Any, AuthEventName] = {
     events.user_disabled: AuthEventName.USER_DISABLED,
     events.user_enabled: AuthEventName.USER_ENABLED,
     events.user_deleted: AuthEventName.USER_DELETED,
+    events.mfa_required: AuthEventName.MFA_REQUIRED,
+    events.mfa_enrolled: AuthEventName.MFA_ENROLLED,
+    events.mfa_removed: AuthEventName.MFA_REMOVED,
+    events.mfa_used: AuthEventName.MFA_USED,
+    events.mfa_failed: AuthEventName.MFA_FAILED,
+    events.recovery_codes_generated: AuthEventName.RECOVERY_CODES_GENERATED,
     events.passkey_added: AuthEventName.PASSKEY_ADDED,
     events.passkey_renamed: AuthEventName.PASSKEY_RENAMED,
     events.passkey_removed: AuthEventName.PASSKEY_REMOVED,
@@ -58,6 +64,11 @@ RECORDED: dict[Any, AuthEventName] = {
 
 # The only signal arguments that reach a row (besides user_id).
 DETAIL_KEYS = ("reason", "session_id", "scope", "ended", "old_role", "new_role", "by", "via")
+DETAIL_KEYS += ("factor", "left")  # second factors (authapi.mfa)
+
+# Issue 14: a login upgraded a password hash (which format it was, which it is now).
+RECORDED[events.password_rehashed] = AuthEventName.PASSWORD_REHASHED
+DETAIL_KEYS += ("old_format", "new_format")
 DETAIL_KEYS += ("passkey_id",)
 
 

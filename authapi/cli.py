@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import time
 from pathlib import Path
 
 import click
@@ -11,7 +14,7 @@ from flask_migrate import upgrade
 from marshmallow import ValidationError
 from sqlalchemy import create_engine, make_url, text
 
-from authapi import keys
+from authapi import keys, user_transfer
 from authapi.admin import service as admin_service
 from authapi.errors import APIError
 from authapi.schemas import normalize_email, valid_email, validate_new_password
@@ -20,6 +23,7 @@ from authapi.users.repository import find_user_by_email
 
 keys_cli = AppGroup("keys", help="Generate and rotate the RSA keys that sign tokens.")
 users_cli = AppGroup("users", help="Manage user accounts.")
+SHOWN_ERRORS = 50  # bad rows listed by `flask users import`
 
 
 KINDS = ("ACCESS", "REFRESH")
@@ -177,3 +181,105 @@ def delete_user(email: str) -> None:
         raise click.ClickException(f"No user with email {normalize_email(email)}")
     users_service.delete_user(user)
     click.echo(f"Deleted {user.email} and ended their sessions.")
+
+
+@users_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(user_transfer.FORMATS),
+    help="jsonl or csv (default: from the file's extension).",
+)
+@click.option("--dry-run", is_flag=True, help="Check every row; import nothing.")
+@click.option(
+    "--on-conflict",
+    type=click.Choice(["fail", "skip"]),
+    default="fail",
+    show_default=True,
+    help="An email that already has an account: refuse the file, or skip that row.",
+)
+@click.option(
+    "--batch-size",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Rows written per COPY/INSERT (all in one transaction).",
+)
+def import_users(
+    file: Path, file_format: str | None, dry_run: bool, on_conflict: str, batch_size: int
+) -> None:
+    """Import users with their old password hashes (JSONL or CSV).
+
+    Columns: email, name, password_hash (required), role, verified, created_at.
+    All or nothing: one bad row refuses the file (each reported with its line).
+    Users log in with their old password; their hash is upgraded then.
+    """
+    try:
+        chosen = user_transfer.format_for(file, file_format)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="FILE") from None
+    started = time.perf_counter()
+    try:
+        with click.progressbar(
+            length=file.stat().st_size,
+            label="Checking users" if dry_run else "Importing users",
+            file=sys.stderr,
+        ) as bar:
+            report = user_transfer.import_file(
+                file,
+                chosen,
+                on_conflict=on_conflict,
+                dry_run=dry_run,
+                batch_size=batch_size,
+                on_progress=bar.update,
+            )
+    except user_transfer.ImportRefused as refused:
+        for error in refused.errors[:SHOWN_ERRORS]:
+            click.echo(f"line {error.line}: {error.message}", err=True)
+        more = len(refused.errors) - SHOWN_ERRORS
+        if more > 0:
+            click.echo(f"... and {more} more", err=True)
+        raise click.ClickException(
+            f"{len(refused.errors)} bad row(s) in {file.name}: nothing was imported"
+        ) from None
+    except user_transfer.ImportFailed as failed:
+        raise click.ClickException(f"nothing was imported: {failed}") from None
+    seconds = time.perf_counter() - started
+    skipped = len(report.skipped)
+    skipped_text = f", {skipped} skipped (already have an account)" if skipped else ""
+    if dry_run:
+        click.echo(f"Dry run: {report.imported} user(s) would be imported{skipped_text}.")
+        return
+    rate = f" ({report.imported / seconds:,.0f} users/s)" if seconds > 0 else ""
+    click.echo(f"Imported {report.imported} user(s){skipped_text} in {seconds:.1f} s{rate}.")
+
+
+@users_cli.command("export")
+@click.argument(
+    "file", default="-", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True)
+)
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(user_transfer.FORMATS),
+    help="jsonl or csv (default: from the file's extension; jsonl to stdout).",
+)
+def export_users(file: Path, file_format: str | None) -> None:
+    """Export every user with their hash, in the import format.
+
+    JSON Lines on stdout by default.
+
+    The file holds password hashes: it is created readable by its owner only.
+    """
+    if str(file) == "-":
+        count = user_transfer.export_users(sys.stdout, file_format or "jsonl")
+    else:
+        try:
+            chosen = user_transfer.format_for(file, file_format)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="FILE") from None
+        descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(descriptor, "w", encoding="utf-8", newline="") as stream:
+            count = user_transfer.export_users(stream, chosen)
+    click.echo(f"Exported {count} user(s).", err=True)

@@ -2,7 +2,9 @@
 
 ``CLOCK_OFFSET`` (seconds, testing only) lets a test run a second app "in the
 future" against the same database and Redis, so lifetimes are checked through
-HTTP without sleeping. Production refuses a non-zero offset.
+HTTP without sleeping. ``CLOCK_FROZEN_AT`` (UNIX seconds, testing only) stops it
+at one instant, for checks that depend on where "now" falls within a period (TOTP
+time steps). Production refuses both.
 """
 
 from __future__ import annotations
@@ -13,4 +15,7 @@ from flask import current_app
 
 
 def now() -> float:
+    frozen = float(current_app.config.get("CLOCK_FROZEN_AT") or 0)
+    if frozen:
+        return frozen
     return time.time() + float(current_app.config["CLOCK_OFFSET"])

@@ -19,10 +19,18 @@ from typing import Any
 from flask import Flask
 from limits import parse_many
 
-from authapi import durations, embedded, keys, redis_connection
+from authapi import durations, embedded, hashers, keys, redis_connection
+from authapi.hashers.argon2_family import meets_owasp_minimum
+from authapi.mfa import settings as mfa_settings
 from authapi.passkeys import relying_party
 from authapi.tokens import TokenKeys
-from config import ENV_MAPPING, config_class_for, parser_for
+from config import (
+    ENV_MAPPING,
+    TYPED_PARSERS,
+    config_class_for,
+    parse_environment,
+    parser_for,
+)
 
 KEY_NAMES = (
     "ACCESS_TOKEN_PRIVATE_KEY",
@@ -58,7 +66,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         app.config.from_object(config_class_for(environ))
     except ValueError as error:
         raise ConfigurationError(f"Invalid configuration: {error}") from None
-    from_env, problems = _from_environment(environ)
+    from_env, problems = parse_environment(environ)
     app.config.update(from_env)
     app.config.update(overrides)
     problems += type_settings(app.config)
@@ -81,29 +89,22 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         )
 
 
-def _from_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
-    """The set environment variables as config keys, and the problems (named by variable)."""
-    settings: dict[str, Any] = {}
-    problems = []
-    for env_name, (key, parse) in ENV_MAPPING.items():
-        raw = environ.get(env_name)
-        if raw is None or raw == "":
-            continue
-        try:
-            settings[key] = parser_for(parse)(raw)
-        except ValueError as error:
-            problems.append(f"{env_name}: {error}")
-    return settings, problems
-
-
 def type_settings(config: dict[str, Any]) -> list[str]:
-    """Every mapped setting through its parser, whatever its source; the problems."""
+    """Every mapped setting through its parser, whatever its source; the problems.
+
+    A text value always goes through its parser. A typed value goes through the
+    parsers of config.TYPED_PARSERS (``int``, ``float``, ``str`` strictly, booleans,
+    lists...); a parser made for text only (a new setting's own) is trusted with it.
+    """
     problems = []
     for key, parse in {key: parse for key, parse in ENV_MAPPING.values()}.items():
         if key not in config:
             continue
+        value, parse = config[key], parser_for(parse)
+        if not isinstance(value, str) and parse not in TYPED_PARSERS:
+            continue
         try:
-            config[key] = parser_for(parse)(config[key])
+            config[key] = parse(value)
         except ValueError as error:
             problems.append(f"{key}: {error}")
     return problems
@@ -283,6 +284,36 @@ def check_production(config: Mapping[str, Any], given: Collection[str]) -> Probl
         yield "Production needs COOKIE_SECURE=true (cookies only over HTTPS)"
 
 
+def check_password_config(config: Mapping[str, Any], given: Collection[str]) -> Problems:
+    """Password hashing and checks (issue 14: docs/passwords.md)."""
+    hasher = config["PASSWORD_HASHER"]
+    if hasher not in hashers.base.HASHERS:
+        yield f"PASSWORD_HASHER must be bcrypt or argon2id, got {hasher!r}"
+    memory, time_cost = config["ARGON2_MEMORY_COST"], config["ARGON2_TIME_COST"]
+    if not meets_owasp_minimum(memory, time_cost) or config["ARGON2_PARALLELISM"] < 1:
+        yield (
+            "ARGON2_MEMORY_COST (KiB) and ARGON2_TIME_COST are below OWASP's minimum for "
+            "argon2id: use at least 19456 KiB with 2 iterations (or 47104/1, 12288/3, "
+            "9216/4, 7168/5), and ARGON2_PARALLELISM >= 1"
+        )
+    if not 8 <= config["PASSWORD_MAX_LENGTH"] <= 4096:
+        yield "PASSWORD_MAX_LENGTH must be between 8 and 4096 characters"
+    for name in ("FIREBASE_SCRYPT_SIGNER_KEY", "FIREBASE_SCRYPT_SALT_SEPARATOR"):
+        try:
+            hashers.base.b64decode_strict(config[name])
+        except hashers.MalformedHash:
+            yield f"{name} must be base64 (as Firebase shows it)"
+    if not 0 <= config["PASSWORD_MIN_STRENGTH"] <= 4:
+        yield "PASSWORD_MIN_STRENGTH must be 0 (off) or a zxcvbn score 1-4"
+    url = config["PWNED_PASSWORDS_URL"]
+    if url and not url.startswith(("http://", "https://")):
+        yield "PWNED_PASSWORDS_URL must start with https:// (or http://)"
+    if not 0 < config["PWNED_PASSWORDS_TIMEOUT"] <= 30:
+        yield "PWNED_PASSWORDS_TIMEOUT must be between 0 and 30 seconds"
+    if config["PWNED_PASSWORDS_CACHE_TTL"] < 1:
+        yield "PWNED_PASSWORDS_CACHE_TTL must be at least 1 second"
+
+
 # Every check, run in this order; a new one: append it.
 CHECKS: list[Callable[[Mapping[str, Any], Collection[str]], Problems]] = [
     check_redis_config,
@@ -291,6 +322,8 @@ CHECKS: list[Callable[[Mapping[str, Any], Collection[str]], Problems]] = [
     check_rate_limits,
     check_limits_and_origins,
     check_production,
+    check_password_config,
+    mfa_settings.check,
     relying_party.check_config,
 ]
 

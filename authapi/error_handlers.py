@@ -33,7 +33,7 @@ HTTP_MESSAGES = {
     405: "Method not allowed",
     413: "Request body too large (limit is {limit} bytes)",
     415: "Content-Type must be application/json",
-    429: "Too many requests, please try again later",
+    429: "Too many requests, please try again in {seconds} seconds",
     431: "Request headers too large",
 }
 
@@ -45,6 +45,7 @@ def error_response(
     errors: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     code: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "status": "fail" if status_code < 500 else "error",
@@ -53,6 +54,8 @@ def error_response(
     }
     if errors:
         body["errors"] = errors
+    # More top-level fields (APIError.extra), never replacing the envelope's own.
+    body.update({key: value for key, value in (extra or {}).items() if key not in body})
     response = jsonify(body)
     response.status_code = status_code
     for name, value in (headers or {}).items():
@@ -72,6 +75,7 @@ def handle_api_error(error: APIError) -> Response:
         errors=error.errors,
         headers=error.headers,
         code=error.code,
+        extra=error.extra,
     )
 
 
@@ -87,8 +91,9 @@ def handle_http_exception(error: HTTPException) -> Response:
     elif status == 413:
         message = HTTP_MESSAGES[413].format(limit=current_app.config["MAX_CONTENT_LENGTH"])
     elif status == 429:
-        message = HTTP_MESSAGES[429]
-        headers = {"Retry-After": str(_retry_after_seconds())}
+        seconds = _retry_after_seconds()
+        message = HTTP_MESSAGES[429].format(seconds=seconds)
+        headers = {"Retry-After": str(seconds)}
     elif status >= 500:
         message = "Something went wrong"
     else:

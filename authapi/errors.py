@@ -43,6 +43,7 @@ class APIError(Exception):
         errors: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         code: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message or self.message)
         if message is not None:
@@ -55,6 +56,8 @@ class APIError(Exception):
             self.code = CODE_BY_STATUS.get(status_code, self.code)
         self.errors = errors
         self.headers = headers or {}
+        # More top-level envelope fields (e.g. the mfa_token of a 403 mfa_required).
+        self.extra = extra or {}
 
 
 class ValidationFailed(APIError):

@@ -33,6 +33,16 @@ password_reset = _signals.signal("password-reset")  # ended (sessions)
 role_changed = _signals.signal("role-changed")  # old_role, new_role, by
 user_disabled = _signals.signal("user-disabled")  # by, ended (sessions)
 user_enabled = _signals.signal("user-enabled")  # by
+# A login replaced a hash in an older format or parameters: old_format, new_format
+password_rehashed = _signals.signal("password-rehashed")
+# Second factors (authapi.mfa). factor: totp, recovery_code, passkey...; via: what the
+# check was for (login, totp_confirm, totp_disable, recovery_codes, ...).
+mfa_required = _signals.signal("mfa-required")  # the password was right; methods
+mfa_enrolled = _signals.signal("mfa-enrolled")  # factor
+mfa_removed = _signals.signal("mfa-removed")  # factor, by (the admin, if one did it)
+mfa_used = _signals.signal("mfa-used")  # factor, via, left (recovery codes)
+mfa_failed = _signals.signal("mfa-failed")  # factor, via, reason
+recovery_codes_generated = _signals.signal("recovery-codes-generated")  # left
 # Passkeys: passkey_id (the row id, never the credential) on each; reason on failures
 # (challenge, unknown_credential, other_user, user_handle, verification, counter,
 # backup_eligibility, registration); via on uses (login, mfa); by on admin removals.

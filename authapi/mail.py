@@ -48,16 +48,16 @@ class MailSettings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MailSettings:
-        server = str(config["MAIL_SERVER"]).strip()
+        server = config["MAIL_SERVER"].strip()
         return cls(
             server=server,
-            port=int(config["MAIL_PORT"]),
-            username=str(config["MAIL_USERNAME"]),
-            password=str(config["MAIL_PASSWORD"]),
-            use_tls=bool(config["MAIL_USE_TLS"]),
-            use_ssl=bool(config["MAIL_USE_SSL"]),
-            sender=str(config["MAIL_SENDER"]),
-            timeout=float(config["MAIL_TIMEOUT"]),
+            port=config["MAIL_PORT"],
+            username=config["MAIL_USERNAME"],
+            password=config["MAIL_PASSWORD"],
+            use_tls=config["MAIL_USE_TLS"],
+            use_ssl=config["MAIL_USE_SSL"],
+            sender=config["MAIL_SENDER"],
+            timeout=config["MAIL_TIMEOUT"],
             log_only=not server and config["APP_ENV"] != "production",
         )
 

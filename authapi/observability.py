@@ -37,6 +37,7 @@ MAX_LOGGED_PATH = 512
 SENSITIVE_URL_VARIABLE = re.compile(r"token|code|secret|password", re.IGNORECASE)
 # The only signal arguments that reach a log line; anything else a signal carries is dropped.
 EVENT_FIELDS = ("scope", "ended", "generation", "reason", "by", "old_role", "new_role")
+EVENT_FIELDS += ("factor", "via")  # second factors (authapi.mfa): never a code or secret
 WARNING_EVENTS = frozenset({events.login_failed, events.refresh_reuse_detected})
 # Events that authenticate the caller: the access line then names their account.
 AUTHENTICATING_EVENTS = frozenset({events.login_succeeded, events.token_refreshed})
@@ -52,13 +53,12 @@ class _State:
 
 def init_app(app: Flask) -> None:
     """Configure the log handler, hook into requests and auth events, add /metrics."""
-    level = str(app.config["LOG_LEVEL"]).strip().upper()
-    fmt = str(app.config["LOG_FORMAT"]).strip().lower()
+    level, fmt = app.config["LOG_LEVEL"], app.config["LOG_FORMAT"]  # typed by the settings step
     if level not in LOG_LEVELS:
         raise ConfigurationError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     if fmt not in LOG_FORMATS:
         raise ConfigurationError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
-    metrics_enabled = bool(app.config["METRICS_ENABLED"])
+    metrics_enabled = app.config["METRICS_ENABLED"]
     problem = metrics.check_multiprocess_dir() if metrics_enabled else None
     if problem:
         raise ConfigurationError(problem)

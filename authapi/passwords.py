@@ -1,4 +1,7 @@
-"""Password hashing with bcrypt.
+"""Where password hashing runs: a small low-priority thread pool per process.
+
+The hash formats themselves (bcrypt, argon2id and the foreign ones imported users
+bring) live in :mod:`authapi.hashers`.
 
 Hashing is CPU-bound (about 0.2 s at cost 12) and releases the GIL, so a login
 storm could occupy every worker thread and every core. Each process therefore
@@ -16,11 +19,12 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TypeVar
 
-import bcrypt
 from flask import current_app
+
+from authapi import hashers
 
 log = logging.getLogger(__name__)
 
@@ -83,32 +87,41 @@ def password_fits_bcrypt(password: str) -> bool:
 
 
 def hash_password(password: str) -> str:
-    """Hash a password with the configured cost. The caller has validated its length."""
-    rounds = int(current_app.config["BCRYPT_ROUNDS"])
-    hashed = _in_pool(bcrypt.hashpw, password.encode("utf-8"), bcrypt.gensalt(rounds))
-    return hashed.decode("ascii")
+    """Hash a password with the configured hasher (PASSWORD_HASHER) and parameters.
+
+    The caller has validated its length (authapi.password_policy).
+    """
+    settings = hash_settings()
+    return _in_pool(partial(hashers.new_hash, password, settings))
 
 
 @lru_cache(maxsize=8)
-def _dummy_hash(rounds: int) -> bytes:
-    return _in_pool(bcrypt.hashpw, b"authapi-dummy-password", bcrypt.gensalt(rounds))
+def _dummy_hash(settings: hashers.HashSettings) -> str:
+    return _in_pool(partial(hashers.new_hash, "authapi-dummy-password", settings))
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     """Check a password against a stored hash; ``None`` checks against a dummy hash.
 
-    Always costs exactly one bcrypt check, whether the account exists, the password
-    is too long for bcrypt, or the stored hash is malformed, so that failures look
-    and take the same.
+    The stored hash may be in any format :mod:`authapi.hashers` knows (imported
+    users). An unknown email, a malformed stored hash or a password too long for
+    bcrypt costs exactly one check too: against a dummy hash made by the configured
+    hasher with its current parameters, so that failures look and take the same.
     """
-    encoded = password.encode("utf-8")
-    too_long = len(encoded) > MAX_PASSWORD_BYTES
-    rounds = int(current_app.config["BCRYPT_ROUNDS"])
-    target = _dummy_hash(rounds) if password_hash is None else password_hash.encode("ascii")
-    candidate = encoded[:MAX_PASSWORD_BYTES] if too_long else encoded
-    try:
-        matches = _in_pool(bcrypt.checkpw, candidate, target)
-    except ValueError:  # malformed stored hash ("Invalid salt")
-        _in_pool(bcrypt.checkpw, candidate, _dummy_hash(rounds))
-        return False
-    return matches and password_hash is not None and not too_long
+    settings = hash_settings()
+    if password_hash is not None:
+        try:
+            return _in_pool(partial(hashers.verify, password, password_hash, settings))
+        except hashers.MalformedHash:
+            pass
+    _in_pool(partial(hashers.verify, password, _dummy_hash(settings), settings))
+    return False
+
+
+def hash_settings() -> hashers.HashSettings:
+    return hashers.HashSettings.from_config(current_app.config)
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Is a stored hash in anything but the configured hasher and parameters?"""
+    return hashers.needs_rehash(password_hash, hash_settings())

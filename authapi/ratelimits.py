@@ -126,3 +126,11 @@ def limit_account_emails(view: Callable[..., Any]) -> Callable[..., Any]:
         key_func=client_address,
         exempt_when=_limits_off,
     )(view)
+
+
+def limit_mfa_login(view: Callable[..., Any]) -> Callable[..., Any]:
+    """POST /api/auth/login/mfa per client address (the login budget's setting, its own
+    counter); codes are also limited per account and per mfa_token (authapi.mfa)."""
+    return limiter.limit(
+        _setting("RATELIMIT_LOGIN_PER_ADDRESS"), key_func=client_address, scope="login-mfa-address"
+    )(view)

@@ -12,12 +12,12 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from authapi import password_policy
 from authapi.models import AuthEventName, Role
-from authapi.passwords import MAX_PASSWORD_BYTES
 
 NAME_MAX = 100
 EMAIL_MAX = 254
-PASSWORD_MIN = 8
+PASSWORD_MIN = password_policy.PASSWORD_MIN
 
 
 def has_control_characters(value: str) -> bool:
@@ -83,12 +83,8 @@ def _validate_name(value: str) -> None:
 
 
 def validate_new_password(value: str) -> None:
-    if len(value) < PASSWORD_MIN:
-        raise ValidationError(f"Password must be at least {PASSWORD_MIN} characters")
-    if len(value.encode("utf-8")) > MAX_PASSWORD_BYTES:
-        raise ValidationError(f"Password must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8")
-    if "\x00" in value:
-        raise ValidationError("Password must not contain NUL characters")
+    """Every rule for a new password, in one place: authapi.password_policy."""
+    password_policy.check_new_password(value)
 
 
 class NewPasswordSchema(Schema):
@@ -98,10 +94,12 @@ class NewPasswordSchema(Schema):
         required=True,
         validate=validate_new_password,
         error_messages={"required": "Password is required", "null": "Password is required"},
+        metadata={"example": "correct horse battery staple"},
     )
     passwordConfirm = fields.String(  # noqa: N815 - the tutorial's field name
         required=True,
         load_only=True,
+        metadata={"example": "correct horse battery staple"},
         error_messages={
             "required": "Please confirm your password",
             "null": "Please confirm your password",
@@ -125,9 +123,11 @@ class RegisterSchema(NewPasswordSchema):
         required=True,
         validate=_validate_name,
         error_messages={"required": "Name is required", "null": "Name is required"},
+        metadata={"example": "Alice"},
     )
     email = Email(
         required=True,
+        metadata={"example": "alice@example.com"},
         error_messages={
             "required": "Email address is required",
             "null": "Email address is required",
@@ -147,10 +147,12 @@ class LoginSchema(Schema):
             "required": "Email address is required",
             "null": "Email address is required",
         },
+        metadata={"example": "alice@example.com"},
     )
     password = fields.String(
         required=True,
         error_messages={"required": "Password is required", "null": "Password is required"},
+        metadata={"example": "correct horse battery staple"},
     )
 
 
@@ -166,11 +168,11 @@ class UtcDateTime(fields.DateTime):
 class UserSchema(Schema):
     """The public user object. Never the password hash."""
 
-    id = fields.UUID()
-    name = fields.String()
-    email = fields.String()
+    id = fields.UUID(metadata={"example": "3f2b8c1e-5d4a-4b7e-9c1f-2a6d8e0b4c71"})
+    name = fields.String(metadata={"example": "Alice"})
+    email = fields.String(metadata={"example": "alice@example.com"})
     role = fields.Function(lambda user: user.role.value)
-    photo = fields.String()
+    photo = fields.String(metadata={"example": "default.png"})
     verified = fields.Boolean()
     created_at = UtcDateTime(format="iso")
     updated_at = UtcDateTime(format="iso")
@@ -187,6 +189,7 @@ class ChangePasswordSchema(NewPasswordSchema):
 
     currentPassword = fields.String(  # noqa: N815 - camelCase like the tutorial's fields
         required=True,
+        metadata={"example": "my old password"},
         error_messages={
             "required": "Current password is required",
             "null": "Current password is required",
@@ -202,6 +205,7 @@ class RefreshSchema(Schema):
 
     refresh_token = fields.String(
         required=True,
+        metadata={"example": "eyJhbGciOiJSUzI1NiIs...the refresh token from a token-mode login"},
         error_messages={
             "required": "refresh_token is required",
             "null": "refresh_token is required",
@@ -210,12 +214,14 @@ class RefreshSchema(Schema):
 
 
 class SessionSchema(Schema):
-    id = fields.String()
+    id = fields.String(metadata={"example": "kG9wZ3J1c3QtbWUtMTI4LWJpdA"})
     created_at = fields.Function(lambda session: _iso(session.created_at))
     last_used_at = fields.Function(lambda session: _iso(session.last_used_at))
     expires_at = fields.Function(lambda session: _iso(session.expires_at))
-    ip = fields.String()
-    user_agent = fields.String()
+    ip = fields.String(metadata={"example": "203.0.113.7"})
+    user_agent = fields.String(
+        metadata={"example": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
+    )
 
 
 def _iso(timestamp: float) -> str:
@@ -241,6 +247,7 @@ class EmailSchema(Schema):
 
     email = Email(
         required=True,
+        metadata={"example": "alice@example.com"},
         error_messages={
             "required": "Email address is required",
             "null": "Email address is required",
@@ -272,12 +279,19 @@ class AdminUserUpdateSchema(Schema):
     """PATCH /api/users/<id>. Unknown fields (email, verified, password...) are a 400
     rather than silently ignored: an admin who sends them expects them to apply."""
 
-    name = fields.String(validate=_validate_name, error_messages={"null": "Name is required"})
+    name = fields.String(
+        validate=_validate_name,
+        error_messages={"null": "Name is required"},
+        metadata={"example": "Alice Smith"},
+    )
     role = fields.String(
         validate=validate.OneOf([role.value for role in Role], error="Role must be user or admin"),
         error_messages={"null": "Role must be user or admin"},
+        metadata={"example": "user"},
     )
-    disabled = StrictBoolean(error_messages={"null": "Must be true or false"})
+    disabled = StrictBoolean(
+        error_messages={"null": "Must be true or false"}, metadata={"example": False}
+    )
 
     @validates_schema
     def not_empty(self, data: dict[str, Any], **kwargs: Any) -> None:

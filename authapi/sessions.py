@@ -4,7 +4,8 @@ Key layout (every key of one user shares the ``{u:<user id>}`` hash tag, so the
 multi-key scripts below run on a Redis Cluster without CROSSSLOT errors):
 
 - ``<prefix>:{u:<uid>}:session:<sid>``  hash: gen, created_at, last_used_at,
-  rotated_at, expires_at (absolute cap), ip, user_agent. TTL = idle timeout.
+  rotated_at, expires_at (absolute cap), ip, user_agent, amr (how the session was
+  signed in: RFC 8176 values, space-separated). TTL = idle timeout.
 - ``<prefix>:{u:<uid>}:sessions``       sorted set: sid -> expires_at (the index
   used to list and end a user's sessions). TTL = the session cap.
 - ``<prefix>:{u:<uid>}:user``           the user's public data, cached for the
@@ -41,12 +42,12 @@ return {1, redis.call('GET', KEYS[2])}
 """
 
 # KEYS: session, index. ARGV: token gen, now, reuse interval, idle ttl, sid.
-# Returns {outcome, gen, ttl}: outcome 1 rotated, 2 reuse within the grace window
+# Returns {outcome, gen, ttl, amr}: outcome 1 rotated, 2 reuse within the grace window
 # (answer with the current generation, no increment), 0 session gone or a generation
 # never issued here (refused, session untouched), -1 reuse outside the window
 # (session revoked). Decision and increment are one atomic step.
 _ROTATE = """
-local h = redis.call('HMGET', KEYS[1], 'gen', 'rotated_at', 'expires_at')
+local h = redis.call('HMGET', KEYS[1], 'gen', 'rotated_at', 'expires_at', 'amr')
 if not h[1] then return {0, 0, 0} end
 local gen, token_gen, now = tonumber(h[1]), tonumber(ARGV[1]), tonumber(ARGV[2])
 local remaining = tonumber(h[3]) - now
@@ -60,10 +61,10 @@ if token_gen == gen then
   gen = gen + 1
   redis.call('HSET', KEYS[1], 'gen', gen, 'rotated_at', ARGV[2], 'last_used_at', ARGV[2])
   redis.call('EXPIRE', KEYS[1], math.ceil(ttl))
-  return {1, gen, math.ceil(ttl)}
+  return {1, gen, math.ceil(ttl), h[4] or ''}
 end
 if token_gen == gen - 1 and now - tonumber(h[2] or '0') < tonumber(ARGV[3]) then
-  return {2, gen, math.ceil(ttl)}
+  return {2, gen, math.ceil(ttl), h[4] or ''}
 end
 redis.call('DEL', KEYS[1]); redis.call('ZREM', KEYS[2], ARGV[5])
 return {-1, gen, 0}
@@ -80,11 +81,16 @@ class SessionInfo:
     user_agent: str
 
 
+# Sessions stored before ``amr`` was recorded were all password logins.
+DEFAULT_AMR = ("pwd",)
+
+
 @dataclass(frozen=True)
 class Rotation:
     outcome: str  # "rotated" | "grace" | "gone" | "reused"
     generation: int
     lifetime: int
+    amr: tuple[str, ...] = DEFAULT_AMR
 
 
 def session_key(user_id: str, session_id: str) -> str:
@@ -107,8 +113,18 @@ def max_age() -> int:
     return seconds(durations().session_max_age)
 
 
-def create(user_id: str, *, ip: str, user_agent: str, now: float | None = None) -> str:
-    """Start a new session (128-bit random id) and return its id. Generation starts at 0."""
+def create(
+    user_id: str,
+    *,
+    ip: str,
+    user_agent: str,
+    amr: tuple[str, ...] = DEFAULT_AMR,
+    now: float | None = None,
+) -> str:
+    """Start a new session (128-bit random id) and return its id. Generation starts at 0.
+
+    ``amr``: how the user signed in (RFC 8176); refreshed access tokens carry it on.
+    """
     now = clock.now() if now is None else now
     session_id = secrets.token_urlsafe(16)
     expires_at = now + max_age()
@@ -125,6 +141,7 @@ def create(user_id: str, *, ip: str, user_agent: str, now: float | None = None) 
             "expires_at": expires_at,
             "ip": ip,
             "user_agent": user_agent[:USER_AGENT_MAX],
+            "amr": " ".join(amr),
         },
     )
     pipe.expire(key, ttl)
@@ -156,9 +173,12 @@ def rotate(
         idle_timeout(),
         session_id,
     ]
-    outcome, generation, lifetime = script(_ROTATE)(keys=keys, args=args)
+    outcome, generation, lifetime, *rest = script(_ROTATE)(keys=keys, args=args)
     names = {1: "rotated", 2: "grace", 0: "gone", -1: "reused"}
-    return Rotation(outcome=names[int(outcome)], generation=int(generation), lifetime=int(lifetime))
+    amr = tuple(rest[0].split()) if rest and rest[0] else DEFAULT_AMR
+    return Rotation(
+        outcome=names[int(outcome)], generation=int(generation), lifetime=int(lifetime), amr=amr
+    )
 
 
 def delete(user_id: str, session_id: str) -> bool:

@@ -187,9 +187,18 @@ def access_lifetime() -> int:
     return seconds(durations().access_token)
 
 
-def issue_access_token(user_id: str, session_id: str, *, now: float | None = None) -> str:
+def issue_access_token(
+    user_id: str,
+    session_id: str,
+    *,
+    amr: tuple[str, ...] | None = None,
+    now: float | None = None,
+) -> str:
+    """``amr``: RFC 8176 authentication methods (``pwd``, ``otp``, ``mfa``...), as a claim."""
     now = clock.now() if now is None else now
-    claims = {"sub": user_id, "sid": session_id}
+    claims: dict[str, Any] = {"sub": user_id, "sid": session_id}
+    if amr:
+        claims["amr"] = list(amr)
     return encode(
         claims, _keys().access, kind=ACCESS, lifetime=access_lifetime(), policy=_policy(), now=now
     )

@@ -110,7 +110,12 @@ def _key_values(prefix: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def key_config() -> dict[str, str]:
-    return {**_key_values("ACCESS_TOKEN"), **_key_values("REFRESH_TOKEN")}
+    mfa_key = base64.b64encode(os.urandom(32)).decode()
+    return {
+        **_key_values("ACCESS_TOKEN"),
+        **_key_values("REFRESH_TOKEN"),
+        "MFA_ENCRYPTION_KEY": mfa_key,
+    }
 
 
 @pytest.fixture(scope="session")

@@ -326,11 +326,33 @@ def test_login_cookies_transparent_refresh_and_logout(new_device):
     assert device.document_cookie() == ""
     device.screenshot("flow-05-logged-out-again")
 
-    # A reload stays logged out: the refresh on load is refused (403).
+    # A reload stays logged out, without asking the API: no logged_in flag, no login.
     device.forget_traffic()
     device.open()
     expect(device.testid("auth-state")).to_have_text("Logged out")
-    assert ("GET", REFRESH, 403) in device.responses
+    assert device.requests == []
+
+
+def test_the_page_loads_logged_out_without_a_request_or_a_console_error(new_device):
+    device = new_device("first visit")
+    console_errors: list[str] = []
+    device.page.on(
+        "console", lambda message: message.type == "error" and console_errors.append(message.text)
+    )
+    device.page.on("pageerror", lambda error: console_errors.append(str(error)))
+    device.open()
+    expect(device.testid("auth-state")).to_have_text("Logged out")
+    expect(device.testid("login-form")).to_be_visible()
+    assert console_errors == []
+    assert device.requests == []
+    # A reload with a live login (the logged_in flag set) does ask who we are.
+    register_through_ui(device, "Alice", "alice@example.com", PASSWORD)
+    login_through_ui(device, "alice@example.com", PASSWORD)
+    device.forget_traffic()
+    device.open()
+    expect(device.testid("me-email")).to_have_text("alice@example.com")
+    assert ("GET", ME) in device.requests
+    assert console_errors == []
 
 
 def test_a_second_browser_is_an_independent_session_that_can_be_ended(app, new_device):
@@ -383,14 +405,15 @@ def test_a_second_browser_is_an_independent_session_that_can_be_ended(app, new_d
     assert phone.responses == [("GET", ME, 401)]
     phone.screenshot("devices-04-phone-logged-out")
 
-    # Its refresh token died with the session too: once the access token expires,
-    # the refresh on load is refused (403).
+    # A reload asks nothing (the page dropped the logged_in flag), and the refresh
+    # token the browser still holds died with the session: refused (403).
     phone.expire_access_token()
     phone.forget_traffic()
     phone.open()
     expect(phone.testid("auth-state")).to_have_text("Logged out")
-    assert phone.api_calls(REFRESH) == [("GET", REFRESH)]
-    assert ("GET", REFRESH, 403) in phone.responses
+    assert phone.requests == []
+    assert "refresh_token" in phone.cookies()
+    assert phone.context.request.get(phone.base_url + REFRESH).status == 403
 
     # The laptop is unaffected.
     with laptop.page.expect_response(is_api_response(ME, 200)):

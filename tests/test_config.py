@@ -228,3 +228,18 @@ def test_every_problem_is_reported_at_once(base_config, monkeypatch):
         )
     assert "2 problems" in str(error.value)
     assert "BCRYPT_ROUNDS" in str(error.value) and "2 per minit" in str(error.value)
+
+
+def test_a_text_only_parser_of_a_new_setting_is_given_text_only(base_config, monkeypatch):
+    """A setting appended to ENV_MAPPING with its own text parser keeps a typed default."""
+
+    def parse_pairs(value: str) -> dict[str, str]:
+        return dict(item.split("=", 1) for item in value.split(","))
+
+    monkeypatch.setitem(ENV_MAPPING, "EXAMPLE_PAIRS", ("EXAMPLE_PAIRS", parse_pairs))
+    typed = create_app({**base_config, "EXAMPLE_PAIRS": {"a": "1"}})
+    assert typed.config["EXAMPLE_PAIRS"] == {"a": "1"}
+    text = create_app({**base_config, "EXAMPLE_PAIRS": "a=1,b=2"})
+    assert text.config["EXAMPLE_PAIRS"] == {"a": "1", "b": "2"}
+    monkeypatch.setenv("EXAMPLE_PAIRS", "c=3")
+    assert create_app(base_config).config["EXAMPLE_PAIRS"] == {"c": "3"}

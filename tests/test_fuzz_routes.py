@@ -316,7 +316,7 @@ def test_login_with_arbitrary_credentials_is_the_generic_400_or_a_real_login(
         return
     assert (response.status_code, body) == (
         400,
-        {"status": "fail", "message": INVALID_CREDENTIALS},
+        {"status": "fail", "code": "invalid_credentials", "message": INVALID_CREDENTIALS},
     )
     assert "Set-Cookie" not in response.headers
 

@@ -27,7 +27,7 @@ def count_checks(monkeypatch):
         calls.append(hashed[:7])
         return real_checkpw(password, hashed)
 
-    monkeypatch.setattr(passwords.bcrypt, "checkpw", counting_checkpw)
+    monkeypatch.setattr(bcrypt, "checkpw", counting_checkpw)
     return calls
 
 
@@ -129,7 +129,7 @@ def test_no_more_hashes_run_at_once_than_configured(make_app, monkeypatch):
             with lock:
                 inside -= 1
 
-    monkeypatch.setattr(passwords.bcrypt, "checkpw", watched_checkpw)
+    monkeypatch.setattr(bcrypt, "checkpw", watched_checkpw)
     with ThreadPoolExecutor(max_workers=4) as clients:
         answers = list(
             clients.map(

@@ -37,7 +37,10 @@ def test_failed_logins_per_account_get_429_with_retry_after(make_app, redis_clie
         assert_fail(_wrong_login(client), 400, "Invalid email or password")
     blocked = _wrong_login(client)
     assert_fail(blocked, 429)
-    assert 1 <= int(blocked.headers["Retry-After"]) <= 301  # the 5-minute window (+1 s rounding)
+    wait = int(blocked.headers["Retry-After"])
+    assert 1 <= wait <= 301  # the 5-minute window (+1 s rounding)
+    # The message says how long, as the header does, for people reading it.
+    assert blocked.json["message"] == f"Too many requests, please try again in {wait} seconds"
     # While blocked, even the right password is refused: success must not leak.
     right = client.post(
         "/api/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
@@ -146,6 +149,27 @@ def test_an_app_with_limits_on_leaves_an_app_with_limits_off_unlimited(client, m
               "passwordConfirm": PASSWORD},
     )  # fmt: skip
     assert_fail(blocked, 429)
+
+
+def test_development_lets_a_developer_register_again_and_again(make_app):
+    """Ten attempts an hour (400s and 409s count) would lock a developer out of their own
+    demo; development counts every attempt too, against a far higher bound."""
+    from config import DevelopmentConfig, ProductionConfig
+
+    assert ProductionConfig.RATELIMIT_REGISTER_PER_ADDRESS == "10 per hour"
+    client = make_app(APP_ENV="development", RATELIMIT_ENABLED=True).test_client()
+    register(client)
+    for _ in range(15):
+        assert_fail(client.post("/api/auth/register", json={"name": "Alice"}), 400)
+        assert_fail(
+            client.post(
+                "/api/auth/register",
+                json={"name": "A", "email": "alice@example.com", "password": PASSWORD,
+                      "passwordConfirm": PASSWORD},
+            ),
+            409,
+        )  # fmt: skip
+    assert DevelopmentConfig.RATELIMIT_REGISTER_PER_ADDRESS == "1000 per hour"
 
 
 def test_rate_limits_are_on_by_default():

@@ -212,3 +212,36 @@ def test_create_admin_uses_the_registration_and_promotion_rules(app, client):
     assert promoted.exit_code == 0, promoted.output
     # The cached copy of the user is dropped, as the admin API does.
     assert client.get("/api/users/me", headers=carol).json["data"]["user"]["role"] == "admin"
+
+
+def test_a_cors_preflight_of_a_protected_route_needs_no_token(client):
+    """Browsers send preflights without credentials; the view (and the hook) never run."""
+    for path, method in (("/api/users/me", "GET"), ("/api/users/me/password", "PATCH")):
+        with client:
+            response = client.options(
+                path,
+                headers={
+                    "Origin": "http://localhost:3000",
+                    "Access-Control-Request-Method": method,
+                    "Access-Control-Request-Headers": "authorization, content-type",
+                },
+            )
+            assert "current_user" not in g
+        assert response.status_code == 204, path
+        assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+
+
+def test_the_decorators_load_the_caller_themselves_without_the_hook(make_app):
+    """A view whose hook did not run (an app that lacks it) is still protected."""
+    from authapi.auth.guard import load_current_user
+
+    bare = make_app()
+    hooks = bare.before_request_funcs[None]
+    hooks.remove(load_current_user)
+    client = bare.test_client(use_cookies=False)
+    register(client)
+    caller = bearer(login(client))
+    assert _code(client.get("/api/users/me"), 401) == "not_logged_in"
+    me = client.get("/api/users/me", headers=caller)
+    assert me.status_code == 200 and me.json["data"]["user"]["email"] == "alice@example.com"
+    assert _code(client.get("/api/users", headers=caller), 403) == "admins_only"

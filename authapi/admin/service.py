@@ -21,6 +21,7 @@ from authapi.models import Role, User
 from authapi.queries import Page, escape_like, paginate
 from authapi.schemas import normalize_email
 from authapi.users import service as users_service
+from authapi.users.repository import find_user_for_change
 
 USER_NOT_FOUND = "User not found"
 LAST_ADMIN = "The last admin cannot be demoted, disabled or deleted"
@@ -41,10 +42,7 @@ def list_users(
 
 
 def get_user(user_id: uuid.UUID, *, for_update: bool = False) -> User:
-    query = select(User).where(User.id == user_id).execution_options(populate_existing=True)
-    if for_update:
-        query = query.with_for_update()
-    user = db.session.scalar(query)
+    user = find_user_for_change(user_id, lock=for_update)
     if user is None:
         raise NotFound(USER_NOT_FOUND, code="user_not_found")
     return user

@@ -12,7 +12,7 @@ LOGGED_IN_COOKIE = "logged_in"
 
 def _common() -> dict:
     # No Domain attribute: a page on localhost:3000 must see cookies set by :8000.
-    return {"secure": bool(current_app.config["COOKIE_SECURE"]), "samesite": "Lax"}
+    return {"secure": current_app.config["COOKIE_SECURE"], "samesite": "Lax"}
 
 
 def set_access_cookies(response: Response, access_token: str, lifetime: int) -> None:

@@ -80,10 +80,24 @@ def load_current_user() -> None:
     Redis session (and the PostgreSQL row when the session has no cached copy):
     ``g.current_user``. For admin views the row is read afresh: ``g.user``.
     """
+    rule = request.url_rule
+    if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
+        return  # Flask answers it without calling the view (CORS preflights carry no token)
     view = current_app.view_functions.get(request.endpoint or "")
     needs: Needs | None = getattr(view, NEEDS_ATTRIBUTE, None)
-    if needs is None:
-        return
+    if needs is not None:
+        _load(needs)
+
+
+# g key: the request the caller in g was loaded for (g can outlive one request when a
+# test holds an app context).
+LOADED_FOR = "authapi_caller_loaded_for"
+
+
+def _load(needs: Needs) -> None:
+    g.pop("current_user", None)
+    g.pop("user", None)
+    setattr(g, LOADED_FOR, request._get_current_object())  # type: ignore[attr-defined]
     token, from_cookie = access_token_from_request()
     if needs.changes_state and from_cookie and token:
         reject_cross_site()
@@ -102,8 +116,8 @@ def _requiring(needs: Needs, check: Callable[[], None]) -> Callable[[View], View
     def decorator(view: View) -> View:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if "current_user" not in g:  # the hook did not run (an app without it)
-                load_current_user()
+            if g.get(LOADED_FOR) is not request._get_current_object():  # type: ignore[attr-defined]
+                _load(needs)  # the hook did not run for this view (an app without it)
             check()
             return view(*args, **kwargs)
 
@@ -114,7 +128,7 @@ def _requiring(needs: Needs, check: Callable[[], None]) -> Callable[[View], View
 
 
 def _has_user() -> None:
-    """The hook raised already for a caller it could not authenticate."""
+    """Loading raised already for a caller it could not authenticate."""
     if g.get("current_user") is None:
         raise Unauthorized(service.NOT_LOGGED_IN)
 

@@ -9,16 +9,18 @@ from typing import Any
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from authapi import events, passwords, sessions, tokens
+from authapi import events, password_rehash, passwords, sessions, tokens
 from authapi.errors import APIError, Conflict, Forbidden, NotFound, Unauthorized
 from authapi.extensions import db
+from authapi.mfa import factors as mfa_factors
+from authapi.mfa import gate as mfa_gate
 from authapi.models import Role, User
 from authapi.schemas import user_schema
 from authapi.users.repository import (
     email_taken,
     find_user_by_email,
     find_user_by_id,
-    reload_user,
+    find_user_for_change,
 )
 
 INVALID_CREDENTIALS = "Invalid email or password"
@@ -53,10 +55,21 @@ class CurrentUser:
     id: str
     session_id: str
     data: dict[str, Any]
+    # Names of the account's second factors (cached with the user); None: not known.
+    mfa: list[str] | None = None
 
 
 def public_user(user: User) -> dict[str, Any]:
     return user_schema.dump(user)
+
+
+CACHED_MFA_KEY = "_mfa"
+
+
+def cached_user(user: User) -> dict[str, Any]:
+    """What the session cache holds: the public user, and (under ``_mfa``, taken out
+    again by ``authenticate``) the names of its second factors for /api/users/me."""
+    return {**public_user(user), CACHED_MFA_KEY: mfa_factors.standalone_names(user.id)}
 
 
 def register(
@@ -83,11 +96,17 @@ def register(
     return user
 
 
-def _issue(user_id: str, session_id: str, generation: int, refresh_lifetime: int) -> IssuedTokens:
+def _issue(
+    user_id: str,
+    session_id: str,
+    generation: int,
+    refresh_lifetime: int,
+    amr: tuple[str, ...] = sessions.DEFAULT_AMR,
+) -> IssuedTokens:
     return IssuedTokens(
         user_id=user_id,
         session_id=session_id,
-        access_token=tokens.issue_access_token(user_id, session_id),
+        access_token=tokens.issue_access_token(user_id, session_id, amr=amr),
         access_lifetime=tokens.access_lifetime(),
         refresh_token=tokens.issue_refresh_token(
             user_id, session_id, generation, lifetime=refresh_lifetime
@@ -127,31 +146,37 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
     if user is None or not password_ok:
         raise _invalid_credentials(user)
     _refuse_inactive(user)
+    mfa_gate.require_second_factor(user)  # 403 mfa_required, no session, if it has one
     user_id = str(user.id)
     session_id = sessions.create(user_id, ip=ip, user_agent=user_agent)
     # Read the account again now that the session exists. A disable, password reset
     # or deletion that committed while bcrypt ran is seen here; one that commits
     # later ends this session itself (it deletes the sessions after committing).
-    fresh = reload_user(user)
+    fresh = find_user_for_change(user.id)
     if fresh is None or fresh.password != checked_hash or fresh.disabled:
         sessions.delete(user_id, session_id)
         if fresh is None or fresh.password != checked_hash:
             raise _invalid_credentials(fresh)
         _refuse_inactive(fresh)
+    password_rehash.upgrade_if_needed(fresh, password, checked_hash)
     return start_session(user, session_id)
 
 
-def start_session(user: User, session_id: str) -> IssuedTokens:
+def start_session(
+    user: User, session_id: str, *, amr: tuple[str, ...] = sessions.DEFAULT_AMR
+) -> IssuedTokens:
     """Finish any sign-in: cache the public user, record it, issue the first tokens.
 
     Every way of signing in (password, and any later method) ends here with a session
-    already created by ``sessions.create``, so they all log in exactly alike.
+    already created by ``sessions.create``, so they all log in exactly alike. ``amr``
+    (RFC 8176) says how: pass the same value given to ``sessions.create``, which keeps
+    it for the tokens of later refreshes.
     """
     user_id = str(user.id)
-    sessions.cache_user(user_id, json.dumps(public_user(user)))
+    sessions.cache_user(user_id, json.dumps(cached_user(user)))
     events.emit(events.login_succeeded, user_id=user_id, session_id=session_id)
     lifetime = min(sessions.idle_timeout(), sessions.max_age())
-    return _issue(user_id, session_id, 0, lifetime)
+    return _issue(user_id, session_id, 0, lifetime, amr)
 
 
 def refresh(refresh_token: str | None) -> IssuedTokens:
@@ -175,7 +200,7 @@ def refresh(refresh_token: str | None) -> IssuedTokens:
         session_id=session_id,
         generation=rotation.generation,
     )
-    return _issue(user_id, session_id, rotation.generation, rotation.lifetime)
+    return _issue(user_id, session_id, rotation.generation, rotation.lifetime, rotation.amr)
 
 
 def authenticate(access_token: str | None) -> CurrentUser:
@@ -194,14 +219,20 @@ def authenticate(access_token: str | None) -> CurrentUser:
     if not alive:
         raise Unauthorized(SESSION_ENDED, code="session_ended")
     if cached is not None:
-        return CurrentUser(id=user_id, session_id=session_id, data=json.loads(cached))
+        return _current_user(user_id, session_id, json.loads(cached))
     user = find_user_by_id(user_id)
     if user is None or user.disabled:
         sessions.delete(user_id, session_id)
         raise Unauthorized(SESSION_ENDED, code="session_ended")
-    data = public_user(user)
+    data = cached_user(user)
     sessions.cache_user(user_id, json.dumps(data))
-    return CurrentUser(id=user_id, session_id=session_id, data=data)
+    return _current_user(user_id, session_id, data)
+
+
+def _current_user(user_id: str, session_id: str, cached: dict[str, Any]) -> CurrentUser:
+    data = dict(cached)
+    mfa = data.pop(CACHED_MFA_KEY, None)
+    return CurrentUser(id=user_id, session_id=session_id, data=data, mfa=mfa)
 
 
 def logout(current: CurrentUser, scope: str = "local") -> int:

@@ -32,7 +32,7 @@ For ``@blueprint.get("/<uuid:user_id>")`` under ``/api/users``::
             auth=ACCESS,
             path_params={"user_id": UUID},
             ok=Reply(200, success(data=obj(user="AdminUser"))),
-            errors=(401, (403, "Not an admin"), (404, quoted(USER_NOT_FOUND)), 503),
+            errors=(401, (404, quoted(USER_NOT_FOUND), "user_not_found"), 503),
         ),
     )
 
@@ -50,8 +50,11 @@ For ``@blueprint.get("/<uuid:user_id>")`` under ``/api/users``::
   ``headers`` names response headers (``{"Set-Cookie": "SetAuthCookies"}``).
 - ``errors``: every other status the route can answer, each a status (a shared
   response) or ``(status, "when")``, quoting the exact messages with ``quoted(...)``
-  (the first is the example). All share the error envelope; 429 and 503 carry
-  Retry-After. ``BODY_ERRORS`` are the statuses of any route that reads a JSON body.
+  (the first is the example), and ``(status, "when", "code")`` names the example's
+  error ``code`` too. All share the error envelope; 429 and 503 carry Retry-After.
+  ``BODY_ERRORS`` are the statuses of any route that reads a JSON body.
+- a new error ``code`` (``APIError(message, code=...)``): add it to
+  ``components.ERROR_CODES`` (``tests/test_structure.py`` checks).
 - ``when``: a config flag; the operation exists only in apps where it is true
   (a route registered conditionally, like ``/metrics``).
 - a marshmallow schema used in a response: ``(Schema, dumped(Schema))`` (every field it

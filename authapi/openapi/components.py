@@ -122,7 +122,11 @@ def field_hints(self: Any, field: fields.Field, **kwargs: Any) -> dict[str, Any]
     if schemas.validate_new_password in field.validators:
         hints.update(
             minLength=schemas.PASSWORD_MIN,
-            description=f"{schemas.PASSWORD_MIN} characters to 72 UTF-8 bytes, no NUL",
+            description=(
+                f"{schemas.PASSWORD_MIN} characters to 72 UTF-8 bytes (bcrypt) or to "
+                "PASSWORD_MAX_LENGTH characters (argon2id, 256), no NUL; not a common "
+                "password (and, when configured, not breached and strong enough)"
+            ),
         )
     if schemas._validate_name in field.validators:
         hints.update(
@@ -168,9 +172,21 @@ ERROR_CODES: dict[str, str] = {
     "payload_too_large": "The body is larger than 10 kB",
     "unsupported_media_type": "The body is not `application/json`",
     "rate_limited": "Too many requests: retry after `Retry-After` seconds",
+    "mfa_required": "The password was right; finish at POST /api/auth/login/mfa with `mfa_token`",
+    "invalid_mfa_token": "An unknown, expired, used or spent mfa_token: log in again",
+    "invalid_code": "A wrong, used or malformed second-factor code (or recovery code)",
+    "invalid_password": "The password confirming a second-factor change is wrong",
+    "too_many_attempts": "Too many second-factor checks for this account: `Retry-After`",
+    "totp_already_enabled": "TOTP is already on: turn it off first",
+    "no_totp_setup": "No TOTP setup is pending (or it expired)",
+    "totp_not_enabled": "TOTP is not on",
+    "no_second_factor": "The account has no second factor yet",
     "headers_too_large": "Request headers too large",
     "internal_error": "An unexpected server error",
     "service_unavailable": "PostgreSQL or Redis is unreachable: retry after `Retry-After` seconds",
+    "password_check_unavailable": (
+        "The breached-password check (`PWNED_PASSWORDS_URL`, failing closed) did not answer"
+    ),
     "passkey_challenge_failed": (
         "The passkey answer's challenge was not issued here, is used or expired: new options"
     ),
@@ -203,6 +219,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "description": "Validation errors: each field (or `_schema`) and its messages",
                 "type": "object",
                 "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+            # 403 `mfa_required` of POST /api/auth/login (authapi.mfa, docs/mfa.md).
+            "mfa_token": {
+                "type": "string",
+                "description": "Finishes the login at POST /api/auth/login/mfa (5 minutes)",
+            },
+            "methods": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Second factors the account can use: totp, passkey, recovery_code",
             },
         },
         "additionalProperties": False,
@@ -329,7 +355,7 @@ EXAMPLE_MESSAGES = {
     409: "Conflict",
     413: "Request body too large (limit is 10240 bytes)",
     415: "Content-Type must be application/json",
-    429: "Too many requests, please try again later",
+    429: "Too many requests, please try again in 60 seconds",
     503: "Service temporarily unavailable, please retry shortly",
 }
 

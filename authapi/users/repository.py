@@ -29,13 +29,14 @@ def find_user_by_id(user_id: str | uuid.UUID) -> User | None:
     return db.session.get(User, user_id)
 
 
+def find_user_for_change(user_id: uuid.UUID, *, lock: bool = False) -> User | None:
+    """The row as the database has it now (not a copy this session holds), locked
+    FOR UPDATE with ``lock`` until the transaction ends."""
+    query = select(User).where(User.id == user_id).execution_options(populate_existing=True)
+    if lock:
+        query = query.with_for_update()
+    return db.session.scalar(query)
+
+
 def email_taken(email: str) -> bool:
     return db.session.scalar(select(User.id).where(User.email == email)) is not None
-
-
-def reload_user(user: User) -> User | None:
-    """The row as the database has it now (None if deleted meanwhile), not the copy
-    this session already holds."""
-    return db.session.scalar(
-        select(User).where(User.id == user.id).execution_options(populate_existing=True)
-    )

@@ -8,6 +8,7 @@ from authapi import audit, body
 from authapi.auth import service as auth_service
 from authapi.auth.guard import current_user, login_required
 from authapi.errors import Unauthorized
+from authapi.mfa import service as mfa_service
 from authapi.queries import load_query
 from authapi.schemas import auth_event_schema, change_password_schema, event_list_query_schema
 from authapi.users import service
@@ -19,7 +20,10 @@ blueprint = Blueprint("users", __name__, url_prefix="/api/users")
 @blueprint.get("/me")
 @login_required()
 def me() -> Response:
-    return jsonify(status="success", data={"user": current_user().data})
+    caller = current_user()
+    # "mfa": the names of the account's second factors (["totp"], [] for none).
+    mfa = caller.mfa if caller.mfa is not None else mfa_service.factor_names(caller.id)
+    return jsonify(status="success", data={"user": caller.data, "mfa": mfa})
 
 
 @blueprint.patch("/me/password")

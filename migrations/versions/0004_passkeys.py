@@ -1,7 +1,7 @@
 """passkeys: the WebAuthn credentials of each user (issue 13)
 
 Revision ID: 0004_passkeys
-Revises: 0002
+Revises: 0003_mfa
 Create Date: 2026-12-03 07:25:44.682408
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004_passkeys'
-down_revision = '0002'
+down_revision = '0003_mfa'
 branch_labels = None
 depends_on = None
 

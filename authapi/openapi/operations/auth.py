@@ -100,7 +100,9 @@ OPERATIONS: tuple[Operation, ...] = (
             415,
             (
                 403,
-                quoted(auth_service.ACCOUNT_DISABLED, auth_service.EMAIL_NOT_VERIFIED),
+                quoted(auth_service.ACCOUNT_DISABLED, auth_service.EMAIL_NOT_VERIFIED)
+                + ", or `Second factor required` (code `mfa_required`, with `mfa_token` and "
+                "`methods`; no cookie, no session): finish at POST /api/auth/login/mfa",
                 "account_disabled",
             ),
             (429, "Too many attempts from this address, or failed ones for this account"),

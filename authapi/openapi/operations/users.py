@@ -13,9 +13,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "/api/users/me",
         "users",
-        "The calling user",
+        "The calling user, and the names of its second factors",
         auth=ACCESS,
-        ok=Reply(200, "UserData"),
+        ok=Reply(200, "MeData"),
         errors=(401, 503),
     ),
     Operation(

@@ -18,6 +18,7 @@ class ApiError extends Error {
     super(body.message || `Request failed (HTTP ${status})`);
     this.status = status;
     this.errors = body.errors || {};
+    this.body = body; // e.g. the code and mfa_token of a 403 mfa_required
     // True when the server no longer accepts us: the page should show logged-out.
     this.loggedOut = loggedOut;
   }
@@ -184,6 +185,7 @@ function setLoggedIn(user) {
   byTestId("me-role").textContent = user.role;
   byTestId("me-id").textContent = user.id;
   renderCookieStatus();
+  window.authapiMfa?.loggedIn(); // mfa.js
 }
 
 function setLoggedOut(reason) {
@@ -283,6 +285,7 @@ async function onLogin(event) {
       form.reset();
       await loadAccount();
     } catch (error) {
+      if (window.authapiMfa?.askForSecondFactor(error)) return form.reset(); // mfa.js
       reportFormError(form, error);
     }
   });
@@ -408,9 +411,13 @@ function init() {
   document.addEventListener("visibilitychange", renderCookieStatus);
 
   renderCookieStatus();
-  // On load, just ask who we are: a still-valid refresh cookie logs us back in,
-  // and no cookies at all quietly shows the logged-out page.
-  loadAccount({ quiet: true }).finally(() => {
+  // On load, ask who we are only when the readable logged_in flag says a login is
+  // alive (as the tutorial's front end does): with no flag, nobody is logged in here,
+  // and asking would cost /me, /sessions and a refresh, each a 4xx in the console.
+  // The flag lives as long as the access token; past that, the person logs in again.
+  const loggedIn = readCookies().logged_in === "true";
+  if (!loggedIn) setLoggedOut(null);
+  Promise.resolve(loggedIn ? loadAccount({ quiet: true }) : null).finally(() => {
     document.body.dataset.ready = "true";
   });
 }

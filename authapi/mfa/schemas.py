@@ -1,0 +1,67 @@
+"""Request bodies of the second-factor routes (shapes only; wrong values are 400s from
+the service, after the attempt is counted)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import (
+    EXCLUDE,
+    INCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
+
+PROOF_MAX = 64  # a TOTP code is 6 digits, a recovery code 11 characters
+TOKEN_MAX = 128
+PASSWORD_MAX = 1024  # longer is simply wrong; bcrypt sees at most 72 bytes anyway
+
+
+class CodeSchema(Schema):
+    """``{"code"}``: confirming a new TOTP secret."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=PROOF_MAX),
+        error_messages={"required": "code is required", "null": "code is required"},
+    )
+
+
+class CodeOrPasswordSchema(Schema):
+    """``{"code"}`` (a current TOTP code) or ``{"password"}``: confirming a change."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    code = fields.String(validate=validate.Length(min=1, max=PROOF_MAX))
+    password = fields.String(validate=validate.Length(min=1, max=PASSWORD_MAX))
+
+    @validates_schema
+    def exactly_one(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("code" in data) == ("password" in data):
+            raise ValidationError("Give your password or a current code (one of them)")
+
+
+class LoginMfaSchema(Schema):
+    """``{"mfa_token", <proof field>}``: the proof field is picked by the registered
+    factor kinds (authapi.mfa.factors), so other fields are kept for them."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    mfa_token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=TOKEN_MAX),
+        error_messages={"required": "mfa_token is required", "null": "mfa_token is required"},
+    )
+
+
+code_schema = CodeSchema()
+code_or_password_schema = CodeOrPasswordSchema()
+login_mfa_schema = LoginMfaSchema()

@@ -1,0 +1,67 @@
+"""The rules a new password must meet (registration, password change, reset, CLI).
+
+The only place they live: the marshmallow validator ``schemas.validate_new_password``
+calls :func:`check_new_password`, so every schema with a new password applies all of
+them, before any service function runs (a refused password never uses up a reset
+token). NIST SP 800-63B: a length range, no composition rules; refuse common and
+breached passwords; optionally a minimum zxcvbn strength.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from flask import current_app
+from marshmallow import ValidationError
+from zxcvbn import zxcvbn
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+from authapi import pwned
+from authapi.passwords import MAX_PASSWORD_BYTES
+
+PASSWORD_MIN = 8
+ZXCVBN_MAX = 72  # zxcvbn refuses longer input; the first 72 characters are scored
+
+TOO_COMMON = "This password is too common: choose a less predictable one"
+BREACHED = (
+    "This password has appeared in a data breach, so attackers try it first: choose another one"
+)
+TOO_WEAK = "This password is too easy to guess: choose a longer or less predictable one"
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """zxcvbn's list of the 30,000 most common passwords (from leaked password sets),
+    as shipped by the zxcvbn package, minus those shorter than the minimum anyway."""
+    return frozenset(word for word in FREQUENCY_LISTS["passwords"] if len(word) >= PASSWORD_MIN)
+
+
+def max_length_problem(value: str) -> str | None:
+    """bcrypt takes 72 bytes of UTF-8; argon2id a plain maximum of characters."""
+    if current_app.config["PASSWORD_HASHER"] == "bcrypt":
+        if len(value.encode("utf-8")) > MAX_PASSWORD_BYTES:
+            return f"Password must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8"
+        return None
+    limit = int(current_app.config["PASSWORD_MAX_LENGTH"])
+    if len(value) > limit:
+        return f"Password must be at most {limit} characters"
+    return None
+
+
+def check_new_password(value: str) -> None:
+    """Raise ValidationError with the first rule the password breaks."""
+    if len(value) < PASSWORD_MIN:
+        raise ValidationError(f"Password must be at least {PASSWORD_MIN} characters")
+    problem = max_length_problem(value)
+    if problem:
+        raise ValidationError(problem)
+    if "\x00" in value:
+        raise ValidationError("Password must not contain NUL characters")
+    config = current_app.config
+    if config["PASSWORD_COMMON_CHECK"] and value.lower() in common_passwords():
+        raise ValidationError(TOO_COMMON)
+    minimum = int(config["PASSWORD_MIN_STRENGTH"])
+    if minimum and zxcvbn(value[:ZXCVBN_MAX])["score"] < minimum:
+        raise ValidationError(TOO_WEAK)
+    if pwned.enabled() and pwned.is_pwned(value):
+        raise ValidationError(BREACHED)

@@ -1,0 +1,329 @@
+"""`flask users import` / `export`: all or nothing, line numbers, and imported users
+log in with their old password (and get upgraded)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg2
+import pytest
+from sqlalchemy import func, select
+
+from authapi import user_transfer
+from authapi.extensions import db
+from authapi.models import AuthEvent, Role, User
+from tests.helpers import register
+from tests.support.foreign_hashes import FOREIGN, FOREIGN_CONFIG
+
+OLD_PASSWORD = "my password from the old system"
+
+
+@pytest.fixture
+def import_app(make_app):
+    return make_app(**FOREIGN_CONFIG)
+
+
+def _hash(kind: str = "django-pbkdf2-sha256", password: str = OLD_PASSWORD) -> str:
+    return FOREIGN[kind][0](password)
+
+
+def _row(index: int, **overrides):
+    row = {
+        "email": f"user{index}@example.com",
+        "name": f"User {index}",
+        "password_hash": _hash("bcrypt-2b-cost-5"),
+    }
+    row.update(overrides)
+    return row
+
+
+def _jsonl(tmp_path: Path, rows, name="users.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def _csv(tmp_path: Path, rows, columns, name="users.csv") -> Path:
+    path = tmp_path / name
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _run(app, args):
+    return app.test_cli_runner().invoke(args=args)
+
+
+def _count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(User))
+
+
+def _user(app, email: str) -> User:
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        db.session.expunge(user)
+        return user
+
+
+def _login(app, email, password):
+    return app.test_client().post("/api/auth/login", json={"email": email, "password": password})
+
+
+def test_a_jsonl_import_keeps_every_column_and_users_log_in_and_are_upgraded(import_app, tmp_path):
+    rows = [
+        {
+            "email": "  Ada@Example.COM ",
+            "name": "Ada",
+            "password_hash": _hash("django-pbkdf2-sha256"),
+            "role": "admin",
+            "verified": True,
+            "created_at": "2019-05-04T10:00:00+02:00",
+        },
+        {"email": "bob@example.com", "name": "Bob", "password_hash": _hash("firebase-scrypt")},
+    ]
+    result = _run(import_app, ["users", "import", str(_jsonl(tmp_path, rows))])
+    assert result.exit_code == 0, result.output
+    assert "Imported 2 user(s)" in result.output
+    ada = _user(import_app, "ada@example.com")  # normalised like registration
+    assert (ada.name, ada.role, ada.verified) == ("Ada", Role.ADMIN, True)
+    assert ada.created_at == datetime(2019, 5, 4, 8, 0, tzinfo=UTC)
+    assert ada.password == rows[0]["password_hash"]  # copied, not computed
+    bob = _user(import_app, "bob@example.com")
+    assert (bob.role, bob.verified) == (Role.USER, False)
+
+    for email in ("ada@example.com", "bob@example.com"):
+        assert _login(import_app, email, "wrong password").status_code == 400
+        assert _login(import_app, email, OLD_PASSWORD).status_code == 200
+        assert _user(import_app, email).password.startswith("$2b$04$")
+    with import_app.app_context():
+        rehashed = db.session.scalar(
+            select(func.count()).where(AuthEvent.event == "password_rehashed")
+        )
+    assert rehashed == 2
+
+
+def test_a_csv_import_works_the_same(import_app, tmp_path):
+    columns = ["email", "name", "password_hash", "verified", "created_at", "role"]
+    rows = [
+        {**_row(1), "verified": "true", "created_at": "2020-01-01T00:00:00Z", "role": ""},
+        {**_row(2), "verified": "", "created_at": "", "role": "user"},
+    ]
+    rows[0]["name"] = 'Quoted, "comma" name'
+    result = _run(import_app, ["users", "import", str(_csv(tmp_path, rows, columns))])
+    assert result.exit_code == 0, result.output
+    first = _user(import_app, "user1@example.com")
+    assert (first.name, first.verified, first.role) == ('Quoted, "comma" name', True, Role.USER)
+    assert first.created_at == datetime(2020, 1, 1, tzinfo=UTC)
+    assert _user(import_app, "user2@example.com").verified is False
+    assert _login(import_app, "user2@example.com", OLD_PASSWORD).status_code == 200
+
+
+def test_dry_run_checks_everything_and_writes_nothing(import_app, tmp_path):
+    path = _jsonl(tmp_path, [_row(index) for index in range(5)])
+    result = _run(import_app, ["users", "import", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "5 user(s) would be imported" in result.output
+    assert _count(import_app) == 0
+    bad = _jsonl(tmp_path, [_row(1), _row(2, email="nope")], "bad.jsonl")
+    result = _run(import_app, ["users", "import", str(bad), "--dry-run"])
+    assert result.exit_code == 1 and "line 2: email: Invalid email address" in result.output
+
+
+def test_bad_rows_are_reported_with_their_line_and_nothing_is_imported(import_app, tmp_path):
+    path = tmp_path / "users.jsonl"
+    lines = [
+        json.dumps(_row(1)),
+        "",  # blank lines are skipped but still counted
+        json.dumps(_row(2, email="not an email")),
+        json.dumps(_row(3, password_hash="plaintext-password")),
+        json.dumps(_row(4, role="superuser")),
+        "{not json",
+        json.dumps(_row(5, verified="maybe")),
+        json.dumps(_row(6, created_at="yesterday")),
+        json.dumps(_row(7, name="\u202eevil")),
+        json.dumps(_row(8, email="USER1@example.com")),
+        json.dumps(["a", "list"]),
+        json.dumps({"email": "x@example.com"}),
+        json.dumps(_row(9, password_hash="$2b$04$short")),
+        json.dumps(_row(10)),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = _run(import_app, ["users", "import", str(path)])
+    assert result.exit_code == 1
+    reported = [line for line in result.output.splitlines() if line.startswith("line ")]
+    assert [line.split(":")[0] for line in reported] == [
+        f"line {number}" for number in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
+    ]
+    assert "line 10: user1@example.com is also on line 1" in result.output
+    assert "line 12: missing name, password_hash" in result.output
+    assert "11 bad row(s) in users.jsonl: nothing was imported" in result.output
+    assert _count(import_app) == 0
+
+
+def test_unknown_columns_are_refused(import_app, tmp_path):
+    path = _jsonl(tmp_path, [_row(1), _row(2, password="plain")])
+    result = _run(import_app, ["users", "import", str(path)])
+    assert result.exit_code == 1
+    assert "line 2: unknown column(s): password" in result.output
+    columns = ["email", "name", "password_hash", "disabled"]
+    path = _csv(tmp_path, [{**_row(1), "disabled": "false"}], columns)
+    result = _run(import_app, ["users", "import", str(path)])
+    assert result.exit_code == 1 and "line 1: unknown column(s): disabled" in result.output
+    assert _count(import_app) == 0
+
+
+def test_csv_rows_are_numbered_by_file_line_even_with_multi_line_fields(import_app, tmp_path):
+    path = tmp_path / "users.csv"
+    good = _row(1)["password_hash"]
+    path.write_text(
+        "email,name,password_hash\n"
+        f'a@example.com,"Two\nlines",{good}\n'
+        f"b@example.com,,{good}\n"
+        f"c@example.com,C,{good},extra\n",
+        encoding="utf-8",
+    )
+    result = _run(import_app, ["users", "import", str(path)])
+    assert result.exit_code == 1
+    # Names follow registration's rules (no line breaks); the field spans two lines...
+    assert "line 2: name: Name must not contain control" in result.output
+    assert "line 4: missing name" in result.output  # ...so the next row is on line 4
+    assert "line 5: 4 fields but 3 columns" in result.output
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_its_line(import_app, tmp_path):
+    path = tmp_path / "users.jsonl"
+    path.write_bytes(json.dumps(_row(1)).encode() + b"\n" + b'{"name": "caf\xe9"}\n')
+    result = _run(import_app, ["users", "import", str(path)])
+    assert result.exit_code == 1 and "line 2: not UTF-8 text" in result.output
+    assert _count(import_app) == 0
+
+
+def test_conflicts_with_the_database_fail_by_default_or_are_skipped(import_app, tmp_path):
+    register(import_app.test_client(), email="user2@example.com")
+    path = _jsonl(tmp_path, [_row(index) for index in range(1, 4)])
+    result = _run(import_app, ["users", "import", str(path)])
+    assert result.exit_code == 1
+    assert "line 2: user2@example.com already has an account" in result.output
+    assert _count(import_app) == 1
+    result = _run(import_app, ["users", "import", str(path), "--on-conflict", "skip"])
+    assert result.exit_code == 0, result.output
+    assert "Imported 2 user(s), 1 skipped" in result.output
+    assert _count(import_app) == 3
+    assert _user(import_app, "user2@example.com").name == "Alice"  # untouched
+
+
+def test_a_bad_row_after_written_batches_leaves_nothing_behind(import_app, tmp_path):
+    """Batches are written while the file is read; a bad row further down (here an
+    address registered while the import runs) rolls every written batch back."""
+    path = _jsonl(tmp_path, [_row(index) for index in range(1, 10)])
+    written: list[int] = []
+
+    def progress(done: int) -> None:
+        written.append(done)
+        if len(written) == 1:  # batch 1 (lines 1-2) is in: someone registers line 7's
+            # From another thread: its request gets its own app context and session.
+            other = threading.Thread(
+                target=register,
+                args=(import_app.test_client(),),
+                kwargs={"email": "user7@example.com"},
+            )
+            other.start()
+            other.join()
+
+    with import_app.app_context():
+        with pytest.raises(user_transfer.ImportRefused) as refused:
+            user_transfer.import_file(path, "jsonl", batch_size=2, on_progress=progress)
+        db.session.remove()
+    assert [(error.line, error.message) for error in refused.value.errors] == [
+        (7, "user7@example.com already has an account")
+    ]
+    assert len(written) >= 3  # batches 1-3 were written before line 7's batch
+    assert _count(import_app) == 1  # only the concurrent registration remains
+
+
+def test_the_database_going_away_half_way_rolls_back_and_is_reported(
+    import_app, tmp_path, database_url
+):
+    """The import's own connection is killed after its first batch: the import fails
+    cleanly (no traceback for the operator) and the batch already written is gone."""
+    path = _jsonl(tmp_path, [_row(index) for index in range(1, 8)])
+
+    def kill_own_connection(done: int) -> None:
+        pid = db.session.connection().connection.dbapi_connection.get_backend_pid()
+        admin = psycopg2.connect(database_url.replace("+psycopg2", ""))
+        admin.autocommit = True
+        with admin, admin.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        admin.close()
+
+    with import_app.app_context():
+        with pytest.raises(user_transfer.ImportFailed):
+            user_transfer.import_file(path, "jsonl", batch_size=2, on_progress=kill_own_connection)
+        db.session.remove()
+    assert _count(import_app) == 0
+
+
+def test_export_writes_the_import_format_and_round_trips(import_app, tmp_path):
+    rows = [
+        _row(1, role="admin", verified=True, created_at="2021-02-03T04:05:06+00:00"),
+        _row(2, password_hash=_hash("werkzeug-scrypt")),
+    ]
+    assert _run(import_app, ["users", "import", str(_jsonl(tmp_path, rows))]).exit_code == 0
+    for extension in ("jsonl", "csv"):
+        out = tmp_path / f"export.{extension}"
+        result = _run(import_app, ["users", "export", str(out)])
+        assert result.exit_code == 0, result.output
+        assert out.stat().st_mode & 0o077 == 0  # hashes inside: owner only
+        if extension == "jsonl":
+            exported = [json.loads(line) for line in out.read_text().splitlines()]
+            assert exported[0] == {**rows[0], "verified": True, "role": "admin"}
+            assert exported[1]["password_hash"] == rows[1]["password_hash"]
+        else:
+            with out.open(newline="") as stream:
+                exported = list(csv.DictReader(stream))
+            assert list(exported[0]) == [
+                "email",
+                "name",
+                "password_hash",
+                "role",
+                "verified",
+                "created_at",
+            ]
+            assert exported[0]["verified"] == "true"
+        with import_app.app_context():
+            db.session.execute(User.__table__.delete())
+            db.session.commit()
+        assert _run(import_app, ["users", "import", str(out)]).exit_code == 0
+        assert _count(import_app) == 2
+        assert _login(import_app, "user2@example.com", OLD_PASSWORD).status_code == 200
+
+
+def test_export_to_stdout(import_app):
+    register(import_app.test_client())
+    result = _run(import_app, ["users", "export"])
+    assert result.exit_code == 0
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    assert json.loads(line)["email"] == "alice@example.com"
+
+
+def test_firebase_hashes_need_the_signer_key_to_be_imported(make_app, tmp_path):
+    path = _jsonl(tmp_path, [_row(1, password_hash=_hash("firebase-scrypt"))])
+    result = _run(make_app(), ["users", "import", str(path)])
+    assert result.exit_code == 1
+    assert "line 1: password_hash: Firebase scrypt hashes need FIREBASE_SCRYPT_SIGNER_KEY" in (
+        result.output
+    )
+
+
+def test_an_unknown_extension_needs_format(import_app, tmp_path):
+    path = _jsonl(tmp_path, [_row(1)], name="users.txt")
+    result = _run(import_app, ["users", "import", str(path)])
+    assert result.exit_code == 2 and "--format" in result.output
+    assert _run(import_app, ["users", "import", str(path), "--format", "jsonl"]).exit_code == 0
