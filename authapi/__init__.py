@@ -73,6 +73,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(openapi.blueprint)
     mfa.init_app(app)  # its keys, factor kinds and blueprints
     app.register_blueprint(passkeys.blueprint)
+    app.register_blueprint(passkeys.second_factor_blueprint)
 
 
 def register_response_headers(app: Flask) -> None:

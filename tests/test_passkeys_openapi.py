@@ -85,7 +85,7 @@ def test_rate_limited_passkey_answers_are_documented(make_app: Callable[..., Fla
     limited = make_app(
         RATELIMIT_ENABLED=True,
         RATELIMIT_LOGIN_PER_ADDRESS="1 per minute",
-        RATELIMIT_LOGIN_PER_ACCOUNT="1 per minute",
+        MFA_ATTEMPTS_PER_ACCOUNT=1,
     )
     call = Documented(limited.test_client())
     call("POST", LOGIN_OPTIONS, 200)

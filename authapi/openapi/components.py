@@ -196,6 +196,7 @@ ERROR_CODES: dict[str, str] = {
     "passkey_not_found": "No such passkey of the caller",
     "passkey_already_registered": "That passkey is already registered (here or on another account)",
     "too_many_passkeys": "The account already has the most passkeys allowed (20)",
+    "no_passkey": "The account of the mfa_token has no passkey to ask for",
 }
 ERROR_CODE = {
     "type": "string",

@@ -1,17 +1,14 @@
-"""Rate limits of the passkey routes, with the password login's settings.
-
-- sign-in (options and answers): per client address, RATELIMIT_LOGIN_PER_ADDRESS,
-  counted apart from password logins;
-- removing a passkey: wrong passwords or codes per account,
-  RATELIMIT_LOGIN_PER_ACCOUNT, so a stolen session cannot guess the password here.
-"""
+"""Rate limit of the passkey sign-in routes (options and answers, first or second
+factor): per client address, RATELIMIT_LOGIN_PER_ADDRESS, counted apart from password
+logins. Confirming a removal spends the account's second-factor attempts instead
+(:func:`authapi.mfa.reauth.confirm_presence`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app, g
+from flask import current_app
 
 from authapi.extensions import limiter
 from authapi.ratelimits import client_address
@@ -21,25 +18,7 @@ def _setting(name: str) -> Callable[[], str]:
     return lambda: current_app.config[name]
 
 
-def _account() -> str:
-    caller = g.get("current_user")  # loaded by the auth blueprint's before-request hook
-    return f"account:{caller.id}" if caller is not None else f"address:{client_address()}"
-
-
-def _refused(response: Response) -> bool:
-    return response.status_code == 400
-
-
 def limit_passkey_login(view: Callable[..., Any]) -> Callable[..., Any]:
     return limiter.shared_limit(
         _setting("RATELIMIT_LOGIN_PER_ADDRESS"), scope="passkey-login", key_func=client_address
-    )(view)
-
-
-def limit_confirmation(view: Callable[..., Any]) -> Callable[..., Any]:
-    return limiter.limit(
-        _setting("RATELIMIT_LOGIN_PER_ACCOUNT"),
-        key_func=_account,
-        deduct_when=_refused,
-        scope="passkey-confirm",
     )(view)

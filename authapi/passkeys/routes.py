@@ -13,18 +13,24 @@ from flask import Blueprint, Response, jsonify
 
 from authapi.auth.guard import current_user, login_required
 from authapi.auth.responses import client_ip, client_user_agent, token_response
-from authapi.passkeys import service
-from authapi.passkeys.ratelimits import limit_confirmation, limit_passkey_login
+from authapi.mfa.schemas import code_or_password_schema
+from authapi.passkeys import (
+    factor,  # noqa: F401 - registers the passkey factor kind
+    service,
+)
+from authapi.passkeys.ratelimits import limit_passkey_login
 from authapi.passkeys.schemas import (
-    confirm_schema,
     load,
     login_schema,
+    mfa_token_schema,
     passkey_schema,
     register_schema,
     rename_schema,
 )
 
 blueprint = Blueprint("passkeys", __name__, url_prefix="/api/auth/passkeys")
+# The second step of a password login is under /api/auth/login/mfa (authapi.mfa).
+second_factor_blueprint = Blueprint("passkeys_mfa", __name__, url_prefix="/api/auth/login/mfa")
 
 
 def _options(options: dict) -> Response:
@@ -62,10 +68,11 @@ def rename(passkey_id: uuid.UUID) -> Response:
 
 @blueprint.delete("/<uuid:passkey_id>")
 @login_required(changes_state=True)
-@limit_confirmation
 def remove(passkey_id: uuid.UUID) -> Response:
-    data = load(confirm_schema)
-    service.remove(current_user().id, passkey_id, password=data["password"], code=data["code"])
+    data = load(code_or_password_schema)
+    service.remove(
+        current_user().id, passkey_id, password=data.get("password"), code=data.get("code")
+    )
     return jsonify(status="success")
 
 
@@ -81,3 +88,10 @@ def login() -> Response:
     data = load(login_schema)
     issued = service.login(data["credential"], ip=client_ip(), user_agent=client_user_agent())
     return token_response(issued)
+
+
+@second_factor_blueprint.post("/passkey-options")
+@limit_passkey_login
+def second_factor_options() -> Response:
+    data = load(mfa_token_schema)
+    return _options(service.second_factor_options(data["mfa_token"]))

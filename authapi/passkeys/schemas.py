@@ -24,6 +24,7 @@ from webauthn.helpers.structs import (
 
 from authapi import body
 from authapi.errors import ValidationFailed
+from authapi.mfa.schemas import TOKEN_MAX as MFA_TOKEN_MAX
 from authapi.passkeys.models import NAME_MAX
 from authapi.schemas import UtcDateTime, has_control_characters
 
@@ -188,6 +189,19 @@ class LoginSchema(Schema):
     credential = fields.Nested(AuthenticationCredentialSchema, required=True)
 
 
+class MfaTokenSchema(Schema):
+    """``{"mfa_token"}``: passkey options for the second step of a password login."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    mfa_token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=MFA_TOKEN_MAX),
+        error_messages={"required": "mfa_token is required", "null": "mfa_token is required"},
+    )
+
+
 class RenameSchema(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -195,16 +209,6 @@ class RenameSchema(Schema):
     name = PasskeyName(
         required=True, error_messages={"required": "Name is required", "null": "Name is required"}
     )
-
-
-class ConfirmSchema(Schema):
-    """Removing a passkey: the account's password, or a current second-factor code."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    password = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1024))
-    code = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
 
 
 class PasskeySchema(Schema):
@@ -220,17 +224,17 @@ class PasskeySchema(Schema):
 register_schema = RegisterSchema()
 login_schema = LoginSchema()
 rename_schema = RenameSchema()
-confirm_schema = ConfirmSchema()
+mfa_token_schema = MfaTokenSchema()
 passkey_schema = PasskeySchema()
 
 
-def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
+def flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
     """Nested field errors as the envelope has them: ``{"credential.response.x": [...]}``."""
     if not isinstance(errors, dict):
         return {prefix or "_schema": [str(message) for message in errors]}
     flat: dict[str, list[str]] = {}
     for key, value in errors.items():
-        flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
     return flat
 
 
@@ -239,5 +243,5 @@ def load(schema: Schema) -> dict[str, Any]:
     try:
         return body.load(schema)
     except ValidationFailed as error:
-        error.errors = _flatten(error.errors or {})
+        error.errors = flatten(error.errors or {})
         raise

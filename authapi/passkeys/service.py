@@ -14,20 +14,25 @@ only if no concurrent use stored one as high. Each refusal is audited
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from webauthn.helpers.structs import AuthenticationCredential, RegistrationCredential
 
-from authapi import events, passwords, sessions
+from authapi import events, sessions
 from authapi.auth import service as auth_service
 from authapi.auth.service import IssuedTokens
-from authapi.errors import APIError, Conflict, NotFound, ValidationFailed
+from authapi.errors import APIError, Conflict, NotFound, Unauthorized
 from authapi.extensions import db
+from authapi.mfa import challenge as mfa_challenge
+from authapi.mfa import login as mfa_login
+from authapi.mfa import service as mfa_service
+from authapi.mfa.reauth import confirm_presence
 from authapi.models import User
-from authapi.passkeys import ceremonies, challenges, notify, relying_party
+from authapi.passkeys import ceremonies, challenges, relying_party
 from authapi.passkeys.models import Passkey
-from authapi.users.repository import find_user_by_id, reload_user
+from authapi.users.repository import find_user_by_id, find_user_for_change
 
 MAX_PASSKEYS = 20
 DEFAULT_NAME = "Passkey"
@@ -39,8 +44,8 @@ REGISTRATION_REFUSED = "Passkey registration failed"
 PASSKEY_NOT_FOUND = "Passkey not found"
 ALREADY_REGISTERED = "This passkey is already registered"
 TOO_MANY = f"An account can have at most {MAX_PASSKEYS} passkeys"
-CONFIRM_REQUIRED = "Confirm with your password or a current code"
-WRONG_PASSWORD = "Password is incorrect"
+NO_PASSKEY = "This account has no passkey"
+FACTOR = "passkey"  # its name among the second factors (authapi.mfa.factors)
 
 
 def user_handle(user_id: str | uuid.UUID) -> bytes:
@@ -117,7 +122,7 @@ def audited(refused: Refused) -> Refused:
 # --- adding and managing passkeys (logged in) ---------------------------------------
 
 
-def registration_options(user_id: str) -> dict:
+def registration_options(user_id: str) -> dict[str, Any]:
     user = _user(user_id)
     existing = _passkeys_of(user_id)
     if len(existing) >= MAX_PASSKEYS:
@@ -164,7 +169,7 @@ def register(user_id: str, credential: RegistrationCredential, name: str | None)
         db.session.rollback()
         raise Conflict(ALREADY_REGISTERED, code="passkey_already_registered") from None
     events.emit(events.passkey_added, user_id=user_id, passkey_id=str(passkey.id))
-    notify.passkey_added(user, passkey.name)
+    mfa_service.factor_added(user, FACTOR)  # the mail, mfa_enrolled, the cached user
     return passkey
 
 
@@ -193,30 +198,30 @@ def rename(user_id: str, passkey_id: uuid.UUID, name: str) -> Passkey:
     return passkey
 
 
-def _confirm(user: User, password: str | None, code: str | None) -> None:
-    """The caller proves again who they are: the password, or a current code."""
-    if password:
-        if not passwords.verify_password(password, user.password):
-            raise ValidationFailed(WRONG_PASSWORD, errors={"password": [WRONG_PASSWORD]})
-        return
-    raise ValidationFailed(CONFIRM_REQUIRED, errors={"password": [CONFIRM_REQUIRED]})
-
-
 def remove(user_id: str, passkey_id: uuid.UUID, *, password: str | None, code: str | None) -> None:
+    """Remove one passkey, confirmed by the password or a current TOTP code (each try
+    spends one of the account's second-factor attempts)."""
     user = _user(user_id)
     passkey = _owned(user_id, passkey_id)
-    _confirm(user, password, code)
-    name = passkey.name
+    confirm_presence(user, code=code, password=password, via="passkey_remove")
     db.session.delete(passkey)
     db.session.commit()
     events.emit(events.passkey_removed, user_id=user_id, passkey_id=str(passkey_id))
-    notify.passkey_removed(user, name)
+    # The mail and mfa_removed; the recovery codes go if no second factor is left.
+    mfa_service.factor_removed(user, FACTOR)
+
+
+def remove_all(user_id: uuid.UUID) -> int:
+    """The admin reset (``DELETE /api/users/<id>/mfa``): every passkey of the account;
+    the caller commits, audits and mails."""
+    result = db.session.execute(delete(Passkey).where(Passkey.user_id == user_id))
+    return int(result.rowcount or 0)
 
 
 # --- signing in ----------------------------------------------------------------------
 
 
-def login_options() -> dict:
+def login_options() -> dict[str, Any]:
     """Options for a sign-in by any discoverable passkey (no account named)."""
     challenge = challenges.issue(challenges.LOGIN)
     return ceremonies.authentication_options(relying_party.current(), challenge=challenge)
@@ -298,13 +303,57 @@ def login(credential: AuthenticationCredential, *, ip: str, user_agent: str) -> 
     user_id = str(passkey.user_id)
     user = _user(user_id)
     auth_service._refuse_inactive(user)  # the password login's own rule
-    session_id = sessions.create(user_id, ip=ip, user_agent=user_agent)
+    # A passkey with user verification is two factors in one: the device and the
+    # fingerprint, face or PIN that unlocked it.
+    amr = (key_kind(passkey), "mfa")
+    session_id = sessions.create(user_id, ip=ip, user_agent=user_agent, amr=amr)
     # As in the password login: a disable or deletion that committed meanwhile wins.
-    fresh = reload_user(user)
+    fresh = find_user_for_change(user.id)
     if fresh is None or fresh.disabled:
         sessions.delete(user_id, session_id)
         if fresh is None:
             raise audited(UnknownPasskey("unknown_credential"))
         auth_service._refuse_inactive(fresh)
     events.emit(events.passkey_used, user_id=user_id, passkey_id=str(passkey.id), via="login")
-    return auth_service.start_session(fresh, session_id)
+    return auth_service.start_session(fresh, session_id, amr=amr)
+
+
+def key_kind(passkey: Passkey) -> str:
+    """RFC 8176 ``amr``: ``swk`` for a synced passkey (its key can leave the hardware:
+    backup eligible), ``hwk`` for one bound to its device."""
+    return "swk" if passkey.backup_eligible else "hwk"
+
+
+# --- as a second factor (authapi.mfa) ------------------------------------------------
+
+
+def second_factor_options(mfa_token: str) -> dict[str, Any]:
+    """Options for the passkeys of the account an mfa_token is waiting for; the
+    challenge is bound to that account and that token. Spends no attempt."""
+    pending = mfa_challenge.peek(mfa_token)
+    if pending is None:
+        raise Unauthorized(mfa_login.INVALID_MFA_TOKEN, code="invalid_mfa_token")
+    passkeys = _passkeys_of(pending.user_id)
+    if not passkeys:
+        raise APIError(NO_PASSKEY, code="no_passkey")
+    challenge = challenges.issue(
+        challenges.SECOND_FACTOR, user_id=pending.user_id, bound_to=pending.token_id
+    )
+    return ceremonies.authentication_options(
+        relying_party.current(), challenge=challenge, allowed=_stored(passkeys)
+    )
+
+
+def verify_second_factor(
+    user_id: str, token_id: str, credential: AuthenticationCredential
+) -> Passkey:
+    """The passkey of ``user_id`` that answered options made for this mfa_token; or an
+    audited :class:`Refused`. The mfa package has counted the attempt already."""
+    try:
+        passkey = _verify_assertion(
+            credential, challenges.SECOND_FACTOR, user_id=user_id, bound_to=token_id
+        )
+    except Refused as refused:
+        raise audited(refused) from None
+    events.emit(events.passkey_used, user_id=user_id, passkey_id=str(passkey.id), via="mfa")
+    return passkey

@@ -7,6 +7,8 @@ from typing import Any
 from marshmallow import fields
 
 from authapi.auth import service as auth_service
+from authapi.mfa import attempts, reauth
+from authapi.mfa import login as mfa_login
 from authapi.openapi.components import ACCESS, UUID, dumped, obj, ref, success
 from authapi.openapi.operation import BODY_ERRORS, CROSS_SITE, Operation, Reply, quoted
 from authapi.openapi.operations.auth import AUTH_MODE
@@ -29,7 +31,7 @@ COMPONENTS = {
     "PasskeyRegister": (schemas.RegisterSchema, {}),
     "PasskeyLogin": (schemas.LoginSchema, {}),
     "PasskeyRename": (schemas.RenameSchema, {}),
-    "PasskeyConfirm": (schemas.ConfirmSchema, {}),
+    "PasskeyMfaToken": (schemas.MfaTokenSchema, {}),
     "Passkey": (PasskeyDoc, dumped(PasskeyDoc)),
 }
 
@@ -185,16 +187,20 @@ OPERATIONS: tuple[Operation, ...] = (
         "Remove one of the caller's passkeys: needs the password or a current code",
         auth=ACCESS,
         path_params=PASSKEY_ID,
-        body="PasskeyConfirm",
+        body="CodeOrPassword",
         ok=Reply(200, "Success", "Removed; the user is mailed"),
         errors=(
-            (400, quoted(passkeys.WRONG_PASSWORD, passkeys.CONFIRM_REQUIRED, "Invalid input")),
+            (
+                400,
+                quoted(reauth.INVALID_PASSWORD, reauth.INVALID_CODE, "Invalid input")
+                + " (neither or both given)",
+            ),
             413,
             415,
             401,
             CROSS_SITE,
             NOT_FOUND,
-            (429, "Too many wrong passwords or codes for this account"),
+            (429, quoted(attempts.TOO_MANY_ATTEMPTS) + " (the account's second-factor checks)"),
             503,
         ),
     ),
@@ -241,6 +247,28 @@ OPERATIONS: tuple[Operation, ...] = (
             (403, quoted(auth_service.ACCOUNT_DISABLED, auth_service.EMAIL_NOT_VERIFIED)),
             (429, "Too many passkey sign-ins from this address"),
             503,
+        ),
+    ),
+    Operation(
+        "passkeyMfaOptions",
+        "POST",
+        "/api/auth/login/mfa/passkey-options",
+        "passkeys",
+        "Passkey options for the second step of a password login (an mfa_token)",
+        body="PasskeyMfaToken",
+        ok=Reply(200, success(data=obj(options="PasskeyRequestOptions"))),
+        errors=(
+            (400, quoted(passkeys.NO_PASSKEY, "Invalid input")),
+            413,
+            415,
+            (401, quoted(mfa_login.INVALID_MFA_TOKEN)),
+            (429, "Too many passkey sign-ins from this address"),
+            503,
+        ),
+        description=(
+            "The options list the account's passkeys and are bound to this mfa_token: "
+            'send the answer as `{"mfa_token", "credential"}` to `POST /api/auth/login/mfa`. '
+            "No attempt of the token is spent here."
         ),
     ),
 )
