@@ -40,8 +40,10 @@ class PasskeyDevice:
         self.base_url = base_url
         self.context = browser.get().new_context(viewport={"width": 1100, "height": 1100})
         self.page = self.context.new_page()
+        self.page.set_default_timeout(20_000)
         self.traffic: list[str] = []
         self.page.on("console", lambda message: self.traffic.append(f"console: {message.text}"))
+        self.page.on("pageerror", lambda error: self.traffic.append(f"page error: {error}"))
         self.page.on(
             "response",
             lambda response: self.traffic.append(

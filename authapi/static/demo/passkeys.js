@@ -276,6 +276,11 @@ async function renamePasskey(passkey, name) {
 async function removePasskey(passkey) {
   clearMessage();
   const secret = $("#passkey-confirm").value;
+  if (!secret) {
+    showMessage("Enter your password or a current code to remove a passkey.", "error");
+    $("#passkey-confirm").focus();
+    return;
+  }
   // A current authenticator code is digits only; a password has at least 8 characters.
   const proof = /^\d{6}$/.test(secret) ? { code: secret } : { password: secret };
   try {
