@@ -138,6 +138,14 @@ class Config:
     HOOK_FAIL_OPEN = False  # before-user-created: a hook that fails lets the sign-up through
     HOOK_CLAIMS_NAMESPACE = "app"  # the access-token claim the hook's claims go under
 
+    # Passkeys (WebAuthn). The relying party is the site passkeys belong to: its RP ID is
+    # a domain (the page's host or a parent of it), and only pages on WEBAUTHN_ORIGINS
+    # may use them. The defaults work for the demo on http://localhost:8000 and a front
+    # end on http://localhost:3000 (browsers allow plain http on localhost only).
+    WEBAUTHN_RP_ID = "localhost"
+    WEBAUTHN_RP_NAME = "authapi"
+    WEBAUTHN_ORIGINS: tuple[str, ...] = ("http://localhost:8000", "http://localhost:3000")
+
     CLOCK_OFFSET = 0  # seconds; tests only (see authapi/clock.py)
     CLOCK_FROZEN_AT = 0.0  # UNIX seconds; tests only: 0 = the real clock (authapi/clock.py)
     DEV_KEYS_DIR = "instance/keys"
@@ -435,6 +443,9 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MFA_ENROLMENT_EXPIRES_IN": ("MFA_ENROLMENT_EXPIRES_IN", int),
     "MFA_ATTEMPTS_PER_ACCOUNT": ("MFA_ATTEMPTS_PER_ACCOUNT", int),
     "MFA_ATTEMPTS_WINDOW": ("MFA_ATTEMPTS_WINDOW", int),
+    "WEBAUTHN_RP_ID": ("WEBAUTHN_RP_ID", str),
+    "WEBAUTHN_RP_NAME": ("WEBAUTHN_RP_NAME", str),
+    "WEBAUTHN_ORIGINS": ("WEBAUTHN_ORIGINS", _as_list),
 }
 
 # Per provider NAME in OAUTH_PROVIDERS: OAUTH_<NAME>_<suffix>, kept as given.

@@ -67,6 +67,7 @@ def register_blueprints(app: Flask) -> None:
     from authapi.auth import routes as auth
     from authapi.email_otp import routes as email_otp
     from authapi.oauth import routes as oauth
+    from authapi.passkeys import routes as passkeys
     from authapi.users import routes as users
     from authapi.webhooks import routes as webhooks
 
@@ -83,6 +84,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(email_otp.blueprint)
     mfa.init_app(app)  # its keys, factor kinds and blueprints
     app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(passkeys.blueprint)
+    app.register_blueprint(passkeys.second_factor_blueprint)
 
 
 def register_response_headers(app: Flask) -> None:

@@ -57,6 +57,11 @@ RECORDED: dict[Any, AuthEventName] = {
     events.mfa_used: AuthEventName.MFA_USED,
     events.mfa_failed: AuthEventName.MFA_FAILED,
     events.recovery_codes_generated: AuthEventName.RECOVERY_CODES_GENERATED,
+    events.passkey_added: AuthEventName.PASSKEY_ADDED,
+    events.passkey_renamed: AuthEventName.PASSKEY_RENAMED,
+    events.passkey_removed: AuthEventName.PASSKEY_REMOVED,
+    events.passkey_used: AuthEventName.PASSKEY_USED,
+    events.passkey_failed: AuthEventName.PASSKEY_FAILED,
 }
 
 # The only signal arguments that reach a row (besides user_id).
@@ -67,6 +72,7 @@ DETAIL_KEYS += ("provider",)  # sign in with another provider (authapi.oauth)
 # Issue 14: a login upgraded a password hash (which format it was, which it is now).
 RECORDED[events.password_rehashed] = AuthEventName.PASSWORD_REHASHED
 DETAIL_KEYS += ("old_format", "new_format")
+DETAIL_KEYS += ("passkey_id",)
 
 
 def init_app(app: Flask) -> None:

@@ -22,6 +22,7 @@ from limits import parse_many
 from authapi import durations, embedded, hashers, keys, redis_connection
 from authapi.hashers.argon2_family import meets_owasp_minimum
 from authapi.mfa import settings as mfa_settings
+from authapi.passkeys import relying_party
 from authapi.tokens import TokenKeys
 from authapi.webhooks import settings as webhook_settings
 from config import (
@@ -359,6 +360,7 @@ CHECKS: list[Callable[[Mapping[str, Any], Collection[str]], Problems]] = [
     check_password_config,
     mfa_settings.check,
     check_webhooks,
+    relying_party.check_config,
 ]
 
 

@@ -46,6 +46,14 @@ mfa_removed = _signals.signal("mfa-removed")  # factor, by (the admin, if one di
 mfa_used = _signals.signal("mfa-used")  # factor, via, left (recovery codes)
 mfa_failed = _signals.signal("mfa-failed")  # factor, via, reason
 recovery_codes_generated = _signals.signal("recovery-codes-generated")  # left
+# Passkeys: passkey_id (the row id, never the credential) on each; reason on failures
+# (challenge, unknown_credential, other_user, user_handle, verification, counter,
+# backup_eligibility, registration); via on uses (login, mfa); by on admin removals.
+passkey_added = _signals.signal("passkey-added")  # passkey_id
+passkey_renamed = _signals.signal("passkey-renamed")  # passkey_id
+passkey_removed = _signals.signal("passkey-removed")  # passkey_id, by
+passkey_used = _signals.signal("passkey-used")  # passkey_id, via
+passkey_failed = _signals.signal("passkey-failed")  # reason, passkey_id
 
 
 def emit(signal: Any, **data: Any) -> None:

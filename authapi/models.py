@@ -87,6 +87,11 @@ class AuthEventName(enum.StrEnum):
     MFA_USED = "mfa_used"
     MFA_FAILED = "mfa_failed"
     RECOVERY_CODES_GENERATED = "recovery_codes_generated"
+    PASSKEY_ADDED = "passkey_added"
+    PASSKEY_RENAMED = "passkey_renamed"
+    PASSKEY_REMOVED = "passkey_removed"
+    PASSKEY_USED = "passkey_used"
+    PASSKEY_FAILED = "passkey_failed"
 
 
 class AuthEvent(db.Model):

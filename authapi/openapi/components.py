@@ -197,6 +197,16 @@ ERROR_CODES: dict[str, str] = {
     "webhook_disabled": "The webhook endpoint is disabled: enable it first",
     "sign_up_rejected": "The before-user-created hook refused the sign-up (its message)",
     "sign_up_unavailable": "The before-user-created hook gave no usable answer: retry later",
+    "passkey_challenge_failed": (
+        "The passkey answer's challenge was not issued here, is used or expired: new options"
+    ),
+    "passkey_unknown": "No passkey has that credential id (removed, or its account deleted)",
+    "passkey_refused": "The passkey answer does not verify (signature, origin, RP ID, counter...)",
+    "passkey_registration_failed": "The new passkey's answer does not verify",
+    "passkey_not_found": "No such passkey of the caller",
+    "passkey_already_registered": "That passkey is already registered (here or on another account)",
+    "too_many_passkeys": "The account already has the most passkeys allowed (20)",
+    "no_passkey": "The account of the mfa_token has no passkey to ask for",
 }
 ERROR_CODE = {
     "type": "string",

@@ -1,7 +1,7 @@
 """identities: provider accounts linked to users (sign in with another provider)
 
 Revision ID: 0006_identities
-Revises: 0003_mfa
+Revises: 0005_webhooks
 Create Date: 2026-12-03 07:55:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006_identities'
-down_revision = '0007_webhooks'
+down_revision = '0005_webhooks'
 branch_labels = None
 depends_on = None
 

@@ -19,6 +19,11 @@
     useRecovery = false;
     card().hidden = !token;
     byTestId("mfa-use-recovery").hidden = !(methods || []).includes("recovery_code");
+    // passkeys.js: a passkey can answer too; with no code to type, only the button.
+    byTestId("mfa-use-passkey").hidden = !(methods || []).includes("passkey");
+    const codes = (methods || []).some((method) => method !== "passkey");
+    for (const id of ["mfa-login-code", "mfa-login-submit"]) byTestId(id).hidden = !!token && !codes;
+    $("#mfa-login-label").hidden = !!token && !codes;
     $("#mfa-login-label").textContent = "Code from your authenticator app";
     byTestId("mfa-login-code").value = "";
     if (token) byTestId("mfa-login-code").focus();
@@ -27,7 +32,13 @@
   function askForSecondFactor(error) {
     if (!(error instanceof ApiError) || error.body?.code !== "mfa_required") return false;
     setLoginStep(error.body.mfa_token, error.body.methods);
-    showMessage("Password accepted. Enter the code from your authenticator app.", "info");
+    const passkeyOnly = !(error.body.methods || []).some((method) => method !== "passkey");
+    showMessage(
+      passkeyOnly
+        ? "Password accepted. Confirm with your passkey."
+        : "Password accepted. Enter the code from your authenticator app.",
+      "info",
+    );
     return true;
   }
 
@@ -46,6 +57,19 @@
         report(error);
       }
     });
+  }
+
+  // passkeys.js's passkeySecondFactor: options for this mfa_token, the browser's
+  // prompt, then POST /api/auth/login/mfa {mfa_token, credential}.
+  async function usePasskey() {
+    clearMessage();
+    try {
+      await passkeySecondFactor(mfaToken);
+      setLoginStep(null);
+    } catch (error) {
+      if (error instanceof ApiError && error.status !== 400) setLoginStep(null); // log in again
+      reportPasskeyError(error);
+    }
   }
 
   function switchToRecovery() {
@@ -147,6 +171,8 @@
 
   $("#mfa-login-form").addEventListener("submit", onSecondFactor);
   byTestId("mfa-use-recovery").addEventListener("click", switchToRecovery);
+  const passkeyButton = byTestId("mfa-use-passkey");
+  passkeyButton.addEventListener("click", () => busy(passkeyButton, usePasskey));
   byTestId("mfa-confirm-form").addEventListener("submit", confirmSetup);
   byTestId("mfa-codes-done").addEventListener("click", hideCodes);
   const start = byTestId("mfa-start");

@@ -1,7 +1,7 @@
 """webhooks: endpoints, the outbox of events, deliveries
 
-Revision ID: 0007_webhooks
-Revises: 0008_security
+Revision ID: 0005_webhooks
+Revises: 0004_security
 Create Date: 2026-12-03 07:27:46.467195
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0007_webhooks'
-down_revision = '0008_security'
+revision = '0005_webhooks'
+down_revision = '0004_security'
 branch_labels = None
 depends_on = None
 

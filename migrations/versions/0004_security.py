@@ -9,7 +9,7 @@ nothing lost); the log line names how many, for an operator to review.
 Uses ``authapi.emails`` as it is at the time the migration runs: the rules of this
 release are the ones the rows must follow.
 
-Revision ID: 0008_security
+Revision ID: 0004_security
 Revises: 0003_mfa
 Create Date: 2026-12-03 07:50:00
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0008_security'
+revision = '0004_security'
 down_revision = '0003_mfa'
 branch_labels = None
 depends_on = None
