@@ -16,7 +16,9 @@ from sqlalchemy import event, select
 from authapi.email_otp import background
 from authapi.extensions import db
 from authapi.models import AuthEvent, User
+from authapi.webhooks import signing
 from tests.helpers import assert_fail, register
+from tests.support.receiver import Answer
 from tests.support.smtp_sink import SmtpSink, delivered
 
 INVALID_CODE = "Invalid or expired code"
@@ -315,3 +317,30 @@ def test_bodies_must_be_json(otp_app: Flask) -> None:
     client = otp_app.test_client()
     assert_fail(client.post("/api/auth/otp", data="email=a@example.com"), 415)
     assert_fail(client.post("/api/auth/otp/verify", data="x", content_type="text/plain"), 415)
+
+
+def test_the_before_user_created_hook_can_refuse_an_otp_sign_up(
+    make_app: Callable[..., Flask], smtp_sink, receiver
+) -> None:
+    secret = signing.new_secret()
+    app = make_app(
+        OTP_SIGNUP=True,
+        HOOK_BEFORE_USER_CREATED_URL=receiver.url,
+        HOOK_SECRET=secret,
+        **smtp_sink.config,
+    )
+    receiver.answer(Answer(200, {"decision": "reject", "message": "No sign-ups by code"}))
+    client = app.test_client()
+    assert ask(client, "new.person@example.com").status_code == 200
+    drain(app, smtp_sink)
+    code, _ = code_and_link(smtp_sink, "new.person@example.com")
+    response = verify(client, "new.person@example.com", code)
+    assert_fail(response, 403, "No sign-ups by code")
+    assert response.json["code"] == "sign_up_rejected"
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.email == "new.person@example.com")) is None
+    [call] = receiver.received
+    assert call.verified(secret)["data"] == {
+        "user": {"email": "new.person@example.com", "name": "new.person"},
+        "source": "otp",
+    }

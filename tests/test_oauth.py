@@ -27,8 +27,10 @@ from authapi.configuration import ConfigurationError
 from authapi.extensions import db
 from authapi.models import AuthEvent, Identity, User
 from authapi.oauth import redirects
+from authapi.webhooks import signing
 from tests.helpers import PASSWORD, assert_fail, login, register
 from tests.support.oidc_provider import BrowserlessLogin, OidcProvider, query, rsa_jwk
+from tests.support.receiver import Answer
 from tests.support.smtp_sink import spare_port
 
 CALLBACK = "http://localhost/api/auth/oauth/test/callback"
@@ -768,3 +770,22 @@ def test_two_concurrent_callbacks_with_one_flow_sign_in_once(oauth_app: Flask) -
         thread.join()
     assert sorted(response.status_code for response in results) == [200, 400]
     assert users_and_identities(oauth_app) == (1, 1)
+
+
+def test_the_before_user_created_hook_can_refuse_a_provider_sign_up(
+    make_app: Callable[..., Flask],
+    provider: OidcProvider,
+    client_credentials: tuple[str, str],
+    receiver: Any,
+) -> None:
+    secret = signing.new_secret()
+    hook = {"HOOK_BEFORE_USER_CREATED_URL": receiver.url, "HOOK_SECRET": secret}
+    app = make_app(**provider_config(provider.issuer, *client_credentials, **hook))
+    receiver.answer(Answer(200, {"decision": "reject", "message": "Not from this provider"}))
+    assert_error_redirect(sign_in(app.test_client(), "olga@example.com"), "sign_up_rejected")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 0
+    [call] = receiver.received
+    payload = call.verified(secret)
+    assert payload["data"]["source"] == "oauth:test"
+    assert payload["data"]["user"]["email"] == "olga@example.com"

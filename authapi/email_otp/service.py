@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from authapi import events, mail, sessions
+from authapi import events, hooks, mail, sessions
 from authapi.accounts.service import link_base
 from authapi.auth import service as auth_service
 from authapi.auth.service import IssuedTokens
@@ -85,9 +85,11 @@ def _mail_code(email: str, code: str, base: str | None) -> None:
 
 
 def _new_account(email: str) -> User:
+    name = email.partition("@")[0][:NAME_MAX] or "User"
+    hooks.before_user_created(email=email, name=name, source="otp")  # may refuse: 403/503
     user = User(
         id=uuid.uuid4(),
-        name=email.partition("@")[0][:NAME_MAX] or "User",
+        name=name,
         email=email,
         password=UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(32),
         verified=True,

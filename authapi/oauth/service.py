@@ -27,7 +27,7 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from authapi import events, sessions
+from authapi import events, hooks, sessions
 from authapi.accounts.service import link_base
 from authapi.auth import service as auth_service
 from authapi.auth.service import CurrentUser, IssuedTokens
@@ -296,9 +296,14 @@ def _user_for(provider: Provider, identity: client.ProviderIdentity) -> User:
         events.emit(events.identity_linked, user_id=str(existing.id), provider=provider.name)
         _refuse_inactive(existing)
         return existing
+    name = _display_name(identity, email)
+    try:
+        hooks.before_user_created(email=email, name=name, source=f"oauth:{provider.name}")
+    except APIError as refusal:  # browsers get it as ?error=<code> on the front end
+        raise OAuthFailure(refusal.code, refusal.message, refusal.status_code) from None
     user = User(
         id=uuid.uuid4(),
-        name=_display_name(identity, email),
+        name=name,
         email=email,
         password=UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(32),
         verified=identity.email_verified,
