@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from authapi import hashers, passwords
 from authapi.extensions import db
 from authapi.models import Role, User
 from authapi.schemas import RegisterSchema
+from authapi.webhooks import catalog, outbox
 
 COLUMNS = ("email", "name", "password_hash", "role", "verified", "created_at")
 REQUIRED = ("email", "name", "password_hash")
@@ -306,6 +308,7 @@ class _Importer:
         self.first_line: dict[str, int] = {}
         self.pending: list[tuple[int, dict[str, Any]]] = []
         self.report = ImportReport(dry_run=dry_run)
+        self.announce: bool | None = None  # does a webhook want user.created? (asked once)
 
     def add(self, line: int, row: dict[str, Any]) -> None:
         problem = _columns_problem(row)
@@ -344,6 +347,20 @@ class _Importer:
             _copy(records)
         else:  # the SQLite development mode
             db.session.execute(insert(User.__table__), records)
+        self._report_created(records)
+
+    def _report_created(self, records: list[dict[str, Any]]) -> None:
+        """user.created webhook events for the batch, in the import's own transaction
+        (COPY bypasses the ORM listener that reports other changes)."""
+        if self.announce is None:
+            self.announce = outbox.subscribed(db.session.connection(), catalog.USER_CREATED)
+        if not self.announce:
+            return
+        changes = [
+            outbox.Change(catalog.USER_CREATED, str(record["id"]), outbox.user_data(User(**record)))
+            for record in records
+        ]
+        outbox.write(db.session.connection(), changes, now=time.time())
 
     def _record(self, values: dict[str, Any]) -> dict[str, Any]:
         created = values["created_at"] or self.now

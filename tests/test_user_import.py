@@ -16,6 +16,8 @@ from sqlalchemy import func, select
 from authapi import user_transfer
 from authapi.extensions import db
 from authapi.models import AuthEvent, Role, User
+from authapi.webhooks.models import WebhookEndpoint, WebhookEvent
+from authapi.webhooks.signing import new_secret
 from tests.helpers import register
 from tests.support.foreign_hashes import FOREIGN, FOREIGN_CONFIG
 
@@ -327,3 +329,45 @@ def test_an_unknown_extension_needs_format(import_app, tmp_path):
     result = _run(import_app, ["users", "import", str(path)])
     assert result.exit_code == 2 and "--format" in result.output
     assert _run(import_app, ["users", "import", str(path), "--format", "jsonl"]).exit_code == 0
+
+
+def _subscribe(app, events: list[str]) -> None:
+    with app.app_context():
+        db.session.add(
+            WebhookEndpoint(url="https://hooks.example.com/in", events=events, secret=new_secret())
+        )
+        db.session.commit()
+
+
+def _events(app) -> list[WebhookEvent]:
+    with app.app_context():
+        found = list(db.session.scalars(select(WebhookEvent)))
+        db.session.expunge_all()
+        return found
+
+
+def test_imported_users_are_announced_to_webhooks_in_the_import_transaction(import_app, tmp_path):
+    _subscribe(import_app, ["user.created"])
+    rows = [_row(index) for index in range(3)]
+    result = _run(import_app, ["users", "import", str(_jsonl(tmp_path, rows)), "--batch-size", "2"])
+    assert result.exit_code == 0, result.output
+    events = _events(import_app)
+    assert sorted(json.loads(event.body)["data"]["user"]["email"] for event in events) == [
+        f"user{index}@example.com" for index in range(3)
+    ]
+    assert {event.type for event in events} == {"user.created"}
+    assert {str(event.user_id) for event in events} == {
+        str(_user(import_app, f"user{index}@example.com").id) for index in range(3)
+    }
+    # A refused import (a bad row after a written batch) announces nobody.
+    bad = [_row(10), _row(11), _row(12, email="not an email")]
+    result = _run(import_app, ["users", "import", str(_jsonl(tmp_path, bad, name="bad.jsonl"))])
+    assert result.exit_code != 0
+    assert len(_events(import_app)) == 3
+
+
+def test_imports_write_no_events_when_no_webhook_wants_them(import_app, tmp_path):
+    _subscribe(import_app, ["user.deleted"])
+    result = _run(import_app, ["users", "import", str(_jsonl(tmp_path, [_row(1)]))])
+    assert result.exit_code == 0, result.output
+    assert _events(import_app) == []

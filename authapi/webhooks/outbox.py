@@ -108,6 +108,14 @@ def write(connection: Connection, changes: Sequence[Change], *, now: float) -> i
     return len(delivery_rows)
 
 
+def subscribed(connection: Connection, event_type: str) -> bool:
+    """Does any enabled endpoint want ``event_type``? (Bulk writers ask once, first.)"""
+    rows = connection.execute(
+        select(WebhookEndpoint.events).where(WebhookEndpoint.enabled.is_(True))
+    ).scalars()
+    return any(event_type in (events or ()) for events in rows)
+
+
 def user_data(user: User) -> dict[str, Any]:
     return {"user": user_schema.dump(user)}
 
