@@ -54,10 +54,11 @@ test-fast: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -m "$(FAST)"
 
-## bench: wrk scenarios against gunicorn in production mode (see docs/performance.md)
+## bench: wrk scenarios against gunicorn in production mode, then the hook's cost (docs/performance.md)
 bench: $(VENV)/.installed-dev
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/hooks.py
 
 ## bench-hooks: token issue with and without the custom-access-token hook (docs/performance.md)
 bench-hooks: $(VENV)/.installed-dev
