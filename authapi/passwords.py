@@ -114,10 +114,6 @@ def _in_pool(function: Callable[..., Result], *args: bytes) -> Result:
         slots.release()
 
 
-def password_fits_bcrypt(password: str) -> bool:
-    return len(password.encode("utf-8")) <= MAX_PASSWORD_BYTES
-
-
 def hash_password(password: str) -> str:
     """Hash a password with the configured hasher (PASSWORD_HASHER) and parameters.
 

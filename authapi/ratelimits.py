@@ -265,3 +265,13 @@ def limit_otp_verify(view: Callable[..., Any]) -> Callable[..., Any]:
         scope="otp-verify",
         exempt_when=_limits_off,
     )(view)
+
+
+def limit_provider_redirects(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Starting a provider sign-in: per client address, like password logins."""
+    return limiter.limit(
+        _setting("RATELIMIT_LOGIN_PER_ADDRESS"),
+        key_func=client_address,
+        scope="oauth-address",
+        exempt_when=_limits_off,
+    )(view)

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from authapi import body
 from authapi.auth.cookies import set_access_cookies, set_refresh_cookie
 from authapi.auth.guard import current_user, login_required
 from authapi.auth.responses import client_ip, client_user_agent, token_response
-from authapi.extensions import limiter
 from authapi.oauth import flows, redirects, service
 from authapi.oauth.schemas import link_schema
-from authapi.ratelimits import client_address
+from authapi.ratelimits import limit_provider_redirects
 
 blueprint = Blueprint("oauth", __name__, url_prefix="/api/auth")
 
@@ -58,10 +57,6 @@ def _failure_redirect(failure: service.OAuthFailure) -> Response | None:
     return response
 
 
-def _limit_address() -> str:
-    return current_app.config["RATELIMIT_LOGIN_PER_ADDRESS"]
-
-
 @blueprint.get("/providers")
 def list_providers() -> Response:
     listed = [
@@ -72,7 +67,7 @@ def list_providers() -> Response:
 
 
 @blueprint.get("/oauth/<provider>/authorize")
-@limiter.limit(_limit_address, key_func=client_address, scope="oauth-address")
+@limit_provider_redirects
 def authorize(provider: str) -> Response:
     refuse_head()
     try:
