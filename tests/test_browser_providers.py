@@ -216,6 +216,7 @@ def test_the_mailed_code_link_signs_in_only_on_the_button(
 
     app = make_app(**smtp_sink.config)
     url = live_server(app).url
+    app.config["FRONTEND_URL"] = url  # the mailed link opens this server's own page
     register(app.test_client(), email="wes@example.com", name="Wes")
     page = new_page()
     open_demo(page, url)
