@@ -10,6 +10,8 @@ Screenshots go to ``test-artifacts/browser/``.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -208,3 +210,53 @@ def test_the_email_fields_autofill_signs_in_with_a_passkey(device):
     assert device.page.evaluate("window.__getMediations") == ["conditional"]
     expect(device.testid("passkey-last-used")).not_to_have_text("never")
     device.screenshot("04-signed-in-through-autofill")
+
+
+def access_token_claims(device: PasskeyDevice) -> dict[str, Any]:
+    """The payload of the access_token cookie, read without a key: only to look."""
+    [token] = [c["value"] for c in device.context.cookies() if c["name"] == "access_token"]
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_a_passkey_answers_the_second_step_of_a_password_login(device, passkey_site):
+    """With a passkey added, a password alone no longer signs in: the page asks for the
+    second factor and "Use a passkey" answers it. The logged-out page keeps an autofill
+    (conditional mediation) request waiting, and a virtual authenticator that simulates
+    presence on its own answers it once the email field is used, signing in with the
+    passkey alone; so presence is off while the password is typed and on again only for
+    the button, as a person would touch the sensor only when asked."""
+    device.open()
+    device.log_in_with_password()
+    expect(device.testid("auth-state")).to_have_text(re.compile("^Logged in as Alice"))
+    add_passkey_through_ui(device, "Laptop")
+    registered_count = device.credentials()[0]["signCount"]
+    device.log_out()
+
+    presence = {"authenticatorId": device.authenticator_id}
+    device.cdp.send("WebAuthn.setAutomaticPresenceSimulation", {**presence, "enabled": False})
+    device.log_in_with_password()
+    expect(device.testid("mfa-login-card")).to_be_visible()
+    expect(device.testid("message")).to_have_text("Password accepted. Confirm with your passkey.")
+    expect(device.testid("mfa-use-passkey")).to_be_visible()
+    expect(device.testid("auth-state")).to_have_text("Logged out")
+    assert device.credentials()[0]["signCount"] == registered_count  # not used yet
+    device.screenshot("05-second-step-asks-for-the-passkey")
+
+    device.cdp.send("WebAuthn.setAutomaticPresenceSimulation", {**presence, "enabled": True})
+    with device.page.expect_response(
+        lambda response: response.url.endswith("/api/auth/login/mfa") and response.status == 200
+    ):
+        device.testid("mfa-use-passkey").click()
+    expect(device.testid("auth-state")).to_have_text("Logged in as Alice <alice@example.com>")
+    expect(device.testid("mfa-login-card")).to_be_hidden()
+    expect(device.testid("passkey-last-used")).not_to_have_text("never")
+    assert device.credentials()[0]["signCount"] == registered_count + 1
+
+    amr = access_token_claims(device)["amr"]
+    assert {"pwd", "mfa"} <= set(amr), amr
+    sessions = device.page.evaluate(
+        "async () => (await (await fetch('/api/auth/sessions')).json()).data.sessions"
+    )
+    assert len(sessions) == 1, sessions
+    device.screenshot("06-signed-in-with-password-and-passkey")
