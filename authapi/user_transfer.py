@@ -31,7 +31,8 @@ from marshmallow import ValidationError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import insert, select
 
-from authapi import hashers, passwords
+from authapi import hashers, hooks, passwords
+from authapi.errors import APIError
 from authapi.extensions import db
 from authapi.models import Role, User
 from authapi.schemas import RegisterSchema
@@ -333,6 +334,8 @@ class _Importer:
         new = []
         for line, values in self.pending:
             if values["email"] not in existing:
+                if self._hook_refuses(line, values):
+                    continue
                 new.append(values)
             elif self.on_conflict == "skip":
                 self.report.skipped.append(line)
@@ -348,6 +351,16 @@ class _Importer:
         else:  # the SQLite development mode
             db.session.execute(insert(User.__table__), records)
         self._report_created(records)
+
+    def _hook_refuses(self, line: int, values: dict[str, Any]) -> bool:
+        """Ask the before-user-created hook (when configured) about this row; a refusal
+        or a hook that gives no usable answer (fail closed) is a bad row."""
+        try:
+            hooks.before_user_created(email=values["email"], name=values["name"], source="import")
+        except APIError as refusal:
+            self.errors.append(RowError(line, f"refused by the sign-up hook: {refusal.message}"))
+            return True
+        return False
 
     def _report_created(self, records: list[dict[str, Any]]) -> None:
         """user.created webhook events for the batch, in the import's own transaction

@@ -20,6 +20,7 @@ from authapi.webhooks.models import WebhookEndpoint, WebhookEvent
 from authapi.webhooks.signing import new_secret
 from tests.helpers import register
 from tests.support.foreign_hashes import FOREIGN, FOREIGN_CONFIG
+from tests.support.receiver import Answer
 
 OLD_PASSWORD = "my password from the old system"
 
@@ -371,3 +372,23 @@ def test_imports_write_no_events_when_no_webhook_wants_them(import_app, tmp_path
     result = _run(import_app, ["users", "import", str(_jsonl(tmp_path, [_row(1)]))])
     assert result.exit_code == 0, result.output
     assert _events(import_app) == []
+
+
+def test_the_before_user_created_hook_decides_each_imported_row(make_app, receiver, tmp_path):
+    secret = new_secret()
+    app = make_app(**FOREIGN_CONFIG, HOOK_BEFORE_USER_CREATED_URL=receiver.url, HOOK_SECRET=secret)
+    receiver.answer(*[Answer(200, {"decision": "reject", "message": "No imports today"})] * 2)
+    result = _run(app, ["users", "import", str(_jsonl(tmp_path, [_row(1), _row(2)]))])
+    assert result.exit_code != 0
+    assert "line 1: refused by the sign-up hook: No imports today" in result.output
+    assert "line 2: refused by the sign-up hook: No imports today" in result.output
+    assert _count(app) == 0
+    receiver.answer(Answer(200, {"decision": "continue"}))
+    result = _run(app, ["users", "import", str(_jsonl(tmp_path, [_row(3)], name="ok.jsonl"))])
+    assert result.exit_code == 0, result.output
+    assert _count(app) == 1
+    payload = receiver.received[-1].verified(secret)
+    assert payload["data"] == {
+        "user": {"email": "user3@example.com", "name": "User 3"},
+        "source": "import",
+    }
