@@ -130,8 +130,10 @@ def _memory_line(title: str, memory: dict[str, Any], key: str) -> str | None:
     if not idle:
         return None
     workers = ", ".join(f"{mb:.0f}" for mb in idle["worker_rss_mb"])
+    shares = ", ".join(f"{mb:.0f}" for mb in idle.get("worker_pss_mb", []))
     line = (
-        f"{title}: idle, each worker RSS {workers} MB, master {idle['master_rss_mb']:.0f} MB; "
+        f"{title}: idle, each worker RSS {workers} MB (PSS {shares}), master "
+        f"{idle['master_rss_mb']:.0f} MB; "
         f"whole server RSS {idle['rss_mb']:.0f} MB, PSS {idle['pss_mb']:.0f} MB"
     )
     if after:
@@ -157,8 +159,9 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
         if key in g:
             lines.append(
                 f"{top_label} / {bottom_label}: {g[f'{top}_rps']:,.0f} / "
-                f"{g[f'{bottom}_rps']:,.0f} req/s = {g[key]:.2f} (medians of {rounds} "
-                f"interleaved rounds; goal >= {goal:.2f}){_mark(g, f'{key}_goal_met')}"
+                f"{g[f'{bottom}_rps']:,.0f} req/s = {g[key]:.2f} ({rounds} interleaved "
+                f"round{'s' if rounds != 1 else ''}; goal >= {goal:.2f})"
+                f"{_mark(g, f'{key}_goal_met')}"
             )
     if "steady_rounds_goal_met" in g:
         found = "; ".join(
