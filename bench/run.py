@@ -344,7 +344,8 @@ class Bench:
         """Each server's first requests (imports, connection pools) are not recorded."""
         if self.warmup <= 0:
             return
-        print(f"warm-up: {self.warmup:g} s of /api/users/me (not recorded)", flush=True)
+        also = " and of the bare app" if bare else ""
+        print(f"warm-up: {self.warmup:g} s of /api/users/me{also} (not recorded)", flush=True)
         sessions = harness.login_sessions(self.port, self.accounts, self.wrk_threads)
         env = {
             "BENCH_AUTH": "bearer",
