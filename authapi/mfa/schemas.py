@@ -15,6 +15,8 @@ from marshmallow import (
     validates_schema,
 )
 
+from authapi.mfa.reauth import CODE_OR_PASSWORD
+
 PROOF_MAX = 64  # a TOTP code is 6 digits, a recovery code 11 characters
 TOKEN_MAX = 128
 PASSWORD_MAX = 1024  # longer is simply wrong; bcrypt sees at most 72 bytes anyway
@@ -45,7 +47,7 @@ class CodeOrPasswordSchema(Schema):
     @validates_schema
     def exactly_one(self, data: dict[str, Any], **kwargs: Any) -> None:
         if ("code" in data) == ("password" in data):
-            raise ValidationError("Give your password or a current code (one of them)")
+            raise ValidationError(CODE_OR_PASSWORD)
 
 
 class LoginMfaSchema(Schema):
