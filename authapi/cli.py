@@ -125,11 +125,10 @@ def create_admin(email: str, name: str, password: str | None) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         validate_new_password(password)
+        admin_service.create_admin(name, normalized, password)
     except ValidationError as error:
         raise click.BadParameter(" ".join(error.messages), param_hint="password") from None
-    try:
-        admin_service.create_admin(name, normalized, password)
-    except APIError as error:  # e.g. created meanwhile by someone else
+    except APIError as error:  # the breach check failing closed; created meanwhile
         raise click.ClickException(error.message) from None
     click.echo(f"Created admin {normalized}.")
 

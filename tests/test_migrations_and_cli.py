@@ -134,3 +134,25 @@ def test_cli_help_lists_grouped_commands(app):
     result = app.test_cli_runner().invoke(args=["--help"])
     for group in ("keys", "users", "deploy", "db"):
         assert group in result.output
+
+
+def test_create_admin_says_so_in_one_line_when_the_breach_check_is_down(make_app):
+    """PWNED_PASSWORDS_FAIL_OPEN=false and the range API unreachable (nothing listens
+    on the discard port): a one-line error and a non-zero exit, no traceback, no user."""
+    app = make_app(
+        PASSWORD_COMMON_CHECK=False,
+        PWNED_PASSWORDS_URL="http://127.0.0.1:9/range/",
+        PWNED_PASSWORDS_FAIL_OPEN=False,
+    )
+    result = app.test_cli_runner().invoke(
+        args=["users", "create-admin", "root@example.com", "--password", PASSWORD]
+    )
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception  # no uncaught error
+    # Before it, only the app's log line about the unreachable API.
+    assert result.output.splitlines()[-1] == (
+        "Error: The password check is unavailable, please retry shortly"
+    )
+    assert "Traceback" not in result.output
+    with app.app_context():
+        assert db.session.scalar(select(User)) is None
