@@ -28,6 +28,13 @@ SHOWN_ERRORS = 50  # bad rows listed by `flask users import`
 
 
 KINDS = ("ACCESS", "REFRESH")
+BITS_OPTION = click.option(
+    "--bits",
+    default=2048,
+    show_default=True,
+    type=click.IntRange(min=2048),
+    help="RSA key size in bits.",
+)
 OUT_OPTION = click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -60,13 +67,7 @@ def _verifying_keys(kind: str) -> str:
 
 
 @keys_cli.command("generate")
-@click.option(
-    "--bits",
-    default=2048,
-    show_default=True,
-    type=click.IntRange(min=2048),
-    help="RSA key size in bits.",
-)
+@BITS_OPTION
 @OUT_OPTION
 def generate_keys(bits: int, out: Path | None) -> None:
     """Print the four key variables, ready to paste into .env."""
@@ -76,13 +77,7 @@ def generate_keys(bits: int, out: Path | None) -> None:
 
 
 @keys_cli.command("rotate")
-@click.option(
-    "--bits",
-    default=2048,
-    show_default=True,
-    type=click.IntRange(min=2048),
-    help="RSA key size in bits.",
-)
+@BITS_OPTION
 @OUT_OPTION
 def rotate_keys(bits: int, out: Path | None) -> None:
     """Print new keys; the current public keys keep verifying.
