@@ -16,6 +16,7 @@ from marshmallow import (
 )
 
 from authapi.mfa.reauth import CODE_OR_PASSWORD
+from authapi.schemas import required
 
 PROOF_MAX = 64  # a TOTP code is 6 digits, a recovery code 11 characters
 TOKEN_MAX = 128
@@ -29,9 +30,8 @@ class CodeSchema(Schema):
         unknown = EXCLUDE
 
     code = fields.String(
-        required=True,
+        **required("code is required"),
         validate=validate.Length(min=1, max=PROOF_MAX),
-        error_messages={"required": "code is required", "null": "code is required"},
     )
 
 
@@ -58,9 +58,8 @@ class LoginMfaSchema(Schema):
         unknown = INCLUDE
 
     mfa_token = fields.String(
-        required=True,
+        **required("mfa_token is required"),
         validate=validate.Length(min=1, max=TOKEN_MAX),
-        error_messages={"required": "mfa_token is required", "null": "mfa_token is required"},
     )
 
 

@@ -26,7 +26,7 @@ from authapi import body
 from authapi.errors import ValidationFailed
 from authapi.mfa.schemas import TOKEN_MAX as MFA_TOKEN_MAX
 from authapi.passkeys.models import NAME_MAX
-from authapi.schemas import UtcDateTime, has_control_characters
+from authapi.schemas import UtcDateTime, has_control_characters, required
 
 # Generous caps (a credential id is at most 1023 bytes; with attestation "none" a
 # registration is well under 2 kB); the 10 kB body limit caps the total anyway.
@@ -196,9 +196,8 @@ class MfaTokenSchema(Schema):
         unknown = EXCLUDE
 
     mfa_token = fields.String(
-        required=True,
+        **required("mfa_token is required"),
         validate=validate.Length(min=1, max=MFA_TOKEN_MAX),
-        error_messages={"required": "mfa_token is required", "null": "mfa_token is required"},
     )
 
 
@@ -206,9 +205,7 @@ class RenameSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    name = PasskeyName(
-        required=True, error_messages={"required": "Name is required", "null": "Name is required"}
-    )
+    name = PasskeyName(**required("Name is required"))
 
 
 class PasskeySchema(Schema):
