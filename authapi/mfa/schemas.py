@@ -50,12 +50,12 @@ class CodeOrPasswordSchema(Schema):
             raise ValidationError(CODE_OR_PASSWORD)
 
 
-class LoginMfaSchema(Schema):
-    """``{"mfa_token", <proof field>}``: the proof field is picked by the registered
-    factor kinds (authapi.mfa.factors), so other fields are kept for them."""
+class MfaTokenSchema(Schema):
+    """``{"mfa_token"}``: a sign-in waiting for its second factor (a passkey's options
+    for the second step ask with it alone)."""
 
     class Meta:
-        unknown = INCLUDE
+        unknown = EXCLUDE
 
     mfa_token = fields.String(
         **required("mfa_token is required"),
@@ -63,6 +63,15 @@ class LoginMfaSchema(Schema):
     )
 
 
+class LoginMfaSchema(MfaTokenSchema):
+    """``{"mfa_token", <proof field>}``: the proof field is picked by the registered
+    factor kinds (authapi.mfa.factors), so other fields are kept for them."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
 code_schema = CodeSchema()
 code_or_password_schema = CodeOrPasswordSchema()
 login_mfa_schema = LoginMfaSchema()
+mfa_token_schema = MfaTokenSchema()

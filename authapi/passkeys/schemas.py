@@ -24,7 +24,6 @@ from webauthn.helpers.structs import (
 
 from authapi import body
 from authapi.errors import ValidationFailed
-from authapi.mfa.schemas import TOKEN_MAX as MFA_TOKEN_MAX
 from authapi.passkeys.models import NAME_MAX
 from authapi.schemas import UtcDateTime, has_control_characters, required
 
@@ -189,18 +188,6 @@ class LoginSchema(Schema):
     credential = fields.Nested(AuthenticationCredentialSchema, required=True)
 
 
-class MfaTokenSchema(Schema):
-    """``{"mfa_token"}``: passkey options for the second step of a password login."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    mfa_token = fields.String(
-        **required("mfa_token is required"),
-        validate=validate.Length(min=1, max=MFA_TOKEN_MAX),
-    )
-
-
 class RenameSchema(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -221,7 +208,6 @@ class PasskeySchema(Schema):
 register_schema = RegisterSchema()
 login_schema = LoginSchema()
 rename_schema = RenameSchema()
-mfa_token_schema = MfaTokenSchema()
 passkey_schema = PasskeySchema()
 
 

@@ -8,6 +8,7 @@ from marshmallow import fields
 
 from authapi.auth import service as auth_service
 from authapi.mfa import login as mfa_login
+from authapi.mfa.schemas import MfaTokenSchema
 from authapi.openapi.components import ACCESS, UUID, dumped, obj, ref, success
 from authapi.openapi.operation import BODY_ERRORS, CROSS_SITE, Operation, Reply, quoted
 from authapi.openapi.operations.auth import AUTH_MODE
@@ -31,7 +32,7 @@ COMPONENTS = {
     "PasskeyRegister": (schemas.RegisterSchema, {}),
     "PasskeyLogin": (schemas.LoginSchema, {}),
     "PasskeyRename": (schemas.RenameSchema, {}),
-    "PasskeyMfaToken": (schemas.MfaTokenSchema, {}),
+    "PasskeyMfaToken": (MfaTokenSchema, {}),
     "Passkey": (PasskeyDoc, dumped(PasskeyDoc)),
 }
 
