@@ -113,6 +113,9 @@ class Config:
     # Logs: one handler on the `authapi` logger, to stderr. LOG_FORMAT json or text.
     LOG_LEVEL = "INFO"
     LOG_FORMAT = "text"
+    # Seconds info lines may wait to be written together (0: each at once; gunicorn.conf.py
+    # sets 0.1 for the server). WARNING and worse are always written at once.
+    LOG_FLUSH_SECONDS = 0.0
     METRICS_ENABLED = True  # GET /metrics (Prometheus); keep it off the public internet
     AUDIT_RETENTION_DAYS = 365  # `flask audit prune` deletes older audit rows; 0 keeps all
     METRICS_TOKEN = ""  # if set, /metrics asks for `Authorization: Bearer <token>`
@@ -389,6 +392,7 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "RESET_TOKEN_EXPIRES_IN": ("RESET_TOKEN_EXPIRES_IN", float),
     "LOG_LEVEL": ("LOG_LEVEL", _log_level),
     "LOG_FORMAT": ("LOG_FORMAT", _log_format),
+    "LOG_FLUSH_SECONDS": ("LOG_FLUSH_SECONDS", float),
     "METRICS_ENABLED": ("METRICS_ENABLED", _as_bool),
     "OAUTH_PROVIDERS": ("OAUTH_PROVIDERS", _provider_names),
     "OAUTH_REDIRECT_ALLOWLIST": ("OAUTH_REDIRECT_ALLOWLIST", _as_list),
