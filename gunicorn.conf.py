@@ -134,7 +134,7 @@ def post_fork(server, worker):
     """A preloaded app's database pool was made in the master: the worker starts its own
     (SQLAlchemy's advice for fork; the master never connects, this is a safety net)."""
     app = getattr(server.app, "callable", None)
-    if app is not None and hasattr(app, "app_context"):
+    if "sqlalchemy" in getattr(app, "extensions", {}):  # an authapi app (not bench's bare one)
         from authapi.extensions import db  # the app is loaded: importing authapi is safe here
 
         with app.app_context():
