@@ -33,6 +33,12 @@ class Config:
         "pool_timeout": 3,
         "connect_args": {"connect_timeout": 3, "options": "-c statement_timeout=5000"},
     }
+    # Seconds any one wait for PostgreSQL on the app's connections may last (connecting,
+    # a query, a commit), also on a pooled connection to a server that stopped
+    # answering, which neither timeout above covers (authapi/database_deadline.py): a
+    # 503 within about 3 s. It replaces connect_timeout (libpq ignores it in psycopg2's
+    # green mode); a query abandoned after it is still cancelled by statement_timeout.
+    DATABASE_TIMEOUT = 3.0
     REDIS_URL = "redis://127.0.0.1:6379/0"
     # Instead of REDIS_URL (exactly one of the three; see docs/scaling.md): a Redis
     # Cluster named by some of its nodes, or a master watched by Redis Sentinel.

@@ -28,7 +28,13 @@ def ask(client: Any, email: str, **environ: Any) -> Any:
 
 
 def code_and_link(sink: SmtpSink, email: str) -> tuple[str, str]:
-    mail = next(m for m in reversed(sink.messages) if email in m.envelope_to)
+    # The latest code mail: registering mailed a verification link to the same address,
+    # and the two mails may reach the sink in either order.
+    mail = next(
+        m
+        for m in reversed(sink.messages)
+        if email in m.envelope_to and "Your sign-in code is" in m.text
+    )
     code = re.search(r"Your sign-in code is (\d{6})", mail.text).group(1)
     link = next(word for word in mail.text.split() if "/signin/otp#" in word)
     return code, link
