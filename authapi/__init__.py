@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response
@@ -12,6 +12,11 @@ from flask import Flask, Response
 # Everything else is imported inside the functions below (as flaskr does): importing
 # one module of the package never loads every blueprint, and no import cycle can hide
 # behind the order of these lines.
+
+
+# gunicorn.conf.py sets it: the process serves HTTP, so the tooling that only commands
+# need (Flask-Migrate and Alembic) is not loaded.
+WEB_SERVER_ENV = "AUTHAPI_WEB_SERVER"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -34,11 +39,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     from authapi import audit, background, mail, oauth, tokens
     from authapi.configuration import load_token_keys
-    from authapi.extensions import db, init_db, limiter, migrate, redis_store
+    from authapi.extensions import init_db, init_migrations, limiter, redis_store
     from authapi.webhooks import outbox as webhooks
 
     init_db(app)
-    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    if os.environ.get(WEB_SERVER_ENV) != "gunicorn":
+        init_migrations(app)
     redis_store.init_app(app)
     limiter.init_app(app)
     tokens.init_app(app, load_token_keys(app))
@@ -91,7 +97,6 @@ def register_blueprints(app: Flask) -> None:
     from authapi.admin import routes as admin
     from authapi.auth import routes as auth
     from authapi.email_otp import routes as email_otp
-    from authapi.oauth import routes as oauth
     from authapi.passkeys import routes as passkeys
     from authapi.users import routes as users
     from authapi.webhooks import routes as webhooks
@@ -105,6 +110,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(demo.blueprint)
     app.register_blueprint(openapi.blueprint)
     if app.config["OAUTH_PROVIDERS"]:  # none configured: the routes do not exist (404)
+        from authapi.oauth import routes as oauth
+
         app.register_blueprint(oauth.blueprint)
     app.register_blueprint(email_otp.blueprint)
     mfa.init_app(app)  # its keys, factor kinds and blueprints
