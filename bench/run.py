@@ -24,7 +24,8 @@ Environment:
   BENCH_RUNS       runs of each other scenario; the median is reported (default 1)
   BENCH_SCENARIOS  comma-separated subset of the scenario names (default: all)
   BENCH_PROFILE    1: also profile GET /api/users/me with py-spy (not timed)
-  BENCH_PRELOAD    1: gunicorn --preload (both servers), to compare with preload_app off
+  BENCH_PRELOAD    1: gunicorn --preload (both servers) whatever gunicorn.conf.py says;
+                   GUNICORN_PRELOAD=false (gunicorn.conf.py's own knob) measures without
   BENCH_LABEL      a tag for the result file names
   BENCH_PORT, BENCH_BARE_PORT
                    the ports of the app and of the bare app (default: free ones)
