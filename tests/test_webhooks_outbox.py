@@ -221,9 +221,16 @@ def test_a_rolled_back_second_factor_change_leaves_no_event(make_app, receiver):
     create_webhook(client, make_admin(app), receiver.url, ["mfa.enrolled", "user.updated"])
     user = register(client)
     with app.app_context():
+        db.session.add(
+            TotpFactor(user_id=uuid.UUID(user["id"]), secret_encrypted="x", last_used_step=0)
+        )
+        db.session.commit()  # nothing queued: no event
+        db.session.expunge_all()
         outbox.queue(catalog.MFA_ENROLLED, user["id"], factor="totp")
-        # A factor for an account that does not exist: the commit fails.
-        db.session.add(TotpFactor(user_id=uuid.uuid4(), secret_encrypted="x", last_used_step=0))
+        # A second TOTP factor for the account: the commit fails.
+        db.session.add(
+            TotpFactor(user_id=uuid.UUID(user["id"]), secret_encrypted="y", last_used_step=0)
+        )
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
