@@ -268,3 +268,18 @@ def test_without_subscribers_a_login_queues_nothing_in_redis(make_app):
     with app.app_context():
         assert redis_store.client.exists(redis_outbox.list_key(user["id"])) == 0
         assert redis_store.client.scard(redis_outbox.index_key()) == 0
+
+
+def test_sessions_ended_by_the_cap_are_reported(make_app, receiver):
+    app = make_app(**WEBHOOK_SETTINGS, MAX_SESSIONS_PER_USER=1)
+    client = app.test_client()
+    webhook = create_webhook(client, make_admin(app), receiver.url, SESSION_EVENTS)
+    run_worker(app)
+    receiver.received.clear()
+    user = register(client)
+    token_login(client)
+    token_login(client)  # the first session ends
+    run_worker(app)
+    received = payloads(receiver, webhook["secret"])
+    assert types(received) == ["session.created", "session.created", "session.revoked"]
+    assert received[2]["data"] == {"user_id": user["id"], "scope": "cap", "ended": 1}
