@@ -14,7 +14,8 @@ multi-key scripts below run on a Redis Cluster without CROSSSLOT errors):
   (:mod:`authapi.redis_outbox`), appended by the same MULTI or script as the change:
   ``session.created``, ``session.revoked``, ``refresh.reuse_detected``.
 
-Times are UNIX seconds (floats); every key has a TTL.
+Times are UNIX seconds (floats); every key has a TTL but the outbox, whose events
+wait for the relay however long PostgreSQL is away.
 """
 
 from __future__ import annotations
