@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response
 
 # Everything else is imported inside the functions below (as flaskr does): importing
 # one module of the package never loads every blueprint, and no import cycle can hide
 # behind the order of these lines.
+
+
+# gunicorn.conf.py sets it: the process serves HTTP, so the tooling that only commands
+# need (Flask-Migrate and Alembic) is not loaded.
+WEB_SERVER_ENV = "AUTHAPI_WEB_SERVER"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -32,13 +37,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from authapi import audit, background, csp, mail, oauth, tokens
+    from authapi import audit, background, mail, oauth, tokens
     from authapi.configuration import load_token_keys
-    from authapi.extensions import cors, db, init_db, limiter, migrate, redis_store
+    from authapi.extensions import init_db, init_migrations, limiter, redis_store
     from authapi.webhooks import outbox as webhooks
 
     init_db(app)
-    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    if os.environ.get(WEB_SERVER_ENV) != "gunicorn":
+        init_migrations(app)
     redis_store.init_app(app)
     limiter.init_app(app)
     tokens.init_app(app, load_token_keys(app))
@@ -46,18 +52,43 @@ def register_extensions(app: Flask) -> None:
     audit.init_app(app)
     oauth.init_app(app)
     background.init_app(app)
-    csp.init_app(app)
     webhooks.init_app(app)
+    register_cors(app)
+
+
+def register_cors(app: Flask) -> None:
+    """Flask-CORS, asked only about requests that carry an ``Origin`` header.
+
+    Without one there is nothing for CORS to answer (``Vary: Origin`` is always sent, by
+    :mod:`authapi.response_headers`), so curl, servers and same-origin GETs skip its
+    after-request work, which matches every path against its resources on each call.
+    """
+    from flask import request
+
+    from authapi.extensions import cors
+
     # Exact, anchored origins: flask-cors treats strings with regex characters as
     # unanchored patterns, and "*" with credentials would reflect any origin.
     origins = [re.compile(re.escape(origin) + r"\Z") for origin in app.config["CORS_ORIGINS"]]
+    hooks = app.after_request_funcs.setdefault(None, [])
+    position = len(hooks)
     cors.init_app(
         app,
         resources={r"/*": {"origins": origins}},
         supports_credentials=True,
         expose_headers=["Retry-After", "X-Request-ID"],
         max_age=600,
+        # Error responses go through the after-request hooks too (Flask >= 1.0).
+        intercept_exceptions=False,
     )
+    (add_cors_headers,) = hooks[position:]  # the one hook Flask-CORS registered
+
+    def add_cors_headers_if_origin(response: Response) -> Response:
+        if "HTTP_ORIGIN" not in request.environ:
+            return response
+        return add_cors_headers(response)
+
+    hooks[position] = add_cors_headers_if_origin
 
 
 def register_blueprints(app: Flask) -> None:
@@ -66,7 +97,6 @@ def register_blueprints(app: Flask) -> None:
     from authapi.admin import routes as admin
     from authapi.auth import routes as auth
     from authapi.email_otp import routes as email_otp
-    from authapi.oauth import routes as oauth
     from authapi.passkeys import routes as passkeys
     from authapi.users import routes as users
     from authapi.webhooks import routes as webhooks
@@ -80,6 +110,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(demo.blueprint)
     app.register_blueprint(openapi.blueprint)
     if app.config["OAUTH_PROVIDERS"]:  # none configured: the routes do not exist (404)
+        from authapi.oauth import routes as oauth
+
         app.register_blueprint(oauth.blueprint)
     app.register_blueprint(email_otp.blueprint)
     mfa.init_app(app)  # its keys, factor kinds and blueprints
@@ -89,23 +121,10 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_response_headers(app: Flask) -> None:
-    hsts = app.config["APP_ENV"] == "production"
+    from authapi.response_headers import ResponseHeaders
 
-    @app.after_request
-    def security_headers(response: Response) -> Response:
-        if request.method == "OPTIONS" and response.status_code == 200 and not response.data:
-            # Preflights and OPTIONS answers: no body, so no HTML content type either.
-            response.status_code = 204
-            del response.headers["Content-Type"]
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        # CORS headers depend on the Origin, allowed or not: shared caches must know.
-        response.vary.add("Origin")
-        # Responses carry tokens or personal data: never cache unless a view says so.
-        response.headers.setdefault("Cache-Control", "no-store")
-        if hsts:
-            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        return response
+    hsts = app.config["APP_ENV"] == "production"
+    app.wsgi_app = ResponseHeaders(app.wsgi_app, hsts=hsts)  # type: ignore[method-assign]
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
-from flask_migrate import upgrade
 from marshmallow import ValidationError
 from sqlalchemy import create_engine, make_url, text
 
@@ -162,6 +161,8 @@ def deploy() -> None:
 
     Idempotent: run it on every release, before starting the server.
     """
+    from flask_migrate import upgrade  # Alembic: 12 MB, for commands only
+
     url = current_app.config["SQLALCHEMY_DATABASE_URI"]
     if ensure_database(url):
         click.echo(f"Created database {make_url(url).database}.")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import disarm
 import idna
 
 EMAIL_MAX = 254
@@ -102,7 +101,7 @@ def email_problem(email: str) -> str | None:
     if not _dot_atom(local) or not _domain_ok(domain):
         return INVALID
     parts = [local, *_unicode_domain(domain).split(".")]
-    if any(disarm.is_mixed_script(part) for part in parts):
+    if any(_mixed_scripts(part) for part in parts):
         return MIXED_SCRIPTS
     return None
 
@@ -112,7 +111,21 @@ def valid_email(email: str) -> bool:
     return email_problem(email) is None
 
 
+def _mixed_scripts(part: str) -> bool:
+    """ASCII text is never mixed-script; only other text needs disarm's Unicode tables
+    (4.5 MB, so imported by the first non-ASCII address rather than by every process)."""
+    if part.isascii():
+        return False
+    import disarm
+
+    return bool(disarm.is_mixed_script(part))
+
+
 def _skeleton_text(text: str) -> str:
+    if text.isascii():
+        return text
+    import disarm  # see _mixed_scripts
+
     return "".join(
         char if char.isascii() else disarm.skeleton_key(char).lower() or char for char in text
     )

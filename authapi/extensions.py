@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
 from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, orm
 from sqlalchemy import exc as sa_exc
@@ -33,7 +33,18 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
+MIGRATIONS_DIRECTORY = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def init_migrations(app: Flask) -> None:
+    """Flask-Migrate: the ``flask db`` commands and ``flask_migrate.upgrade()``.
+
+    Imported here, not at the top: Alembic takes 12 MB in each process, and a web
+    server process never migrates (create_app leaves it out under gunicorn).
+    """
+    from flask_migrate import Migrate
+
+    Migrate(app, db, directory=str(MIGRATIONS_DIRECTORY))
 
 
 def discard_session(_: BaseException | None = None) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,17 +20,15 @@ from enum import Enum
 from typing import Any
 
 from blinker import NamedSignal
-from flask import Flask, Response, current_app, g, has_request_context, request, request_started
+from flask import Flask, Request, Response, current_app, g, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 from authapi import events, metrics
 from authapi.configuration import ConfigurationError
 from authapi.logging_setup import LOG_FORMATS, LOG_LEVELS, configure_logging
+from authapi.response_headers import STARTED_KEY, request_id_for
 
 STATE_KEY = "authapi.observability"
-REQUEST_ID_HEADER = "X-Request-ID"
-# An incoming id is kept only if it is short and cannot break a log line or a header.
-SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MAX_LOGGED_PATH = 512
 # URL variables whose values are credentials (single-use codes, reset tokens...).
 SENSITIVE_URL_VARIABLE = re.compile(r"token|code|secret|password", re.IGNORECASE)
@@ -65,7 +62,6 @@ def init_app(app: Flask) -> None:
     configure_logging(level, fmt)
 
     app.extensions[STATE_KEY] = _State(metrics_enabled=metrics_enabled)
-    request_started.connect(_start_request, sender=app)
     app.after_request(_finish_request)
     for signal, receiver in _EVENT_RECEIVERS:
         signal.connect(receiver, weak=False)  # the same receivers for every app: no duplicates
@@ -74,31 +70,21 @@ def init_app(app: Flask) -> None:
 
 
 def request_id() -> str:
-    """This request's id: the caller's ``X-Request-ID`` if it is safe, else a new one."""
-    current = g.get("request_id")
-    if current is None:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        current = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
-        g.request_id = current
-    return current
-
-
-def _start_request(sender: Flask, **_: Any) -> None:
-    g.request_started_at = time.perf_counter()
-    request_id()
+    """This request's id (see :mod:`authapi.response_headers`, which sends it back)."""
+    return request_id_for(request.environ)
 
 
 def _printable(text: str) -> str:
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
-def _url_variables() -> dict[str, Any]:
+def _url_variables(req: Request) -> dict[str, Any]:
     """The URL variables, also when the method was wrong (a GET on a PATCH-only
     ``/resetpassword/<token>`` is a 405 whose path still holds the token)."""
-    if request.url_rule is not None:
-        return request.view_args or {}
-    methods = getattr(request.routing_exception, "valid_methods", None)
-    adapter = current_app.create_url_adapter(request)
+    if req.url_rule is not None:
+        return req.view_args or {}
+    methods = getattr(req.routing_exception, "valid_methods", None)
+    adapter = current_app.create_url_adapter(req)
     if not methods or adapter is None:
         return {}
     try:
@@ -107,10 +93,10 @@ def _url_variables() -> dict[str, Any]:
         return {}
 
 
-def loggable_path() -> str:
+def loggable_path(req: Request) -> str:
     """The path without the query string, credential-like URL variables redacted."""
-    path = request.path
-    for name, value in _url_variables().items():
+    path = req.path
+    for name, value in _url_variables(req).items():
         if SENSITIVE_URL_VARIABLE.search(name) and str(value):
             path = path.replace(str(value), "[redacted]")
     path = _printable(path)
@@ -123,34 +109,39 @@ def _acting_user_id() -> str | None:
 
 
 def _finish_request(response: Response) -> Response:
-    rid = request_id()
-    response.headers[REQUEST_ID_HEADER] = rid
-    started = g.get("request_started_at")
+    """One access log line and one histogram observation per request.
+
+    Every request pays for this: the request object is taken out of its proxy once,
+    and the line is built only if the access logger would write it.
+    """
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    environ = req.environ
+    started = environ.get(STARTED_KEY)
     duration = time.perf_counter() - started if started is not None else 0.0
-    route = request.url_rule.rule if request.url_rule is not None else metrics.UNMATCHED_ROUTE
+    rule = req.url_rule
+    route = rule.rule if rule is not None else metrics.UNMATCHED_ROUTE
+    status = response.status_code
     if current_app.extensions[STATE_KEY].metrics_enabled:
-        metrics.http_request_duration.labels(
-            method=metrics.method_label(request.method),
-            route=route,
-            status=str(response.status_code),
-        ).observe(duration)
-    method, path = _printable(request.method), loggable_path()
+        metrics.observe_request(req.method, route, status, duration)
+    if not access_log.isEnabledFor(logging.INFO):
+        return response
+    method, path = _printable(req.method), loggable_path(req)
     duration_ms = round(duration * 1000, 2)
     access_log.info(
         "%s %s %s %sms",
         method,
         path,
-        response.status_code,
+        status,
         duration_ms,
         extra={
             "fields": {
-                "request_id": rid,
+                "request_id": request_id_for(environ),
                 "method": method,
                 "path": path,
                 "route": route,
-                "status": response.status_code,
+                "status": status,
                 "duration_ms": duration_ms,
-                "client_ip": request.remote_addr,
+                "client_ip": req.remote_addr,
                 "user_id": _acting_user_id(),
             }
         },

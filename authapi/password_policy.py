@@ -13,8 +13,6 @@ from functools import lru_cache
 
 from flask import current_app
 from marshmallow import ValidationError
-from zxcvbn import zxcvbn
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from authapi import pwned
 from authapi.passwords import MAX_PASSWORD_BYTES
@@ -32,7 +30,11 @@ TOO_WEAK = "This password is too easy to guess: choose a longer or less predicta
 @lru_cache(maxsize=1)
 def common_passwords() -> frozenset[str]:
     """zxcvbn's list of the 30,000 most common passwords (from leaked password sets),
-    as shipped by the zxcvbn package, minus those shorter than the minimum anyway."""
+    as shipped by the zxcvbn package, minus those shorter than the minimum anyway.
+
+    zxcvbn's lists take 12 MB: imported when a password is first set, not at start."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
     return frozenset(word for word in FREQUENCY_LISTS["passwords"] if len(word) >= PASSWORD_MIN)
 
 
@@ -48,6 +50,13 @@ def max_length_problem(value: str) -> str | None:
     return None
 
 
+def _strength(value: str) -> int:
+    """zxcvbn's score, 0 (guessable) to 4."""
+    from zxcvbn import zxcvbn
+
+    return int(zxcvbn(value)["score"])
+
+
 def check_new_password(value: str) -> None:
     """Raise ValidationError with the first rule the password breaks."""
     if len(value) < PASSWORD_MIN:
@@ -61,7 +70,7 @@ def check_new_password(value: str) -> None:
     if config["PASSWORD_COMMON_CHECK"] and value.lower() in common_passwords():
         raise ValidationError(TOO_COMMON)
     minimum = int(config["PASSWORD_MIN_STRENGTH"])
-    if minimum and zxcvbn(value[:ZXCVBN_MAX])["score"] < minimum:
+    if minimum and _strength(value[:ZXCVBN_MAX]) < minimum:
         raise ValidationError(TOO_WEAK)
     if pwned.enabled() and pwned.is_pwned(value):
         raise ValidationError(BREACHED)

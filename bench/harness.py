@@ -51,7 +51,8 @@ def _b64(pem: bytes) -> str:
 
 
 def generate_token_keys() -> dict[str, str]:
-    """Fresh RSA-2048 key pairs, base64 of PEM, as ``flask keys generate`` prints them."""
+    """Fresh RSA-2048 key pairs, base64 of PEM, as ``flask keys generate`` prints them,
+    and an MFA encryption key as ``flask keys mfa`` does."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -68,6 +69,8 @@ def generate_token_keys() -> dict[str, str]:
         )
         values[f"{kind}_TOKEN_PRIVATE_KEY"] = _b64(private_pem)
         values[f"{kind}_TOKEN_PUBLIC_KEY"] = _b64(public_pem)
+    # Production also needs the key that encrypts TOTP secrets (`flask keys mfa`).
+    values["MFA_ENCRYPTION_KEY"] = base64.b64encode(os.urandom(32)).decode("ascii")
     return values
 
 

@@ -38,7 +38,8 @@ from schemathesis.checks import (
 from authapi import account_tokens
 from authapi.error_handlers import handle_api_error
 from authapi.errors import ServiceUnavailable
-from authapi.openapi import UNDOCUMENTED_ENDPOINTS, VERSION, build_document
+from authapi.openapi import UNDOCUMENTED_ENDPOINTS
+from authapi.openapi.document import VERSION, build_document
 from config import config_class_for
 from tests.conftest import LiveServer
 from tests.helpers import HANG, PASSWORD, TOKEN_MODE, bearer

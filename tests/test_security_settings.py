@@ -47,8 +47,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _gunicorn_settings(monkeypatch, multiproc_dir: Path | None) -> dict:
     # Recorded first, so the value gunicorn.conf.py sets by itself is undone after the test.
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    for name in ("PROMETHEUS_MULTIPROC_DIR", "AUTHAPI_WEB_SERVER"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     if multiproc_dir is not None:
         monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(multiproc_dir))
     monkeypatch.setenv("PORT", "8765")

@@ -98,13 +98,14 @@ def load_current_user() -> None:
     Redis session (and the PostgreSQL row when the session has no cached copy):
     ``g.current_user``. For admin views the row is read afresh: ``g.user``.
     """
-    rule = request.url_rule
-    if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
-        return  # Flask answers it without calling the view (CORS preflights carry no token)
-    view = current_app.view_functions.get(request.endpoint or "")
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    view = current_app.view_functions.get(req.endpoint or "")
     needs: Needs | None = getattr(view, NEEDS_ATTRIBUTE, None)
-    if needs is not None:
-        _load(needs)
+    if needs is None:
+        return
+    if req.method == "OPTIONS" and getattr(req.url_rule, "provide_automatic_options", False):
+        return  # Flask answers it without calling the view (CORS preflights carry no token)
+    _load(needs)
 
 
 # g key: the request the caller in g was loaded for (g can outlive one request when a

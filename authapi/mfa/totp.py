@@ -20,7 +20,6 @@ from enum import Enum
 from typing import Any
 
 import pyotp
-import segno
 from flask import current_app
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
@@ -76,6 +75,8 @@ def provisioning(secret: str, account_name: str) -> dict[str, str]:
     url = pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD).provisioning_uri(
         name=account_name, issuer_name=current_app.config["MFA_ISSUER"]
     )
+    import segno  # QR codes are drawn at enrolment only: not loaded by every process
+
     # A standalone SVG document (with its namespace): usable as an <img> data: URL.
     svg = io.BytesIO()
     segno.make(url, error="m").save(

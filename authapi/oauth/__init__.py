@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from authapi.oauth.routes import blueprint
+# Not the routes: they load Authlib and requests (10 MB a process), which an app with no
+# provider configured never needs (create_app registers them only with providers).
 from authapi.oauth.settings import providers_from_config
 
-__all__ = ["blueprint", "init_app"]
+__all__ = ["init_app"]
 
 
 def init_app(app: Flask) -> None:

@@ -62,7 +62,8 @@ For ``@blueprint.get("/<uuid:user_id>")`` under ``/api/users``::
   a subclass (``components.UserDoc``).
 """
 
-from authapi.openapi.document import VERSION, build_document, document
+# Only the blueprint here: the document's builder (apispec and every area's schemas) is
+# imported by the first request for it, not by every server process at start.
 from authapi.openapi.views import UNDOCUMENTED_ENDPOINTS, blueprint
 
-__all__ = ["UNDOCUMENTED_ENDPOINTS", "VERSION", "blueprint", "build_document", "document"]
+__all__ = ["UNDOCUMENTED_ENDPOINTS", "blueprint"]

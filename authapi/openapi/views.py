@@ -12,7 +12,6 @@ from flask import Blueprint, Response, current_app, send_from_directory
 from werkzeug.security import safe_join
 
 from authapi.openapi.components import JSON
-from authapi.openapi.document import document
 
 # Asset routes: files, not API operations.
 UNDOCUMENTED_ENDPOINTS = frozenset({"static", "demo.asset", "docs.asset"})
@@ -26,6 +25,8 @@ blueprint = Blueprint("docs", __name__)
 @blueprint.get("/api/openapi.json")
 def openapi_json() -> Response:
     # Declaration order (jsonify would sort the keys).
+    from authapi.openapi.document import document  # apispec: loaded when first asked for
+
     body = json.dumps(document(current_app), ensure_ascii=False)
     response = Response(body, mimetype=JSON)
     response.headers["Cache-Control"] = "no-cache"

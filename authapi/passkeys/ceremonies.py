@@ -5,6 +5,9 @@ browser needs, and an answer from the browser into verified facts, or raises
 :class:`CeremonyFailed`. py_webauthn checks the client data (type, challenge,
 origin), the authenticator data (RP ID hash, user present, user verified, the sign
 counter) and the signature or attestation.
+
+py_webauthn (5 MB in each process) is imported by the first ceremony, inside the
+functions below, rather than when the app starts.
 """
 
 from __future__ import annotations
@@ -14,37 +17,30 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import base64url_to_bytes, options_to_json_dict, parse_authenticator_data
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AttestationConveyancePreference,
-    AuthenticationCredential,
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    CredentialDeviceType,
-    PublicKeyCredentialDescriptor,
-    RegistrationCredential,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
+from typing import TYPE_CHECKING, Any
 
 from authapi.passkeys.challenges import LIFETIME
 from authapi.passkeys.relying_party import RelyingParty
+from authapi.passkeys.schemas import decode
+
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import (
+        AuthenticationCredential,
+        PublicKeyCredentialDescriptor,
+        RegistrationCredential,
+    )
 
 log = logging.getLogger(__name__)
 
 TIMEOUT_MS = LIFETIME * 1000
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]{16,128}={0,2}")
-# What py_webauthn and its parsers (cbor2, base64, cryptography) raise on a bad answer.
-_BAD_ANSWER = (WebAuthnException, ValueError, TypeError, KeyError, IndexError, OverflowError)
+
+
+def _bad_answer() -> tuple[type[Exception], ...]:
+    """What py_webauthn and its parsers (cbor2, base64, cryptography) raise on a bad answer."""
+    from webauthn.helpers.exceptions import WebAuthnException
+
+    return (WebAuthnException, ValueError, TypeError, KeyError, IndexError, OverflowError)
 
 
 class CeremonyFailed(Exception):
@@ -92,12 +88,14 @@ def challenge_of(client_data_json: bytes) -> bytes | None:
         encoded = client_data["challenge"]
         if not isinstance(encoded, str) or not _BASE64URL.fullmatch(encoded):
             return None
-        return base64url_to_bytes(encoded)
-    except (ValueError, TypeError, KeyError):  # binascii.Error is a ValueError
+        return decode(encoded)
+    except (ValueError, TypeError, KeyError):  # ValidationError is a ValueError
         return None
 
 
 def _descriptors(credentials: Iterable[StoredCredential]) -> list[PublicKeyCredentialDescriptor]:
+    from webauthn.helpers.structs import AuthenticatorTransport, PublicKeyCredentialDescriptor
+
     descriptors = []
     for credential in credentials:
         transports = []
@@ -127,6 +125,15 @@ def registration_options(
     user verification (a PIN or biometric: the passkey alone is then two factors);
     no attestation (we trust no list of authenticator models, and "none" is private).
     """
+    from webauthn import generate_registration_options
+    from webauthn.helpers import options_to_json_dict
+    from webauthn.helpers.structs import (
+        AttestationConveyancePreference,
+        AuthenticatorSelectionCriteria,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     options = generate_registration_options(
         rp_id=party.id,
         rp_name=party.name,
@@ -149,6 +156,10 @@ def authentication_options(
     party: RelyingParty, *, challenge: bytes, allowed: Iterable[StoredCredential] = ()
 ) -> dict[str, Any]:
     """Options for ``navigator.credentials.get()``; no ``allowed``: any discoverable one."""
+    from webauthn import generate_authentication_options
+    from webauthn.helpers import options_to_json_dict
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     options = generate_authentication_options(
         rp_id=party.id,
         challenge=challenge,
@@ -162,6 +173,9 @@ def authentication_options(
 def verify_registration(
     party: RelyingParty, credential: RegistrationCredential, challenge: bytes
 ) -> NewCredential:
+    from webauthn import verify_registration_response
+    from webauthn.helpers.structs import CredentialDeviceType
+
     try:
         verified = verify_registration_response(
             credential=credential,
@@ -170,7 +184,7 @@ def verify_registration(
             expected_origin=list(party.origins),
             require_user_verification=True,
         )
-    except _BAD_ANSWER as error:
+    except _bad_answer() as error:
         log.info("passkey registration refused: %s", error)
         raise CeremonyFailed("verification") from None
     transports = [transport.value for transport in credential.response.transports or []]
@@ -195,6 +209,9 @@ def verify_assertion(
 ) -> Assertion:
     """Check a signed answer against the stored key; a counter that did not move
     forward (a cloned authenticator, or a replay) is refused here too."""
+    from webauthn import verify_authentication_response
+    from webauthn.helpers.structs import CredentialDeviceType
+
     try:
         verified = verify_authentication_response(
             credential=credential,
@@ -205,7 +222,7 @@ def verify_assertion(
             credential_current_sign_count=sign_count,
             require_user_verification=True,
         )
-    except _BAD_ANSWER as error:
+    except _bad_answer() as error:
         log.info("passkey assertion refused: %s", error)
         reason = "counter" if _counter_went_back(credential, sign_count) else "verification"
         raise CeremonyFailed(reason) from None
@@ -218,8 +235,10 @@ def verify_assertion(
 
 def _counter_went_back(credential: AuthenticationCredential, stored: int) -> bool:
     """py_webauthn's counter rule, asked again only to name a refusal in the audit log."""
+    from webauthn.helpers import parse_authenticator_data
+
     try:
         count = parse_authenticator_data(credential.response.authenticator_data).sign_count
-    except _BAD_ANSWER:
+    except _bad_answer():
         return False
     return (count > 0 or stored > 0) and count <= stored

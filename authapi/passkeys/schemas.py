@@ -4,29 +4,32 @@ A credential arrives as the browser's JSON form of a ``PublicKeyCredential``
 (``credential.toJSON()``, or the same built by hand: binary fields base64url). Its
 shape is checked here, field by field, and it is loaded into py_webauthn's own
 structures, so the ceremony code only ever sees well-formed bytes.
+
+py_webauthn (5 MB in each process) is imported by the first credential loaded, not
+when the app starts: most processes of most deployments never see a passkey.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
-from webauthn.helpers import base64url_to_bytes
-from webauthn.helpers.structs import (
-    AuthenticationCredential,
-    AuthenticatorAssertionResponse,
-    AuthenticatorAttachment,
-    AuthenticatorAttestationResponse,
-    AuthenticatorTransport,
-    RegistrationCredential,
-)
 
 from authapi import body
 from authapi.errors import ValidationFailed
 from authapi.mfa.schemas import TOKEN_MAX as MFA_TOKEN_MAX
 from authapi.passkeys.models import NAME_MAX
 from authapi.schemas import UtcDateTime, has_control_characters
+
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import (
+        AuthenticationCredential,
+        AuthenticatorAttachment,
+        RegistrationCredential,
+    )
 
 # Generous caps (a credential id is at most 1023 bytes; with attestation "none" a
 # registration is well under 2 kB); the 10 kB body limit caps the total anyway.
@@ -50,13 +53,16 @@ class Base64Url(fields.String):
 
 
 def decode(value: str) -> bytes:
+    """base64url, padding optional (as py_webauthn's ``base64url_to_bytes``)."""
     try:
-        return base64url_to_bytes(value)
-    except ValueError:  # binascii.Error: a length no base64 has
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):  # a length no base64 has
         raise ValidationError("Not valid base64url") from None
 
 
 def _attachment(value: str | None) -> AuthenticatorAttachment | None:
+    from webauthn.helpers.structs import AuthenticatorAttachment
+
     try:
         return AuthenticatorAttachment(value) if value else None
     except ValueError:
@@ -107,6 +113,12 @@ class RegistrationCredentialSchema(CredentialSchema):
 
     @post_load
     def to_credential(self, data: dict[str, Any], **kwargs: Any) -> RegistrationCredential:
+        from webauthn.helpers.structs import (
+            AuthenticatorAttestationResponse,
+            AuthenticatorTransport,
+            RegistrationCredential,
+        )
+
         response = data["response"]
         transports = []
         for name in response["transports"]:
@@ -131,6 +143,11 @@ class AuthenticationCredentialSchema(CredentialSchema):
 
     @post_load
     def to_credential(self, data: dict[str, Any], **kwargs: Any) -> AuthenticationCredential:
+        from webauthn.helpers.structs import (
+            AuthenticationCredential,
+            AuthenticatorAssertionResponse,
+        )
+
         response = data["response"]
         user_handle = response["user_handle"]
         return AuthenticationCredential(

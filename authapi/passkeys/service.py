@@ -14,11 +14,10 @@ only if no concurrent use stored one as high. Each refusal is audited
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from webauthn.helpers.structs import AuthenticationCredential, RegistrationCredential
 
 from authapi import events, sessions
 from authapi.auth import service as auth_service
@@ -34,6 +33,9 @@ from authapi.passkeys import ceremonies, challenges, relying_party
 from authapi.passkeys.models import Passkey
 from authapi.users.repository import find_user_by_id, find_user_for_change
 from authapi.webhooks import catalog, outbox
+
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import AuthenticationCredential, RegistrationCredential
 
 MAX_PASSKEYS = 20
 DEFAULT_NAME = "Passkey"
