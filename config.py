@@ -33,6 +33,12 @@ class Config:
         "pool_timeout": 3,
         "connect_args": {"connect_timeout": 3, "options": "-c statement_timeout=5000"},
     }
+    # Seconds any one wait for PostgreSQL on the app's connections may last (connecting,
+    # a query, a commit), also on a pooled connection to a server that stopped
+    # answering, which neither timeout above covers (authapi/database_deadline.py): a
+    # 503 within about 3 s. It replaces connect_timeout (libpq ignores it in psycopg2's
+    # green mode); a query abandoned after it is still cancelled by statement_timeout.
+    DATABASE_TIMEOUT = 3.0
     REDIS_URL = "redis://127.0.0.1:6379/0"
     # Instead of REDIS_URL (exactly one of the three; see docs/scaling.md): a Redis
     # Cluster named by some of its nodes, or a master watched by Redis Sentinel.
@@ -113,6 +119,9 @@ class Config:
     # Logs: one handler on the `authapi` logger, to stderr. LOG_FORMAT json or text.
     LOG_LEVEL = "INFO"
     LOG_FORMAT = "text"
+    # Seconds info lines may wait to be written together (0: each at once; gunicorn.conf.py
+    # sets 0.1 for the server). WARNING and worse are always written at once.
+    LOG_FLUSH_SECONDS = 0.0
     METRICS_ENABLED = True  # GET /metrics (Prometheus); keep it off the public internet
     AUDIT_RETENTION_DAYS = 365  # `flask audit prune` deletes older audit rows; 0 keeps all
     METRICS_TOKEN = ""  # if set, /metrics asks for `Authorization: Bearer <token>`
@@ -389,6 +398,7 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "RESET_TOKEN_EXPIRES_IN": ("RESET_TOKEN_EXPIRES_IN", float),
     "LOG_LEVEL": ("LOG_LEVEL", _log_level),
     "LOG_FORMAT": ("LOG_FORMAT", _log_format),
+    "LOG_FLUSH_SECONDS": ("LOG_FLUSH_SECONDS", float),
     "METRICS_ENABLED": ("METRICS_ENABLED", _as_bool),
     "OAUTH_PROVIDERS": ("OAUTH_PROVIDERS", _provider_names),
     "OAUTH_REDIRECT_ALLOWLIST": ("OAUTH_REDIRECT_ALLOWLIST", _as_list),

@@ -21,6 +21,9 @@ load_dotenv()
 # This process and its workers serve HTTP: create_app leaves out what only the `flask`
 # commands need (authapi.WEB_SERVER_ENV; this file must not import authapi).
 os.environ["AUTHAPI_WEB_SERVER"] = "gunicorn"
+# Access lines are written together, every 0.1 s, rather than one write per request
+# (LOG_FLUSH_SECONDS; docs/performance.md). An operator's own value wins.
+os.environ.setdefault("LOG_FLUSH_SECONDS", "0.1")
 _port = os.environ.get("PORT", "8000")
 # Prometheus multiprocess mode: workers share metrics through files in this folder,
 # so every scrape of /metrics sees the whole server. An operator's own value wins.
@@ -134,7 +137,7 @@ def post_fork(server, worker):
     """A preloaded app's database pool was made in the master: the worker starts its own
     (SQLAlchemy's advice for fork; the master never connects, this is a safety net)."""
     app = getattr(server.app, "callable", None)
-    if app is not None and hasattr(app, "app_context"):
+    if "sqlalchemy" in getattr(app, "extensions", {}):  # an authapi app (not bench's bare one)
         from authapi.extensions import db  # the app is loaded: importing authapi is safe here
 
         with app.app_context():

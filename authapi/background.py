@@ -1,8 +1,10 @@
 """Work done after the answer: a small per-process pool that runs jobs in an app context.
 
-Forgot-password and resend-verification answer at once, the same for every address,
-and look the account up, issue the code and queue the mail here: how long the
-answer takes (or what /metrics records about it) tells nothing about the account.
+Forgot-password, resend-verification and the emailed sign-in code (``POST
+/api/auth/otp``) answer at once, the same for every address, and look the account
+up, issue the code and queue the mail here: how long the answer takes (or what
+/metrics records about it) tells nothing about the account. Tests wait for the jobs
+with ``drain`` (``tests.support.smtp_sink.delivered`` does).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from sqlalchemy import MetaData, orm
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase
 
-from authapi import embedded
+from authapi import database_deadline, embedded
 from authapi.redis_connection import make_redis_client
 
 NAMING_CONVENTION = {
@@ -63,6 +63,9 @@ def discard_session(_: BaseException | None = None) -> None:
 
 def init_db(app: Flask) -> None:
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):  # not embedded SQLite
+        with app.app_context():
+            database_deadline.bound(db.engine, app.config["DATABASE_TIMEOUT"])
     # Teardown functions run in reverse order: this one runs before
     # Flask-SQLAlchemy's own, which then finds nothing left to close.
     app.teardown_appcontext(discard_session)

@@ -16,7 +16,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
+import threading
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -103,18 +105,94 @@ class TextFormatter(logging.Formatter):
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is at the time of each record (as the stdlib's
-    last-resort handler does), so a replaced stderr (pytest's capture) is never stale."""
+    last-resort handler does), so a replaced stderr (pytest's capture) is never stale.
+
+    With ``flush_seconds`` > 0 (``LOG_FLUSH_SECONDS``), lines below WARNING are kept in
+    memory and written together by a background thread at that interval, instead of one
+    write to the pipe or file per line: under load, one system call for many access
+    lines instead of one per request (docs/performance.md). A WARNING or worse writes
+    at once, after the lines waiting before it, so the order is kept and an error is
+    never held back. At exit (``logging.shutdown``) what waits is written; a killed
+    process loses at most ``flush_seconds`` of info lines.
+    """
 
     def __init__(self, level: int = logging.NOTSET) -> None:
         logging.Handler.__init__(self, level)
+        self.flush_seconds = 0.0
+        self._waiting: list[str] = []
+        self._flusher: threading.Thread | None = None
+        self._flusher_pid = 0  # the process the flusher runs in (a forked child: none)
+        self._wake = threading.Event()
 
     @property
     def stream(self) -> TextIO:  # type: ignore[override]
         return sys.stderr
 
+    def set_flush_seconds(self, seconds: float) -> None:
+        """0: every line written at once (what waits is written now)."""
+        with self.lock:  # type: ignore[union-attr]
+            self.flush_seconds = seconds
+            self._write_waiting()
+        self._wake.set()  # the flusher waits with the new interval, or ends
 
-def configure_logging(level: str, fmt: str) -> logging.Logger:
-    """Give the ``authapi`` logger its one stderr handler, format and level.
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.flush_seconds <= 0:
+            super().emit(record)
+            return
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:  # as StreamHandler.emit: a bad record must not break the caller
+            self.handleError(record)
+            return
+        # Called under the handler's lock (Handler.handle).
+        if self._flusher_pid != os.getpid():
+            self._start_flusher()
+        self._waiting.append(line)
+        if record.levelno >= logging.WARNING:
+            self._write_waiting()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write_waiting()
+            super().flush()
+
+    def close(self) -> None:
+        """Write what waits and stop the flusher (``logging.shutdown`` calls it at exit)."""
+        self.set_flush_seconds(0)
+        super().close()
+
+    def _write_waiting(self) -> None:
+        if self._waiting:
+            text, self._waiting = "".join(self._waiting), []
+            stream = self.stream
+            stream.write(text)
+            stream.flush()
+
+    def _start_flusher(self) -> None:
+        if self._flusher_pid:  # forked: the parent writes the lines it was holding
+            self._waiting = []
+        self._flusher_pid = os.getpid()
+        self._wake.clear()  # a wake-up meant for an earlier flusher
+        self._flusher = threading.Thread(target=self._flush_forever, name="log-flusher")
+        self._flusher.daemon = True
+        self._flusher.start()
+
+    def _flush_forever(self) -> None:
+        pid = os.getpid()
+        while self.flush_seconds > 0 and self._flusher_pid == pid:
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            try:
+                self.flush()
+            except (OSError, ValueError):  # a closed or broken stream: keep the process alive
+                continue
+        with self.lock:  # type: ignore[union-attr]
+            if self._flusher_pid == pid:
+                self._flusher_pid = 0  # the next buffered line starts a new one
+
+
+def configure_logging(level: str, fmt: str, flush_seconds: float = 0.0) -> logging.Logger:
+    """Give the ``authapi`` logger its one stderr handler, format, level and flushing.
 
     The logger is process-wide: the last app built decides (one app per process in
     production). Flask's default handler is removed so lines are not written twice.
@@ -126,5 +204,6 @@ def configure_logging(level: str, fmt: str) -> logging.Logger:
         handler = StderrHandler()
         logger.addHandler(handler)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.set_flush_seconds(flush_seconds)
     logger.setLevel(level)
     return logger

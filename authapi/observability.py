@@ -59,7 +59,10 @@ def init_app(app: Flask) -> None:
     problem = metrics.check_multiprocess_dir() if metrics_enabled else None
     if problem:
         raise ConfigurationError(problem)
-    configure_logging(level, fmt)
+    flush_seconds = app.config["LOG_FLUSH_SECONDS"]
+    if flush_seconds < 0:
+        raise ConfigurationError("LOG_FLUSH_SECONDS must be 0 (write each line) or more")
+    configure_logging(level, fmt, flush_seconds)
 
     app.extensions[STATE_KEY] = _State(metrics_enabled=metrics_enabled)
     app.after_request(_finish_request)

@@ -26,6 +26,11 @@ NAME_MAX = 100
 PASSWORD_MIN = password_policy.PASSWORD_MIN
 
 
+def required(message: str) -> dict[str, Any]:
+    """A required field's arguments: one message whether it is missing or null."""
+    return {"required": True, "error_messages": {"required": message, "null": message}}
+
+
 def has_control_characters(value: str) -> bool:
     return any(unicodedata.category(char) in {"Cc", "Zl", "Zp"} for char in value)
 
@@ -69,19 +74,14 @@ class NewPasswordSchema(Schema):
     """A new ``password`` with its ``passwordConfirm``, which must match."""
 
     password = fields.String(
-        required=True,
+        **required("Password is required"),
         validate=validate_new_password,
-        error_messages={"required": "Password is required", "null": "Password is required"},
         metadata={"example": "correct horse battery staple"},
     )
     passwordConfirm = fields.String(  # noqa: N815 - the tutorial's field name
-        required=True,
+        **required("Please confirm your password"),
         load_only=True,
         metadata={"example": "correct horse battery staple"},
-        error_messages={
-            "required": "Please confirm your password",
-            "null": "Please confirm your password",
-        },
     )
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)
@@ -98,18 +98,13 @@ class RegisterSchema(NewPasswordSchema):
         unknown = EXCLUDE
 
     name = fields.String(
-        required=True,
+        **required("Name is required"),
         validate=_validate_name,
-        error_messages={"required": "Name is required", "null": "Name is required"},
         metadata={"example": "Alice"},
     )
     email = Email(
-        required=True,
+        **required("Email address is required"),
         metadata={"example": "alice@example.com"},
-        error_messages={
-            "required": "Email address is required",
-            "null": "Email address is required",
-        },
     )
 
 
@@ -120,16 +115,11 @@ class LoginSchema(Schema):
         unknown = EXCLUDE
 
     email = fields.String(
-        required=True,
-        error_messages={
-            "required": "Email address is required",
-            "null": "Email address is required",
-        },
+        **required("Email address is required"),
         metadata={"example": "alice@example.com"},
     )
     password = fields.String(
-        required=True,
-        error_messages={"required": "Password is required", "null": "Password is required"},
+        **required("Password is required"),
         metadata={"example": "correct horse battery staple"},
     )
 
@@ -166,12 +156,8 @@ class ChangePasswordSchema(NewPasswordSchema):
         unknown = EXCLUDE
 
     currentPassword = fields.String(  # noqa: N815 - camelCase like the tutorial's fields
-        required=True,
+        **required("Current password is required"),
         metadata={"example": "my old password"},
-        error_messages={
-            "required": "Current password is required",
-            "null": "Current password is required",
-        },
     )
 
 
@@ -182,12 +168,8 @@ class RefreshSchema(Schema):
         unknown = EXCLUDE
 
     refresh_token = fields.String(
-        required=True,
+        **required("refresh_token is required"),
         metadata={"example": "eyJhbGciOiJSUzI1NiIs...the refresh token from a token-mode login"},
-        error_messages={
-            "required": "refresh_token is required",
-            "null": "refresh_token is required",
-        },
     )
 
 
@@ -224,12 +206,8 @@ class EmailSchema(Schema):
         unknown = EXCLUDE
 
     email = Email(
-        required=True,
+        **required("Email address is required"),
         metadata={"example": "alice@example.com"},
-        error_messages={
-            "required": "Email address is required",
-            "null": "Email address is required",
-        },
     )
 
 

@@ -31,7 +31,7 @@ from marshmallow import ValidationError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import insert, select
 
-from authapi import hashers, hooks, passwords
+from authapi import database_deadline, hashers, hooks, passwords
 from authapi.errors import APIError
 from authapi.extensions import db
 from authapi.models import Role, User
@@ -288,7 +288,7 @@ def _copy(records: list[dict[str, Any]]) -> None:
         )  # fmt: skip
     buffer.seek(0)
     connection = db.session.connection().connection.dbapi_connection
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, database_deadline.blocking_waits():
         cursor.copy_expert(
             f"COPY users ({', '.join(_COPY_COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buffer
         )

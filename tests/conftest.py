@@ -27,10 +27,11 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from werkzeug.serving import make_server
 
 from authapi import create_app, keys
+from authapi.cli import ensure_database
 from authapi.extensions import db
 from config import database_uri
 from tests.support.limiter_state import limiter_state_restored
@@ -192,6 +193,26 @@ def make_app(base_config: dict[str, Any], app: Flask) -> Iterator[Callable[..., 
     for variant in built:
         with variant.app_context():
             db.engine.dispose()
+
+
+@pytest.fixture
+def scratch_app(base_config: dict[str, Any], database_url: str) -> Iterator[Flask]:
+    """An app on its own empty database, created by `flask deploy`'s helper, dropped after.
+
+    For migration tests that need tables this run's test database already has. Named
+    after this run's test database, so runs on other test databases never share it; a
+    copy left by an interrupted run is dropped first.
+    """
+    base = make_url(database_url)
+    url = base.set(database=base.database.removesuffix("_test") + "_scratch_test")
+    rendered = url.render_as_string(hide_password=False)
+    _recreate_database(rendered, create=False)
+    assert ensure_database(rendered) is True
+    app = create_app({**base_config, "SQLALCHEMY_DATABASE_URI": rendered})
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    _recreate_database(rendered, create=False)
 
 
 class LiveServer:

@@ -8,7 +8,11 @@ from typing import Any
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import inspect
+
+from authapi.extensions import db
 
 PASSWORD = "correct horse battery"
 # Seconds a test waits for something before calling it hung. Only a hang takes this
@@ -82,6 +86,12 @@ def raw_http_exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes
 
 
 TOKEN_MODE = {"X-Auth-Mode": "token"}  # log in as an app: tokens in the body, no cookies
+
+
+def table_names(app: Flask) -> set[str]:
+    """The tables in the app's database, as they are now (migration tests)."""
+    with app.app_context():
+        return set(inspect(db.engine).get_table_names())
 
 
 def bearer(token: str) -> dict[str, str]:

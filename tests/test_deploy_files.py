@@ -402,7 +402,9 @@ def test_gunicorn_binds_all_interfaces_on_the_port_env_var(monkeypatch, tmp_path
     monkeypatch.setenv("REDIS_URL", str(environment["REDIS_URL"]))
     # The file sets it with setdefault; monkeypatch restores the environment after.
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-    monkeypatch.setenv("AUTHAPI_WEB_SERVER", "")  # the file sets it: undone after the test
+    for name in ("AUTHAPI_WEB_SERVER", "LOG_FLUSH_SECONDS"):  # the file sets them: undone after
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     settings = runpy.run_path(str(GUNICORN_CONF))
     host, _, port = settings["bind"].rpartition(":")
     assert host in ALL_INTERFACES, "inside a container bind all interfaces"

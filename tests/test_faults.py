@@ -11,9 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import pytest
+from sqlalchemy.engine import make_url
 
-from tests.helpers import PASSWORD, assert_fail, bearer, login, post_json_status, register
+from tests.helpers import HANG, PASSWORD, assert_fail, bearer, login, post_json_status, register
 from tests.support.redis_servers import RedisServer
+from tests.support.stalling_proxy import stalling_proxy
 
 UNAVAILABLE = "Service temporarily unavailable, please retry shortly"
 
@@ -137,6 +139,31 @@ def test_postgres_that_never_answers_is_503(make_app, silent_port):
     ).test_client()
     response = client.post("/api/auth/login", json={"email": "a@example.com", "password": PASSWORD})
     assert_fail(response, 503, UNAVAILABLE)
+
+
+def test_postgres_that_stops_answering_mid_pool_is_503_and_recovers(make_app, database_url):
+    """PostgreSQL stops answering while the pool holds connections to it (frozen, or a
+    network path that drops packets: no error, no reset). Neither connect_timeout nor
+    statement_timeout covers a pooled connection: without a deadline on every wait, the
+    pre-ping waits for as long as the stall lasts, one gunicorn thread per request, until
+    none is left for anything (/me and refresh, which need only Redis, included)."""
+    url = make_url(database_url)
+    with stalling_proxy((url.host, url.port or 5432)) as proxy:
+        through_proxy = url.set(port=proxy.port).render_as_string(hide_password=False)
+        client = make_app(SQLALCHEMY_DATABASE_URI=through_proxy).test_client()
+        register(client)
+        login(client)  # the pool now holds a connection through the proxy
+        payload = {"email": "alice@example.com", "password": PASSWORD}
+        proxy.stall()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            during = pool.submit(client.post, "/api/auth/login", json=payload)
+            try:
+                response = during.result(timeout=HANG)
+            finally:
+                proxy.resume()
+        assert_fail(response, 503, UNAVAILABLE)
+        assert response.headers["Retry-After"]
+        assert client.post("/api/auth/login", json=payload).status_code == 200
 
 
 def _terminate_app_connections(database_url: str) -> int:

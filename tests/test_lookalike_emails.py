@@ -7,9 +7,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 
-from authapi import create_app
 from authapi.emails import MIXED_SCRIPTS
 from authapi.extensions import db
 from tests.helpers import PASSWORD, assert_fail, login, register
@@ -95,22 +94,6 @@ def test_plain_addresses_that_only_look_alike_in_ascii_stay_distinct(client):
     assert _register(client, "billl@example.com").status_code == 201
     assert _register(client, "rnary@example.com").status_code == 201
     assert _register(client, "mary@example.com").status_code == 201
-
-
-@pytest.fixture
-def scratch_app(base_config, database_url):
-    """An app on its own empty database (named after this run's test database)."""
-    base = make_url(database_url)
-    url = base.set(database=f"{base.database}_lookalike_test")
-    rendered = url.render_as_string(hide_password=False)
-    from tests.conftest import _recreate_database
-
-    _recreate_database(rendered, create=True)
-    app = create_app({**base_config, "SQLALCHEMY_DATABASE_URI": rendered})
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    _recreate_database(rendered, create=False)
 
 
 def test_the_migration_handles_existing_lookalikes_and_unicode_domains(scratch_app):

@@ -8,15 +8,12 @@ import time
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import inspect, make_url
 
 from authapi import create_app, embedded
-from authapi.cli import ensure_database
 from authapi.configuration import ConfigurationError
 from authapi.extensions import db
 from authapi.mfa import crypto
-from tests.conftest import _recreate_database
-from tests.helpers import login, register
+from tests.helpers import login, register, table_names
 from tests.support.mfa import code_at, enrol_totp, frozen_now, mfa_token
 
 MFA_TABLES = {"mfa_totp", "mfa_recovery_codes"}
@@ -26,37 +23,19 @@ def new_key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
-@pytest.fixture
-def scratch_app(base_config, database_url):
-    base = make_url(database_url)  # named after this run's test database: runs never share it
-    url = base.set(database=base.database.removesuffix("_test") + "_mfa_scratch_test")
-    rendered = url.render_as_string(hide_password=False)
-    ensure_database(rendered)
-    app = create_app({**base_config, "SQLALCHEMY_DATABASE_URI": rendered})
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    _recreate_database(rendered, create=False)
-
-
-def _tables(app) -> set[str]:
-    with app.app_context():
-        return set(inspect(db.engine).get_table_names())
-
-
 def test_the_migration_adds_and_removes_the_mfa_tables(scratch_app):
     runner = scratch_app.test_cli_runner()
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
-    assert _tables(scratch_app) >= MFA_TABLES
+    assert table_names(scratch_app) >= MFA_TABLES
     check = runner.invoke(args=["db", "check"])
     assert check.exit_code == 0, check.output
     down = runner.invoke(args=["db", "downgrade", "0002"])
     assert down.exit_code == 0, down.output
-    assert not MFA_TABLES & _tables(scratch_app)
-    assert {"users", "auth_events"} <= _tables(scratch_app)
+    assert not MFA_TABLES & table_names(scratch_app)
+    assert {"users", "auth_events"} <= table_names(scratch_app)
     again = runner.invoke(args=["db", "upgrade"])
     assert again.exit_code == 0, again.output
-    assert _tables(scratch_app) >= MFA_TABLES
+    assert table_names(scratch_app) >= MFA_TABLES
 
 
 def test_production_needs_a_valid_mfa_key(base_config):

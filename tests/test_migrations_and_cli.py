@@ -5,60 +5,38 @@ from __future__ import annotations
 import base64
 
 import pytest
-from sqlalchemy import inspect, make_url, select
+from sqlalchemy import select
 
-from authapi import create_app, keys
+from authapi import keys
 from authapi.cli import ensure_database
 from authapi.extensions import db
 from authapi.models import Role, User
-from tests.helpers import PASSWORD, bearer, login, register
-
-
-@pytest.fixture
-def scratch_app(base_config, database_url):
-    """An app on its own empty database, created by `flask deploy`'s helper, dropped after."""
-    # Named after this run's test database, so runs on other test databases never share it.
-    base = make_url(database_url)
-    url = base.set(database=base.database.removesuffix("_test") + "_migrations_test")
-    rendered = url.render_as_string(hide_password=False)
-    assert ensure_database(rendered) is True
-    assert ensure_database(rendered) is False  # idempotent
-    app = create_app({**base_config, "SQLALCHEMY_DATABASE_URI": rendered})
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    from tests.conftest import _recreate_database
-
-    _recreate_database(rendered, create=False)
-
-
-def _tables(app) -> set[str]:
-    with app.app_context():
-        return set(inspect(db.engine).get_table_names())
+from tests.helpers import PASSWORD, bearer, login, register, table_names
 
 
 def test_upgrade_check_downgrade_upgrade(scratch_app):
     runner = scratch_app.test_cli_runner()
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert {"users", "auth_events", "alembic_version"} <= _tables(scratch_app)
+    assert {"users", "auth_events", "alembic_version"} <= table_names(scratch_app)
     check = runner.invoke(args=["db", "check"])
     assert check.exit_code == 0, check.output
     down = runner.invoke(args=["db", "downgrade", "base"])
     assert down.exit_code == 0, down.output
-    assert not {"users", "auth_events"} & _tables(scratch_app)
+    assert not {"users", "auth_events"} & table_names(scratch_app)
     again = runner.invoke(args=["db", "upgrade"])
     assert again.exit_code == 0, again.output
-    assert "users" in _tables(scratch_app)
+    assert "users" in table_names(scratch_app)
 
 
 def test_deploy_is_idempotent(scratch_app):
+    assert ensure_database(scratch_app.config["SQLALCHEMY_DATABASE_URI"]) is False  # exists
     runner = scratch_app.test_cli_runner()
     for _ in range(2):
         result = runner.invoke(args=["deploy"])
         assert result.exit_code == 0, result.output
         assert "Database is up to date." in result.output
-    assert "users" in _tables(scratch_app)
+    assert "users" in table_names(scratch_app)
 
 
 def test_updated_at_changes_on_update(client, app):
@@ -156,3 +134,25 @@ def test_cli_help_lists_grouped_commands(app):
     result = app.test_cli_runner().invoke(args=["--help"])
     for group in ("keys", "users", "deploy", "db"):
         assert group in result.output
+
+
+def test_create_admin_says_so_in_one_line_when_the_breach_check_is_down(make_app):
+    """PWNED_PASSWORDS_FAIL_OPEN=false and the range API unreachable (nothing listens
+    on the discard port): a one-line error and a non-zero exit, no traceback, no user."""
+    app = make_app(
+        PASSWORD_COMMON_CHECK=False,
+        PWNED_PASSWORDS_URL="http://127.0.0.1:9/range/",
+        PWNED_PASSWORDS_FAIL_OPEN=False,
+    )
+    result = app.test_cli_runner().invoke(
+        args=["users", "create-admin", "root@example.com", "--password", PASSWORD]
+    )
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception  # no uncaught error
+    # Before it, only the app's log line about the unreachable API.
+    assert result.output.splitlines()[-1] == (
+        "Error: The password check is unavailable, please retry shortly"
+    )
+    assert "Traceback" not in result.output
+    with app.app_context():
+        assert db.session.scalar(select(User)) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import argon2
 import pytest
 from sqlalchemy import event, select, update
@@ -9,8 +11,9 @@ from sqlalchemy import event, select, update
 from authapi import hashers, passwords
 from authapi.extensions import db
 from authapi.models import AuthEvent, User
-from tests.helpers import assert_fail, register
+from tests.helpers import assert_fail, login, register
 from tests.support.foreign_hashes import FOREIGN, FOREIGN_CONFIG
+from tests.support.mfa import STEP, claims, code_at, enrol_totp, frozen_now, move_clock
 
 PASSWORD = "pässword from elsewhere 1"  # non-ASCII: every format must agree on UTF-8
 
@@ -111,6 +114,43 @@ def test_bcrypt_at_another_cost_is_upgraded_to_the_configured_cost(make_app):
     assert _stored(app).password.startswith("$2b$05$")
     assert _login(make_app(BCRYPT_ROUNDS=4).test_client(), PASSWORD).status_code == 200
     assert _stored(app).password.startswith("$2b$04$")
+
+
+def test_a_user_with_a_second_factor_is_upgraded_at_the_password_step(make_app):
+    """The rehash happens before the mfa_token is issued, so the token is bound to the
+    new hash: password + TOTP still signs in, and so does the next login."""
+    cost5 = make_app(BCRYPT_ROUNDS=5, CLOCK_FROZEN_AT=(int(time.time()) // STEP) * STEP + 5)
+    client = cost5.test_client()
+    register(client, password=PASSWORD)
+    secret, _ = enrol_totp(client, cost5, login(client, password=PASSWORD))
+    assert _stored(cost5).password.startswith("$2b$05$")
+
+    cost4 = make_app(BCRYPT_ROUNDS=4, CLOCK_FROZEN_AT=frozen_now(cost5))
+    client = cost4.test_client()
+    first_step = _login(client, PASSWORD)
+    assert first_step.status_code == 403 and first_step.json["code"] == "mfa_required"
+    upgraded = _stored(cost4).password
+    assert upgraded.startswith("$2b$04$")
+    [rehashed] = _events(cost4, "password_rehashed")
+    assert rehashed.details == {"old_format": "bcrypt", "new_format": "bcrypt"}
+
+    code = code_at(secret, frozen_now(cost4))
+    second_step = client.post(
+        "/api/auth/login/mfa", json={"mfa_token": first_step.json["mfa_token"], "code": code}
+    )
+    assert second_step.status_code == 200, second_step.json
+    assert claims(second_step.json["access_token"])["amr"] == ["pwd", "otp", "mfa"]
+
+    move_clock(cost4, STEP)
+    again = _login(client, PASSWORD)
+    assert again.status_code == 403, again.json
+    code = code_at(secret, frozen_now(cost4))
+    done = client.post(
+        "/api/auth/login/mfa", json={"mfa_token": again.json["mfa_token"], "code": code}
+    )
+    assert done.status_code == 200, done.json
+    assert _stored(cost4).password == upgraded  # current now: no second rehash
+    assert len(_events(cost4, "password_rehashed")) == 1
 
 
 def test_with_argon2id_configured_bcrypt_users_move_to_argon2id(make_app):

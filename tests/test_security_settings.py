@@ -46,8 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _gunicorn_settings(monkeypatch, multiproc_dir: Path | None) -> dict:
-    # Recorded first, so the value gunicorn.conf.py sets by itself is undone after the test.
-    for name in ("PROMETHEUS_MULTIPROC_DIR", "AUTHAPI_WEB_SERVER"):
+    # Recorded as unset, so what gunicorn.conf.py sets by itself is undone after the test.
+    for name in ("PROMETHEUS_MULTIPROC_DIR", "AUTHAPI_WEB_SERVER", "LOG_FLUSH_SECONDS"):
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
     if multiproc_dir is not None:

@@ -152,19 +152,22 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
     if user is None or not password_ok:
         raise _invalid_credentials(user)
     _refuse_inactive(user)
-    mfa_gate.require_second_factor(user)  # 403 mfa_required, no session, if it has one
     user_id = str(user.id)
+    # At the password step, before any second factor: an account with one gets its
+    # hash upgraded too, and its mfa_token is bound to the hash it has from now.
+    password_hash = password_rehash.upgrade_if_needed(user, password, checked_hash)
+    # 403 mfa_required, no session, if it has a second factor.
+    mfa_gate.require_second_factor(user, password_hash=password_hash)
     session_id = sessions.create(user_id, ip=ip, user_agent=user_agent)
     # Read the account again now that the session exists. A disable, password reset
     # or deletion that committed while bcrypt ran is seen here; one that commits
     # later ends this session itself (it deletes the sessions after committing).
     fresh = find_user_for_change(user.id)
-    if fresh is None or fresh.password != checked_hash or fresh.disabled:
+    if fresh is None or fresh.password != password_hash or fresh.disabled:
         sessions.delete(user_id, session_id, scope="session")  # reported: it was created
-        if fresh is None or fresh.password != checked_hash:
+        if fresh is None or fresh.password != password_hash:
             raise _invalid_credentials(fresh)
         _refuse_inactive(fresh)
-    password_rehash.upgrade_if_needed(fresh, password, checked_hash)
     return start_session(user, session_id)
 
 

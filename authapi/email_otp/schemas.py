@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from authapi.schemas import Email
+from authapi.schemas import Email, required
 
 
 class OtpVerifySchema(Schema):
@@ -13,17 +13,10 @@ class OtpVerifySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    email = Email(
-        required=True,
-        error_messages={
-            "required": "Email address is required",
-            "null": "Email address is required",
-        },
-    )
+    email = Email(**required("Email address is required"))
     code = fields.String(
-        required=True,
+        **required("Code is required"),
         validate=validate.Length(max=32, error="Invalid or expired code"),
-        error_messages={"required": "Code is required", "null": "Code is required"},
     )
 
 

@@ -24,11 +24,11 @@ from urllib.parse import urlencode
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from authapi import events, hooks, mail, sessions
+from authapi import background, events, hooks, mail, sessions
 from authapi.accounts.service import link_base
 from authapi.auth import service as auth_service
 from authapi.auth.service import IssuedTokens
-from authapi.email_otp import background, codes
+from authapi.email_otp import codes
 from authapi.errors import APIError, Forbidden
 from authapi.extensions import db
 from authapi.mail import recipient_domain

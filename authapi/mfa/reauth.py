@@ -14,15 +14,18 @@ from authapi.models import User
 
 INVALID_CODE = "Invalid code"
 INVALID_PASSWORD = "Invalid password"
-CODE_OR_PASSWORD = "Give your password or a current code"
+CODE_OR_PASSWORD = "Give your password or a current code (one of them)"
 
 
 def confirm_presence(user: User, *, code: str | None, password: str | None, via: str) -> str:
     """Check the code (TOTP, used up like at sign-in) or the password; 400 if wrong.
 
+    Exactly one of them: the rule of ``CodeOrPasswordSchema``, which every route
+    asking for them loads (TOTP off, new recovery codes, removing a passkey).
+
     Returns what was checked: ``"totp"`` or ``"password"``.
     """
-    if code is None and password is None:
+    if (code is None) == (password is None):
         raise ValidationFailed(CODE_OR_PASSWORD)
     user_id = str(user.id)
     attempts.spend(user_id)

@@ -15,6 +15,9 @@ from marshmallow import (
     validates_schema,
 )
 
+from authapi.mfa.reauth import CODE_OR_PASSWORD
+from authapi.schemas import required
+
 PROOF_MAX = 64  # a TOTP code is 6 digits, a recovery code 11 characters
 TOKEN_MAX = 128
 PASSWORD_MAX = 1024  # longer is simply wrong; bcrypt sees at most 72 bytes anyway
@@ -27,9 +30,8 @@ class CodeSchema(Schema):
         unknown = EXCLUDE
 
     code = fields.String(
-        required=True,
+        **required("code is required"),
         validate=validate.Length(min=1, max=PROOF_MAX),
-        error_messages={"required": "code is required", "null": "code is required"},
     )
 
 
@@ -45,23 +47,31 @@ class CodeOrPasswordSchema(Schema):
     @validates_schema
     def exactly_one(self, data: dict[str, Any], **kwargs: Any) -> None:
         if ("code" in data) == ("password" in data):
-            raise ValidationError("Give your password or a current code (one of them)")
+            raise ValidationError(CODE_OR_PASSWORD)
 
 
-class LoginMfaSchema(Schema):
+class MfaTokenSchema(Schema):
+    """``{"mfa_token"}``: a sign-in waiting for its second factor (a passkey's options
+    for the second step ask with it alone)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    mfa_token = fields.String(
+        **required("mfa_token is required"),
+        validate=validate.Length(min=1, max=TOKEN_MAX),
+    )
+
+
+class LoginMfaSchema(MfaTokenSchema):
     """``{"mfa_token", <proof field>}``: the proof field is picked by the registered
     factor kinds (authapi.mfa.factors), so other fields are kept for them."""
 
     class Meta:
         unknown = INCLUDE
 
-    mfa_token = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=TOKEN_MAX),
-        error_messages={"required": "mfa_token is required", "null": "mfa_token is required"},
-    )
-
 
 code_schema = CodeSchema()
 code_or_password_schema = CodeOrPasswordSchema()
 login_mfa_schema = LoginMfaSchema()
+mfa_token_schema = MfaTokenSchema()

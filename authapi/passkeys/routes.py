@@ -13,7 +13,7 @@ from flask import Blueprint, Response, jsonify
 
 from authapi.auth.guard import current_user, login_required
 from authapi.auth.responses import client_ip, client_user_agent, token_response
-from authapi.mfa.schemas import code_or_password_schema
+from authapi.mfa.schemas import code_or_password_schema, mfa_token_schema
 from authapi.passkeys import (
     factor,  # noqa: F401 - registers the passkey factor kind
     service,
@@ -22,7 +22,6 @@ from authapi.passkeys.ratelimits import limit_passkey_login
 from authapi.passkeys.schemas import (
     load,
     login_schema,
-    mfa_token_schema,
     passkey_schema,
     register_schema,
     rename_schema,

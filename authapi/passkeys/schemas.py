@@ -20,9 +20,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, val
 
 from authapi import body
 from authapi.errors import ValidationFailed
-from authapi.mfa.schemas import TOKEN_MAX as MFA_TOKEN_MAX
 from authapi.passkeys.models import NAME_MAX
-from authapi.schemas import UtcDateTime, has_control_characters
+from authapi.schemas import UtcDateTime, has_control_characters, required
 
 if TYPE_CHECKING:
     from webauthn.helpers.structs import (
@@ -206,26 +205,11 @@ class LoginSchema(Schema):
     credential = fields.Nested(AuthenticationCredentialSchema, required=True)
 
 
-class MfaTokenSchema(Schema):
-    """``{"mfa_token"}``: passkey options for the second step of a password login."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    mfa_token = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=MFA_TOKEN_MAX),
-        error_messages={"required": "mfa_token is required", "null": "mfa_token is required"},
-    )
-
-
 class RenameSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    name = PasskeyName(
-        required=True, error_messages={"required": "Name is required", "null": "Name is required"}
-    )
+    name = PasskeyName(**required("Name is required"))
 
 
 class PasskeySchema(Schema):
@@ -241,7 +225,6 @@ class PasskeySchema(Schema):
 register_schema = RegisterSchema()
 login_schema = LoginSchema()
 rename_schema = RenameSchema()
-mfa_token_schema = MfaTokenSchema()
 passkey_schema = PasskeySchema()
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from authapi.auth import guard
+from authapi.mfa import attempts, reauth, service
 from authapi.mfa import login as mfa_login
-from authapi.mfa import reauth, service
 from authapi.mfa.schemas import TOKEN_MAX, CodeOrPasswordSchema, CodeSchema
 from authapi.openapi.components import ACCESS, UUID, obj, ref, success
 from authapi.openapi.operation import BODY_ERRORS, CROSS_SITE, Operation, Reply, quoted
@@ -61,10 +61,12 @@ SCHEMAS = {
     ),
 }
 
-TOO_MANY = (429, quoted("Too many attempts, please try again later") + " (per account)")
+TOO_MANY = (429, quoted(attempts.TOO_MANY_ATTEMPTS) + " (the account's second-factor checks)")
+# The answers of every route that asks for the password or a current code (reauth).
 WRONG_PROOF = (
     400,
-    quoted(reauth.INVALID_CODE, reauth.INVALID_PASSWORD) + ", or neither or both given",
+    quoted(reauth.INVALID_CODE, reauth.INVALID_PASSWORD, "Invalid input")
+    + " (neither or both given)",
 )
 STATE_CHANGE = (401, CROSS_SITE, 503)
 

@@ -7,11 +7,12 @@ from typing import Any
 from marshmallow import fields
 
 from authapi.auth import service as auth_service
-from authapi.mfa import attempts, reauth
 from authapi.mfa import login as mfa_login
+from authapi.mfa.schemas import MfaTokenSchema
 from authapi.openapi.components import ACCESS, UUID, dumped, obj, ref, success
 from authapi.openapi.operation import BODY_ERRORS, CROSS_SITE, Operation, Reply, quoted
 from authapi.openapi.operations.auth import AUTH_MODE
+from authapi.openapi.operations.mfa import TOO_MANY, WRONG_PROOF
 from authapi.passkeys import schemas
 from authapi.passkeys import service as passkeys
 
@@ -31,7 +32,7 @@ COMPONENTS = {
     "PasskeyRegister": (schemas.RegisterSchema, {}),
     "PasskeyLogin": (schemas.LoginSchema, {}),
     "PasskeyRename": (schemas.RenameSchema, {}),
-    "PasskeyMfaToken": (schemas.MfaTokenSchema, {}),
+    "PasskeyMfaToken": (MfaTokenSchema, {}),
     "Passkey": (PasskeyDoc, dumped(PasskeyDoc)),
 }
 
@@ -190,17 +191,13 @@ OPERATIONS: tuple[Operation, ...] = (
         body="CodeOrPassword",
         ok=Reply(200, "Success", "Removed; the user is mailed"),
         errors=(
-            (
-                400,
-                quoted(reauth.INVALID_PASSWORD, reauth.INVALID_CODE, "Invalid input")
-                + " (neither or both given)",
-            ),
+            WRONG_PROOF,
             413,
             415,
             401,
             CROSS_SITE,
             NOT_FOUND,
-            (429, quoted(attempts.TOO_MANY_ATTEMPTS) + " (the account's second-factor checks)"),
+            TOO_MANY,
             503,
         ),
     ),

@@ -1,0 +1,89 @@
+"""A deadline on every wait for PostgreSQL on the app's connections (``DATABASE_TIMEOUT``).
+
+``connect_timeout`` bounds only the handshake and ``statement_timeout`` is enforced by
+the server itself, so neither helps when PostgreSQL stops answering on a connection the
+pool already holds (the server frozen, a network path that drops packets): libpq waits
+with no limit, the pre-ping first, one gunicorn thread per request, until no thread is
+left for anything else. psycopg2 lets one callback do every wait instead of libpq (its
+"green" mode); this one gives up after the deadline and psycopg2 closes the connection,
+which SQLAlchemy sees as a disconnection: the request answers 503, and the pool opens
+fresh connections once the server is back.
+
+The callback is psycopg2's, one per process, so it serves every psycopg2 connection;
+only those of an app's engine carry a deadline (their class says how long). Others,
+such as ``flask deploy`` creating the database, wait as long as libpq would. In green
+mode psycopg2 refuses COPY, which :func:`blocking_waits` allows for the command line.
+"""
+
+from __future__ import annotations
+
+import functools
+import select
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg2
+from psycopg2 import extensions
+from sqlalchemy import Engine, event
+
+_EVENTS = {extensions.POLL_READ: select.POLLIN, extensions.POLL_WRITE: select.POLLOUT}
+
+
+class DatabaseTimeout(psycopg2.OperationalError):
+    """PostgreSQL did not answer within DATABASE_TIMEOUT."""
+
+
+class DeadlineConnection(extensions.connection):
+    """A connection whose every wait (connecting, a query, a commit) lasts at most
+    ``deadline`` seconds; subclassed per value, as the class is all psycopg2 lets the
+    engine choose, and connecting already waits."""
+
+    deadline: float | None = None
+
+
+@functools.cache
+def connection_class(seconds: float) -> type[DeadlineConnection]:
+    return type("DeadlineConnection", (DeadlineConnection,), {"deadline": seconds})
+
+
+def wait(connection: extensions.connection) -> None:
+    """psycopg2's wait callback: poll until done, or raise once the connection's
+    deadline (from the start of this wait) has passed."""
+    seconds = getattr(connection, "deadline", None)
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while True:
+        state = connection.poll()
+        if state == extensions.POLL_OK:
+            return
+        if state not in _EVENTS:
+            raise psycopg2.OperationalError(f"unexpected poll state {state}")
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise DatabaseTimeout(f"PostgreSQL did not answer within {seconds:g} s")
+        poller = select.poll()
+        poller.register(connection.fileno(), _EVENTS[state])
+        poller.poll(None if remaining is None else remaining * 1000)
+
+
+def bound(engine: Engine, seconds: float) -> None:
+    """Give the engine's PostgreSQL connections a deadline of ``seconds`` per wait."""
+    extensions.set_wait_callback(wait)
+    factory = connection_class(float(seconds))
+
+    @event.listens_for(engine, "do_connect")
+    def with_deadline(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams["connection_factory"] = factory
+
+
+@contextmanager
+def blocking_waits() -> Iterator[None]:
+    """libpq's own waits for the block: for COPY, which green mode refuses. Process-wide,
+    so only for single-threaded command-line work, never while serving requests."""
+    callback = extensions.get_wait_callback()
+    extensions.set_wait_callback(None)
+    try:
+        yield
+    finally:
+        extensions.set_wait_callback(callback)

@@ -1,0 +1,113 @@
+"""LOG_FLUSH_SECONDS: info lines are written together by a background thread; a
+WARNING or worse is written at once, after the lines waiting before it."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from authapi.logging_setup import LOGGER_NAME, StderrHandler, TextFormatter
+from tests.helpers import HANG
+
+# Long enough that the flusher never writes by itself while a test looks.
+NEVER = 3600.0
+
+
+class Written:
+    """What reached stderr so far (pytest's capsys; the handler writes to sys.stderr)."""
+
+    def __init__(self, capsys) -> None:
+        self.capsys = capsys
+        self.text = ""
+
+    def getvalue(self) -> str:
+        self.text += self.capsys.readouterr().err
+        return self.text
+
+
+@pytest.fixture
+def stream(capsys) -> Written:
+    return Written(capsys)
+
+
+@pytest.fixture
+def handler():
+    made = StderrHandler()
+    made.setFormatter(TextFormatter())
+    yield made
+    made.close()
+
+
+def _record(level: int, message: str) -> logging.LogRecord:
+    return logging.LogRecord("authapi.test", level, __file__, 1, message, (), None)
+
+
+def _messages(text: str) -> list[str]:
+    return [line.split(": ", 1)[1] for line in text.splitlines()]
+
+
+def test_info_lines_wait_and_a_warning_writes_them_first_in_order(handler, stream):
+    handler.set_flush_seconds(NEVER)
+    handler.handle(_record(logging.INFO, "first"))
+    handler.handle(_record(logging.INFO, "second"))
+    assert stream.getvalue() == ""
+    handler.handle(_record(logging.WARNING, "third"))
+    assert _messages(stream.getvalue()) == ["first", "second", "third"]
+    handler.handle(_record(logging.INFO, "fourth"))
+    assert _messages(stream.getvalue()) == ["first", "second", "third"]
+    handler.flush()
+    assert _messages(stream.getvalue()) == ["first", "second", "third", "fourth"]
+
+
+def test_the_flusher_writes_waiting_lines_and_stops_when_switched_off(handler, stream):
+    handler.set_flush_seconds(NEVER)
+    handler.handle(_record(logging.INFO, "waiting"))
+    flusher = handler._flusher
+    assert flusher is not None and flusher.is_alive()
+    handler.set_flush_seconds(0)  # writes what waits, wakes the flusher, which ends
+    assert _messages(stream.getvalue()) == ["waiting"]
+    flusher.join(HANG)
+    assert not flusher.is_alive()
+    handler.handle(_record(logging.INFO, "at once"))
+    assert _messages(stream.getvalue()) == ["waiting", "at once"]
+
+
+def test_the_flusher_writes_on_its_own(handler, stream):
+    handler.set_flush_seconds(0.01)
+    handler.handle(_record(logging.INFO, "soon"))
+    flusher = handler._flusher
+    handler.set_flush_seconds(0)
+    flusher.join(HANG)
+    assert _messages(stream.getvalue()) == ["soon"]
+
+
+def test_closing_writes_what_waits(stream):
+    closing = StderrHandler()
+    closing.setFormatter(TextFormatter())
+    closing.set_flush_seconds(NEVER)
+    closing.handle(_record(logging.INFO, "last words"))
+    closing.close()
+    assert _messages(stream.getvalue()) == ["last words"]
+
+
+def test_the_app_setting_buffers_access_lines(make_app, stream):
+    app = make_app(LOG_FLUSH_SECONDS=NEVER, LOG_FORMAT="text")
+    app_handler = next(
+        h for h in logging.getLogger(LOGGER_NAME).handlers if isinstance(h, StderrHandler)
+    )
+    try:
+        assert app.test_client().get("/api/healthChecker").status_code == 200
+        assert "GET /api/healthChecker 200" not in stream.getvalue()
+        app_handler.flush()
+        assert "GET /api/healthChecker 200" in stream.getvalue()
+    finally:
+        make_app(LOG_FLUSH_SECONDS=0)  # the logger is process-wide: back to line by line
+    assert app_handler.flush_seconds == 0
+
+
+def test_a_negative_interval_is_refused(make_app):
+    from authapi.configuration import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="LOG_FLUSH_SECONDS"):
+        make_app(LOG_FLUSH_SECONDS=-1)
