@@ -37,9 +37,14 @@ APP_ROOT = Path(os.environ.get("BENCH_APP_ROOT") or ROOT).resolve()
 BIN = Path(sys.executable).parent  # the venv that runs this script (make bench: .venv/bin)
 
 LOOPBACK = "127.0.0.1"
-BENCH_DATABASE = "authapi_bench"
+# Two people benchmarking at once each need their own database and Redis db (every
+# run drops the one and flushes the other): BENCH_DATABASE_NAME, BENCH_REDIS_URL.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE_NAME", "").strip() or "authapi_bench"
 DATABASE_URL = f"postgresql://postgres@{LOOPBACK}:5432/{BENCH_DATABASE}"
-REDIS_URL = f"redis://{LOOPBACK}:6379/14"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "").strip() or f"redis://{LOOPBACK}:6379/14"
+# BENCH_PRELOAD=1: gunicorn --preload (the app is imported once, in the master, and the
+# workers share its pages until they write to them), to measure preload_app against not.
+PRELOAD = os.environ.get("BENCH_PRELOAD", "").strip().lower() in {"1", "true", "yes"}
 PASSWORD = "bench-password-1234"  # throwaway accounts in a throwaway database
 
 
@@ -122,6 +127,7 @@ def gunicorn_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "workers": int(namespace.get("workers", 1)),
         "worker_class": effective_class,
         "threads": threads if effective_class == "gthread" else 1,
+        "preload": PRELOAD or bool(namespace.get("preload_app", False)),
         "timeout": namespace.get("timeout"),
         "keepalive": namespace.get("keepalive"),
         "max_concurrent_hashes": int(env.get("MAX_CONCURRENT_HASHES") or default_hashes),
@@ -154,8 +160,9 @@ def app_version() -> dict[str, Any]:
     }
 
 
-def free_port() -> int:
-    requested = os.environ.get("BENCH_PORT")
+def free_port(variable: str = "BENCH_PORT") -> int:
+    """The port in ``variable`` (BENCH_PORT, BENCH_BARE_PORT) if set, else a free one."""
+    requested = os.environ.get(variable, "").strip()
     if requested:
         return int(requested)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -314,7 +321,7 @@ def drop_database() -> None:
 
 
 def create_database(env: Mapping[str, str]) -> None:
-    """``flask --app wsgi deploy``: creates authapi_bench and runs the migrations."""
+    """``flask --app wsgi deploy``: creates the bench database and runs the migrations."""
     completed = subprocess.run(  # noqa: S603 - fixed argv, our own venv
         [str(BIN / "flask"), "--app", "wsgi", "deploy"],
         cwd=APP_ROOT,
@@ -432,6 +439,7 @@ class Server:
                 "gunicorn.conf.py",
                 "-b",
                 f"{LOOPBACK}:{self.port}",
+                *(["--preload"] if PRELOAD else []),
                 # a module of bench/ such as bare_app.py (nothing else is imported)
                 *([] if self.app_spec == "wsgi:app" else ["--pythonpath", str(BENCH_DIR)]),
                 self.app_spec,
@@ -476,15 +484,20 @@ class Server:
         return _children(self.pid) if self.process is not None else []
 
     def memory(self) -> dict[str, Any]:
-        """RSS (sum, double-counts shared pages) and PSS of the master and all workers."""
+        """RSS (the sum counts shared pages once per process) and PSS (shared pages split
+        between the processes that map them: what the server really costs, and where
+        preload_app shows) of the master, each worker and all of them."""
         pids = [self.pid, *self.worker_pids()]
-        rss = [_status_kb(pid, "VmRSS") for pid in pids]
+        rss = [_status_kb(pid, "VmRSS") / 1024 for pid in pids]
+        pss = [_pss_kb(pid) / 1024 for pid in pids]
         return {
             "processes": len(pids),
-            "rss_mb": round(sum(rss) / 1024, 1),
-            "pss_mb": round(sum(_pss_kb(pid) for pid in pids) / 1024, 1),
-            "master_rss_mb": round(rss[0] / 1024, 1),
-            "worker_rss_mb": [round(kb / 1024, 1) for kb in rss[1:]],
+            "rss_mb": round(sum(rss), 1),
+            "pss_mb": round(sum(pss), 1),
+            "master_rss_mb": round(rss[0], 1),
+            "master_pss_mb": round(pss[0], 1),
+            "worker_rss_mb": [round(mb, 1) for mb in rss[1:]],
+            "worker_pss_mb": [round(mb, 1) for mb in pss[1:]],
         }
 
     def stop(self) -> None:
@@ -554,9 +567,24 @@ class Session:
     refresh_token: str  # the refresh_token cookie
 
 
+def hashing_request(
+    port: int, path: str, body: Any, attempts: int = 60
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """POST a request that hashes a password, as a polite client: a 503 of the hashing
+    admission control (every slot and queue place taken) is asked again after its
+    Retry-After, so that seeding in parallel does not fail on a busy server."""
+    for _ in range(attempts - 1):
+        status, headers, payload = request(port, "POST", path, body)
+        if status != 503 or b"hashing_busy" not in payload:
+            return status, headers, payload
+        wait = next((v for k, v in headers if k.lower() == "retry-after"), "1")
+        time.sleep(float(wait) if wait.isdigit() else 1.0)
+    return request(port, "POST", path, body)
+
+
 def register(port: int, email: str) -> Account:
     body = {"name": "Bench", "email": email, "password": PASSWORD, "passwordConfirm": PASSWORD}
-    status, _, payload = request(port, "POST", "/api/auth/register", body)
+    status, _, payload = hashing_request(port, "/api/auth/register", body)
     if status != 201:
         raise RuntimeError(f"register {email}: HTTP {status} {payload[:200]!r}")
     return Account(email, PASSWORD)
@@ -565,7 +593,7 @@ def register(port: int, email: str) -> Account:
 def login(port: int, account: Account) -> Session:
     """A browser-style (cookie) login; the tokens come from the Set-Cookie headers."""
     body = {"email": account.email, "password": account.password}
-    status, headers, payload = request(port, "POST", "/api/auth/login", body)
+    status, headers, payload = hashing_request(port, "/api/auth/login", body)
     if status != 200:
         raise RuntimeError(f"login {account.email}: HTTP {status} {payload[:200]!r}")
     cookies: SimpleCookie = SimpleCookie()

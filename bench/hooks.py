@@ -45,9 +45,6 @@ from authapi.webhooks import signing, transport
 
 REQUESTS = int(os.environ.get("BENCH_HOOK_REQUESTS", "300"))
 CLIENTS = int(os.environ.get("BENCH_HOOK_CLIENTS", "4"))
-harness.BENCH_DATABASE = os.environ.get("BENCH_DATABASE_NAME", harness.BENCH_DATABASE)
-harness.DATABASE_URL = f"postgresql://postgres@127.0.0.1:5432/{harness.BENCH_DATABASE}"
-harness.REDIS_URL = os.environ.get("BENCH_REDIS_URL", harness.REDIS_URL)
 CLAIMS = {"tenant": "acme", "roles": ["editor"]}
 
 

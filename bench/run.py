@@ -1,18 +1,37 @@
 """Benchmark authapi under gunicorn with production settings (``make bench``).
 
-Starts the app on a spare loopback port with fresh keys, a dedicated database
-(authapi_bench) and Redis database 14, seeds accounts through the HTTP API, runs
-the wrk scenarios below, serves bench/bare_app.py with the same gunicorn.conf.py
-for the ceiling, measures the bcrypt ceiling, and writes a table, JSON and a chart
-to bench/results/. The server, the database and Redis db 14 are always cleaned up.
+Starts the app on a spare loopback port with fresh keys, its own database
+(authapi_bench) and Redis database (14), seeds accounts through the HTTP API, and
+serves bench/bare_app.py with the same gunicorn.conf.py beside it as the ceiling.
+Then, in this order:
+
+1. interleaved rounds: bare, health, me_bearer, refresh, bare, health, ... (both servers
+   up at once; the idle one costs nothing), so that the ratios between them (issue 16's
+   goals) compare runs made a few seconds apart, and a round that stalls shows;
+2. the other scenarios (cookie /me, login, the mix), BENCH_RUNS times each;
+3. BENCH_STORM_RUNS consecutive login storms (/me while 4 clients log in nonstop),
+   each judged on its own against the unloaded /me of the rounds;
+
+measures the bcrypt ceiling (before and next to the login scenario), the memory of both
+servers (idle and after load), and prints the table, the rounds, the memory and the goals
+(bench/goals.py) with JSON and a chart in bench/results/. The servers, the database and
+the Redis db are always cleaned up.
 
 Environment:
-  BENCH_DURATION   seconds per scenario run (default 20)
-  BENCH_RUNS       runs per scenario; the median is reported (default 1)
+  BENCH_DURATION   seconds per run, rounds included (default 10)
+  BENCH_ROUNDS     interleaved rounds of bare, health, me_bearer, refresh (default 3)
+  BENCH_STORM_RUNS consecutive login storm runs (default 5)
+  BENCH_RUNS       runs of each other scenario; the median is reported (default 1)
   BENCH_SCENARIOS  comma-separated subset of the scenario names (default: all)
   BENCH_PROFILE    1: also profile GET /api/users/me with py-spy (not timed)
+  BENCH_PRELOAD    1: gunicorn --preload (both servers) whatever gunicorn.conf.py says;
+                   GUNICORN_PRELOAD=false (gunicorn.conf.py's own knob) measures without
   BENCH_LABEL      a tag for the result file names
-  BENCH_PORT       the port to use (default: a free one)
+  BENCH_PORT, BENCH_BARE_PORT
+                   the ports of the app and of the bare app (default: free ones)
+  BENCH_DATABASE_NAME, BENCH_REDIS_URL
+                   the database (dropped and created) and Redis db (flushed) the bench
+                   owns (default authapi_bench and redis://127.0.0.1:6379/14)
   BENCH_WRK_THREADS, BENCH_ACCOUNTS, BENCH_WARMUP, BENCH_BCRYPT_PER_CORE
   BENCH_APP        the WSGI app to serve (default wsgi:app; module:app from bench/ also works)
   BENCH_QUIET_WAIT, BENCH_MAX_FOREIGN, BENCH_RETRIES
@@ -26,6 +45,7 @@ Environment:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -43,20 +63,18 @@ from pathlib import Path
 from typing import Any
 
 import ceiling
+import goals
 import harness
 import report
 import wrkrun
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-TUTORIAL_ME_RPS = 1399  # the tutorial's GET /api/users/me on the same 2-core class
-GOAL_ME_RPS = 2 * TUTORIAL_ME_RPS
-GOAL_LOGIN_FRACTION = 0.90
-GOAL_STORM_P99_MS = 100.0
-GOAL_STORM_FRACTION = 0.30
 STORM_CLIENTS = 4
 SPARE_SESSIONS = 8  # per refresh pool, beyond one per connection
 QUIET_THRESHOLD = 0.15  # CPU share busy that counts as "quiet" before a run
+# Measured in interleaved rounds, in this order: the ratios between them are the goals.
+ROUND_SCENARIOS = ("bare", "health", "me_bearer", "refresh")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -83,30 +101,35 @@ class Scenario:
 
 
 SCENARIOS = [
+    Scenario("bare", "bare Flask JSON route (bench/bare_app.py), same gunicorn.conf.py",
+             "get.lua", "/api/healthChecker", 32, server="bare"),
     Scenario("health", "GET /api/healthChecker (trivial route, same app)", "get.lua",
              "/api/healthChecker", 32),
     Scenario("me_bearer", "GET /api/users/me, Authorization: Bearer", "me.lua",
              "/api/users/me", 32, ("access",), {"BENCH_AUTH": "bearer"}),
-    Scenario("me_cookie", "GET /api/users/me, access_token cookie", "me.lua",
-             "/api/users/me", 32, ("access",), {"BENCH_AUTH": "cookie"}),
     Scenario("refresh", "GET /api/auth/refresh, rotating refresh_token cookie", "refresh.lua",
              "/api/auth/refresh", 32, ("refresh",)),
+    Scenario("me_cookie", "GET /api/users/me, access_token cookie", "me.lua",
+             "/api/users/me", 32, ("access",), {"BENCH_AUTH": "cookie"}),
+    # 4 connections: the default hashing slots (2 workers x MAX_CONCURRENT_HASHES 2). More
+    # are answered 503 + Retry-After by the hashing queue (admission control), which wrk
+    # does not honour: it would re-send at once and measure the refusals.
     Scenario("login", "POST /api/auth/login (bcrypt cost 12)", "login.lua",
-             "/api/auth/login", 8, ("users",)),
+             "/api/auth/login", 4, ("users",)),
     Scenario("mixed", "90% /me, 5% refresh, 5% login", "mixed.lua",
              "/api/users/me", 32, ("access", "refresh", "users")),
     Scenario("me_storm", f"GET /api/users/me while {STORM_CLIENTS} clients log in nonstop",
              "me.lua", "/api/users/me", 32, ("access", "users"), {"BENCH_AUTH": "bearer"},
              storm=True),
-    Scenario("bare", "bare Flask JSON route (bench/bare_app.py), same gunicorn.conf.py",
-             "get.lua", "/api/healthChecker", 32, server="bare"),
 ]  # fmt: skip
 
 
 class Bench:
     def __init__(self) -> None:
-        self.duration = _env_float("BENCH_DURATION", 20)
+        self.duration = _env_float("BENCH_DURATION", 10)
         self.runs = max(1, _env_int("BENCH_RUNS", 1))
+        self.rounds = max(1, _env_int("BENCH_ROUNDS", 3))
+        self.storm_runs = max(1, _env_int("BENCH_STORM_RUNS", 5))
         self.wrk_threads = _env_int("BENCH_WRK_THREADS", 2)
         self.accounts_wanted = _env_int("BENCH_ACCOUNTS", 8)
         self.warmup = _env_float("BENCH_WARMUP", 3)
@@ -125,6 +148,9 @@ class Bench:
         label = os.environ.get("BENCH_LABEL", "").strip()
         self.stem = f"{stamp}-{label}" if label else stamp
         self.port = harness.free_port()
+        self.bare_port = harness.free_port("BENCH_BARE_PORT")
+        while self.bare_port == self.port:
+            self.bare_port = harness.free_port("")
         self.env = harness.server_environment(self.port, harness.generate_token_keys())
         self.settings = harness.gunicorn_settings(self.env)
         # Another WSGI app from bench/ (a variant to compare); the default is the real app.
@@ -169,8 +195,9 @@ class Bench:
 
     # --- running ---------------------------------------------------------------------------
 
-    def url(self, path: str) -> str:
-        return f"http://{harness.LOOPBACK}:{self.port}{path}"
+    def url(self, path: str, server: str = "app") -> str:
+        port = self.bare_port if server == "bare" else self.port
+        return f"http://{harness.LOOPBACK}:{port}{path}"
 
     def guarded(
         self,
@@ -195,7 +222,7 @@ class Bench:
                 return result
             culprit = cpu["top"][0][0] if cpu["top"] else "?"
             if lost:
-                culprit = f"{lost} of our sessions vanished from Redis db 14 (flushed by someone?)"
+                culprit = f"{lost} of our sessions vanished from {harness.REDIS_URL} (flushed?)"
             again = "measuring again" if attempt < self.attempts else "KEPT, flagged"
             print(
                 f"      {what}: other processes used {100 * cpu['share']:.0f}% of the CPU "
@@ -229,7 +256,7 @@ class Bench:
     def error_probe(self, env: dict[str, str]) -> dict[str, Any]:
         """Why did requests fail? One /me with the run's first token, and whether the
         run's sessions still exist: the bench never ends a session, so a missing one
-        was deleted from outside (a FLUSHDB on db 14), which makes the run invalid."""
+        was deleted from outside (a FLUSHDB on the bench's db), which makes the run invalid."""
         probe: dict[str, Any] = {"redis_keys": harness.redis_dbsize()}
         if "BENCH_ACCESS_TOKENS" in env:  # refresh tokens rotate: only access ones are known
             access = Path(env["BENCH_ACCESS_TOKENS"]).read_text().split()
@@ -243,7 +270,7 @@ class Bench:
     def _measure(self, scenario: Scenario, env: dict[str, str]) -> dict[str, Any]:
         if not scenario.storm:
             return wrkrun.run(
-                self.url(scenario.path),
+                self.url(scenario.path, scenario.server),
                 scenario.script,
                 connections=scenario.connections,
                 threads=self.wrk_threads,
@@ -273,50 +300,73 @@ class Bench:
             storm.kill()
         return result
 
-    def run_scenario(self, index: int, total: int, scenario: Scenario) -> None:
-        print(
-            f"[{index}/{total}] {scenario.name}: {scenario.title}, "
-            f"{scenario.connections} connections, {self.runs} x {self.duration:g} s ...",
-            flush=True,
-        )
-        runs = []
-        for _ in range(self.runs):
-            runs.append(self.run_once(scenario))
-            time.sleep(1)
+    def record(self, scenario: Scenario, runs: list[dict[str, Any]]) -> dict[str, Any]:
+        """The scenario's runs as one result (medians), kept for the table and the goals."""
         result = aggregate(runs)
         result.update(name=scenario.name, title=scenario.title, connections=scenario.connections)
         if scenario.storm:
             result["storm_login"] = aggregate([r["storm_login"] for r in runs])
         self.results.append(result)
-        extra = ""
-        if scenario.storm:
-            extra = f"; logins alongside: {result['storm_login']['rps']:.1f}/s"
-        if result["counters"]:
-            extra += "; " + ", ".join(f"{k}={v}" for k, v in result["counters"].items())
+        return result
+
+    def run_scenario(self, scenario: Scenario, count: int) -> dict[str, Any]:
+        index = len(self.results) + 1
         print(
-            f"      {result['rps']:,.1f} req/s, p50 {result['p50_ms']:.1f} ms, "
-            f"p99 {result['p99_ms']:.1f} ms, non-2xx {result['non_2xx']}, "
-            f"socket errors {result['socket_errors']}{extra}",
+            f"[{index}/{len(self.scenarios)}] {scenario.name}: {scenario.title}, "
+            f"{scenario.connections} connections, {count} x {self.duration:g} s ...",
             flush=True,
         )
+        runs = []
+        for number in range(1, count + 1):
+            runs.append(self.run_once(scenario))
+            if count > 1:
+                print_run(f"run {number}/{count}", runs[-1])
+            time.sleep(1)
+        result = self.record(scenario, runs)
+        print_run("median" if count > 1 else "", result)
+        return result
 
-    def warm_up(self) -> None:
+    def run_rounds(self, scenarios: list[Scenario]) -> None:
+        """BENCH_ROUNDS rounds, each scenario once per round, in ROUND_SCENARIOS order."""
+        names = ", ".join(s.name for s in scenarios)
+        print(
+            f"interleaved rounds: {self.rounds} x ({names}), {self.duration:g} s each ...",
+            flush=True,
+        )
+        runs: dict[str, list[dict[str, Any]]] = {s.name: [] for s in scenarios}
+        for number in range(1, self.rounds + 1):
+            for scenario in scenarios:
+                result = self.run_once(scenario)
+                result["round"] = number
+                runs[scenario.name].append(result)
+                print_run(f"round {number}/{self.rounds} {scenario.name}", result)
+                time.sleep(1)
+        for scenario in scenarios:
+            self.record(scenario, runs[scenario.name])
+
+    def warm_up(self, bare: bool) -> None:
+        """Each server's first requests (imports, connection pools) are not recorded."""
         if self.warmup <= 0:
             return
-        print(f"warm-up: {self.warmup:g} s of /api/users/me (not recorded)", flush=True)
+        also = " and of the bare app" if bare else ""
+        print(f"warm-up: {self.warmup:g} s of /api/users/me{also} (not recorded)", flush=True)
         sessions = harness.login_sessions(self.port, self.accounts, self.wrk_threads)
         env = {
             "BENCH_AUTH": "bearer",
             "BENCH_ACCESS_TOKENS": self._write("warm.txt", [s.access_token for s in sessions]),
         }
-        wrkrun.run(
-            self.url("/api/users/me"),
-            "me.lua",
-            connections=32,
-            threads=self.wrk_threads,
-            duration=self.warmup,
-            env=env,
-        )
+        targets = [("/api/users/me", "me.lua", "app")]
+        if bare:
+            targets.append(("/api/healthChecker", "get.lua", "bare"))
+        for path, script, server in targets:
+            wrkrun.run(
+                self.url(path, server),
+                script,
+                connections=32,
+                threads=self.wrk_threads,
+                duration=self.warmup,
+                env=env,
+            )
 
     def profile_me(self, server: harness.Server) -> None:
         """py-spy on every worker during /me runs (not reported as measurements): once
@@ -380,21 +430,24 @@ class Bench:
             flush=True,
         )
 
-    def phase_app(self, scenarios: list[Scenario], log: Path) -> None:
+    def phase_app(self, log: Path) -> None:
         harness.drop_database()
         harness.flush_redis()
         harness.create_database(self.env)
         server = harness.Server(self.app_spec, self.port, self.env, log)
         with harness.running(server, self.settings["workers"], "/api/health/live"):
+            self.memory["app_started"] = server.memory()
             self.memory["app_workers"] = len(server.worker_pids())
             count = max(self.accounts_wanted, STORM_CLIENTS)
             print(f"seeding {count} accounts through POST /api/auth/register ...", flush=True)
             self.accounts = harness.register_accounts(self.port, count, self.stem.lower())
             time.sleep(1)
             self.memory["app_idle"] = server.memory()
-            self.warm_up()
-            for scenario in scenarios:
-                self.run_scenario(len(self.results) + 1, len(self.scenarios), scenario)
+            self.phase_rounds(log)
+            for scenario in self.scenarios:
+                if scenario.name in ROUND_SCENARIOS:
+                    continue
+                self.run_scenario(scenario, self.storm_runs if scenario.storm else self.runs)
                 server.check_alive()
                 if scenario.name == "login" and not os.environ.get("BENCH_BCRYPT_CEILING"):
                     self.measure_ceiling()  # again, right next to the login numbers
@@ -402,13 +455,28 @@ class Bench:
             if self.profile:
                 self.profile_me(server)
 
-    def phase_bare(self, scenarios: list[Scenario], log: Path) -> None:
-        server = harness.Server("bare_app:app", self.port, self.env, log)
-        with harness.running(server, self.settings["workers"], "/api/healthChecker"):
-            self.memory["bare_idle"] = server.memory()
-            for scenario in scenarios:
-                self.run_scenario(len(self.results) + 1, len(self.scenarios), scenario)
-            self.memory["bare_after_load"] = server.memory()
+    def phase_rounds(self, log: Path) -> None:
+        """The interleaved rounds, with the bare app served beside the app meanwhile."""
+        scenarios = [s for s in self.scenarios if s.name in ROUND_SCENARIOS]
+        bare = any(s.server == "bare" for s in scenarios)
+        with contextlib.ExitStack() as stack:
+            if bare:
+                # Its own metrics folder: gunicorn.conf.py empties the folder at start.
+                metrics_dir = self.workdir / "prometheus-bare"
+                metrics_dir.mkdir(exist_ok=True)
+                env = dict(self.env, PORT=str(self.bare_port))
+                env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+                server = harness.Server("bare_app:app", self.bare_port, env, log)
+                stack.enter_context(
+                    harness.running(server, self.settings["workers"], "/api/healthChecker")
+                )
+                time.sleep(1)
+                self.memory["bare_idle"] = server.memory()
+            self.warm_up(bare)
+            if scenarios:
+                self.run_rounds(scenarios)
+            if bare:
+                self.memory["bare_after_load"] = server.memory()
 
     def run(self) -> dict[str, Any]:
         RESULTS.mkdir(exist_ok=True)
@@ -419,8 +487,10 @@ class Bench:
             f"authapi bench: {machine['nproc']} x {machine['cpu_model']}; gunicorn "
             f"{s['workers']} {s['worker_class']} workers x {s['threads']} threads, "
             f"MAX_CONCURRENT_HASHES={s['max_concurrent_hashes']}, "
-            f"HASHING_NICE={s['hashing_nice']}; "
-            f"{self.runs} x {self.duration:g} s per scenario; port {self.port}",
+            f"HASHING_NICE={s['hashing_nice']}, preload {'on' if s['preload'] else 'off'}; "
+            f"{self.duration:g} s per run: {self.rounds} interleaved rounds, "
+            f"{self.storm_runs} storm runs, {self.runs} of the others; ports {self.port} "
+            f"(bare {self.bare_port}); {harness.BENCH_DATABASE}, {harness.REDIS_URL}",
             flush=True,
         )
         known = os.environ.get("BENCH_BCRYPT_CEILING", "").strip()  # bench/sweep.py's
@@ -429,8 +499,6 @@ class Bench:
             self.bcrypt_samples.append(json.loads(known))
         else:
             self.measure_ceiling()
-        app = [sc for sc in self.scenarios if sc.server == "app"]
-        bare = [sc for sc in self.scenarios if sc.server == "bare"]
         self.workdir = Path(tempfile.mkdtemp(prefix="authapi-bench-"))
         # Prometheus multiprocess mode as gunicorn.conf.py sets it up, in our own folder.
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -438,10 +506,7 @@ class Bench:
             metrics_dir.mkdir()
             self.env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         try:
-            if app:
-                self.phase_app(app, log)
-            if bare:
-                self.phase_bare(bare, log)
+            self.phase_app(log)
         finally:
             cleanup(self.workdir)
         # The highest of the samples: the machine's speed drifts (a VM's turbo depends on
@@ -455,13 +520,30 @@ class Bench:
             "settings": self.settings,
             "duration_s": self.duration,
             "runs": self.runs,
+            "rounds": self.rounds,
+            "storm_runs": self.storm_runs,
             "wrk_threads": self.wrk_threads,
             "bcrypt": bcrypt,
             "scenarios": self.results,
             "memory": self.memory,
-            "goals": goals(self.results, bcrypt),
+            "goals": goals.goals(self.results, bcrypt, self.memory),
             "profile": self.profile_summary,
         }
+
+
+def print_run(label: str, result: dict[str, Any]) -> None:
+    extra = ""
+    if "storm_login" in result:
+        extra = f"; logins alongside: {result['storm_login']['rps']:.1f}/s"
+    if result["counters"]:
+        extra += "; " + ", ".join(f"{k}={v}" for k, v in result["counters"].items())
+    flag = " (disturbed)" if result.get("contaminated") else ""
+    print(
+        f"      {label + ': ' if label else ''}{result['rps']:,.1f} req/s, "
+        f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+        f"non-2xx {result['non_2xx']}, socket errors {result['socket_errors']}{extra}{flag}",
+        flush=True,
+    )
 
 
 def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -470,7 +552,7 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
         return dict(runs[0], runs=runs)
     median = {
         key: round(statistics.median(r[key] for r in runs), 3)
-        for key in ("rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms")
+        for key in ("rps", "ok_rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms")
     }
     counters: dict[str, int] = {}
     for r in runs:
@@ -485,85 +567,6 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "contaminated": any(r.get("contaminated") for r in runs),
         "runs": runs,
     }
-
-
-def goals(results: list[dict[str, Any]], bcrypt: dict[str, Any]) -> dict[str, Any]:
-    by_name = {r["name"]: r for r in results}
-    out: dict[str, Any] = {"me_rps_goal": GOAL_ME_RPS, "tutorial_me_rps": TUTORIAL_ME_RPS}
-    me = by_name.get("me_bearer")
-    if me:
-        out["me_rps"] = me["rps"]
-        out["me_vs_tutorial"] = round(me["rps"] / TUTORIAL_ME_RPS, 2)
-        out["me_goal_met"] = me["rps"] >= GOAL_ME_RPS
-        for ceiling_name in ("bare", "health"):
-            if ceiling_name in by_name:
-                out[f"me_vs_{ceiling_name}"] = round(me["rps"] / by_name[ceiling_name]["rps"], 3)
-    login = by_name.get("login")
-    if login:
-        out["login_rps"] = login["rps"]
-        out["login_vs_bcrypt"] = round(login["rps"] / bcrypt["hashes_per_s"], 3)
-        out["login_goal_met"] = out["login_vs_bcrypt"] >= GOAL_LOGIN_FRACTION
-    storm = by_name.get("me_storm")
-    if storm:
-        out["storm_me_rps"] = storm["rps"]
-        out["storm_me_p99_ms"] = storm["p99_ms"]
-        out["storm_logins_rps"] = storm["storm_login"]["rps"]
-        out["storm_p99_goal_met"] = storm["p99_ms"] <= GOAL_STORM_P99_MS
-        if me:
-            out["storm_me_vs_unloaded"] = round(storm["rps"] / me["rps"], 3)
-            out["storm_throughput_goal_met"] = out["storm_me_vs_unloaded"] >= GOAL_STORM_FRACTION
-    return out
-
-
-def summary_lines(data: dict[str, Any]) -> list[str]:
-    g, b, mem = data["goals"], data["bcrypt"], data["memory"]
-    lines = [f"bcrypt ceiling: {b['hashes_per_s']:.2f} hashes/s on {b['processes']} cores"]
-    flagged = [s["name"] for s in data["scenarios"] if s.get("contaminated")]
-    if b.get("contaminated"):
-        flagged.insert(0, "bcrypt ceiling")
-    if flagged:
-        names = ", ".join(flagged)
-        lines.insert(0, f"* disturbed by other processes (cpu.top in the JSON): {names}")
-
-    def mark(key: str) -> str:
-        return "" if key not in g else (" [goal met]" if g[key] else " [GOAL MISSED]")
-
-    if "me_rps" in g:
-        line = (
-            f"/me Bearer: {g['me_rps']:,.0f} req/s = {g['me_vs_tutorial']:.2f}x the tutorial's "
-            f"{TUTORIAL_ME_RPS:,} (goal >= {GOAL_ME_RPS:,}){mark('me_goal_met')}"
-        )
-        if "me_vs_bare" in g:
-            line += f"; {100 * g['me_vs_bare']:.0f}% of bare Flask"
-        if "me_vs_health" in g:
-            line += f"; {100 * g['me_vs_health']:.0f}% of /api/healthChecker"
-        lines.append(line)
-    if "login_rps" in g:
-        lines.append(
-            f"login: {g['login_rps']:.2f} req/s = {100 * g['login_vs_bcrypt']:.0f}% of the "
-            f"bcrypt ceiling (goal >= {100 * GOAL_LOGIN_FRACTION:.0f}%){mark('login_goal_met')}"
-        )
-    if "storm_me_rps" in g:
-        line = (
-            f"/me during the login storm: {g['storm_me_rps']:,.0f} req/s, p99 "
-            f"{g['storm_me_p99_ms']:.1f} ms (goal <= {GOAL_STORM_P99_MS:.0f})"
-            f"{mark('storm_p99_goal_met')}, logins {g['storm_logins_rps']:.2f}/s"
-        )
-        if "storm_me_vs_unloaded" in g:
-            line += (
-                f"; {100 * g['storm_me_vs_unloaded']:.0f}% of unloaded /me (goal >= "
-                f"{100 * GOAL_STORM_FRACTION:.0f}%){mark('storm_throughput_goal_met')}"
-            )
-        lines.append(line)
-    for key, title in (("app", "authapi"), ("bare", "bare Flask")):
-        idle, after = mem.get(f"{key}_idle"), mem.get(f"{key}_after_load")
-        if idle and after:
-            lines.append(
-                f"{title} server memory ({idle['processes']} processes): RSS {idle['rss_mb']:.0f}"
-                f" MB idle -> {after['rss_mb']:.0f} MB after load (PSS {idle['pss_mb']:.0f} -> "
-                f"{after['pss_mb']:.0f} MB)"
-            )
-    return lines
 
 
 def machine_info() -> dict[str, Any]:
@@ -615,15 +618,22 @@ def main() -> int:
     try:
         data = bench.run()
     except KeyboardInterrupt:
-        print("\ninterrupted; server stopped and authapi_bench dropped", file=sys.stderr)
+        print(f"\ninterrupted; servers stopped, {harness.BENCH_DATABASE} dropped", file=sys.stderr)
         return 130
     except RuntimeError as error:
         print(f"\nbench failed: {error}", file=sys.stderr)
         return 1
     print("")
     print(report.table(data["scenarios"]))
+    for text in (
+        report.rounds_table(data["scenarios"], data["goals"]["stalls"]),
+        report.storm_table(data["goals"].get("storm_runs", [])),
+        report.memory_table(data["memory"]),
+    ):
+        if text:
+            print("\n" + text)
     print("")
-    for line in summary_lines(data):
+    for line in goals.summary_lines(data):
         print(line)
     json_path = RESULTS / f"{bench.stem}.json"
     report.write_json(json_path, data)

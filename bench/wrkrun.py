@@ -74,13 +74,15 @@ def parse(output: str) -> dict[str, Any]:
     non_2xx = raw.get("non2xx", raw["status_ge_400"])
     counters = {
         key: raw[key]
-        for key in ("missing_cookie", "starved", "n_me", "n_refresh", "n_login")
+        for key in ("missing_cookie", "starved", "n_me", "n_refresh", "n_login", "busy")
         if key in raw
     }
     return {
         "requests": raw["requests"],
         "duration_s": round(seconds, 3),
         "rps": round(raw["requests"] / seconds, 1) if seconds else 0.0,
+        # answered 2xx: a login refused with 503 (admission control) logged no one in
+        "ok_rps": round((raw["requests"] - non_2xx) / seconds, 2) if seconds else 0.0,
         "p50_ms": raw["p50_us"] / 1000,
         "p90_ms": raw["p90_us"] / 1000,
         "p99_ms": raw["p99_us"] / 1000,

@@ -48,7 +48,8 @@ local function counter(name)
 end
 
 -- Counters a script may keep as thread globals; summed over threads in done().
-local COUNTERS = { "non2xx", "missing_cookie", "starved", "n_me", "n_refresh", "n_login" }
+local COUNTERS = { "non2xx", "missing_cookie", "starved", "n_me", "n_refresh", "n_login",
+                   "busy" }
 
 function M.done(summary, latency, requests)
   local e = summary.errors

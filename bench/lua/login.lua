@@ -1,5 +1,8 @@
 -- POST /api/auth/login (cookie mode, like a browser), cycling through the seeded
--- accounts. Counts every response that is not 2xx.
+-- accounts. Counts every response that is not 2xx, and among them the 503s of the
+-- hashing admission control (every hashing slot and queue place taken) as "busy".
+-- A refused client asks again at once (it does not wait for Retry-After): the most
+-- pressure a storm can put on the server.
 local common = dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 setup = common.setup
 done = common.done
@@ -14,7 +17,7 @@ function init(args)
     table.insert(bodies, string.format('{"email":"%s","password":"%s"}', email, password))
   end
   next_body = tid - 1
-  non2xx = 0
+  non2xx, busy = 0, 0
 end
 
 function request()
@@ -25,4 +28,5 @@ end
 
 function response(status, headers, body)
   if status < 200 or status > 299 then non2xx = non2xx + 1 end
+  if status == 503 then busy = busy + 1 end
 end

@@ -21,7 +21,7 @@ function init(args)
   end
   n = tid * 7             -- threads start at different points of the 20-request cycle
   next_body = tid - 1
-  non2xx, missing_cookie, starved, n_me, n_refresh, n_login = 0, 0, 0, 0, 0, 0
+  non2xx, missing_cookie, starved, n_me, n_refresh, n_login, busy = 0, 0, 0, 0, 0, 0, 0
 end
 
 function request()
@@ -45,6 +45,7 @@ function request()
 end
 
 function response(status, headers, body)
+  if status == 503 then busy = busy + 1 end  -- the hashing admission control's refusals
   if status < 200 or status > 299 then non2xx = non2xx + 1; return end
   local cookie = headers["Set-Cookie"] or headers["set-cookie"]
   if cookie then
