@@ -10,8 +10,12 @@ multi-key scripts below run on a Redis Cluster without CROSSSLOT errors):
   used to list and end a user's sessions). TTL = the session cap.
 - ``<prefix>:{u:<uid>}:user``           the user's public data, cached for the
   hot path; deleted by every change to the user.
+- ``<prefix>:{u:<uid>}:outbox``         the events these changes report
+  (:mod:`authapi.redis_outbox`), appended by the same MULTI or script as the change:
+  ``session.created``, ``session.revoked``, ``refresh.reuse_detected``.
 
-Times are UNIX seconds (floats); every key has a TTL.
+Times are UNIX seconds (floats); every key has a TTL but the outbox, whose events
+wait for the relay however long PostgreSQL is away.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from typing import Any
 
 from flask import current_app
 
-from authapi import clock
+from authapi import clock, redis_outbox
 from authapi.durations import durations, seconds
 from authapi.extensions import redis_store
 from authapi.redis_keys import script, user_key
+from authapi.webhooks import catalog
 
 USER_CACHE_TTL = 300  # seconds
 LAST_USED_RESOLUTION = 30  # seconds: don't rewrite last_used_at more often than this
@@ -43,7 +48,8 @@ end
 return {1, redis.call('GET', KEYS[2])}
 """
 
-# KEYS: session, index. ARGV: token gen, now, reuse interval, idle ttl, sid.
+# KEYS: session, index, outbox. ARGV: token gen, now, reuse interval, idle ttl, sid,
+# the refresh.reuse_detected entry (appended to the outbox only on a revoking reuse).
 # Returns {outcome, gen, ttl, amr}: outcome 1 rotated, 2 reuse within the grace window
 # (answer with the current generation, no increment), 0 session gone or a generation
 # never issued here (refused, session untouched), -1 reuse outside the window
@@ -69,11 +75,13 @@ if token_gen == gen - 1 and now - tonumber(h[2] or '0') < tonumber(ARGV[3]) then
   return {2, gen, math.ceil(ttl), h[4] or ''}
 end
 redis.call('DEL', KEYS[1]); redis.call('ZREM', KEYS[2], ARGV[5])
+redis.call('RPUSH', KEYS[3], ARGV[6])
 return {-1, gen, 0}
 """
 
 
-# KEYS: the user's session index. ARGV: cap, session key prefix (same hash tag), now.
+# KEYS: the user's session index, outbox. ARGV: cap, session key prefix (same hash
+# tag), now, the session.revoked entry's head and tail ("" for no event).
 # Ends the oldest sessions beyond the cap (the index is ordered by expiry, i.e. by
 # creation) and returns their ids. One atomic step, so concurrent logins never leave
 # more than the cap.
@@ -86,7 +94,23 @@ for _, sid in ipairs(oldest) do
   redis.call('DEL', ARGV[2] .. sid)
   redis.call('ZREM', KEYS[1], sid)
 end
+if ARGV[4] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[4] .. #oldest .. ARGV[5]) end
 return oldest
+"""
+
+# KEYS: the user's session index, outbox, then the sessions to end. ARGV: the
+# session.revoked entry's head and tail ("" for no event), then the session ids.
+# Returns how many sessions existed; the event is appended only if some did.
+_END = """
+local ended = 0
+for i = 3, #KEYS do
+  ended = ended + redis.call('DEL', KEYS[i])
+  redis.call('ZREM', KEYS[1], ARGV[i])
+end
+if ended > 0 and ARGV[1] ~= '' then
+  redis.call('RPUSH', KEYS[2], ARGV[1] .. ended .. ARGV[2])
+end
+return ended
 """
 
 
@@ -143,13 +167,17 @@ def create(
     """Start a new session (128-bit random id) and return its id. Generation starts at 0.
 
     ``amr``: how the user signed in (RFC 8176); refreshed access tokens carry it on.
-    Beyond MAX_SESSIONS_PER_USER live sessions, the oldest ones end.
+    Beyond MAX_SESSIONS_PER_USER live sessions, the oldest ones end (``session.revoked``,
+    scope ``cap``). ``session.created`` is appended to the outbox with the session.
     """
     now = clock.now() if now is None else now
     session_id = secrets.token_urlsafe(16)
     expires_at = now + max_age()
     ttl = math.ceil(min(idle_timeout(), max_age()))
     key, index = session_key(user_id, session_id), index_key(user_id)
+    created = redis_outbox.entry_if_wanted(
+        catalog.SESSION_CREATED, user_id, {"user_id": user_id, "session_id": session_id}, now=now
+    )
     pipe = redis_store.client.pipeline(transaction=True)
     pipe.hset(
         key,
@@ -168,10 +196,30 @@ def create(
     pipe.zremrangebyscore(index, "-inf", now)
     pipe.zadd(index, {session_id: expires_at})
     pipe.expire(index, max_age())
+    if created is not None:
+        pipe.rpush(redis_outbox.list_key(user_id), created)
     pipe.execute()
     cap = int(current_app.config["MAX_SESSIONS_PER_USER"])
-    script(_CAP)(keys=[index], args=[cap, session_key(user_id, ""), now])
+    head, tail = _revoked_entry(user_id, "cap")
+    evicted = script(_CAP)(
+        keys=[index, redis_outbox.list_key(user_id)],
+        args=[cap, session_key(user_id, ""), now, head, tail],
+    )
+    if created is not None or (evicted and head):
+        redis_outbox.announce(user_id)
     return session_id
+
+
+def _revoked_entry(
+    user_id: str, scope: str | None, session_id: str | None = None
+) -> tuple[str, str]:
+    """The session.revoked entry, split where the script puts the number ended."""
+    if scope is None:
+        return "", ""
+    data: dict[str, Any] = {"user_id": user_id, "scope": scope}
+    if session_id is not None:
+        data["session_id"] = session_id
+    return redis_outbox.split_entry(catalog.SESSION_REVOKED, user_id, data, "ended")
 
 
 def touch(user_id: str, session_id: str, *, now: float | None = None) -> tuple[bool, str | None]:
@@ -187,15 +235,23 @@ def rotate(
 ) -> Rotation:
     """Atomically decide a refresh: rotate, answer within the grace window, or revoke."""
     now = clock.now() if now is None else now
-    keys = [session_key(user_id, session_id), index_key(user_id)]
+    keys = [session_key(user_id, session_id), index_key(user_id), redis_outbox.list_key(user_id)]
+    # Built every time (no round trip to ask who wants it), appended only on a reuse,
+    # rare: the relay drops it if no endpoint subscribes.
+    reused = redis_outbox.entry(
+        catalog.REFRESH_REUSE_DETECTED, user_id, {"user_id": user_id, "session_id": session_id}
+    )
     args = [
         token_generation,
         now,
         seconds(durations().refresh_reuse),
         idle_timeout(),
         session_id,
+        reused,
     ]
     outcome, generation, lifetime, *rest = script(_ROTATE)(keys=keys, args=args)
+    if int(outcome) == -1:
+        redis_outbox.announce(user_id)
     names = {1: "rotated", 2: "grace", 0: "gone", -1: "reused"}
     amr = tuple(rest[0].split()) if rest and rest[0] else DEFAULT_AMR
     return Rotation(
@@ -203,13 +259,21 @@ def rotate(
     )
 
 
-def delete(user_id: str, session_id: str) -> bool:
-    """End one session; True if it existed."""
-    pipe = redis_store.client.pipeline(transaction=True)
-    pipe.delete(session_key(user_id, session_id))
-    pipe.zrem(index_key(user_id), session_id)
-    deleted, _ = pipe.execute()
-    return bool(deleted)
+def _end(user_id: str, session_ids: list[str], scope: str | None, named: str | None) -> int:
+    """End these sessions in one script, with their session.revoked event if ``scope``."""
+    head, tail = _revoked_entry(user_id, scope, named)
+    keys = [index_key(user_id), redis_outbox.list_key(user_id)]
+    keys += [session_key(user_id, session_id) for session_id in session_ids]
+    ended = int(script(_END)(keys=keys, args=[head, tail, *session_ids]))
+    if ended and head:
+        redis_outbox.announce(user_id)
+    return ended
+
+
+def delete(user_id: str, session_id: str, *, scope: str | None = None) -> bool:
+    """End one session; True if it existed. ``scope`` (why: ``local`` logout, ``session``
+    ended from the list) makes it a reported revocation (``session.revoked``)."""
+    return bool(_end(user_id, [session_id], scope, session_id))
 
 
 def list_sessions(user_id: str, *, now: float | None = None) -> list[SessionInfo]:
@@ -241,19 +305,14 @@ def _session_info(session_id: str, data: dict[str, Any]) -> SessionInfo:
     )
 
 
-def delete_all(user_id: str, *, keep: str | None = None) -> int:
-    """End every session of a user except ``keep``; returns how many were ended."""
-    client = redis_store.client
+def delete_all(user_id: str, *, keep: str | None = None, scope: str | None = None) -> int:
+    """End every session of a user except ``keep``; returns how many were ended.
+    ``scope`` (``others``, ``global``) reports it as a ``session.revoked``."""
     index = index_key(user_id)
-    session_ids = [sid for sid in client.zrange(index, 0, -1) if sid != keep]
+    session_ids = [sid for sid in redis_store.client.zrange(index, 0, -1) if sid != keep]
     if not session_ids:
         return 0
-    pipe = client.pipeline(transaction=True)
-    for session_id in session_ids:
-        pipe.delete(session_key(user_id, session_id))
-    pipe.zrem(index, *session_ids)
-    results = pipe.execute()
-    return sum(int(result) for result in results[:-1])
+    return _end(user_id, session_ids, scope, None)
 
 
 def cache_user(user_id: str, user_json: str) -> None:

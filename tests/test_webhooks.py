@@ -28,24 +28,21 @@ from authapi.models import User
 from authapi.webhooks import service as webhook_service
 from authapi.webhooks import signing, transport, worker
 from authapi.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.helpers import PASSWORD, assert_fail, bearer, login, register
 from tests.support import mfa as mfa_support
 from tests.support.receiver import Answer
 from tests.support.smtp_sink import delivered
+from tests.support.webhooks import (
+    ALL_EVENTS,
+    WEBHOOK_SETTINGS,
+    create_webhook,
+    make_admin,
+    payloads,
+    run_worker,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMINS_ONLY = "You are not allowed to do this: admins only"
-ALL_EVENTS = [
-    "user.created",
-    "user.verified",
-    "user.updated",
-    "user.disabled",
-    "user.deleted",
-    "password.changed",
-    "session.created",
-    "session.revoked",
-    "refresh.reuse_detected",
-]
 ALL_MFA_EVENTS = [
     "mfa.enrolled",
     "mfa.removed",
@@ -65,15 +62,6 @@ WEBHOOK_FIELDS = {
     "created_at",
     "updated_at",
 }
-WEBHOOK_SETTINGS = {
-    "WEBHOOK_ALLOW_PRIVATE_TARGETS": True,
-    "WEBHOOK_CONNECT_TIMEOUT": 5.0,
-    "WEBHOOK_READ_TIMEOUT": 10.0,
-}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -86,32 +74,9 @@ def wh_client(wh_app):
     return wh_app.test_client()
 
 
-def make_admin(app, email: str = "root@example.com") -> str:
-    result = app.test_cli_runner().invoke(
-        args=["users", "create-admin", email, "--name", "Root", "--password", PASSWORD]
-    )
-    assert result.exit_code == 0, result.output
-    return login(app.test_client(), email=email)
-
-
 @pytest.fixture
 def admin(wh_app):
     return make_admin(wh_app)
-
-
-def create_webhook(client, token, url, events=None, **fields):
-    response = client.post(
-        "/api/webhooks",
-        json={"url": url, "events": events or ALL_EVENTS, **fields},
-        headers=bearer(token),
-    )
-    assert response.status_code == 201, response.json
-    return response.json["data"]["webhook"]
-
-
-def run_worker(app, now: float | None = None, **kwargs) -> int:
-    with app.app_context():
-        return worker.run_once(now=time.time() if now is None else now, **kwargs)
 
 
 def deliveries(client, token, webhook_id, **query):
@@ -120,11 +85,6 @@ def deliveries(client, token, webhook_id, **query):
     )
     assert response.status_code == 200, response.json
     return response.json["data"]["deliveries"]
-
-
-def payloads(receiver, secret):
-    """Every payload received, each verified with the Standard Webhooks package."""
-    return [item.verified(secret) for item in receiver.received]
 
 
 def count(app, model) -> int:

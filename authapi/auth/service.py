@@ -164,7 +164,7 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
     # later ends this session itself (it deletes the sessions after committing).
     fresh = find_user_for_change(user.id)
     if fresh is None or fresh.password != password_hash or fresh.disabled:
-        sessions.delete(user_id, session_id)
+        sessions.delete(user_id, session_id, scope="session")  # reported: it was created
         if fresh is None or fresh.password != password_hash:
             raise _invalid_credentials(fresh)
         _refuse_inactive(fresh)
@@ -258,11 +258,11 @@ def _current_user(user_id: str, session_id: str, cached: dict[str, Any]) -> Curr
 def logout(current: CurrentUser, scope: str = "local") -> int:
     """End sessions: ``local`` this one, ``others`` all but this one, ``global`` all."""
     if scope == "local":
-        ended = int(sessions.delete(current.id, current.session_id))
+        ended = int(sessions.delete(current.id, current.session_id, scope=scope))
     elif scope == "others":
-        ended = sessions.delete_all(current.id, keep=current.session_id)
+        ended = sessions.delete_all(current.id, keep=current.session_id, scope=scope)
     elif scope == "global":
-        ended = sessions.delete_all(current.id)
+        ended = sessions.delete_all(current.id, scope=scope)
     else:
         raise APIError("scope must be one of local, others, global", code="invalid_scope")
     events.emit(
@@ -281,7 +281,7 @@ def list_sessions(current: CurrentUser) -> list[sessions.SessionInfo]:
 
 def end_session(current: CurrentUser, session_id: str) -> None:
     """End one of the caller's sessions; another user's id is as unknown as a missing one."""
-    if not sessions.delete(current.id, session_id):
+    if not sessions.delete(current.id, session_id, scope="session"):
         raise NotFound("Session not found", code="session_not_found")
     events.emit(
         events.logged_out, user_id=current.id, session_id=session_id, scope="session", ended=1

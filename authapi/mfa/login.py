@@ -75,6 +75,6 @@ def complete(
     # account was read is seen here (a later one ends this session itself).
     fresh = find_user_for_change(user.id)
     if fresh is None or not _may_sign_in(fresh, attempt):
-        sessions.delete(user_id, session_id)
+        sessions.delete(user_id, session_id, scope="session")  # reported: it was created
         raise Unauthorized(INVALID_MFA_TOKEN, code="invalid_mfa_token")
     return start_session(fresh, session_id, amr=amr)

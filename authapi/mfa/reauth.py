@@ -30,7 +30,7 @@ def confirm_presence(user: User, *, code: str | None, password: str | None, via:
     user_id = str(user.id)
     attempts.spend(user_id)
     if code is not None:
-        outcome = totp.use_code(user.id, code)
+        outcome = totp.use_code(user.id, code, via=via)
         if outcome is not totp.Outcome.ACCEPTED:
             events.emit(
                 events.mfa_failed, user_id=user_id, factor=totp.NAME, via=via, reason=outcome.value

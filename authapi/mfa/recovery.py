@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, select, update
 from authapi.extensions import db
 from authapi.mfa import crypto, factors, notify
 from authapi.mfa.models import RecoveryCode
+from authapi.webhooks import catalog, outbox
 
 NAME = "recovery_code"
 COUNT = 10
@@ -43,13 +44,15 @@ def normalize(code: Any) -> str | None:
 
 
 def replace(user_id: uuid.UUID) -> list[str]:
-    """A new set of codes (the old ones are deleted in the same transaction)."""
+    """A new set of codes (the old ones are deleted in the same transaction, which also
+    holds the ``mfa.recovery_codes_generated`` event)."""
     codes = [_new_code() for _ in range(COUNT)]
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
     db.session.add_all(
         RecoveryCode(user_id=user_id, code_hash=crypto.hash_code(normalize(code) or ""))
         for code in codes
     )
+    outbox.queue(catalog.MFA_RECOVERY_CODES_GENERATED, str(user_id), left=len(codes))
     db.session.commit()
     return codes
 
@@ -62,7 +65,8 @@ def left(user_id: uuid.UUID) -> int:
 
 
 def use(user_id: uuid.UUID, code: Any) -> bool:
-    """Spend a code: True once per code, compared in constant time against all of them."""
+    """Spend a code: True once per code, compared in constant time against all of them.
+    A spent code commits with its ``mfa.used`` event (codes serve at sign-in only)."""
     candidate = normalize(code)
     rows = db.session.execute(
         select(RecoveryCode.id, RecoveryCode.code_hash).where(
@@ -81,6 +85,8 @@ def use(user_id: uuid.UUID, code: Any) -> bool:
         .where(RecoveryCode.id == match, RecoveryCode.used_at.is_(None))
         .values(used_at=func.now())
     )
+    if claimed.rowcount == 1:
+        outbox.queue(catalog.MFA_USED, str(user_id), factor=NAME, via="login", left=left(user_id))
     db.session.commit()
     return claimed.rowcount == 1
 

@@ -15,6 +15,7 @@ from authapi.extensions import db
 from authapi.mfa import attempts, factors, notify, recovery, totp
 from authapi.mfa.reauth import INVALID_CODE, confirm_presence
 from authapi.models import User
+from authapi.webhooks import catalog, outbox
 
 TOTP_ALREADY_ENABLED = "TOTP is already enabled: turn it off first to set up a new one"
 NO_PENDING_TOTP = "No TOTP setup in progress (or it expired): start again"
@@ -58,7 +59,8 @@ def confirm_totp(user: User, code: str) -> list[str]:
         raise Conflict(TOTP_ALREADY_ENABLED, code="totp_already_enabled")
     totp.forget_pending(user_id)
     attempts.refund(user_id)
-    codes = recovery.replace(user.id)  # commits the new factor with the codes
+    outbox.queue(catalog.MFA_ENROLLED, user_id, factor=totp.NAME)
+    codes = recovery.replace(user.id)  # commits the new factor with the codes and events
     factor_added(user, totp.NAME)
     events.emit(events.recovery_codes_generated, user_id=user_id, left=len(codes))
     return codes
@@ -69,6 +71,7 @@ def disable_totp(user: User, *, code: str | None, password: str | None) -> None:
         raise NotFound(TOTP_NOT_ENABLED, code="totp_not_enabled")
     confirm_presence(user, code=code, password=password, via="totp_disable")
     totp.remove(user.id)
+    outbox.queue(catalog.MFA_REMOVED, str(user.id), factor=totp.NAME, by=None)
     db.session.commit()
     factor_removed(user, totp.NAME)
 
@@ -89,7 +92,8 @@ def factor_names(user_id: str) -> list[str]:
 
 
 def factor_added(user: User, factor: str) -> None:
-    """After a factor was stored: audit, mail, and refresh the cached user."""
+    """After a factor was stored (its ``mfa.enrolled`` event queued with it): audit,
+    mail, and refresh the cached user."""
     user_id = str(user.id)
     sessions.forget_user(user_id)
     events.emit(events.mfa_enrolled, user_id=user_id, factor=factor)
@@ -97,8 +101,9 @@ def factor_added(user: User, factor: str) -> None:
 
 
 def factor_removed(user: User, factor: str, *, by: str | None = None) -> None:
-    """After a factor was deleted: drop the recovery codes if no factor is left, audit,
-    mail, refresh the cached user. ``by``: the admin who removed it, if one did."""
+    """After a factor was deleted (its ``mfa.removed`` event queued with it): drop the
+    recovery codes if no factor is left, audit, mail, refresh the cached user. ``by``:
+    the admin who removed it, if one did."""
     user_id = str(user.id)
     if not factors.standalone_names(user.id):
         recovery.remove(user.id)
@@ -115,11 +120,14 @@ def admin_remove_all(actor_id: str, target_id: uuid.UUID) -> dict[str, int]:
         raise NotFound("User not found", code="user_not_found")
     removed = factors.remove_all(user.id)
     totp.forget_pending(str(user.id))
-    db.session.commit()
     user_id = str(user.id)
+    names = [name for name, count in removed.items() if count] or ["none"]
+    for name in names:
+        outbox.queue(catalog.MFA_REMOVED, user_id, factor=name, by=actor_id)
+    db.session.commit()
     sessions.forget_user(user_id)
     ended = sessions.delete_all(user_id)
-    for name in [name for name, count in removed.items() if count] or ["none"]:
+    for name in names:
         events.emit(events.mfa_removed, user_id=user_id, factor=name, by=actor_id, ended=ended)
     notify.all_factors_removed_by_admin(user)
     return removed

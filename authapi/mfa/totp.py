@@ -29,6 +29,7 @@ from authapi.extensions import db, redis_store
 from authapi.mfa import crypto, factors
 from authapi.mfa.models import TotpFactor
 from authapi.redis_keys import user_key
+from authapi.webhooks import catalog, outbox
 
 NAME = "totp"
 PERIOD = 30
@@ -149,8 +150,9 @@ def is_enabled(user_id: uuid.UUID) -> bool:
     return bool(db.session.scalar(select(exists().where(TotpFactor.user_id == user_id))))
 
 
-def use_code(user_id: uuid.UUID, code: Any, *, now: float | None = None) -> Outcome:
-    """Check a code for the user's confirmed TOTP and, if good, use up its step."""
+def use_code(user_id: uuid.UUID, code: Any, *, via: str, now: float | None = None) -> Outcome:
+    """Check a code for the user's confirmed TOTP and, if good, use up its step: the
+    step commits with the ``mfa.used`` event (``via``: what the code was for)."""
     now = clock.now() if now is None else now
     row = db.session.scalar(
         select(TotpFactor)
@@ -172,6 +174,8 @@ def use_code(user_id: uuid.UUID, code: Any, *, now: float | None = None) -> Outc
         .where(TotpFactor.user_id == user_id, TotpFactor.last_used_step < step)
         .values(last_used_step=step)
     )
+    if claimed.rowcount == 1:
+        outbox.queue(catalog.MFA_USED, str(user_id), factor=NAME, via=via, left=None)
     db.session.commit()
     return Outcome.ACCEPTED if claimed.rowcount == 1 else Outcome.REPLAYED
 
@@ -197,7 +201,7 @@ class TotpSecondFactor:
     def verify_login(
         self, pending: factors.PendingLogin, proof: Any
     ) -> factors.Verified | factors.Rejected:
-        outcome = use_code(pending.user.id, proof)
+        outcome = use_code(pending.user.id, proof, via="login")
         if outcome is Outcome.ACCEPTED:
             return factors.Verified(amr=("otp",))
         return factors.Rejected(outcome.value)

@@ -32,6 +32,7 @@ from authapi.models import User
 from authapi.passkeys import ceremonies, challenges, relying_party
 from authapi.passkeys.models import Passkey
 from authapi.users.repository import find_user_by_id, find_user_for_change
+from authapi.webhooks import catalog, outbox
 
 if TYPE_CHECKING:
     from webauthn.helpers.structs import AuthenticationCredential, RegistrationCredential
@@ -165,6 +166,7 @@ def register(user_id: str, credential: RegistrationCredential, name: str | None)
         name=name or DEFAULT_NAME,
     )
     db.session.add(passkey)
+    outbox.queue(catalog.MFA_ENROLLED, user_id, factor=FACTOR)
     try:
         db.session.commit()
     except IntegrityError:  # the credential id is unique across all accounts
@@ -207,6 +209,7 @@ def remove(user_id: str, passkey_id: uuid.UUID, *, password: str | None, code: s
     passkey = _owned(user_id, passkey_id)
     confirm_presence(user, code=code, password=password, via="passkey_remove")
     db.session.delete(passkey)
+    outbox.queue(catalog.MFA_REMOVED, user_id, factor=FACTOR, by=None)
     db.session.commit()
     events.emit(events.passkey_removed, user_id=user_id, passkey_id=str(passkey_id))
     # The mail and mfa_removed; the recovery codes go if no second factor is left.
@@ -271,12 +274,15 @@ def _verify_assertion(
     if assertion.backup_eligible != passkey.backup_eligible:
         # Fixed when the credential was made: a change means another authenticator.
         raise Refused("backup_eligibility", user_id=owner, passkey=passkey)
-    _record_use(passkey, assertion, owner)
+    _record_use(passkey, assertion, owner, second_factor=user_id is not None)
     return passkey
 
 
-def _record_use(passkey: Passkey, assertion: ceremonies.Assertion, owner: str) -> None:
-    """Store the new counter unless a concurrent use already stored one as high."""
+def _record_use(
+    passkey: Passkey, assertion: ceremonies.Assertion, owner: str, *, second_factor: bool
+) -> None:
+    """Store the new counter unless a concurrent use already stored one as high; a
+    second factor's use commits with its ``mfa.used`` event."""
     moved_forward = (
         Passkey.sign_count < assertion.sign_count
         if assertion.sign_count > 0
@@ -291,6 +297,8 @@ def _record_use(passkey: Passkey, assertion: ceremonies.Assertion, owner: str) -
             last_used_at=func.now(),
         )
     )
+    if second_factor and result.rowcount == 1:
+        outbox.queue(catalog.MFA_USED, owner, factor=FACTOR, via="login", left=None)
     db.session.commit()
     if result.rowcount != 1:
         raise Refused("counter", user_id=owner, passkey=passkey)
@@ -312,7 +320,7 @@ def login(credential: AuthenticationCredential, *, ip: str, user_agent: str) -> 
     # As in the password login: a disable or deletion that committed meanwhile wins.
     fresh = find_user_for_change(user.id)
     if fresh is None or fresh.disabled:
-        sessions.delete(user_id, session_id)
+        sessions.delete(user_id, session_id, scope="session")  # reported: it was created
         if fresh is None:
             raise audited(UnknownPasskey("unknown_credential"))
         auth_service._refuse_inactive(fresh)

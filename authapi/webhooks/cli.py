@@ -35,7 +35,7 @@ def run_worker(once: bool, threads: int) -> None:
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if once:
-        click.echo(f"Attempted {worker.run_once()} deliveries.")
+        click.echo(f"Attempted {worker.run_once(sweep=True)} deliveries.")
         return
     stop = threading.Event()
 

@@ -1,8 +1,9 @@
 """Webhook tables: endpoints, the outbox of events, and one delivery per event and endpoint.
 
 ``webhook_events`` and ``webhook_deliveries`` together are the outbox: both are
-written in the transaction of the change they report (:mod:`authapi.webhooks.outbox`),
-and the worker (:mod:`authapi.webhooks.worker`) sends the deliveries.
+written in the transaction of the change they report, or relayed from the Redis
+outbox for a change made in Redis (:mod:`authapi.webhooks.outbox`), and the worker
+(:mod:`authapi.webhooks.worker`) sends the deliveries.
 """
 
 from __future__ import annotations

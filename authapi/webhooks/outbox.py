@@ -1,19 +1,24 @@
 """Writing events into the outbox, in the transaction of the change they report.
 
-Changes to accounts are seen by the ORM: an ``after_flush`` listener on the
-database session looks at the ``User`` rows the flush inserted, updated or deleted
-and inserts the events (and one delivery per subscribed endpoint) on the same
-connection, inside the same transaction. So wherever a service commits, the event
-commits with the change, and a transaction that rolls back leaves no event; no
-service has to remember to call anything. (A Core ``UPDATE users ...`` bypasses the
-ORM, and so this listener: change accounts through the ORM.)
+Three ways in, one per kind of change:
 
-Sessions live in Redis, not in a database transaction: their events
-(``session.*``, ``refresh.reuse_detected``) are written by listeners of
-:mod:`authapi.events` in a short transaction of their own, right after the change.
-So are the second-factor events (``mfa.*``), which :mod:`authapi.mfa` signals after
-its own commits.
-If the database is down at that moment the event is lost (and logged).
+- **Accounts** are seen by the ORM: an ``after_flush`` listener on the database
+  session looks at the ``User`` rows the flush inserted, updated or deleted and
+  inserts the events (and one delivery per subscribed endpoint) on the same
+  connection, inside the same transaction. No service has to remember anything. (A
+  Core ``UPDATE users ...`` bypasses the ORM, and so this listener: change accounts
+  through the ORM.)
+- **Other database changes** (second factors: :mod:`authapi.mfa`,
+  :mod:`authapi.passkeys`) call :func:`queue` before they commit: the change is
+  kept in ``session.info`` and written by a ``before_commit`` listener on the
+  same connection; a rollback drops it.
+- **Changes made in Redis** (sessions, a replayed refresh token, a failed second
+  factor) append their event to the Redis outbox in the same MULTI or Lua script
+  (:mod:`authapi.redis_outbox`); :mod:`authapi.webhooks.relay` moves it here,
+  idempotently, right after the request and from the worker.
+
+Either way a change that commits has its event and a change that does not has none:
+a database outage at the wrong moment delays an event, never loses it.
 """
 
 from __future__ import annotations
@@ -25,13 +30,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, g, has_app_context, has_request_context
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
-from authapi import clock, events
+from authapi import clock, events, redis_outbox
 from authapi.extensions import db
 from authapi.models import User
 from authapi.schemas import user_schema
@@ -51,21 +57,44 @@ EXTENSION = "authapi.webhooks"
 UPDATED_COLUMNS = ("name", "email", "role", "photo")
 
 
+# session.info key of the changes queued for the current transaction.
+QUEUED = "authapi.webhooks.queued"
+
+
 @dataclass(frozen=True)
 class Change:
+    """An event to write. ``event_id`` and ``at`` come with an event relayed from Redis
+    (its id makes writing it twice a no-op); a new event gets both when written."""
+
     type: str
     user_id: str | None
     data: dict[str, Any]
+    event_id: uuid.UUID | None = None
+    at: float | None = None
 
 
 def as_datetime(moment: float) -> datetime:
     return datetime.fromtimestamp(moment, tz=UTC)
 
 
+def _insert_new_events(connection: Connection, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert the events whose id is not stored yet; the ids inserted.
+
+    ``ON CONFLICT DO NOTHING``: a relay that runs twice (or two at once) stores each
+    event once; a concurrent insert of the same id waits for the other to commit.
+    """
+    table = WebhookEvent.__table__
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=["id"])
+    inserted = connection.execute(statement.returning(table.c.id), rows).scalars()
+    return set(inserted)
+
+
 def write(connection: Connection, changes: Sequence[Change], *, now: float) -> int:
     """Insert the events that some enabled endpoint subscribes to, with their deliveries.
 
-    Returns how many deliveries were queued.
+    Returns how many deliveries were queued. Events carrying their id (relayed) are
+    skipped if already stored.
     """
     if not changes:
         return 0
@@ -79,15 +108,16 @@ def write(connection: Connection, changes: Sequence[Change], *, now: float) -> i
         targets = [row.id for row in endpoints if change.type in (row.events or ())]
         if not targets:
             continue
-        event_id = uuid.uuid4()
+        event_id = change.event_id or uuid.uuid4()
+        at = now if change.at is None else change.at
         user_id = uuid.UUID(change.user_id) if change.user_id else None
         event_rows.append(
             {
                 "id": event_id,
                 "type": change.type,
                 "user_id": user_id,
-                "body": catalog.body(change.type, change.data, at=now),
-                "created_at": due,
+                "body": catalog.body(change.type, change.data, at=at),
+                "created_at": as_datetime(at),
             }
         )
         delivery_rows.extend(
@@ -102,18 +132,59 @@ def write(connection: Connection, changes: Sequence[Change], *, now: float) -> i
             }
             for endpoint_id in targets
         )
-    if event_rows:
+    if not event_rows:
+        return 0
+    if any(change.event_id for change in changes):
+        kept = _insert_new_events(connection, event_rows)
+        delivery_rows = [row for row in delivery_rows if row["event_id"] in kept]
+    else:
         connection.execute(insert(WebhookEvent.__table__), event_rows)
+    if delivery_rows:
         connection.execute(insert(WebhookDelivery.__table__), delivery_rows)
     return len(delivery_rows)
 
 
-def subscribed(connection: Connection, event_type: str) -> bool:
-    """Does any enabled endpoint want ``event_type``? (Bulk writers ask once, first.)"""
+def subscribed_types(connection: Connection) -> set[str]:
+    """The event types some enabled endpoint subscribes to."""
     rows = connection.execute(
         select(WebhookEndpoint.events).where(WebhookEndpoint.enabled.is_(True))
     ).scalars()
-    return any(event_type in (events or ()) for events in rows)
+    return {event_type for events in rows for event_type in events or ()}
+
+
+def subscribed(connection: Connection, event_type: str) -> bool:
+    """Does any enabled endpoint want ``event_type``? (Bulk writers ask once, first.)"""
+    return event_type in subscribed_types(connection)
+
+
+SUBSCRIBED_KEY = "authapi_webhooks_subscribed"
+
+
+def wanted(event_type: str) -> bool:
+    """Should a change in Redis append this event? Asked once per request (the answer
+    is kept in ``g``). If the database cannot say, yes: the relay drops what nobody
+    wants, and an event of a subscribed type is never skipped."""
+    types = g.get(SUBSCRIBED_KEY) if has_request_context() else None
+    if types is None:
+        try:
+            with db.engine.connect() as connection:
+                types = subscribed_types(connection)
+        except sa_exc.SQLAlchemyError:
+            log.warning("webhooks: database unavailable, queueing %s in Redis", event_type)
+            return True
+        if has_request_context():
+            setattr(g, SUBSCRIBED_KEY, types)
+    return event_type in types
+
+
+def queue(event_type: str, user_id: str, **data: Any) -> None:
+    """Write this event with the current transaction of ``db.session`` when it commits
+    (nothing if it rolls back). Call it before the commit of the change it reports."""
+    change = Change(event_type, user_id, {"user_id": user_id, **data})
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()  # so a rollback before any statement drops it too
+    session.info.setdefault(QUEUED, []).append(change)
 
 
 def user_data(user: User) -> dict[str, Any]:
@@ -162,80 +233,59 @@ def user_changes(session: Session) -> list[Change]:
     return changes
 
 
+def _ours() -> bool:
+    return has_app_context() and EXTENSION in current_app.extensions
+
+
 def _after_flush(session: Session, _flush_context: Any) -> None:
-    if not has_app_context() or EXTENSION not in current_app.extensions:
+    if not _ours():
         return
     changes = user_changes(session)
     if changes:
         write(session.connection(), changes, now=clock.now())
 
 
-def write_now(changes: Sequence[Change]) -> None:
-    """Record events in a transaction of their own; log (never raise) on failure."""
-    try:
-        with db.engine.begin() as connection:
-            write(connection, changes, now=clock.now())
-    except sa_exc.SQLAlchemyError:
-        log.exception("webhooks: could not queue %s", ", ".join(c.type for c in changes))
+def _before_commit(session: Session) -> None:
+    changes = session.info.pop(QUEUED, None)
+    if changes and _ours():
+        write(session.connection(), changes, now=clock.now())
 
 
-def _session_created(sender: Flask, **data: Any) -> None:
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the whole transaction (a savepoint keeps them)
+        session.info.pop(QUEUED, None)
+
+
+def _mfa_failed(sender: Flask, **data: Any) -> None:
+    """A wrong second factor changes no row (its attempt is counted in Redis)."""
     user_id = data.get("user_id")
-    payload = {"user_id": user_id, "session_id": data.get("session_id")}
-    write_now([Change(catalog.SESSION_CREATED, user_id, payload)])
+    if user_id is None:
+        return
+    keys = ("factor", "via", "reason")
+    payload = {"user_id": user_id, **{key: data.get(key) for key in keys}}
+    redis_outbox.push(catalog.MFA_FAILED, user_id, payload)
 
 
-def _session_revoked(sender: Flask, **data: Any) -> None:
-    user_id, scope = data.get("user_id"), data.get("scope")
-    payload: dict[str, Any] = {"user_id": user_id, "scope": scope, "ended": data.get("ended")}
-    if scope in ("local", "session"):  # one session, named; "others"/"global": several
-        payload["session_id"] = data.get("session_id")
-    write_now([Change(catalog.SESSION_REVOKED, user_id, payload)])
-
-
-def _reuse_detected(sender: Flask, **data: Any) -> None:
-    user_id = data.get("user_id")
-    payload = {"user_id": user_id, "session_id": data.get("session_id")}
-    write_now([Change(catalog.REFRESH_REUSE_DETECTED, user_id, payload)])
-
-
-# Second factors (authapi.mfa): the signal's keyword arguments that go in ``data``.
-MFA_SIGNALS: dict[Any, tuple[str, tuple[str, ...]]] = {
-    events.mfa_enrolled: (catalog.MFA_ENROLLED, ("factor",)),
-    events.mfa_removed: (catalog.MFA_REMOVED, ("factor", "by")),
-    events.mfa_used: (catalog.MFA_USED, ("factor", "via", "left")),
-    events.mfa_failed: (catalog.MFA_FAILED, ("factor", "via", "reason")),
-    events.recovery_codes_generated: (catalog.MFA_RECOVERY_CODES_GENERATED, ("left",)),
-}
-
-
-def _mfa_listener(event_type: str, keys: tuple[str, ...]) -> Callable[..., None]:
-    def listen(sender: Flask, **data: Any) -> None:
-        user_id = data.get("user_id")
-        payload = {"user_id": user_id, **{key: data.get(key) for key in keys}}
-        write_now([Change(event_type, user_id, payload)])
-
-    return listen
-
-
-SIGNAL_LISTENERS: dict[Any, Callable[..., None]] = {
-    events.login_succeeded: _session_created,
-    events.logged_out: _session_revoked,
-    events.refresh_reuse_detected: _reuse_detected,
-    **{signal: _mfa_listener(*spec) for signal, spec in MFA_SIGNALS.items()},
-}
+SESSION_LISTENERS: tuple[tuple[str, Callable[..., None]], ...] = (
+    ("after_flush", _after_flush),
+    ("before_commit", _before_commit),
+    ("after_transaction_end", _after_transaction_end),
+)
 
 
 def init_app(app: Flask) -> None:
+    from authapi.webhooks import relay  # it imports this module
+
     app.extensions[EXTENSION] = True
     if app.config["APP_ENV"] == "production" and app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"]:
         log.warning(
             "WEBHOOK_ALLOW_PRIVATE_TARGETS is on in production: admins can point webhooks "
             "at internal addresses (cloud metadata included)"
         )
-    for signal, listener in SIGNAL_LISTENERS.items():
-        signal.connect(listener, sender=app, weak=False)
-    # One listener for every app (they share the session factory); it acts only for
-    # apps that called init_app.
-    if not event.contains(db.session, "after_flush", _after_flush):
-        event.listen(db.session, "after_flush", _after_flush)
+    events.mfa_failed.connect(_mfa_failed, sender=app, weak=False)
+    redis_outbox.install(app, wanted=wanted, pushed=relay.soon)
+    # One set of listeners for every app (they share the session factory); they act
+    # only for apps that called init_app.
+    for name, listener in SESSION_LISTENERS:
+        if not event.contains(db.session, name, listener):
+            event.listen(db.session, name, listener)

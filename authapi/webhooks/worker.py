@@ -18,6 +18,10 @@ Failures are retried after WEBHOOK_RETRY_BASE * WEBHOOK_RETRY_FACTOR^(n-1) secon
 delivery is failed, and WEBHOOK_DISABLE_AFTER failed deliveries in a row disable the
 endpoint and mail the admins.
 
+Each round first relays the events of the Redis outbox into the database
+(:mod:`authapi.webhooks.relay`), with a SCAN sweep for orphan lists every
+SWEEP_INTERVAL seconds.
+
 Every function takes ``now`` (epoch seconds) so tests move time instead of sleeping.
 """
 
@@ -31,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
+from redis import exceptions as redis_exc
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
@@ -38,7 +43,7 @@ from sqlalchemy.orm import aliased
 from authapi import clock, mail
 from authapi.extensions import db, discard_session
 from authapi.models import Role, User
-from authapi.webhooks import service, settings, signing, transport
+from authapi.webhooks import relay, service, settings, signing, transport
 from authapi.webhooks.models import (
     DeliveryStatus,
     WebhookDelivery,
@@ -50,6 +55,7 @@ from authapi.webhooks.outbox import as_datetime
 log = logging.getLogger(__name__)
 
 ERROR_MAX = 255
+SWEEP_INTERVAL = 300.0  # seconds between SCANs for Redis outbox lists left unindexed
 
 
 @dataclass(frozen=True)
@@ -211,12 +217,22 @@ def deliver_next(*, now: float | None = None, rng: random.Random | None = None) 
 
 
 def run_once(
-    *, now: float | None = None, limit: int = 1000, rng: random.Random | None = None
+    *,
+    now: float | None = None,
+    limit: int = 1000,
+    rng: random.Random | None = None,
+    sweep: bool = False,
 ) -> int:
-    """Attempt every delivery due at ``now`` (at most ``limit``); how many were attempted.
+    """Relay the Redis outbox, then attempt every delivery due at ``now`` (at most
+    ``limit``); how many were attempted.
 
-    A failed attempt is rescheduled after ``now``, so this always ends.
+    A failed attempt is rescheduled after ``now``, so this always ends. Redis down
+    delays the relay, not the deliveries already in the database.
     """
+    try:
+        relay.relay_pending(now=now, sweep=sweep)
+    except redis_exc.RedisError as error:
+        log.warning("webhooks worker: Redis unavailable (%s)", type(error).__name__)
     attempted = 0
     while attempted < limit and deliver_next(now=now, rng=rng):
         attempted += 1
@@ -230,9 +246,12 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
     """
     with app.app_context():
         interval = float(app.config["WEBHOOK_POLL_INTERVAL"])
+        swept = 0.0
         while not stop.is_set():
+            sweep = time.monotonic() - swept >= SWEEP_INTERVAL
             try:
-                attempted = run_once(limit=100)
+                attempted = run_once(limit=100, sweep=sweep)
+                swept = time.monotonic() if sweep else swept
             except sa_exc.SQLAlchemyError as error:
                 log.warning("webhooks worker: database unavailable (%s)", type(error).__name__)
                 discard_session()

@@ -28,8 +28,8 @@ def upgrade():
     sa.Column('previous_secret_expires_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('consecutive_failures', sa.Integer(), server_default='0', nullable=False),
     sa.Column('disabled_reason', sa.String(length=40), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_endpoints'))
     )
     op.create_table('webhook_events',
@@ -37,7 +37,7 @@ def upgrade():
     sa.Column('type', sa.String(length=40), nullable=False),
     sa.Column('user_id', sa.Uuid(), nullable=True),
     sa.Column('body', sa.Text(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_events'))
     )
     op.create_table('webhook_deliveries',
@@ -51,7 +51,7 @@ def upgrade():
     sa.Column('last_attempt_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_status_code', sa.Integer(), nullable=True),
     sa.Column('last_error', sa.String(length=255), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoints.id'], name=op.f('fk_webhook_deliveries_endpoint_id_webhook_endpoints'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['event_id'], ['webhook_events.id'], name=op.f('fk_webhook_deliveries_event_id_webhook_events'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries'))
