@@ -15,6 +15,8 @@ from the WSGI environ for the log lines.
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import secrets
 import time
@@ -42,12 +44,37 @@ Headers = list[tuple[str, str]]
 StartResponse = Callable[..., Any]
 
 
+class _RequestIds:
+    """16 hex digits: a random prefix drawn once per process, then a counter.
+
+    Unique enough to find a request's lines (not a secret: clients may send their own),
+    and without a system call per request: reading the kernel's random source let go of
+    the GIL on every request, and under load each such release costs a wait to get it
+    back behind the other threads (docs/performance.md).
+    """
+
+    def __init__(self) -> None:
+        self.renew()
+
+    def renew(self) -> None:
+        self.prefix = secrets.token_hex(4)
+        self.counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFF:08x}"
+
+
+_request_ids = _RequestIds()
+if hasattr(os, "register_at_fork"):  # a forked worker draws its own prefix
+    os.register_at_fork(after_in_child=_request_ids.renew)
+
+
 def request_id_for(environ: dict[str, Any]) -> str:
     """The request's id, decided once and kept in the environ."""
     current = environ.get(REQUEST_ID_KEY)
     if current is None:
         incoming = environ.get("HTTP_X_REQUEST_ID", "")
-        current = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
+        current = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else _request_ids.next()
         environ[REQUEST_ID_KEY] = current
     return current
 
