@@ -110,13 +110,18 @@ class ResponseHeaders:
                     for name, value in headers
                     if name.lower() not in ("content-type", "content-length")
                 ]
-            self.complete(headers, request_id)
+            self.complete(headers, request_id, not_modified=status.startswith("304"))
             return start_response(status, headers, exc_info)
 
         return self.wsgi_app(environ, start)
 
-    def complete(self, headers: Headers, request_id: str) -> None:
-        """Add what the view did not set itself, in place."""
+    def complete(self, headers: Headers, request_id: str, *, not_modified: bool = False) -> None:
+        """Add what the view did not set itself, in place.
+
+        A 304 has no body and no content type: the browser keeps the stored response and
+        updates its headers with the 304's, so a policy chosen here for "not HTML" would
+        replace the cached page's own and block its scripts. It gets only the fixed ones.
+        """
         content_type = cache_control = policy = None
         vary = -1
         for index, (name, value) in enumerate(headers):
@@ -131,6 +136,8 @@ class ResponseHeaders:
                 vary = index
         headers.extend(self.fixed)
         headers.append((REQUEST_ID_HEADER, request_id))
+        if not_modified:
+            return
         # Responses carry tokens or personal data: never cached unless a view says so.
         if cache_control is None:
             headers.append(("Cache-Control", "no-store"))

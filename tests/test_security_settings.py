@@ -121,6 +121,17 @@ def test_html_pages_have_a_content_security_policy(client, path):
     assert "unsafe-eval" not in policy and "'unsafe-inline'" not in policy.split("style-src")[0]
 
 
+def test_a_304_does_not_replace_the_cached_page_policy(client):
+    """A browser updates a cached page's headers with those of a 304: a JSON policy on
+    the 304 of a revalidated page would block its scripts on reload."""
+    page = client.get("/")
+    again = client.get("/", headers={"If-None-Match": page.headers["ETag"]})
+    assert again.status_code == 304
+    assert "Content-Security-Policy" not in again.headers
+    assert again.headers["X-Content-Type-Options"] == "nosniff"
+    assert again.headers["X-Request-ID"]
+
+
 def test_json_answers_have_the_strictest_policy(client):
     for answer in (client.get("/api/healthChecker"), client.get("/no/such/route")):
         assert (
