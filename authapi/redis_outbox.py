@@ -67,11 +67,18 @@ def wanted(event_type: str) -> bool:
     return hooks is not None and hooks.wanted(event_type)
 
 
-def entry(event_type: str, user_id: str, data: dict[str, Any], *, now: float | None = None) -> str:
-    """One event as stored in the list (a new event id each call)."""
+def entry(
+    event_type: str,
+    user_id: str,
+    data: dict[str, Any],
+    *,
+    now: float | None = None,
+    event_id: str | None = None,
+) -> str:
+    """One event as stored in the list (a new random event id unless one is given)."""
     return json.dumps(
         {
-            "id": str(uuid.uuid4()),
+            "id": event_id or str(uuid.uuid4()),
             "type": event_type,
             "user_id": user_id,
             "data": data,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ from authapi.redis_keys import script, user_key
 from authapi.webhooks import catalog
 
 USER_CACHE_TTL = 300  # seconds
+# The namespace of refresh.reuse_detected event ids (uuid5 of the session id).
+_REUSE_EVENT_IDS = uuid.UUID("7e1c4c1e-2f3b-5c0a-9a57-2b0d7c3f1a01")
 LAST_USED_RESOLUTION = 30  # seconds: don't rewrite last_used_at more often than this
 USER_AGENT_MAX = 256
 
@@ -238,8 +241,14 @@ def rotate(
     keys = [session_key(user_id, session_id), index_key(user_id), redis_outbox.list_key(user_id)]
     # Built every time (no round trip to ask who wants it), appended only on a reuse,
     # rare: the relay drops it if no endpoint subscribes.
+    # A reuse ends the session, so a session has at most one such event: its id is
+    # derived from the session's, and the usual refresh (no reuse) reads no randomness.
     reused = redis_outbox.entry(
-        catalog.REFRESH_REUSE_DETECTED, user_id, {"user_id": user_id, "session_id": session_id}
+        catalog.REFRESH_REUSE_DETECTED,
+        user_id,
+        {"user_id": user_id, "session_id": session_id},
+        now=now,
+        event_id=str(uuid.uuid5(_REUSE_EVENT_IDS, session_id)),
     )
     args = [
         token_generation,
