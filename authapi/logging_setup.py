@@ -114,12 +114,23 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     at once, after the lines waiting before it, so the order is kept and an error is
     never held back. At exit (``logging.shutdown``) what waits is written; a killed
     process loses at most ``flush_seconds`` of info lines.
+
+    The background writes happen outside the handler's lock: a reader that falls behind
+    (a full pipe to a log collector) blocks the flusher, not every request thread that
+    logs a line. The lines then wait in memory, up to ``MAX_WAITING``; past that, a
+    thread that logs writes them itself and waits for the reader, as without batching.
     """
+
+    MAX_WAITING = 10_000  # lines (a few MB): what a stalled reader may leave in memory
 
     def __init__(self, level: int = logging.NOTSET) -> None:
         logging.Handler.__init__(self, level)
         self.flush_seconds = 0.0
         self._waiting: list[str] = []
+        # Held for each write to the stream, and only ever taken while holding self.lock:
+        # writes keep the order in which their lines were taken, the two locks cannot
+        # deadlock, and the flusher lets go of self.lock before it writes.
+        self._write_lock = threading.Lock()
         self._flusher: threading.Thread | None = None
         self._flusher_pid = 0  # the process the flusher runs in (a forked child: none)
         self._wake = threading.Event()
@@ -132,45 +143,66 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """0: every line written at once (what waits is written now)."""
         with self.lock:  # type: ignore[union-attr]
             self.flush_seconds = seconds
-            self._write_waiting()
+        self.flush()
         self._wake.set()  # the flusher waits with the new interval, or ends
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self.flush_seconds <= 0:
-            super().emit(record)
-            return
+        # Called under the handler's lock (Handler.handle).
         try:
             line = self.format(record) + self.terminator
         except Exception:  # as StreamHandler.emit: a bad record must not break the caller
             self.handleError(record)
             return
-        # Called under the handler's lock (Handler.handle).
-        if self._flusher_pid != os.getpid():
+        if self.flush_seconds > 0 and self._flusher_pid != os.getpid():
             self._start_flusher()
         self._waiting.append(line)
-        if record.levelno >= logging.WARNING:
-            self._write_waiting()
+        if (
+            self.flush_seconds <= 0
+            or record.levelno >= logging.WARNING
+            or len(self._waiting) >= self.MAX_WAITING
+        ):
+            try:
+                self._write_now()
+            except RecursionError:  # as StreamHandler.emit
+                raise
+            except Exception:
+                self.handleError(record)
 
     def flush(self) -> None:
+        """Write what waits; the handler's lock is held only while the lines are taken."""
         with self.lock:  # type: ignore[union-attr]
-            self._write_waiting()
-            super().flush()
+            text, self._waiting = "".join(self._waiting), []
+            self._write_lock.acquire()  # after a write in progress, if any
+        try:
+            self._write(text)
+        finally:
+            self._write_lock.release()
+
+    def _at_fork_reinit(self) -> None:
+        """In a forked child (logging calls it): a write the parent's flusher had in
+        progress at the fork must not leave the child's lock held forever."""
+        super()._at_fork_reinit()
+        self._write_lock = threading.Lock()
+        self._waiting = []  # the parent writes the lines it was holding
 
     def close(self) -> None:
         """Write what waits and stop the flusher (``logging.shutdown`` calls it at exit)."""
         self.set_flush_seconds(0)
         super().close()
 
-    def _write_waiting(self) -> None:
-        if self._waiting:
-            text, self._waiting = "".join(self._waiting), []
+    def _write_now(self) -> None:
+        """Under the handler's lock: what waits, after any write in progress."""
+        text, self._waiting = "".join(self._waiting), []
+        with self._write_lock:
+            self._write(text)
+
+    def _write(self, text: str) -> None:
+        if text:
             stream = self.stream
             stream.write(text)
             stream.flush()
 
     def _start_flusher(self) -> None:
-        if self._flusher_pid:  # forked: the parent writes the lines it was holding
-            self._waiting = []
         self._flusher_pid = os.getpid()
         self._wake.clear()  # a wake-up meant for an earlier flusher
         self._flusher = threading.Thread(target=self._flush_forever, name="log-flusher")
