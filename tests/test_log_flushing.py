@@ -157,11 +157,11 @@ def test_a_stalled_log_reader_blocks_the_flusher_not_the_threads_that_log(handle
 def test_lines_waiting_past_the_bound_are_written_by_the_thread_that_logs(handler, stream):
     handler.set_flush_seconds(NEVER)
     handler.MAX_WAITING = 3
-    handler.handle(_record(logging.INFO, "one"))
-    handler.handle(_record(logging.INFO, "two"))
+    for line in ("one", "two", "three"):
+        handler.handle(_record(logging.INFO, line))
     assert stream.getvalue() == ""
-    handler.handle(_record(logging.INFO, "three"))
-    assert _messages(stream.getvalue()) == ["one", "two", "three"]
+    handler.handle(_record(logging.INFO, "four"))
+    assert _messages(stream.getvalue()) == ["one", "two", "three", "four"]
 
 
 def test_a_forked_child_starts_with_a_free_write_lock_and_none_of_the_parents_lines(handler):
@@ -171,4 +171,55 @@ def test_a_forked_child_starts_with_a_free_write_lock_and_none_of_the_parents_li
     handler._at_fork_reinit()  # what logging runs in the child after os.fork()
     assert handler._write_lock.acquire(blocking=False)
     handler._write_lock.release()
-    assert handler._waiting == []
+    assert not handler._waiting
+
+
+def test_a_line_that_waits_takes_no_lock(handler, stream):
+    handler.set_flush_seconds(NEVER)
+    handler.handle(_record(logging.INFO, "starts the flusher"))
+    holding, done = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with handler.lock:
+            holding.set()
+            done.wait(HANG)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    holding.wait(HANG)
+    logger = threading.Thread(target=handler.handle, args=(_record(logging.INFO, "no lock"),))
+    logger.start()
+    logger.join(HANG)
+    try:
+        assert not logger.is_alive()  # it did not queue behind the lock's holder
+    finally:
+        done.set()
+        holder.join(HANG)
+        logger.join(HANG)
+    handler.flush()
+    assert _messages(stream.getvalue()) == ["starts the flusher", "no lock"]
+
+
+def test_lines_logged_by_many_threads_while_flushing_are_written_once_each(handler, stream):
+    handler.set_flush_seconds(NEVER)
+    handler.handle(_record(logging.INFO, "start"))
+    threads, per_thread = 4, 500
+
+    def log_lines(number: int) -> None:
+        for index in range(per_thread):
+            handler.handle(_record(logging.INFO, f"{number}-{index}"))
+            if index % 50 == 0:
+                handler.flush()
+
+    workers = [threading.Thread(target=log_lines, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(HANG)
+    handler.flush()
+    written = _messages(stream.getvalue())
+    expected = {f"{n}-{i}" for n in range(threads) for i in range(per_thread)} | {"start"}
+    assert sorted(written) == sorted(expected)
+    for number in range(threads):  # each thread's lines in the order it logged them
+        mine = [line for line in written if line.startswith(f"{number}-")]
+        assert mine == [f"{number}-{index}" for index in range(per_thread)]
