@@ -5,7 +5,8 @@
 No server and no wrk: the app is built with the production settings bench/run.py
 uses (fresh keys, Redis db 14, which is flushed before and after) and each piece of
 the hot path is timed on its own, then whole WSGI calls of /me, of the app's
-/api/healthChecker and of bench/bare_app.py, and /me again with the access log off
+/api/healthChecker, of a refresh (the cookie each answer sets sent with the next call,
+so every call rotates) and of bench/bare_app.py, and /me again with the access log off
 (LOG_LEVEL=WARNING) and with the metrics off (METRICS_ENABLED=false). Microseconds
 per call, wall and CPU time, each the median of several batches. The app's log lines
 go to /dev/null.
@@ -97,6 +98,35 @@ def wsgi_get(app: Any, path: str, headers: dict[str, str]) -> Callable[[], bytes
     return call
 
 
+def wsgi_refresh(app: Any, refresh_token: str) -> Callable[[], bytes]:
+    """GET /api/auth/refresh with the refresh cookie, as a browser sends it: each call
+    sends the token the previous answer set (a real rotation every time)."""
+    from werkzeug.test import EnvironBuilder
+
+    cookie = {"token": refresh_token}
+    status: list[str] = []
+
+    def start_response(code: str, response_headers: list, exc_info: Any = None) -> None:
+        status.append(code)
+        for name, value in response_headers:
+            if name == "Set-Cookie" and value.startswith("refresh_token="):
+                cookie["token"] = value.split(";", 1)[0].split("=", 1)[1]
+
+    def call() -> bytes:
+        environ = EnvironBuilder(
+            path="/api/auth/refresh",
+            headers={"Cookie": f"refresh_token={cookie['token']}"},
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        ).get_environ()
+        body = b"".join(app(environ, start_response))
+        if not status[-1].startswith("200"):
+            raise RuntimeError(f"refresh: {status[-1]} {body[:200]!r}")
+        return body
+
+    call()
+    return call
+
+
 def calls_per_request(function: Callable[[], Any], count: int = 200) -> float:
     """Python function calls (cProfile's count, C functions included) per call."""
     profiler = cProfile.Profile()
@@ -138,6 +168,9 @@ def main() -> int:
                         auth_service.CACHED_MFA_KEY: []}  # fmt: skip
                 sessions.cache_user(user_id, json.dumps(user))
                 token = tokens.issue_access_token(user_id, session_id)
+                refresh_token = tokens.issue_refresh_token(
+                    user_id, session_id, 0, lifetime=sessions.idle_timeout()
+                )
                 public_key = ring.verifying_keys[ring.signing_kid]
                 signing_input, _, signature_b64 = token.rpartition(".")
                 signature = jwt.utils.base64url_decode(signature_b64)
@@ -146,6 +179,11 @@ def main() -> int:
                 def rsa_verify() -> None:
                     public_key.verify(
                         signature, signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()
+                    )
+
+                def rsa_sign() -> bytes:
+                    return ring.signing_key.sign(
+                        signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()
                     )
 
                 def jwt_decode() -> dict:
@@ -163,6 +201,9 @@ def main() -> int:
                     ("jwt.get_unverified_header(token)", per_call_us(
                         lambda: jwt.get_unverified_header(token))),
                     ("RSA-2048 PKCS1v15 verify (cryptography)", per_call_us(rsa_verify)),
+                    ("RSA-2048 PKCS1v15 sign (cryptography)", per_call_us(rsa_sign)),
+                    ("tokens.issue_access_token() (sign incl.)", per_call_us(
+                        lambda: tokens.issue_access_token(user_id, session_id))),
                     ("jwt.decode(token, key, ...) incl. verify", per_call_us(jwt_decode)),
                     ("tokens.verify(token, ...), no cache", per_call_us(
                         lambda: tokens.verify(token, ring, kind=tokens.ACCESS,
@@ -187,6 +228,8 @@ def main() -> int:
                  per_call_us(wsgi_get(app, "/api/users/me", bearer))),
                 ("WSGI GET /api/healthChecker (same app)",
                  per_call_us(wsgi_get(app, "/api/healthChecker", {}))),
+                ("WSGI GET /api/auth/refresh (rotating cookie)",
+                 per_call_us(wsgi_refresh(app, refresh_token))),
             ]  # fmt: skip
             no_metrics = build_app(METRICS_ENABLED=False)
             rows.append(
