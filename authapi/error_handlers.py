@@ -129,9 +129,16 @@ def handle_unexpected(error: Exception) -> Response:
     return error_response(500, "Something went wrong")
 
 
+# SQLSTATE read_only_sql_transaction: a PostgreSQL that takes no writes (a standby, e.g.
+# the old primary after a failover, or default_transaction_read_only), as Redis READONLY.
+READ_ONLY_SQL_TRANSACTION = "25006"
+
+
 def _is_connection_problem(error: sa_exc.DBAPIError) -> bool:
-    return bool(error.connection_invalidated) or isinstance(
-        error, sa_exc.OperationalError | sa_exc.InterfaceError
+    return (
+        bool(error.connection_invalidated)
+        or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
+        or getattr(error.orig, "pgcode", None) == READ_ONLY_SQL_TRANSACTION
     )
 
 

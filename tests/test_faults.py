@@ -175,6 +175,41 @@ def test_postgres_on_a_closed_port_is_503(make_app, app):
     assert_fail(client.get("/api/health/ready"), 503)
 
 
+def test_postgres_that_refuses_writes_is_503(make_app, app):
+    """A PostgreSQL that answers but takes no writes (the standby a failover left the app
+    on, or default_transaction_read_only) refuses with SQLSTATE 25006: a retryable 503,
+    as Redis READONLY is, not a 500. Reads (the login) still work."""
+    register(app.test_client())
+    options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    connect_args = dict(options.get("connect_args", {}))
+    connect_args["options"] = (
+        connect_args.get("options", "") + " -c default_transaction_read_only=on"
+    ).strip()
+    options["connect_args"] = connect_args
+    client = make_app(SQLALCHEMY_ENGINE_OPTIONS=options).test_client()
+    response = client.post(
+        "/api/auth/register",
+        json={
+            "name": "Bob",
+            "email": "bob@example.com",
+            "password": PASSWORD,
+            "passwordConfirm": PASSWORD,
+        },
+    )
+    assert_fail(response, 503, UNAVAILABLE)
+    assert response.headers["Retry-After"]
+    login(client)  # a read: fine
+    response = client.patch(
+        "/api/users/me/password",
+        json={
+            "currentPassword": PASSWORD,
+            "password": "another good password",
+            "passwordConfirm": "another good password",
+        },
+    )
+    assert_fail(response, 503, UNAVAILABLE)
+
+
 @pytest.fixture
 def silent_port() -> Iterator[int]:
     """A TCP port that accepts connections and never says a word."""
