@@ -19,6 +19,7 @@ import logging
 import os
 import sys
 import threading
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -114,12 +115,27 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     at once, after the lines waiting before it, so the order is kept and an error is
     never held back. At exit (``logging.shutdown``) what waits is written; a killed
     process loses at most ``flush_seconds`` of info lines.
+
+    A line that waits takes no lock: it is formatted by the thread that logs it and
+    appended to a deque (thread-safe). Under the handler's lock, which ``Handler.handle``
+    takes for every record, a worker's request threads queued behind each other and
+    the GIL on every access line (docs/performance.md). The flusher writes outside that
+    lock too: a reader that falls behind (a full pipe to a log collector) blocks the
+    flusher, not the threads that log. Lines then wait in memory, up to ``MAX_WAITING``;
+    past that, a thread that logs writes them itself and waits for the reader, as
+    without batching.
     """
+
+    MAX_WAITING = 10_000  # lines (a few MB): what a stalled reader may leave in memory
 
     def __init__(self, level: int = logging.NOTSET) -> None:
         logging.Handler.__init__(self, level)
         self.flush_seconds = 0.0
-        self._waiting: list[str] = []
+        self._waiting: deque[str] = deque()
+        # Held for each write to the stream, and only ever taken while holding self.lock:
+        # writes keep the order in which their lines were taken, the two locks cannot
+        # deadlock, and the flusher lets go of self.lock before it writes.
+        self._write_lock = threading.Lock()
         self._flusher: threading.Thread | None = None
         self._flusher_pid = 0  # the process the flusher runs in (a forked child: none)
         self._wake = threading.Event()
@@ -132,45 +148,86 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """0: every line written at once (what waits is written now)."""
         with self.lock:  # type: ignore[union-attr]
             self.flush_seconds = seconds
-            self._write_waiting()
+        self.flush()
         self._wake.set()  # the flusher waits with the new interval, or ends
 
+    def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:
+        """``Handler.handle``, except that a line that waits takes no lock."""
+        if (
+            self.flush_seconds <= 0
+            or record.levelno >= logging.WARNING
+            or self._flusher_pid != os.getpid()
+            or len(self._waiting) >= self.MAX_WAITING
+        ):
+            return super().handle(record)  # filters, then emit() under the lock
+        filtered = self.filter(record)
+        if filtered:
+            try:
+                self._waiting.append(self.format(record) + self.terminator)
+            except Exception:  # as StreamHandler.emit: a bad record must not break the caller
+                self.handleError(record)
+        return filtered
+
     def emit(self, record: logging.LogRecord) -> None:
-        if self.flush_seconds <= 0:
-            super().emit(record)
-            return
+        # Called under the handler's lock (Handler.handle).
         try:
             line = self.format(record) + self.terminator
-        except Exception:  # as StreamHandler.emit: a bad record must not break the caller
+        except Exception:  # as StreamHandler.emit
             self.handleError(record)
             return
-        # Called under the handler's lock (Handler.handle).
-        if self._flusher_pid != os.getpid():
+        if self.flush_seconds > 0 and self._flusher_pid != os.getpid():
             self._start_flusher()
         self._waiting.append(line)
-        if record.levelno >= logging.WARNING:
-            self._write_waiting()
+        if (
+            self.flush_seconds <= 0
+            or record.levelno >= logging.WARNING
+            or len(self._waiting) >= self.MAX_WAITING
+        ):
+            try:
+                with self._write_lock:  # after a write in progress, if any
+                    self._write(self._take_waiting())
+            except RecursionError:  # as StreamHandler.emit
+                raise
+            except Exception:
+                self.handleError(record)
 
     def flush(self) -> None:
+        """Write what waits; the handler's lock is held only while the lines are taken."""
         with self.lock:  # type: ignore[union-attr]
-            self._write_waiting()
-            super().flush()
+            text = self._take_waiting()
+            self._write_lock.acquire()  # after a write in progress, if any
+        try:
+            self._write(text)
+        finally:
+            self._write_lock.release()
+
+    def _at_fork_reinit(self) -> None:
+        """In a forked child (logging calls it): a write the parent's flusher had in
+        progress at the fork must not leave the child's lock held forever."""
+        super()._at_fork_reinit()
+        self._write_lock = threading.Lock()
+        self._waiting = deque()  # the parent writes the lines it was holding
 
     def close(self) -> None:
         """Write what waits and stop the flusher (``logging.shutdown`` calls it at exit)."""
         self.set_flush_seconds(0)
         super().close()
 
-    def _write_waiting(self) -> None:
-        if self._waiting:
-            text, self._waiting = "".join(self._waiting), []
+    def _take_waiting(self) -> str:
+        """The lines that wait, in order, as one text; lines appended meanwhile (by
+        threads that take no lock) stay for the next write."""
+        waiting, lines = self._waiting, []
+        for _ in range(len(waiting)):
+            lines.append(waiting.popleft())
+        return "".join(lines)
+
+    def _write(self, text: str) -> None:
+        if text:
             stream = self.stream
             stream.write(text)
             stream.flush()
 
     def _start_flusher(self) -> None:
-        if self._flusher_pid:  # forked: the parent writes the lines it was holding
-            self._waiting = []
         self._flusher_pid = os.getpid()
         self._wake.clear()  # a wake-up meant for an earlier flusher
         self._flusher = threading.Thread(target=self._flush_forever, name="log-flusher")

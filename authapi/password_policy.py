@@ -9,7 +9,10 @@ breached passwords; optionally a minimum zxcvbn strength.
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 from functools import lru_cache
+from pathlib import Path
 
 from flask import current_app
 from marshmallow import ValidationError
@@ -30,12 +33,37 @@ TOO_WEAK = "This password is too easy to guess: choose a longer or less predicta
 @lru_cache(maxsize=1)
 def common_passwords() -> frozenset[str]:
     """zxcvbn's list of the 30,000 most common passwords (from leaked password sets),
-    as shipped by the zxcvbn package, minus those shorter than the minimum anyway.
+    as shipped by the zxcvbn package, minus those shorter than the minimum anyway
+    (11,611 words, about 1 MB as a set): read when a password is first set."""
+    return frozenset(word for word in _zxcvbn_passwords() if len(word) >= PASSWORD_MIN)
 
-    zxcvbn's lists take 12 MB: imported when a password is first set, not at start."""
+
+_PASSWORDS_ENTRY, _SPLIT = '"passwords"', '.split(","),'
+
+
+def _zxcvbn_passwords() -> list[str]:
+    """The ``passwords`` list of zxcvbn's ``frequency_lists.py``, read from the one line
+    of that file which holds it.
+
+    Importing anything of zxcvbn builds all six of its word lists and its ranked
+    dictionaries: 12 MB that a worker would keep for its whole life after the first
+    registration, when this check needs one list (the zxcvbn score, an option, imports
+    it all). The file is generated (``"passwords": "<words>".split(","),``); if a
+    zxcvbn release lays it out otherwise, the list comes from the import after all.
+    """
+    spec = importlib.util.find_spec("zxcvbn")  # a top-level package: found, not imported
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(next(iter(spec.submodule_search_locations))) / "frequency_lists.py"
+        with path.open(encoding="utf-8") as source:
+            for line in source:
+                name, _, value = line.strip().partition(": ")
+                if name == _PASSWORDS_ENTRY and value.endswith(_SPLIT):
+                    words = ast.literal_eval(value[: -len(_SPLIT)])  # one string literal
+                    if isinstance(words, str):
+                        return words.split(",")
     from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-    return frozenset(word for word in FREQUENCY_LISTS["passwords"] if len(word) >= PASSWORD_MIN)
+    return list(FREQUENCY_LISTS["passwords"])
 
 
 def max_length_problem(value: str) -> str | None:

@@ -4,6 +4,8 @@ WARNING or worse is written at once, after the lines waiting before it."""
 from __future__ import annotations
 
 import logging
+import sys
+import threading
 
 import pytest
 
@@ -111,3 +113,113 @@ def test_a_negative_interval_is_refused(make_app):
 
     with pytest.raises(ConfigurationError, match="LOG_FLUSH_SECONDS"):
         make_app(LOG_FLUSH_SECONDS=-1)
+
+
+class StalledReader:
+    """A stderr whose reader has stopped: a write blocks until ``resume`` is set."""
+
+    def __init__(self) -> None:
+        self.writing = threading.Event()
+        self.resume = threading.Event()
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.writing.set()
+        self.resume.wait(HANG)
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_a_stalled_log_reader_blocks_the_flusher_not_the_threads_that_log(handler, monkeypatch):
+    reader = StalledReader()
+    monkeypatch.setattr(sys, "stderr", reader)
+    handler.set_flush_seconds(NEVER)
+    handler.handle(_record(logging.INFO, "first"))
+    flusher = threading.Thread(target=handler.flush)  # as the flusher thread does
+    flusher.start()
+    try:
+        reader.writing.wait(HANG)
+        # The write is stuck in the pipe: the handler's lock is free all the same, so a
+        # request thread logging its access line goes on.
+        assert handler.lock.acquire(blocking=False)
+        handler.lock.release()
+        handler.handle(_record(logging.INFO, "second"))
+    finally:
+        reader.resume.set()
+        flusher.join(HANG)
+    handler.flush()
+    assert _messages(reader.text) == ["first", "second"]
+
+
+def test_lines_waiting_past_the_bound_are_written_by_the_thread_that_logs(handler, stream):
+    handler.set_flush_seconds(NEVER)
+    handler.MAX_WAITING = 3
+    for line in ("one", "two", "three"):
+        handler.handle(_record(logging.INFO, line))
+    assert stream.getvalue() == ""
+    handler.handle(_record(logging.INFO, "four"))
+    assert _messages(stream.getvalue()) == ["one", "two", "three", "four"]
+
+
+def test_a_forked_child_starts_with_a_free_write_lock_and_none_of_the_parents_lines(handler):
+    handler.set_flush_seconds(NEVER)
+    handler.handle(_record(logging.INFO, "the parent's"))
+    handler._write_lock.acquire()  # as if the parent's flusher were writing at the fork
+    handler._at_fork_reinit()  # what logging runs in the child after os.fork()
+    assert handler._write_lock.acquire(blocking=False)
+    handler._write_lock.release()
+    assert not handler._waiting
+
+
+def test_a_line_that_waits_takes_no_lock(handler, stream):
+    handler.set_flush_seconds(NEVER)
+    handler.handle(_record(logging.INFO, "starts the flusher"))
+    holding, done = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with handler.lock:
+            holding.set()
+            done.wait(HANG)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    holding.wait(HANG)
+    logger = threading.Thread(target=handler.handle, args=(_record(logging.INFO, "no lock"),))
+    logger.start()
+    logger.join(HANG)
+    try:
+        assert not logger.is_alive()  # it did not queue behind the lock's holder
+    finally:
+        done.set()
+        holder.join(HANG)
+        logger.join(HANG)
+    handler.flush()
+    assert _messages(stream.getvalue()) == ["starts the flusher", "no lock"]
+
+
+def test_lines_logged_by_many_threads_while_flushing_are_written_once_each(handler, stream):
+    handler.set_flush_seconds(NEVER)
+    handler.handle(_record(logging.INFO, "start"))
+    threads, per_thread = 4, 500
+
+    def log_lines(number: int) -> None:
+        for index in range(per_thread):
+            handler.handle(_record(logging.INFO, f"{number}-{index}"))
+            if index % 50 == 0:
+                handler.flush()
+
+    workers = [threading.Thread(target=log_lines, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(HANG)
+    handler.flush()
+    written = _messages(stream.getvalue())
+    expected = {f"{n}-{i}" for n in range(threads) for i in range(per_thread)} | {"start"}
+    assert sorted(written) == sorted(expected)
+    for number in range(threads):  # each thread's lines in the order it logged them
+        mine = [line for line in written if line.startswith(f"{number}-")]
+        assert mine == [f"{number}-{index}" for index in range(per_thread)]

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,6 +17,8 @@ from authapi.configuration import ConfigurationError
 from config import settings_from_env
 from tests.helpers import PASSWORD, assert_fail, login, register
 from tests.support.pwned_range_server import LIST, PwnedRangeServer
+
+ROOT = Path(__file__).resolve().parent.parent
 
 TOO_COMMON = password_policy.TOO_COMMON
 BREACHED = password_policy.BREACHED
@@ -281,3 +286,28 @@ def test_password_settings_come_from_the_environment():
         "PWNED_PASSWORDS_FAIL_OPEN": False,
         "ARGON2_TIME_COST": 3,
     }
+
+
+def test_the_common_list_is_zxcvbns_passwords_list():
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    assert password_policy._zxcvbn_passwords() == FREQUENCY_LISTS["passwords"]
+    expected = {word for word in FREQUENCY_LISTS["passwords"] if len(word) >= 8}
+    assert password_policy.common_passwords() == expected
+
+
+@pytest.mark.subprocess
+def test_the_common_list_does_not_load_zxcvbns_other_lists():
+    """Importing zxcvbn costs a worker 12 MB for good; the common-password check needs
+    only its passwords list (docs/performance.md)."""
+    script = (
+        "import sys\n"
+        "from authapi.password_policy import common_passwords\n"
+        "assert 'password123' in common_passwords()\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'zxcvbn'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
