@@ -129,9 +129,16 @@ def handle_unexpected(error: Exception) -> Response:
     return error_response(500, "Something went wrong")
 
 
+# SQLSTATE read_only_sql_transaction: a PostgreSQL that takes no writes (a standby, e.g.
+# the old primary after a failover, or default_transaction_read_only), as Redis READONLY.
+READ_ONLY_SQL_TRANSACTION = "25006"
+
+
 def _is_connection_problem(error: sa_exc.DBAPIError) -> bool:
-    return bool(error.connection_invalidated) or isinstance(
-        error, sa_exc.OperationalError | sa_exc.InterfaceError
+    return (
+        bool(error.connection_invalidated)
+        or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
+        or getattr(error.orig, "pgcode", None) == READ_ONLY_SQL_TRANSACTION
     )
 
 
@@ -142,6 +149,15 @@ def handle_cluster_exception(error: redis_exc.RedisClusterException) -> Response
     if isinstance(error, redis_exc.CrossSlotTransactionError | redis_exc.InvalidPipelineStack):
         return handle_unexpected(error)
     return handle_dependency_down(error)
+
+
+def handle_redis_response_error(error: redis_exc.ResponseError) -> Response:
+    """An error reply from a Redis that is up. MISCONF (a snapshotting Redis whose last
+    save failed, a full disk: it refuses writes until a save works) has no class of its
+    own in redis-py; it is Redis unavailable, like OOM. Any other error reply is a bug."""
+    if str(error).startswith("MISCONF"):
+        return handle_dependency_down(error)
+    return handle_unexpected(error)
 
 
 def handle_database_error(error: sa_exc.DBAPIError) -> Response:
@@ -180,6 +196,9 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(redis_exc.ClusterError, handle_dependency_down)
     app.register_error_handler(redis_exc.TryAgainError, handle_dependency_down)
     app.register_error_handler(redis_exc.ReadOnlyError, handle_dependency_down)
+    # A Redis that answers but takes no writes: maxmemory reached (noeviction), or MISCONF.
+    app.register_error_handler(redis_exc.OutOfMemoryError, handle_dependency_down)
+    app.register_error_handler(redis_exc.ResponseError, handle_redis_response_error)
     app.register_error_handler(redis_exc.RedisClusterException, handle_cluster_exception)
     app.register_error_handler(sa_exc.TimeoutError, handle_dependency_down)
     app.register_error_handler(sa_exc.DBAPIError, handle_database_error)

@@ -5,7 +5,9 @@ multi-key scripts below run on a Redis Cluster without CROSSSLOT errors):
 
 - ``<prefix>:{u:<uid>}:session:<sid>``  hash: gen, created_at, last_used_at,
   rotated_at, expires_at (absolute cap), ip, user_agent, amr (how the session was
-  signed in: RFC 8176 values, space-separated). TTL = idle timeout.
+  signed in: RFC 8176 values, space-separated), superseded (``gen:time`` pairs: when
+  each generation still inside the reuse interval was rotated away). TTL = idle
+  timeout.
 - ``<prefix>:{u:<uid>}:sessions``       sorted set: sid -> expires_at (the index
   used to list and end a user's sessions). TTL = the session cap.
 - ``<prefix>:{u:<uid>}:user``           the user's public data, cached for the
@@ -56,11 +58,14 @@ return {1, redis.call('GET', KEYS[2])}
 # Returns {outcome, gen, ttl, amr}: outcome 1 rotated, 2 reuse within the grace window
 # (answer with the current generation, no increment), 0 session gone or a generation
 # never issued here (refused, session untouched), -1 reuse outside the window
-# (session revoked). Decision and increment are one atomic step.
+# (session revoked). Decision and increment are one atomic step. The window is per
+# token: any generation superseded less than the interval ago has grace, not only the
+# one just before the current (a tab's request that arrives after two quick rotations).
 _ROTATE = """
-local h = redis.call('HMGET', KEYS[1], 'gen', 'rotated_at', 'expires_at', 'amr')
+local h = redis.call('HMGET', KEYS[1], 'gen', 'rotated_at', 'expires_at', 'amr', 'superseded')
 if not h[1] then return {0, 0, 0} end
 local gen, token_gen, now = tonumber(h[1]), tonumber(ARGV[1]), tonumber(ARGV[2])
+local interval = tonumber(ARGV[3])
 local remaining = tonumber(h[3]) - now
 if remaining <= 0 then
   redis.call('DEL', KEYS[1]); redis.call('ZREM', KEYS[2], ARGV[5])
@@ -69,12 +74,26 @@ end
 local ttl = math.min(tonumber(ARGV[4]), remaining)
 if token_gen > gen then return {0, gen, 0} end
 if token_gen == gen then
+  local kept = {}
+  for g, t in string.gmatch(h[5] or '', '(%d+):(%S+)') do
+    if now - tonumber(t) < interval then kept[#kept + 1] = g .. ':' .. t end
+  end
+  kept[#kept + 1] = gen .. ':' .. ARGV[2]
   gen = gen + 1
-  redis.call('HSET', KEYS[1], 'gen', gen, 'rotated_at', ARGV[2], 'last_used_at', ARGV[2])
+  redis.call('HSET', KEYS[1], 'gen', gen, 'rotated_at', ARGV[2], 'last_used_at', ARGV[2],
+    'superseded', table.concat(kept, ' '))
   redis.call('EXPIRE', KEYS[1], math.ceil(ttl))
   return {1, gen, math.ceil(ttl), h[4] or ''}
 end
-if token_gen == gen - 1 and now - tonumber(h[2] or '0') < tonumber(ARGV[3]) then
+local superseded_at = nil
+if token_gen == gen - 1 then
+  superseded_at = tonumber(h[2] or '0')
+else
+  for g, t in string.gmatch(h[5] or '', '(%d+):(%S+)') do
+    if tonumber(g) == token_gen then superseded_at = tonumber(t) end
+  end
+end
+if superseded_at and now - superseded_at < interval then
   return {2, gen, math.ceil(ttl), h[4] or ''}
 end
 redis.call('DEL', KEYS[1]); redis.call('ZREM', KEYS[2], ARGV[5])

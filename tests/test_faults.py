@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.helpers import HANG, PASSWORD, assert_fail, bearer, login, post_json_status, register
-from tests.support.redis_servers import RedisServer
+from tests.support.redis_servers import RedisServer, wait_until
 from tests.support.stalling_proxy import stalling_proxy
 
 UNAVAILABLE = "Service temporarily unavailable, please retry shortly"
@@ -70,6 +70,81 @@ def test_redis_not_answering_is_503_and_recovers(own_redis_app, redis_server):
     assert client.get("/api/users/me", headers=bearer(token)).status_code == 200
 
 
+@pytest.fixture
+def configurable_redis() -> Iterator[RedisServer]:
+    """A Redis of our own whose protected settings (``dir``) CONFIG SET may change."""
+    with RedisServer(["--enable-protected-configs", "yes"]) as server:
+        yield server
+
+
+def _writes_refused_then_back(app, refuse, allow) -> None:
+    """Redis answers but refuses writes: login, refresh and register are 503s, not 500s;
+    once it takes writes again the same session goes on, with no restart."""
+    client = app.test_client()
+    register(client)
+    token = login(client)  # the client keeps the refresh cookie
+    credentials = {"email": "alice@example.com", "password": PASSWORD}
+    refuse()
+    try:
+        for response in (
+            client.post("/api/auth/login", json=credentials),
+            client.get("/api/auth/refresh"),
+            client.post(
+                "/api/auth/register",
+                json={
+                    "name": "Bob",
+                    "email": "bob@example.com",
+                    "password": PASSWORD,
+                    "passwordConfirm": PASSWORD,
+                },
+            ),
+        ):
+            assert_fail(response, 503, UNAVAILABLE)
+            assert response.headers["Retry-After"]
+    finally:
+        allow()
+    assert client.get("/api/users/me", headers=bearer(token)).status_code == 200
+    assert client.get("/api/auth/refresh").status_code == 200
+    login(client)
+
+
+@pytest.mark.subprocess
+def test_redis_out_of_memory_is_503_and_recovers(make_app, configurable_redis):
+    """maxmemory reached with the default noeviction policy: every write is an OOM error."""
+    app = make_app(REDIS_URL=configurable_redis.url(), RATELIMIT_ENABLED=True)
+    redis_client = configurable_redis.client()
+    _writes_refused_then_back(
+        app,
+        refuse=lambda: redis_client.config_set("maxmemory", 1),
+        allow=lambda: redis_client.config_set("maxmemory", 0),
+    )
+
+
+@pytest.mark.subprocess
+def test_redis_that_cannot_persist_is_503_and_recovers(make_app, configurable_redis):
+    """A Redis that snapshots to disk and failed its last save (a full disk) refuses every
+    write with MISCONF (stop-writes-on-bgsave-error, on by default) until a save works."""
+    app = make_app(REDIS_URL=configurable_redis.url(), RATELIMIT_ENABLED=True)
+    redis_client = configurable_redis.client()
+    writable_dir = redis_client.config_get("dir")["dir"]
+
+    def refuse() -> None:
+        redis_client.config_set("save", "3600 1")
+        redis_client.config_set("dir", "/proc")  # no one can create a file there
+        redis_client.bgsave()  # a foreground SAVE that fails does not stop writes
+        wait_until(
+            lambda: redis_client.info("persistence")["rdb_last_bgsave_status"] == "err",
+            HANG,
+            "the background save to fail",
+        )
+
+    def allow() -> None:
+        redis_client.config_set("dir", writable_dir)
+        redis_client.save()
+
+    _writes_refused_then_back(app, refuse, allow)
+
+
 def test_redis_on_a_closed_port_is_503(make_app):
     client = make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client()
     register(client)  # registration needs only PostgreSQL
@@ -98,6 +173,41 @@ def test_postgres_on_a_closed_port_is_503(make_app, app):
         client.post("/api/auth/login", json={"email": "a@example.com", "password": PASSWORD}), 503
     )
     assert_fail(client.get("/api/health/ready"), 503)
+
+
+def test_postgres_that_refuses_writes_is_503(make_app, app):
+    """A PostgreSQL that answers but takes no writes (the standby a failover left the app
+    on, or default_transaction_read_only) refuses with SQLSTATE 25006: a retryable 503,
+    as Redis READONLY is, not a 500. Reads (the login) still work."""
+    register(app.test_client())
+    options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    connect_args = dict(options.get("connect_args", {}))
+    connect_args["options"] = (
+        connect_args.get("options", "") + " -c default_transaction_read_only=on"
+    ).strip()
+    options["connect_args"] = connect_args
+    client = make_app(SQLALCHEMY_ENGINE_OPTIONS=options).test_client()
+    response = client.post(
+        "/api/auth/register",
+        json={
+            "name": "Bob",
+            "email": "bob@example.com",
+            "password": PASSWORD,
+            "passwordConfirm": PASSWORD,
+        },
+    )
+    assert_fail(response, 503, UNAVAILABLE)
+    assert response.headers["Retry-After"]
+    login(client)  # a read: fine
+    response = client.patch(
+        "/api/users/me/password",
+        json={
+            "currentPassword": PASSWORD,
+            "password": "another good password",
+            "passwordConfirm": "another good password",
+        },
+    )
+    assert_fail(response, 503, UNAVAILABLE)
 
 
 @pytest.fixture

@@ -114,6 +114,37 @@ def test_the_grace_window_never_mints_a_new_generation(client):
     assert generation(refresh_by_body(client, second).json["refresh_token"]) == 2
 
 
+def test_a_late_refresh_with_a_token_two_generations_old_inside_the_interval_is_grace(client):
+    """Two tabs send the same refresh token at once; the first is answered, and a third
+    refresh (with the cookie it set) runs before the other tab's request does. That token
+    was superseded a moment ago, inside REFRESH_REUSE_INTERVAL: docs/sessions.md says it
+    gets the current generation, so the user stays logged in (it was a reuse that ended
+    the session, because only the generation just before the current one had grace)."""
+    register(client)
+    first = token_login(client)["refresh_token"]
+    second = refresh_by_body(client, first).json["refresh_token"]
+    third = refresh_by_body(client, second).json["refresh_token"]
+    late = refresh_by_body(client, first)
+    assert late.status_code == 200, late.json
+    assert generation(late.json["refresh_token"]) == generation(third) == 2
+    assert client.get("/api/users/me", headers=bearer(late.json["access_token"])).status_code == 200
+    # Still one chain: the grace answer minted no generation, the current one moves on.
+    assert generation(refresh_by_body(client, third).json["refresh_token"]) == 3
+
+
+def test_an_old_token_superseded_before_the_interval_still_revokes(app, make_app):
+    """Grace is per token: generation 0 superseded a minute ago is a reuse even though
+    generation 1 was superseded just now."""
+    client = app.test_client()
+    register(client)
+    first = token_login(client)["refresh_token"]
+    second = refresh_by_body(client, first).json["refresh_token"]
+    minute_later = make_app(CLOCK_OFFSET=60).test_client()
+    third = refresh_by_body(minute_later, second).json["refresh_token"]
+    assert_fail(refresh_by_body(minute_later, first), 403, "Could not refresh access token")
+    assert_fail(refresh_by_body(minute_later, third), 403, "Could not refresh access token")
+
+
 def _live_refresh(url: str, refresh_token: str) -> tuple[int, dict]:
     request = Request(
         f"{url}/api/auth/refresh",

@@ -54,6 +54,7 @@ __all__ = [
     "RedisSupportError",
     "SentinelServer",
     "free_port",
+    "wait_until",
 ]
 
 HOST = "127.0.0.1"
@@ -115,7 +116,7 @@ def free_port() -> int:
     raise RedisSupportError("could not find a free port whose cluster bus port is also free")
 
 
-def _wait_until(
+def wait_until(
     predicate: Callable[[], T | None],
     timeout: float,
     description: str,
@@ -373,7 +374,7 @@ class RedisServer:
         return bool(_command(self.port, "PING", timeout=0.5))
 
     def _wait_ready(self, timeout: float) -> None:
-        _wait_until(
+        wait_until(
             self._ping,
             timeout,
             f"{self.name} on port {self.port} to answer PING",
@@ -529,7 +530,7 @@ class RedisCluster:
         return True
 
     def _wait_until_ready(self, timeout: float) -> None:
-        _wait_until(
+        wait_until(
             lambda: all(self._node_ready(server) for server in self.servers),
             timeout,
             "all cluster nodes to report cluster_state:ok",
@@ -636,7 +637,7 @@ class RedisCluster:
                 return None
             return master
 
-        return _wait_until(settled, timeout, f"failover of slot {slot}", self._logs)
+        return wait_until(settled, timeout, f"failover of slot {slot}", self._logs)
 
     # -- teardown ----------------------------------------------------------------------
 
@@ -758,7 +759,7 @@ class RedisSentinelSetup:
                 ["--replicaof", self.master.host, str(self.master.port)],
                 name="sentinel-replica",
             )
-            _wait_until(
+            wait_until(
                 self._replica_in_sync,
                 startup_timeout,
                 "the replica to sync with the master",
@@ -775,7 +776,7 @@ class RedisSentinelSetup:
                         failover_timeout_ms=failover_timeout_ms,
                     )
                 )
-            _wait_until(
+            wait_until(
                 self._sentinels_ready,
                 startup_timeout,
                 "sentinels to discover the replica and each other",
@@ -874,7 +875,7 @@ class RedisSentinelSetup:
                     return server
             return None
 
-        return _wait_until(settled, timeout, "sentinel failover", self._logs)
+        return wait_until(settled, timeout, "sentinel failover", self._logs)
 
     # -- teardown ----------------------------------------------------------------------
 
