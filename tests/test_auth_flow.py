@@ -250,6 +250,49 @@ def test_logout_needs_a_token(client):
     assert_fail(client.get("/api/auth/logout"), 401, "You are not logged in")
 
 
+def _cleared(response) -> set[str]:
+    return {
+        cookie.split("=", 1)[0]
+        for cookie in response.headers.getlist("Set-Cookie")
+        if "Expires=Thu, 01 Jan 1970" in cookie
+    }
+
+
+def test_logout_of_a_session_already_ended_elsewhere_clears_its_cookies(app):
+    laptop, phone = app.test_client(), app.test_client()
+    register(laptop)
+    login(laptop)
+    login(phone)
+    assert phone.get("/api/auth/logout?scope=global").status_code == 200
+    response = laptop.get("/api/auth/logout")
+    assert_fail(response, 401, "Invalid token or session has expired")
+    assert _cleared(response) == {"access_token", "refresh_token", "logged_in"}
+    assert laptop.get_cookie("logged_in") is None
+    assert laptop.get_cookie("refresh_token", path="/api/auth") is None
+
+
+def test_a_logout_401_that_a_refresh_can_mend_keeps_the_cookies(app):
+    client = app.test_client()
+    register(client)
+    login(client)
+    client.delete_cookie("access_token")  # expired: the browser dropped it
+    response = client.get("/api/auth/logout")
+    assert_fail(response, 401, "You are not logged in")
+    assert _cleared(response) == set()
+    assert client.get("/api/auth/refresh").status_code == 200  # as front ends do
+    assert client.get("/api/auth/logout").status_code == 200
+
+
+def test_a_bad_bearer_token_on_logout_leaves_the_cookies_alone(app):
+    client = app.test_client()
+    register(client)
+    login(client)
+    response = client.get("/api/auth/logout", headers=bearer("not.a.token"))
+    assert response.status_code == 401
+    assert _cleared(response) == set()
+    assert client.get("/api/users/me").status_code == 200
+
+
 def test_logout_on_one_device_keeps_the_other_logged_in(app):
     phone, laptop = app.test_client(), app.test_client()
     register(phone)

@@ -17,6 +17,7 @@ from authapi.accounts import service as account_service
 from authapi.auth import service
 from authapi.auth.cookies import REFRESH_COOKIE, clear_auth_cookies
 from authapi.auth.guard import (
+    access_token_from_request,
     current_user,
     load_current_user,
     login_required,
@@ -95,6 +96,28 @@ def logout() -> Response:
     service.logout(current_user(), scope)
     response = jsonify(status="success")
     if scope != "others":  # "others" keeps this device's session, and its cookies
+        clear_auth_cookies(response)
+    return response
+
+
+# The 401 codes of a token whose session is over (or that never was one): unlike a
+# missing or expired access token, no refresh can bring it back.
+_SESSION_OVER = frozenset({"session_ended", "invalid_token"})
+
+
+@blueprint.after_request
+def forget_the_cookies_of_an_ended_session(response: Response) -> Response:
+    """A logout whose session had already ended (logged out everywhere from another
+    device, a password change, an admin): it cannot end the session, but the cookies
+    name nothing any more, so the 401 clears them. Otherwise the browser kept sending
+    them and ``logged_in`` told the front end it was still signed in. A missing or
+    expired access token is different (``You are not logged in``): the front end
+    refreshes and logs out again, so the refresh cookie must stay."""
+    if request.endpoint != "auth.logout" or response.status_code != 401:
+        return response
+    token, from_cookie = access_token_from_request()
+    error = response.get_json(silent=True) or {}
+    if token and from_cookie and error.get("code") in _SESSION_OVER:
         clear_auth_cookies(response)
     return response
 
