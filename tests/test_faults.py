@@ -265,14 +265,19 @@ def test_postgres_that_stops_answering_mid_pool_is_503_and_recovers(make_app, da
         login(client)  # the pool now holds a connection through the proxy
         payload = {"email": "alice@example.com", "password": PASSWORD}
         proxy.stall()
+        connections_before = proxy.accepted
         with ThreadPoolExecutor(max_workers=1) as pool:
             during = pool.submit(client.post, "/api/auth/login", json=payload)
             try:
                 response = during.result(timeout=HANG)
             finally:
+                connections_after = proxy.accepted
                 proxy.resume()
         assert_fail(response, 503, UNAVAILABLE)
         assert response.headers["Retry-After"]
+        # One wait of DATABASE_TIMEOUT, not two: the ping that timed out is not followed
+        # by a new connection that would wait the deadline again.
+        assert connections_after == connections_before
         assert client.post("/api/auth/login", json=payload).status_code == 200
 
 

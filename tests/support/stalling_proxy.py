@@ -25,6 +25,7 @@ class StallingProxy:
         self._flowing.set()
         self._closed = threading.Event()
         self._sockets: list[socket.socket] = [self._listener]
+        self.accepted = 0  # connections accepted so far
         threading.Thread(target=self._accept, daemon=True).start()
 
     def stall(self) -> None:
@@ -46,6 +47,7 @@ class StallingProxy:
             except OSError:
                 return
             self._sockets.append(client)
+            self.accepted += 1
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
