@@ -16,7 +16,7 @@ from sqlalchemy import event, select
 from authapi.extensions import db
 from authapi.models import AuthEvent, User
 from authapi.webhooks import signing
-from tests.helpers import assert_fail, register
+from tests.helpers import PASSWORD, assert_fail, login, register
 from tests.support.receiver import Answer
 from tests.support.smtp_sink import SmtpSink, delivered
 
@@ -242,6 +242,55 @@ def test_otp_signup_creates_a_verified_account(make_app: Callable[..., Flask], s
     assert me["email"] == "new.person@example.com"
     assert me["verified"] is True
     assert me["name"] == "new.person"
+
+
+def test_a_code_takes_an_unverified_account_from_whoever_registered_it(
+    otp_app: Flask, smtp_sink
+) -> None:
+    """Pre-account hijacking (better-auth GHSA-qq9h-g4jm-xgf3): someone registers the
+    victim's address with their own password and stays signed in; the victim, who
+    cannot register it, signs in with a code. The squatter's password and session end;
+    the owner sets a password through the reset flow."""
+    squatter = otp_app.test_client()
+    register(squatter, email="vera@example.com")
+    assert login(squatter, "vera@example.com")
+    assert squatter.get("/api/users/me").status_code == 200
+
+    owner = otp_app.test_client()
+    assert ask(owner, "vera@example.com").status_code == 200
+    delivered(otp_app, smtp_sink)
+    code, _ = code_and_link(smtp_sink, "vera@example.com")
+    assert verify(owner, "vera@example.com", code).status_code == 200
+    assert owner.get("/api/users/me").json["data"]["user"]["verified"] is True
+    assert [s["current"] for s in owner.get("/api/auth/sessions").json["data"]["sessions"]] == [
+        True
+    ]
+
+    assert squatter.get("/api/users/me").status_code == 401
+    assert_fail(
+        otp_app.test_client().post(
+            "/api/auth/login", json={"email": "vera@example.com", "password": PASSWORD}
+        ),
+        400,
+        "Invalid email or password",
+    )
+
+
+def test_a_code_leaves_a_verified_accounts_password_alone(otp_app: Flask, smtp_sink) -> None:
+    client = otp_app.test_client()
+    register(client, email="walt@example.com")
+    with otp_app.app_context():
+        db.session.execute(db.update(User).values(verified=True))
+        db.session.commit()
+        db.session.remove()
+    other_device = otp_app.test_client()
+    login(other_device, "walt@example.com")
+    assert ask(client, "walt@example.com").status_code == 200
+    delivered(otp_app, smtp_sink)
+    code, _ = code_and_link(smtp_sink, "walt@example.com")
+    assert verify(client, "walt@example.com", code).status_code == 200
+    assert other_device.get("/api/users/me").status_code == 200
+    login(otp_app.test_client(), "walt@example.com", PASSWORD)
 
 
 def test_a_disabled_account_gets_no_code(otp_app: Flask, smtp_sink) -> None:

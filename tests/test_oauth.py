@@ -427,6 +427,87 @@ def test_a_provider_only_user_can_set_a_password_through_the_reset_flow(
     login(client, "olga@example.com", PASSWORD)
 
 
+def owner_proves_the_mailbox(app: Flask, sink: Any, email: str, via: str) -> FlaskClient:
+    """The address's owner proves it: a verification link (not signed in after it),
+    a password reset or a sign-in with an emailed code. Their client."""
+    from tests.support.smtp_sink import delivered
+
+    owner = app.test_client()
+    if via == "reset":
+        assert owner.post("/api/auth/forgotpassword", json={"email": email}).status_code == 200
+        delivered(app, sink)
+        token = sink.last_with("/resetpassword/", email).link("/resetpassword/")
+        reset = owner.patch(
+            f"/api/auth/resetpassword/{token}",
+            json={"password": PASSWORD, "passwordConfirm": PASSWORD},
+        )
+        assert reset.status_code == 200, reset.json
+        login(owner, email, PASSWORD)
+    elif via == "verify":
+        resend = owner.post("/api/auth/verifyemail/resend", json={"email": email})
+        assert resend.status_code == 200
+        delivered(app, sink)
+        code = sink.last_with("/api/auth/verifyemail/", email).link("/api/auth/verifyemail/")
+        assert owner.post(f"/api/auth/verifyemail/{code}").status_code == 200
+    else:
+        assert owner.post("/api/auth/otp", json={"email": email}).status_code == 200
+        delivered(app, sink)
+        code = sink.last_with("/signin/otp", email).subject.rsplit(" ", 1)[-1]
+        signed_in = owner.post("/api/auth/otp/verify", json={"email": email, "code": code})
+        assert signed_in.status_code == 200, signed_in.json
+    return owner
+
+
+@pytest.mark.parametrize("via", ["verify", "reset", "otp"])
+def test_an_account_made_with_an_unverified_provider_email_is_not_kept_by_its_maker(
+    make_app: Callable[..., Flask],
+    provider: OidcProvider,
+    client_credentials: tuple[str, str],
+    smtp_sink: Any,
+    via: str,
+) -> None:
+    """Pre-account hijacking the other way round: someone signs up through a provider
+    that does not vouch for the address (email_verified false) with the victim's
+    address; the victim, unable to register, takes the account through their mailbox
+    and uses it. The provider identity must not open it afterwards."""
+    app = make_app(**{**smtp_sink.config, **provider_config(provider.issuer, *client_credentials)})
+    provider.set_account("mallory-sub", email="quinn@example.com", email_verified=False)
+    attacker = app.test_client()
+    assert sign_in(attacker, "mallory-sub").status_code == 302
+    assert attacker.get("/api/users/me").json["data"]["user"]["verified"] is False
+
+    owner = owner_proves_the_mailbox(app, smtp_sink, "quinn@example.com", via)
+    assert users_and_identities(app) == (1, 0)
+    if via != "verify":
+        me = owner.get("/api/users/me").json["data"]["user"]
+        assert me["verified"] is True
+        assert owner.get("/api/auth/identities").json["data"]["identities"] == []
+
+    # The maker's session has ended, and signing in through the provider again is the
+    # takeover refused for any unverified provider email.
+    assert attacker.get("/api/users/me").status_code == 401
+    again = app.test_client()
+    assert_error_redirect(sign_in(again, "mallory-sub"), "account_exists")
+    assert again.get("/api/users/me").status_code == 401
+    assert users_and_identities(app) == (1, 0)
+
+
+def test_a_verified_provider_identity_stays_linked_when_its_owner_resets(
+    make_app: Callable[..., Flask],
+    provider: OidcProvider,
+    client_credentials: tuple[str, str],
+    smtp_sink: Any,
+) -> None:
+    app = make_app(**{**smtp_sink.config, **provider_config(provider.issuer, *client_credentials)})
+    provider.set_account("rita-sub", email="rita@example.com", email_verified=True)
+    assert sign_in(app.test_client(), "rita-sub").status_code == 302
+    owner_proves_the_mailbox(app, smtp_sink, "rita@example.com", "reset")
+    browser = app.test_client()
+    assert sign_in(browser, "rita-sub").status_code == 302
+    assert browser.get("/api/users/me").status_code == 200
+    assert users_and_identities(app) == (1, 1)
+
+
 # --- linking and unlinking ----------------------------------------------------------
 
 

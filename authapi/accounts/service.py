@@ -8,16 +8,19 @@ mail happen after the answer (:mod:`authapi.background`, :mod:`authapi.mail`).
 from __future__ import annotations
 
 import logging
+import secrets
 
 import redis
 from flask import current_app
+from sqlalchemy import select
 
 from authapi import account_tokens, background, events, mail, passwords, sessions
 from authapi.durations import durations
 from authapi.errors import APIError
 from authapi.extensions import db
 from authapi.mail import recipient_domain
-from authapi.models import User
+from authapi.models import Identity, User
+from authapi.schemas import normalize_email
 from authapi.users.repository import find_user_by_email, find_user_by_id
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,9 @@ VERIFICATION_RESENT = (
 RESET_SENT = "If an account with that email exists, a password reset link is on its way"
 RESET_FAILED = "Invalid or expired password reset token"
 PASSWORD_RESET = "Password updated: log in with your new password"
+# A password hash no password matches (as for accounts made through a provider or an
+# emailed code): the owner sets a real one through the reset flow.
+UNUSABLE_PASSWORD_PREFIX = "!"
 
 
 def link_base(api_url: str | None) -> str | None:
@@ -105,9 +111,44 @@ def verify_email(code: str) -> None:
     if user.verified:
         return
     user.verified = True
+    unlinked = mailbox_proven(user, void_password=False)
     db.session.commit()
     sessions.forget_user(user_id)
+    if unlinked:  # whoever signed in through them may be signed in now
+        sessions.delete_all(user_id)
+    announce_unlinked(user_id, unlinked)
     events.emit(events.email_verified, user_id=user_id, via="link")
+
+
+def mailbox_proven(user: User, *, void_password: bool) -> list[str]:
+    """The address of an account that was never verified has just been proven (a
+    verification link, a password reset, an emailed code): what whoever held the
+    account before set up must not outlive the owner's arrival (pre-account
+    hijacking: someone may have claimed the address first, through a provider that
+    does not vouch for it, or with a password).
+
+    In the caller's transaction: unlinks every provider identity that does not vouch
+    for this very address (``email_verified`` and the same address), and with
+    ``void_password`` replaces the password by one nothing matches (the owner sets
+    theirs through the reset flow). Returns the unlinked providers; the caller
+    commits, ends the sessions, then calls :func:`announce_unlinked`.
+    """
+    unlinked: list[str] = []
+    for identity in db.session.scalars(select(Identity).where(Identity.user_id == user.id)):
+        if not (identity.email_verified and normalize_email(identity.email or "") == user.email):
+            unlinked.append(identity.provider)
+            db.session.delete(identity)
+    if void_password and not user.password.startswith(UNUSABLE_PASSWORD_PREFIX):
+        user.password = UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(32)
+    return unlinked
+
+
+def announce_unlinked(user_id: str, providers: list[str]) -> None:
+    """The audit events of :func:`mailbox_proven`'s unlinks, once committed."""
+    for provider in providers:
+        events.emit(
+            events.identity_unlinked, user_id=user_id, provider=provider, reason="unverified"
+        )
 
 
 def request_verification_mail(email: str, *, api_url: str | None = None) -> None:
@@ -177,9 +218,11 @@ def reset_password(token: str, new_password: str) -> int:
     user.password = passwords.hash_password(new_password)
     newly_verified = not user.verified
     user.verified = True
+    unlinked = mailbox_proven(user, void_password=False) if newly_verified else []
     db.session.commit()
     sessions.forget_user(user_id)
     ended = sessions.delete_all(user_id)
+    announce_unlinked(user_id, unlinked)
     events.emit(events.password_reset, user_id=user_id, ended=ended)
     if newly_verified:
         events.emit(events.email_verified, user_id=user_id, via="password_reset")

@@ -25,6 +25,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from authapi import background, events, hooks, mail, sessions
+from authapi.accounts import service as accounts_service
 from authapi.accounts.service import link_base
 from authapi.auth import service as auth_service
 from authapi.auth.service import IssuedTokens
@@ -123,10 +124,13 @@ def verify(email: str, code: str, *, ip: str, user_agent: str) -> IssuedTokens:
     if user.disabled:
         events.emit(events.login_failed, user_id=str(user.id), reason="disabled")
         raise Forbidden(auth_service.ACCOUNT_DISABLED)
-    if not user.verified:  # the code reached this mailbox
+    if not user.verified:  # the code reached this mailbox: its owner takes the account
         user.verified = True
+        unlinked = accounts_service.mailbox_proven(user, void_password=True)
         db.session.commit()
         sessions.forget_user(str(user.id))
+        sessions.delete_all(str(user.id))
+        accounts_service.announce_unlinked(str(user.id), unlinked)
         events.emit(events.email_verified, user_id=str(user.id), via="otp")
     # An emailed code is one factor: an account with a second factor still gives it.
     mfa_gate.require_second_factor(user, OTP_AMR)
