@@ -135,6 +135,22 @@ def test_a_code_expires_after_10_minutes(
         assert_fail(response, 400, INVALID_CODE)
 
 
+@pytest.mark.parametrize(("setting", "said"), [(5, "5 minutes"), (1, "1 minute"), (60, "1 hour")])
+def test_the_answer_and_the_mail_give_the_configured_lifetime(
+    make_app: Callable[..., Flask], smtp_sink, setting: int, said: str
+) -> None:
+    app = make_app(OTP_EXPIRES_IN=setting, **smtp_sink.config)
+    client = app.test_client()
+    register(client, email="gus@example.com")
+    answer = ask(client, "gus@example.com")
+    assert answer.status_code == 200
+    assert answer.json["message"].endswith(f"it works once, for {said}")
+    assert ask(client, "nobody@example.com").json == answer.json  # the same for everyone
+    delivered(app, smtp_sink)
+    mail = next(m for m in reversed(smtp_sink.messages) if "Your sign-in code is" in m.text)
+    assert f"The code works once and expires in {said}." in mail.text
+
+
 def test_the_sixth_try_fails_even_with_the_right_code(otp_app: Flask, smtp_sink) -> None:
     client = otp_app.test_client()
     register(client, email="fay@example.com")

@@ -53,7 +53,8 @@ def link_base(api_url: str | None) -> str | None:
     return api_url.rstrip("/")
 
 
-def _lifetime_text(minutes: float) -> str:
+def lifetime_text(minutes: float) -> str:
+    """``10 minutes``, ``1 minute``, ``24 hours``: a lifetime as mails and answers say it."""
     if minutes >= 60 and minutes % 60 == 0:
         hours = int(minutes // 60)
         return "1 hour" if hours == 1 else f"{hours} hours"
@@ -85,7 +86,7 @@ def send_verification(user: User, *, api_url: str | None = None) -> None:
         f"{_greeting(user)}"
         "Please confirm your email address by opening this link:\n\n"
         f"{base}/api/auth/verifyemail/{code}\n\n"
-        f"The link works once and expires in {_lifetime_text(lifetime.total_seconds() / 60)}.\n"
+        f"The link works once and expires in {lifetime_text(lifetime.total_seconds() / 60)}.\n"
         "If you did not create an account, ignore this email.\n",
     )
 
@@ -200,7 +201,7 @@ def forgot_password(email: str, *, api_url: str | None = None) -> None:
         "Someone (hopefully you) asked to reset the password of your account.\n"
         "Choose a new password here:\n\n"
         f"{base}/resetpassword/{token}\n\n"
-        f"The link works once and expires in {_lifetime_text(lifetime.total_seconds() / 60)}.\n"
+        f"The link works once and expires in {lifetime_text(lifetime.total_seconds() / 60)}.\n"
         "If you did not ask for this, ignore this email: your password has not changed.\n",
     )
 

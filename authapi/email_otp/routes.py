@@ -19,8 +19,8 @@ blueprint = Blueprint("email_otp", __name__)
 @limit_otp_request
 def request_code() -> Response:
     data = body.load(email_schema)
-    service.request_code(data["email"], api_url=request.host_url)
-    return jsonify(status="success", message=service.CODE_SENT)
+    message = service.request_code(data["email"], api_url=request.host_url)
+    return jsonify(status="success", message=message)
 
 
 @blueprint.post("/api/auth/otp/verify")

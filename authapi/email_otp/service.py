@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from authapi import background, events, hooks, mail, sessions
 from authapi.accounts import service as accounts_service
-from authapi.accounts.service import link_base
+from authapi.accounts.service import lifetime_text, link_base
 from authapi.auth import service as auth_service
 from authapi.auth.service import IssuedTokens
 from authapi.email_otp import codes
@@ -40,7 +40,8 @@ from authapi.users.repository import find_user_by_email
 
 log = logging.getLogger(__name__)
 
-CODE_SENT = "If this address can sign in, a code is on its way: it works once, for 10 minutes"
+CODE_SENT_START = "If this address can sign in, a code is on its way: it works once, for "
+CODE_SENT = CODE_SENT_START + "10 minutes"  # with the default OTP_EXPIRES_IN
 INVALID_CODE = "Invalid or expired code"
 INVALID_CODE_CODE = "invalid_code"
 OTP_AMR = ("otp",)  # RFC 8176: a one-time password (here, sent by email)
@@ -49,14 +50,16 @@ LINK_PATH = "/signin/otp"
 UNUSABLE_PASSWORD_PREFIX = "!"
 
 
-def request_code(email: str, *, api_url: str | None = None) -> None:
+def request_code(email: str, *, api_url: str | None = None) -> str:
     """Store a new code and queue the mail: identical work whether the account exists.
+    Returns the answer's message (the same for every address).
 
     ``api_url``: this API's URL as the client reached it (links when FRONTEND_URL is
     unset, outside production).
     """
     code = codes.issue(email)
     background.submit(_mail_code, email, code, link_base(api_url))
+    return CODE_SENT_START + lifetime_text(codes.lifetime() / 60)
 
 
 def _mail_code(email: str, code: str, base: str | None) -> None:
@@ -72,15 +75,13 @@ def _mail_code(email: str, code: str, base: str | None) -> None:
             recipient_domain(email),
         )
         return
-    minutes = codes.lifetime() / 60
-    whole = int(minutes) if minutes.is_integer() else minutes
     link = f"{base}{LINK_PATH}#" + urlencode({"email": email, "code": code})
     mail.send(
         email,
         f"Your sign-in code: {code}",
         f"Your sign-in code is {code}\n\n"
         f'Or open this link and press "Sign in":\n\n{link}\n\n'
-        f"The code works once and expires in {whole} minutes.\n"
+        f"The code works once and expires in {lifetime_text(codes.lifetime() / 60)}.\n"
         "If you did not ask for it, ignore this email: nobody can sign in without it.\n",
     )
 
