@@ -577,3 +577,60 @@ def test_an_account_holds_at_most_twenty_passkeys(app):
     assert_fail(response, 409, service.TOO_MANY)
     assert response.json["code"] == "too_many_passkeys"
     assert len(client.get(PASSKEYS).json["data"]["passkeys"]) == service.MAX_PASSKEYS
+
+
+@pytest.mark.parametrize("via", ["verify", "reset"])
+def test_a_passkey_added_before_the_address_was_proven_goes_with_the_first_proof(
+    mail_app, smtp_sink, via
+):
+    """Pre-account hijacking: someone registers the victim's address (sign-in does not
+    need a verified address by default) and adds a passkey; the victim proves the
+    address (the registration's verification link, or a reset after the 409) and uses
+    the account. The squatter's passkey must not sign in to it afterwards."""
+    squatter, _ = signed_in(mail_app, email="vic@example.com")
+    authenticator = SoftAuthenticator()
+    add_passkey(squatter, authenticator)
+    delivered(mail_app, smtp_sink)
+
+    owner = mail_app.test_client()
+    if via == "verify":
+        code = smtp_sink.last_with("/api/auth/verifyemail/", "vic@example.com").link(
+            "/api/auth/verifyemail/"
+        )
+        assert owner.post(f"/api/auth/verifyemail/{code}").status_code == 200
+    else:
+        assert owner.post("/api/auth/forgotpassword", json={"email": "vic@example.com"})
+        delivered(mail_app, smtp_sink)
+        token = smtp_sink.last_with("/resetpassword/", "vic@example.com").link("/resetpassword/")
+        reset = owner.patch(
+            f"/api/auth/resetpassword/{token}",
+            json={"password": "owner's own password", "passwordConfirm": "owner's own password"},
+        )
+        assert reset.status_code == 200, reset.json
+
+    assert stored_passkeys(mail_app) == []
+    assert squatter.get("/api/users/me").status_code == 401
+    response = passkey_login(mail_app.test_client(), authenticator)
+    assert response.status_code == 400, response.json
+    assert_no_session_started(response)
+
+
+def test_a_passkey_added_after_the_address_was_proven_stays_at_a_reset(mail_app, smtp_sink):
+    client, _ = signed_in(mail_app, email="wyn@example.com")
+    delivered(mail_app, smtp_sink)
+    code = smtp_sink.last_with("/api/auth/verifyemail/", "wyn@example.com").link(
+        "/api/auth/verifyemail/"
+    )
+    assert client.post(f"/api/auth/verifyemail/{code}").status_code == 200
+    authenticator = SoftAuthenticator()
+    add_passkey(client, authenticator)
+    assert client.post("/api/auth/forgotpassword", json={"email": "wyn@example.com"})
+    delivered(mail_app, smtp_sink)
+    token = smtp_sink.last_with("/resetpassword/", "wyn@example.com").link("/resetpassword/")
+    reset = client.patch(
+        f"/api/auth/resetpassword/{token}",
+        json={"password": "owner's own password", "passwordConfirm": "owner's own password"},
+    )
+    assert reset.status_code == 200
+    assert len(stored_passkeys(mail_app)) == 1
+    assert passkey_login(mail_app.test_client(), authenticator).status_code == 200

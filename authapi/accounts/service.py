@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass, field
 
 import redis
 from flask import current_app
@@ -19,9 +20,12 @@ from authapi.durations import durations
 from authapi.errors import APIError
 from authapi.extensions import db
 from authapi.mail import recipient_domain
+from authapi.mfa import service as mfa_service
 from authapi.models import Identity, User
+from authapi.passkeys import service as passkeys_service
 from authapi.schemas import normalize_email
 from authapi.users.repository import find_user_by_email, find_user_by_id
+from authapi.webhooks import catalog, outbox
 
 log = logging.getLogger(__name__)
 
@@ -112,44 +116,62 @@ def verify_email(code: str) -> None:
     if user.verified:
         return
     user.verified = True
-    unlinked = mailbox_proven(user, void_password=False)
+    handover = mailbox_proven(user, void_password=False)
     db.session.commit()
     sessions.forget_user(user_id)
-    if unlinked:  # whoever signed in through them may be signed in now
+    if handover:  # whoever signed in with them may be signed in now
         sessions.delete_all(user_id)
-    announce_unlinked(user_id, unlinked)
+    announce_handover(user, handover)
     events.emit(events.email_verified, user_id=user_id, via="link")
 
 
-def mailbox_proven(user: User, *, void_password: bool) -> list[str]:
+@dataclass(frozen=True)
+class Handover:
+    """What :func:`mailbox_proven` took away: unlinked providers, removed passkeys."""
+
+    providers: list[str] = field(default_factory=list)
+    passkeys: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.providers or self.passkeys)
+
+
+def mailbox_proven(user: User, *, void_password: bool) -> Handover:
     """The address of an account that was never verified has just been proven (a
-    verification link, a password reset, an emailed code): what whoever held the
-    account before set up must not outlive the owner's arrival (pre-account
+    verification link, a password reset, an emailed code): the ways in that whoever
+    held the account before set up must not outlive the owner's arrival (pre-account
     hijacking: someone may have claimed the address first, through a provider that
-    does not vouch for it, or with a password).
+    does not vouch for it, or with a password, then added a passkey).
 
     In the caller's transaction: unlinks every provider identity that does not vouch
-    for this very address (``email_verified`` and the same address), and with
-    ``void_password`` replaces the password by one nothing matches (the owner sets
-    theirs through the reset flow). Returns the unlinked providers; the caller
-    commits, ends the sessions, then calls :func:`announce_unlinked`.
+    for this very address (``email_verified`` and the same address), removes the
+    passkeys (each signs in on its own), and with ``void_password`` replaces the
+    password by one nothing matches (the owner sets theirs through the reset flow).
+    The caller commits, ends the sessions (always when anything went), then calls
+    :func:`announce_handover`.
     """
-    unlinked: list[str] = []
+    providers: list[str] = []
     for identity in db.session.scalars(select(Identity).where(Identity.user_id == user.id)):
         if not (identity.email_verified and normalize_email(identity.email or "") == user.email):
-            unlinked.append(identity.provider)
+            providers.append(identity.provider)
             db.session.delete(identity)
+    removed = passkeys_service.remove_all(user.id)
+    if removed:
+        outbox.queue(catalog.MFA_REMOVED, str(user.id), factor=passkeys_service.FACTOR, by=None)
     if void_password and not user.password.startswith(UNUSABLE_PASSWORD_PREFIX):
         user.password = UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(32)
-    return unlinked
+    return Handover(providers, removed)
 
 
-def announce_unlinked(user_id: str, providers: list[str]) -> None:
-    """The audit events of :func:`mailbox_proven`'s unlinks, once committed."""
-    for provider in providers:
+def announce_handover(user: User, handover: Handover) -> None:
+    """After :func:`mailbox_proven` committed: audit events, and the mail and clean-up
+    of a removed factor."""
+    for provider in handover.providers:
         events.emit(
-            events.identity_unlinked, user_id=user_id, provider=provider, reason="unverified"
+            events.identity_unlinked, user_id=str(user.id), provider=provider, reason="unverified"
         )
+    if handover.passkeys:
+        mfa_service.factor_removed(user, passkeys_service.FACTOR)
 
 
 def request_verification_mail(email: str, *, api_url: str | None = None) -> None:
@@ -219,11 +241,11 @@ def reset_password(token: str, new_password: str) -> int:
     user.password = passwords.hash_password(new_password)
     newly_verified = not user.verified
     user.verified = True
-    unlinked = mailbox_proven(user, void_password=False) if newly_verified else []
+    handover = mailbox_proven(user, void_password=False) if newly_verified else Handover()
     db.session.commit()
     sessions.forget_user(user_id)
     ended = sessions.delete_all(user_id)
-    announce_unlinked(user_id, unlinked)
+    announce_handover(user, handover)
     events.emit(events.password_reset, user_id=user_id, ended=ended)
     if newly_verified:
         events.emit(events.email_verified, user_id=user_id, via="password_reset")

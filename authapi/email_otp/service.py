@@ -127,11 +127,11 @@ def verify(email: str, code: str, *, ip: str, user_agent: str) -> IssuedTokens:
         raise Forbidden(auth_service.ACCOUNT_DISABLED)
     if not user.verified:  # the code reached this mailbox: its owner takes the account
         user.verified = True
-        unlinked = accounts_service.mailbox_proven(user, void_password=True)
+        handover = accounts_service.mailbox_proven(user, void_password=True)
         db.session.commit()
         sessions.forget_user(str(user.id))
         sessions.delete_all(str(user.id))
-        accounts_service.announce_unlinked(str(user.id), unlinked)
+        accounts_service.announce_handover(user, handover)
         events.emit(events.email_verified, user_id=str(user.id), via="otp")
     # An emailed code is one factor: an account with a second factor still gives it.
     mfa_gate.require_second_factor(user, OTP_AMR)
