@@ -29,9 +29,10 @@ from typing import IO, Any
 
 from marshmallow import ValidationError
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 
 from authapi import database_deadline, hashers, hooks, passwords
+from authapi.emails import skeleton
 from authapi.errors import APIError
 from authapi.extensions import db
 from authapi.models import Role, User
@@ -260,16 +261,25 @@ def _check_row(row: dict[str, Any], settings: hashers.HashSettings) -> dict[str,
 
 
 def _existing_emails(emails: list[str]) -> set[str]:
+    """The addresses among ``emails`` that have an account: the same address, or one
+    that looks like it (authapi.emails.skeleton), as at registration."""
     found: set[str] = set()
     for start in range(0, len(emails), LOOKUP_CHUNK):
         chunk = emails[start : start + LOOKUP_CHUNK]
-        found.update(db.session.scalars(select(User.email).where(User.email.in_(chunk))))
+        shapes = {skeleton(email): email for email in chunk}
+        taken = db.session.execute(
+            select(User.email, User.email_skeleton).where(
+                or_(User.email.in_(chunk), User.email_skeleton.in_(list(shapes)))
+            )
+        )
+        for email, shape in taken:
+            found.update(address for address in (email, shapes.get(shape)) if address in chunk)
     return found
 
 
 _COPY_COLUMNS = (
-    "id", "email", "name", "password", "role", "photo", "verified", "disabled",
-    "created_at", "updated_at",
+    "id", "email", "email_skeleton", "name", "password", "role", "photo", "verified",
+    "disabled", "created_at", "updated_at",
 )  # fmt: skip
 
 
@@ -281,7 +291,8 @@ def _copy(records: list[dict[str, Any]]) -> None:
     for record in records:
         writer.writerow(
             [
-                record["id"], record["email"], record["name"], record["password"],
+                record["id"], record["email"], record["email_skeleton"], record["name"],
+                record["password"],
                 record["role"].value, record["photo"], "t" if record["verified"] else "f",
                 "f", record["created_at"].isoformat(), record["updated_at"].isoformat(),
             ]
@@ -307,6 +318,7 @@ class _Importer:
         self.now = datetime.now(UTC)
         self.errors: list[RowError] = []
         self.first_line: dict[str, int] = {}
+        self.first_shape: dict[str, tuple[str, int]] = {}  # skeleton: (email, line)
         self.pending: list[tuple[int, dict[str, Any]]] = []
         self.report = ImportReport(dry_run=dry_run)
         self.announce: bool | None = None  # does a webhook want user.created? (asked once)
@@ -324,6 +336,14 @@ class _Importer:
         earlier = self.first_line.setdefault(values["email"], line)
         if earlier != line:
             self.errors.append(RowError(line, f"{values['email']} is also on line {earlier}"))
+            return
+        twin, twin_line = self.first_shape.setdefault(
+            skeleton(values["email"]), (values["email"], line)
+        )
+        if twin_line != line:
+            self.errors.append(
+                RowError(line, f"{values['email']} looks like {twin} on line {twin_line}")
+            )
             return
         self.pending.append((line, values))
         if len(self.pending) >= self.batch_size:
@@ -380,6 +400,7 @@ class _Importer:
         return {
             "id": uuid.uuid4(),
             "email": values["email"],
+            "email_skeleton": skeleton(values["email"]),
             "name": values["name"],
             "password": values["password_hash"],
             "role": values["role"],

@@ -222,6 +222,88 @@ def test_conflicts_with_the_database_fail_by_default_or_are_skipped(import_app, 
     assert _user(import_app, "user2@example.com").name == "Alice"  # untouched
 
 
+ACE_CYRILLIC = "\u0430\u0441\u0435@example.com"  # looks like ace@example.com
+
+
+@pytest.mark.parametrize("batch_size", ["1000", "1"])
+def test_imported_addresses_keep_their_lookalikes_out(import_app, tmp_path, batch_size):
+    """Two accounts never look alike (TR39 skeleton, as at registration): an imported
+    address keeps a registration of its look-alike out, and two look-alike rows in one
+    file, or a row that looks like an existing account, are bad rows."""
+    path = _jsonl(tmp_path, [_row(1, email="ace@example.com")])
+    result = _run(import_app, ["users", "import", str(path), "--batch-size", batch_size])
+    assert result.exit_code == 0, result.output
+    client = import_app.test_client()
+    response = client.post(
+        "/api/auth/register",
+        json={
+            "name": "X",
+            "email": ACE_CYRILLIC,
+            "password": OLD_PASSWORD,
+            "passwordConfirm": OLD_PASSWORD,
+        },
+    )
+    assert response.status_code == 409, response.json
+    assert _count(import_app) == 1
+
+    again = _jsonl(
+        tmp_path,
+        [_row(2, email="joe@example.com"), _row(3, email="\u0458\u043e\u0435@example.com")],
+        name="again.jsonl",
+    )
+    result = _run(import_app, ["users", "import", str(again), "--batch-size", batch_size])
+    assert result.exit_code == 1
+    assert "line 2: " in result.output and "looks like joe@example.com on line 1" in result.output
+    assert _count(import_app) == 1
+
+    clash = _jsonl(tmp_path, [_row(4, email=ACE_CYRILLIC)], name="clash.jsonl")
+    result = _run(import_app, ["users", "import", str(clash), "--batch-size", batch_size])
+    assert result.exit_code == 1
+    assert f"line 1: {ACE_CYRILLIC} already has an account" in result.output
+    result = _run(
+        import_app,
+        ["users", "import", str(clash), "--batch-size", batch_size, "--on-conflict", "skip"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Imported 0 user(s), 1 skipped" in result.output
+    assert _count(import_app) == 1
+
+
+def test_the_migration_gives_earlier_imports_their_skeleton(import_app, tmp_path):
+    """Rows an earlier release imported without a skeleton get theirs from 0008; one
+    that looks like an account that has its skeleton keeps NULL."""
+    from flask_migrate import downgrade, upgrade
+
+    path = _jsonl(tmp_path, [_row(1, email="ace@example.com"), _row(2, email="joe@example.com")])
+    assert _run(import_app, ["users", "import", str(path)]).exit_code == 0
+    with import_app.app_context():  # as the earlier release left them
+        db.session.execute(db.update(User).values(email_skeleton=None))
+        db.session.commit()
+        db.session.remove()
+    joe_lookalike = "\u0458\u043e\u0435@example.com"
+    register(import_app.test_client(), email=joe_lookalike)  # possible before the fix
+    with import_app.app_context():
+        downgrade(revision="0007_passkeys")
+        upgrade()
+        shapes = dict(db.session.execute(select(User.email, User.email_skeleton)).all())
+        db.session.remove()
+    assert shapes == {
+        "ace@example.com": "ace@example.com",
+        "joe@example.com": None,
+        joe_lookalike: "joe@example.com",
+    }
+    response = import_app.test_client().post(
+        "/api/auth/register",
+        json={
+            "name": "X",
+            "email": ACE_CYRILLIC,
+            "password": OLD_PASSWORD,
+            "passwordConfirm": OLD_PASSWORD,
+        },
+    )
+    assert response.status_code == 409
+
+
 def test_a_bad_row_after_written_batches_leaves_nothing_behind(import_app, tmp_path):
     """Batches are written while the file is read; a bad row further down (here an
     address registered while the import runs) rolls every written batch back."""
