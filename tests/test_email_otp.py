@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from authapi.extensions import db
 from authapi.models import AuthEvent, User
@@ -307,6 +307,31 @@ def test_a_code_leaves_a_verified_accounts_password_alone(otp_app: Flask, smtp_s
     assert verify(client, "walt@example.com", code).status_code == 200
     assert other_device.get("/api/users/me").status_code == 200
     login(otp_app.test_client(), "walt@example.com", PASSWORD)
+
+
+def test_an_otp_sign_up_of_a_lookalike_address_is_the_usual_400(
+    make_app: Callable[..., Flask], smtp_sink
+) -> None:
+    """Look-alike addresses are one account: a code sent to the look-alike of an
+    existing address (its owner reads that mailbox) creates nothing and signs in to
+    nothing."""
+    app = make_app(OTP_SIGNUP=True, **smtp_sink.config)
+    client = app.test_client()
+    register(client, email="ace@example.com")
+    lookalike = "\u0430\u0441\u0435@example.com"
+    assert ask(client, lookalike).status_code == 200
+    delivered(app, smtp_sink)
+    assert not [m for m in smtp_sink.messages if "Your sign-in code is" in m.text]
+    # The code was stored for the address as typed; whoever can read it still gets no
+    # account of their own.
+    with app.app_context():
+        from authapi.email_otp import codes
+
+        code = codes.issue(lookalike)
+    assert_fail(verify(client, lookalike, code), 400, INVALID_CODE)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 1
+        db.session.remove()
 
 
 def test_a_disabled_account_gets_no_code(otp_app: Flask, smtp_sink) -> None:

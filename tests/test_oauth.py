@@ -371,6 +371,18 @@ def test_a_verified_provider_email_does_not_link_to_an_unverified_account(
     assert users_and_identities(oauth_app) == (1, 0)
 
 
+def test_a_provider_email_that_looks_like_an_account_is_account_exists(
+    oauth_app: Flask, provider
+) -> None:
+    """Look-alike addresses are one account: a provider vouching for the Cyrillic twin
+    of an existing address neither links to it nor makes a second account."""
+    register(oauth_app.test_client(), email="ace@example.com")
+    provider.set_account("twin-sub", email="\u0430\u0441\u0435@example.com", email_verified=True)
+    browser = oauth_app.test_client()
+    assert_error_redirect(sign_in(browser, "twin-sub"), "account_exists")
+    assert users_and_identities(oauth_app) == (1, 0)
+
+
 def test_both_emails_verified_links_the_existing_account(oauth_app: Flask, provider) -> None:
     client = oauth_app.test_client()
     user = register(client, email="mia@example.com")

@@ -36,7 +36,7 @@ from authapi.mail import recipient_domain
 from authapi.mfa import gate as mfa_gate
 from authapi.models import User
 from authapi.schemas import NAME_MAX
-from authapi.users.repository import find_user_by_email
+from authapi.users.repository import email_taken, find_user_by_email
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,8 @@ def request_code(email: str, *, api_url: str | None = None) -> str:
 def _mail_code(email: str, code: str, base: str | None) -> None:
     """In the background: mail the code if this address may sign in (or sign up)."""
     user = find_user_by_email(email)
-    if user is None and not current_app.config["OTP_SIGNUP"]:
-        return
+    if user is None and (not current_app.config["OTP_SIGNUP"] or email_taken(email)):
+        return  # no sign-up, or the address looks like an account's: no new account
     if user is not None and user.disabled:
         return
     if base is None:
@@ -119,7 +119,8 @@ def verify(email: str, code: str, *, ip: str, user_agent: str) -> IssuedTokens:
         raise APIError(INVALID_CODE, code=INVALID_CODE_CODE)
     user = find_user_by_email(email)
     if user is None:
-        if not current_app.config["OTP_SIGNUP"]:
+        # A look-alike of an existing address is that account's, never a new one.
+        if not current_app.config["OTP_SIGNUP"] or email_taken(email):
             raise APIError(INVALID_CODE, code=INVALID_CODE_CODE)
         user = _new_account(email)
     if user.disabled:

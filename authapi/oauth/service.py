@@ -38,7 +38,7 @@ from authapi.models import Identity, User
 from authapi.oauth import client, flows, redirects
 from authapi.oauth.settings import Provider
 from authapi.schemas import NAME_MAX, normalize_email, valid_email
-from authapi.users.repository import find_user_by_email, find_user_by_id
+from authapi.users.repository import email_taken, find_user_by_email, find_user_by_id
 
 log = logging.getLogger(__name__)
 
@@ -284,14 +284,17 @@ def _user_for(provider: Provider, identity: client.ProviderIdentity) -> User:
             "email_required", f"{provider.display_name} did not share a usable email address"
         )
     existing = find_user_by_email(email)
+    # A look-alike of an existing address is that account's (never linked by email).
+    if (existing is None and email_taken(email)) or (
+        existing is not None and not (identity.email_verified and existing.verified)
+    ):
+        raise OAuthFailure(
+            "account_exists",
+            "An account with this email already exists: sign in with your password, "
+            f"then link {provider.display_name} from your settings",
+            409,
+        )
     if existing is not None:
-        if not (identity.email_verified and existing.verified):
-            raise OAuthFailure(
-                "account_exists",
-                "An account with this email already exists: sign in with your password, "
-                f"then link {provider.display_name} from your settings",
-                409,
-            )
         _add_identity(existing, provider, identity)
         events.emit(events.identity_linked, user_id=str(existing.id), provider=provider.name)
         _refuse_inactive(existing)
