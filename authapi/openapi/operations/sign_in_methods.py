@@ -106,7 +106,13 @@ OPERATIONS: tuple[Operation, ...] = (
                 "failed a check",
             ),
             (401, "A link whose session has ended"),
-            (403, "Cancelled at the provider, or the account is disabled"),
+            (
+                403,
+                "Cancelled at the provider, the account is disabled (or, with "
+                "REQUIRE_VERIFIED_EMAIL, unverified), a sign-up refused by the hook, or "
+                "`mfa_required` (with `mfa_token` and `methods`): finish at "
+                "POST /api/auth/login/mfa",
+            ),
             OFF,
             (
                 409,
@@ -193,7 +199,12 @@ OPERATIONS: tuple[Operation, ...] = (
             (400, quoted(otp_service.INVALID_CODE) + ", or invalid input"),
             413,
             415,
-            (403, "The account is disabled"),
+            (
+                403,
+                "The account is disabled, a sign-up refused by the hook (`OTP_SIGNUP`), or "
+                "`Second factor required` (code `mfa_required`, with `mfa_token` and "
+                "`methods`; no cookie, no session): finish at POST /api/auth/login/mfa",
+            ),
             (429, "Too many checks from this address"),
             503,
         ),
