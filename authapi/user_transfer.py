@@ -32,6 +32,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import insert, or_, select
 
 from authapi import database_deadline, hashers, hooks, passwords
+from authapi.accounts.service import UNUSABLE_PASSWORD_PREFIX
 from authapi.emails import skeleton
 from authapi.errors import APIError
 from authapi.extensions import db
@@ -186,6 +187,8 @@ def _password_hash(value: Any, settings: hashers.HashSettings) -> str:
         raise ValueError("password_hash is required")
     if len(value) > HASH_MAX or not value.isascii() or not value.isprintable() or " " in value:
         raise ValueError(f"password_hash must be at most {HASH_MAX} printable ASCII characters")
+    if value.startswith(UNUSABLE_PASSWORD_PREFIX) and len(value) > 1:
+        return value  # no password (a provider's or an emailed code's account): kept
     found = hashers.identify(value)
     if found is None:
         raise ValueError(

@@ -18,9 +18,10 @@ from authapi.extensions import db
 from authapi.models import AuthEvent, Role, User
 from authapi.webhooks.models import WebhookEndpoint, WebhookEvent
 from authapi.webhooks.signing import new_secret
-from tests.helpers import register
+from tests.helpers import PASSWORD, register
 from tests.support.foreign_hashes import FOREIGN, FOREIGN_CONFIG
 from tests.support.receiver import Answer
+from tests.support.smtp_sink import delivered
 
 OLD_PASSWORD = "my password from the old system"
 
@@ -388,6 +389,34 @@ def test_export_writes_the_import_format_and_round_trips(import_app, tmp_path):
         assert _run(import_app, ["users", "import", str(out)]).exit_code == 0
         assert _count(import_app) == 2
         assert _login(import_app, "user2@example.com", OLD_PASSWORD).status_code == 200
+
+
+def test_accounts_without_a_password_round_trip(make_app, smtp_sink, tmp_path):
+    """Accounts made through a provider or an emailed code have no password (a hash
+    nothing matches): exported, they import again, still with no usable password."""
+    app = make_app(OTP_SIGNUP=True, **FOREIGN_CONFIG, **smtp_sink.config)
+    client = app.test_client()
+    assert client.post("/api/auth/otp", json={"email": "otto@example.com"}).status_code == 200
+    delivered(app, smtp_sink)
+    mail = next(m for m in smtp_sink.messages if "Your sign-in code is" in m.text)
+    code = mail.subject.rsplit(" ", 1)[-1]
+    signed_in = client.post(
+        "/api/auth/otp/verify", json={"email": "otto@example.com", "code": code}
+    )
+    assert signed_in.status_code == 200
+    register(client, email="pia@example.com")
+    out = tmp_path / "export.jsonl"
+    assert _run(app, ["users", "export", str(out)]).exit_code == 0
+    with app.app_context():
+        db.session.execute(User.__table__.delete())
+        db.session.commit()
+    result = _run(app, ["users", "import", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Imported 2 user(s)" in result.output
+    exported = {row["email"]: row["password_hash"] for row in map(json.loads, out.open())}
+    assert _user(app, "otto@example.com").password == exported["otto@example.com"]
+    assert _login(app, "otto@example.com", exported["otto@example.com"]).status_code == 400
+    assert _login(app, "pia@example.com", PASSWORD).status_code == 200
 
 
 def test_export_to_stdout(import_app):
