@@ -74,6 +74,13 @@ errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Several servers on one machine must not share (and delete) one control socket.
 control_socket_disable = True
+# Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new
+# connections over them. On one shared socket the worker that wakes first took them, and
+# keep-alive connections stay where they landed: wrk's 32 were split up to 34/2, the
+# busier worker held to one core by its GIL while the other idled (during a login storm,
+# /me at 0.35 of its rate instead of 0.7: docs/performance.md). Off, the second server
+# started on a busy port fails instead of sharing it.
+reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "true").strip().lower() in {"1", "true", "yes"}
 # Build the app once, in the master, and fork the workers from it: they share its memory
 # pages until they write to them (whole-server PSS about 40% lower: docs/performance.md).
 # A HUP then restarts the workers on the code the master loaded; restart the master

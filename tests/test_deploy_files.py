@@ -411,6 +411,16 @@ def test_gunicorn_binds_all_interfaces_on_the_port_env_var(monkeypatch, tmp_path
     assert int(port) == int(environment["PORT"])
     assert settings["workers"] >= 1
     assert settings["control_socket_disable"] is True
+    assert settings["reuse_port"] is True  # each worker its share of the connections
+
+
+def test_gunicorn_reuse_port_can_be_turned_off(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    for name in ("AUTHAPI_WEB_SERVER", "LOG_FLUSH_SECONDS"):  # the file sets them: undone after
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GUNICORN_REUSE_PORT", "false")
+    assert runpy.run_path(str(GUNICORN_CONF))["reuse_port"] is False
 
 
 # --- the webhook worker ----------------------------------------------------------------
