@@ -285,6 +285,14 @@ def test_an_mfa_token_is_worth_five_wrong_codes(client, mfa_app, enrolled):
     assert login_mfa(client, mfa_token(client), code=right).status_code == 200
 
 
+def test_a_code_that_is_not_a_string_is_refused_without_using_an_attempt(client, mfa_app, enrolled):
+    token = mfa_token(client)
+    for odd in (123456, None, ["123456"], {"code": "1"}, True, "", 0):  # more than 5 tries
+        assert_fail(login_mfa(client, token, code=odd), 400, "code must be a non-empty string")
+    right = code_at(enrolled["secret"], frozen_now(mfa_app))
+    assert login_mfa(client, token, code=right).status_code == 200
+
+
 def test_codes_are_limited_per_account_across_tokens(make_app, smtp_sink, enrolled, mfa_app):
     strict = make_app(CLOCK_FROZEN_AT=frozen_now(mfa_app), MFA_ATTEMPTS_PER_ACCOUNT=3)
     client = strict.test_client()

@@ -20,6 +20,7 @@ Adding a kind (the passkeys package does this for ``"passkey"``)::
     class PasskeyFactor:
         name = "passkey"            # in `methods` and in /users/me "mfa"
         proof_field = "credential"  # the /login/mfa body field carrying the proof
+        proof_type = dict           # its JSON type (str for a code): else a 400, no attempt
         summary_field = "passkeys"  # GET /api/auth/mfa: {"passkeys": N}
         standalone = True           # having one makes password logins ask for it
 
@@ -83,6 +84,7 @@ class Rejected:
 class SecondFactor(Protocol):
     name: str
     proof_field: str
+    proof_type: type  # the JSON type of the proof: str (a code) or dict (a credential)
     summary_field: str
     standalone: bool
 

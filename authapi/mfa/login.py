@@ -27,14 +27,23 @@ ONE_PROOF = "Send the mfa_token and one of: {fields}"
 
 
 def pick_proof(body: dict[str, Any]) -> tuple[factors.SecondFactor, Any]:
-    """The one proof field of the body, and the factor kind it belongs to."""
+    """The one proof field of the body, and the factor kind it belongs to.
+
+    A proof of the wrong JSON type (a number for a code) is a malformed body, refused
+    before the token's attempts are counted: it is no guess at the code.
+    """
     present = [field for field in factors.proof_fields() if field in body]
     if len(present) != 1:
         message = ONE_PROOF.format(fields=", ".join(factors.proof_fields()))
         raise ValidationFailed(message, errors={"_schema": [message]})
     factor = factors.by_proof_field(present[0])
     assert factor is not None
-    return factor, body[present[0]]
+    proof = body[present[0]]
+    if not isinstance(proof, factor.proof_type) or not proof:
+        kind = "a non-empty string" if factor.proof_type is str else "a JSON object"
+        message = f"{factor.proof_field} must be {kind}"
+        raise ValidationFailed(message, errors={factor.proof_field: [message]})
+    return factor, proof
 
 
 def _may_sign_in(user: User, attempt: challenge.Attempt) -> bool:
@@ -69,7 +78,8 @@ def complete(
         raise Unauthorized(INVALID_MFA_TOKEN, code="invalid_mfa_token")
     attempts.refund(user_id)
     events.emit(events.mfa_used, user_id=user_id, factor=factor.name, via="login")
-    amr = (*attempt.first_amr, *dict.fromkeys(result.amr), "mfa")
+    # RFC 8176 names methods, not steps: an emailed code then a TOTP code is "otp" once.
+    amr = tuple(dict.fromkeys((*attempt.first_amr, *result.amr, "mfa")))
     session_id = sessions.create(user_id, ip=ip, user_agent=user_agent, amr=amr)
     # As a password login does: a disable, reset or deletion that committed since the
     # account was read is seen here (a later one ends this session itself).

@@ -102,6 +102,7 @@ class RecoveryCodes:
 
     name = NAME
     proof_field = "recovery_code"
+    proof_type = str
     summary_field = "recovery_codes_left"
     standalone = False
 

@@ -189,6 +189,7 @@ def remove(user_id: uuid.UUID) -> int:
 class TotpSecondFactor:
     name = NAME
     proof_field = "code"
+    proof_type = str
     summary_field = "totp"
     standalone = True
 

@@ -26,6 +26,7 @@ _credential_schema = AuthenticationCredentialSchema()
 class PasskeyFactor:
     name = NAME
     proof_field = "credential"
+    proof_type = dict
     summary_field = "passkeys"
     standalone = True
 
