@@ -31,7 +31,7 @@ from authapi.webhooks import signing
 from tests.helpers import PASSWORD, assert_fail, login, register
 from tests.support.oidc_provider import BrowserlessLogin, OidcProvider, query, rsa_jwk
 from tests.support.receiver import Answer
-from tests.support.smtp_sink import spare_port
+from tests.support.smtp_sink import reset_by_mail, spare_port, verify_by_mail
 
 CALLBACK = "http://localhost/api/auth/oauth/test/callback"
 FRONTEND = "http://app.example.com/app"
@@ -446,21 +446,12 @@ def owner_proves_the_mailbox(app: Flask, sink: Any, email: str, via: str) -> Fla
 
     owner = app.test_client()
     if via == "reset":
-        assert owner.post("/api/auth/forgotpassword", json={"email": email}).status_code == 200
-        delivered(app, sink)
-        token = sink.last_with("/resetpassword/", email).link("/resetpassword/")
-        reset = owner.patch(
-            f"/api/auth/resetpassword/{token}",
-            json={"password": PASSWORD, "passwordConfirm": PASSWORD},
-        )
-        assert reset.status_code == 200, reset.json
+        reset_by_mail(owner, app, sink, email, PASSWORD)
         login(owner, email, PASSWORD)
     elif via == "verify":
         resend = owner.post("/api/auth/verifyemail/resend", json={"email": email})
         assert resend.status_code == 200
-        delivered(app, sink)
-        code = sink.last_with("/api/auth/verifyemail/", email).link("/api/auth/verifyemail/")
-        assert owner.post(f"/api/auth/verifyemail/{code}").status_code == 200
+        verify_by_mail(owner, app, sink, email)
     else:
         assert owner.post("/api/auth/otp", json={"email": email}).status_code == 200
         delivered(app, sink)

@@ -26,7 +26,7 @@ from tests.support.passkeys import (
     passkey_login,
     registration_options,
 )
-from tests.support.smtp_sink import delivered
+from tests.support.smtp_sink import delivered, reset_by_mail, verify_by_mail
 from tests.support.soft_authenticator import FLAG_BE, FLAG_UP, SoftAuthenticator, b64url
 
 TOKEN_MODE = {"X-Auth-Mode": "token"}
@@ -579,6 +579,9 @@ def test_an_account_holds_at_most_twenty_passkeys(app):
     assert len(client.get(PASSKEYS).json["data"]["passkeys"]) == service.MAX_PASSKEYS
 
 
+OWNERS_PASSWORD = "owner's own password"
+
+
 @pytest.mark.parametrize("via", ["verify", "reset"])
 def test_a_passkey_added_before_the_address_was_proven_goes_with_the_first_proof(
     mail_app, smtp_sink, via
@@ -594,19 +597,9 @@ def test_a_passkey_added_before_the_address_was_proven_goes_with_the_first_proof
 
     owner = mail_app.test_client()
     if via == "verify":
-        code = smtp_sink.last_with("/api/auth/verifyemail/", "vic@example.com").link(
-            "/api/auth/verifyemail/"
-        )
-        assert owner.post(f"/api/auth/verifyemail/{code}").status_code == 200
+        verify_by_mail(owner, mail_app, smtp_sink, "vic@example.com")
     else:
-        assert owner.post("/api/auth/forgotpassword", json={"email": "vic@example.com"})
-        delivered(mail_app, smtp_sink)
-        token = smtp_sink.last_with("/resetpassword/", "vic@example.com").link("/resetpassword/")
-        reset = owner.patch(
-            f"/api/auth/resetpassword/{token}",
-            json={"password": "owner's own password", "passwordConfirm": "owner's own password"},
-        )
-        assert reset.status_code == 200, reset.json
+        reset_by_mail(owner, mail_app, smtp_sink, "vic@example.com", OWNERS_PASSWORD)
 
     assert stored_passkeys(mail_app) == []
     assert squatter.get("/api/users/me").status_code == 401
@@ -617,20 +610,9 @@ def test_a_passkey_added_before_the_address_was_proven_goes_with_the_first_proof
 
 def test_a_passkey_added_after_the_address_was_proven_stays_at_a_reset(mail_app, smtp_sink):
     client, _ = signed_in(mail_app, email="wyn@example.com")
-    delivered(mail_app, smtp_sink)
-    code = smtp_sink.last_with("/api/auth/verifyemail/", "wyn@example.com").link(
-        "/api/auth/verifyemail/"
-    )
-    assert client.post(f"/api/auth/verifyemail/{code}").status_code == 200
+    verify_by_mail(client, mail_app, smtp_sink, "wyn@example.com")
     authenticator = SoftAuthenticator()
     add_passkey(client, authenticator)
-    assert client.post("/api/auth/forgotpassword", json={"email": "wyn@example.com"})
-    delivered(mail_app, smtp_sink)
-    token = smtp_sink.last_with("/resetpassword/", "wyn@example.com").link("/resetpassword/")
-    reset = client.patch(
-        f"/api/auth/resetpassword/{token}",
-        json={"password": "owner's own password", "passwordConfirm": "owner's own password"},
-    )
-    assert reset.status_code == 200
+    reset_by_mail(client, mail_app, smtp_sink, "wyn@example.com", OWNERS_PASSWORD)
     assert len(stored_passkeys(mail_app)) == 1
     assert passkey_login(mail_app.test_client(), authenticator).status_code == 200

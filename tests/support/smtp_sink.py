@@ -122,3 +122,23 @@ def delivered(app: Any, sink: SmtpSink, timeout: float = HANG) -> list[ReceivedM
     assert app.extensions["authapi.background"].drain(timeout), "background jobs still running"
     assert app.extensions["mailer"].drain(timeout), "mail still being sent"
     return list(sink.messages)
+
+
+def verify_by_mail(client: Any, app: Any, sink: SmtpSink, email: str) -> None:
+    """Follow the latest verification mail to ``email``: POST its code (as the page's
+    button does)."""
+    delivered(app, sink)
+    code = sink.last_with("/api/auth/verifyemail/", email).link("/api/auth/verifyemail/")
+    assert client.post(f"/api/auth/verifyemail/{code}").status_code == 200
+
+
+def reset_by_mail(client: Any, app: Any, sink: SmtpSink, email: str, password: str) -> None:
+    """Ask for a reset mail to ``email`` and set ``password`` with its link."""
+    assert client.post("/api/auth/forgotpassword", json={"email": email}).status_code == 200
+    delivered(app, sink)
+    token = sink.last_with("/resetpassword/", email).link("/resetpassword/")
+    reset = client.patch(
+        f"/api/auth/resetpassword/{token}",
+        json={"password": password, "passwordConfirm": password},
+    )
+    assert reset.status_code == 200, reset.json
