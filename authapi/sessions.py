@@ -40,6 +40,11 @@ USER_CACHE_TTL = 300  # seconds
 # The namespace of refresh.reuse_detected event ids (uuid5 of the session id).
 _REUSE_EVENT_IDS = uuid.UUID("7e1c4c1e-2f3b-5c0a-9a57-2b0d7c3f1a01")
 LAST_USED_RESOLUTION = 30  # seconds: don't rewrite last_used_at more often than this
+# Superseded generations a session remembers for the grace window: enough for any set of
+# tabs (a grace answer mints no generation), and it bounds the work of every rotation
+# (a client rotating nonstop made the list, parsed and rewritten each time, grow to
+# hundreds of entries within one window).
+SUPERSEDED_KEPT = 8
 USER_AGENT_MAX = 256
 
 # KEYS: session, user cache. ARGV: now, resolution.
@@ -54,13 +59,15 @@ return {1, redis.call('GET', KEYS[2])}
 """
 
 # KEYS: session, index, outbox. ARGV: token gen, now, reuse interval, idle ttl, sid,
-# the refresh.reuse_detected entry (appended to the outbox only on a revoking reuse).
+# the refresh.reuse_detected entry (appended to the outbox only on a revoking reuse),
+# how many superseded generations to remember (the latest ones).
 # Returns {outcome, gen, ttl, amr}: outcome 1 rotated, 2 reuse within the grace window
 # (answer with the current generation, no increment), 0 session gone or a generation
 # never issued here (refused, session untouched), -1 reuse outside the window
 # (session revoked). Decision and increment are one atomic step. The window is per
 # token: any generation superseded less than the interval ago has grace, not only the
-# one just before the current (a tab's request that arrives after two quick rotations).
+# one just before the current (a tab's request that arrives after two quick rotations),
+# among the last SUPERSEDED_KEPT.
 _ROTATE = """
 local h = redis.call('HMGET', KEYS[1], 'gen', 'rotated_at', 'expires_at', 'amr', 'superseded')
 if not h[1] then return {0, 0, 0} end
@@ -79,9 +86,10 @@ if token_gen == gen then
     if now - tonumber(t) < interval then kept[#kept + 1] = g .. ':' .. t end
   end
   kept[#kept + 1] = gen .. ':' .. ARGV[2]
+  local first = math.max(1, #kept - tonumber(ARGV[7]) + 1)
   gen = gen + 1
   redis.call('HSET', KEYS[1], 'gen', gen, 'rotated_at', ARGV[2], 'last_used_at', ARGV[2],
-    'superseded', table.concat(kept, ' '))
+    'superseded', table.concat(kept, ' ', first, #kept))
   redis.call('EXPIRE', KEYS[1], math.ceil(ttl))
   return {1, gen, math.ceil(ttl), h[4] or ''}
 end
@@ -276,6 +284,7 @@ def rotate(
         idle_timeout(),
         session_id,
         reused,
+        SUPERSEDED_KEPT,
     ]
     outcome, generation, lifetime, *rest = script(_ROTATE)(keys=keys, args=args)
     if int(outcome) == -1:

@@ -13,6 +13,7 @@ import pytest
 from click.testing import Result
 
 from authapi import keys
+from authapi.sessions import SUPERSEDED_KEPT
 from tests.helpers import (
     HANG,
     PASSWORD,
@@ -130,6 +131,21 @@ def test_a_late_refresh_with_a_token_two_generations_old_inside_the_interval_is_
     assert client.get("/api/users/me", headers=bearer(late.json["access_token"])).status_code == 200
     # Still one chain: the grace answer minted no generation, the current one moves on.
     assert generation(refresh_by_body(client, third).json["refresh_token"]) == 3
+
+
+def test_grace_covers_the_last_superseded_generations_only(client):
+    """A session remembers its last SUPERSEDED_KEPT superseded generations, so a client
+    rotating nonstop cannot make each rotation parse a list of hundreds: a token older
+    than those is a reuse even inside the interval, the oldest remembered one is grace."""
+    register(client)
+    chain = [token_login(client)["refresh_token"]]
+    for _ in range(SUPERSEDED_KEPT + 1):
+        chain.append(refresh_by_body(client, chain[-1]).json["refresh_token"])
+    oldest_remembered = refresh_by_body(client, chain[1])
+    assert oldest_remembered.status_code == 200, oldest_remembered.json
+    assert generation(oldest_remembered.json["refresh_token"]) == SUPERSEDED_KEPT + 1
+    assert_fail(refresh_by_body(client, chain[0]), 403, "Could not refresh access token")
+    assert_fail(refresh_by_body(client, chain[-1]), 403, "Could not refresh access token")
 
 
 def test_an_old_token_superseded_before_the_interval_still_revokes(app, make_app):
