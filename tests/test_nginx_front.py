@@ -12,6 +12,7 @@ from urllib.request import Request, urlopen
 
 import pytest
 
+from tests.helpers import login, register
 from tests.support.gunicorn_server import Instance, server_environment
 from tests.support.nginx_server import Nginx
 
@@ -113,3 +114,29 @@ def test_nginx_answers_its_own_errors_in_json(front):
     status, headers, body = _get(f"{front.url}/metrics")
     assert status == 404
     assert json.loads(body)["status"] == "fail"
+
+
+def test_a_page_served_through_nginx_may_change_state_on_its_own_origin(front, client):
+    """The demo page (or any front end on the API's own origin) behind nginx: the browser
+    sends Origin http://host:port, so the app must see the Host with its port. nginx's
+    `$host` drops the port, and every same-origin logout, session delete, MFA or passkey
+    change was refused as cross-site."""
+    register(client)
+    token = login(client)
+    request = Request(
+        f"{front.url}/api/auth/logout",
+        data=b"",
+        method="POST",
+        headers={
+            "Cookie": f"access_token={token}",
+            "Origin": front.url,
+            "Sec-Fetch-Site": "same-origin",
+        },
+    )
+    try:
+        with urlopen(request, timeout=30) as response:
+            status, body = response.status, response.read().decode()
+    except HTTPError as error:
+        status, body = error.code, error.read().decode()
+    assert status == 200, body
+    assert json.loads(body) == {"status": "success"}
