@@ -74,24 +74,55 @@ def issue(purpose: str, user_id: str, lifetime: float) -> str:
     return code
 
 
+def _payload(raw: str | None) -> tuple[str, float] | None:
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+        return str(data["user_id"]), float(data["expires_at"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _digest_of(purpose: str, code: str) -> str | None:
+    assert purpose in PURPOSES
+    if not isinstance(code, str) or not _CODE_FORMAT.fullmatch(code):
+        return None
+    return _digest(code)
+
+
+def peek(purpose: str, code: str) -> str | None:
+    """The user id a valid code was issued for, leaving it usable; None for any bad code.
+
+    For work that may fail before the code should count as used (hashing the new
+    password may be refused with a 503): look first, :func:`consume` once it is done.
+    """
+    digest = _digest_of(purpose, code)
+    if digest is None:
+        return None
+    client = redis_store.client
+    found = _payload(client.get(code_key(purpose, digest)))
+    if found is None:
+        return None
+    user_id, expires_at = found
+    if client.get(current_key(user_id, purpose)) != digest or expires_at <= clock.now():
+        return None
+    return user_id
+
+
 def consume(purpose: str, code: str) -> str | None:
     """The user id a valid code was issued for, using it up; None for any bad code.
 
     Unknown, used, superseded, revoked and expired codes are all just None: the
     caller answers them all with one message.
     """
-    assert purpose in PURPOSES
-    if not isinstance(code, str) or not _CODE_FORMAT.fullmatch(code):
+    digest = _digest_of(purpose, code)
+    if digest is None:
         return None
-    digest = _digest(code)
-    raw = redis_store.client.getdel(code_key(purpose, digest))
-    if raw is None:
+    found = _payload(redis_store.client.getdel(code_key(purpose, digest)))
+    if found is None:
         return None
-    try:
-        data = json.loads(raw)
-        user_id, expires_at = str(data["user_id"]), float(data["expires_at"])
-    except (ValueError, KeyError, TypeError):
-        return None
+    user_id, expires_at = found
     still_current = script(_RELEASE_IF_CURRENT)(keys=[current_key(user_id, purpose)], args=[digest])
     if not still_current or expires_at <= clock.now():
         return None

@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import bcrypt
 import pytest
 
-from authapi import lockout, passwords
+from authapi import lockout
 from authapi.devices import DEVICE_COOKIE
 from tests.helpers import PASSWORD, assert_fail, login, post_json_status, register
+from tests.support.hashing import HeldSlot
 from tests.support.mfa import STEP, enrol_totp
 from tests.support.smtp_sink import delivered
 
@@ -233,28 +234,6 @@ def test_the_default_limits_stop_forty_guesses_of_the_current_password(make_app)
     statuses = [change_password(client, token, f"guess {n}").status_code for n in range(40)]
     assert 429 in statuses
     assert change_password(client, token, PASSWORD).status_code == 429
-
-
-class HeldSlot:
-    """The app's only hashing slot, held by a thread of the test until ``release``."""
-
-    def __init__(self, app) -> None:
-        self._started, self._release = threading.Event(), threading.Event()
-        self._thread = threading.Thread(target=self._occupy, args=(app,))
-        self._thread.start()
-        assert self._started.wait(60)
-
-    def _hold(self) -> None:
-        self._started.set()
-        self._release.wait()
-
-    def _occupy(self, app) -> None:
-        with app.app_context():
-            passwords._in_pool(self._hold)
-
-    def release(self) -> None:
-        self._release.set()
-        self._thread.join()
 
 
 @pytest.fixture

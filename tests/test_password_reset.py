@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import PASSWORD, TOKEN_MODE, assert_fail, bearer, login, register
+from tests.support.hashing import HeldSlot
 from tests.support.smtp_sink import delivered
 
 RESET_PATH = "/resetpassword/"
@@ -247,3 +248,24 @@ def test_forgot_password_validates_its_body(mail_app):
         assert "email" in response.json["errors"]
     assert_fail(client.post("/api/auth/forgotpassword", data="email=a@b.co"), 415)
     assert_fail(client.get("/api/auth/forgotpassword"), 405)
+
+
+def test_a_reset_refused_for_a_busy_hashing_pool_leaves_the_link_working(make_app, smtp_sink):
+    """A 503 says "retry": the link must still work when the user does. It was used up
+    before the new password was hashed, so a full hashing pool burnt it for good."""
+    app = make_app(**smtp_sink.config, MAX_CONCURRENT_HASHES=1, HASH_QUEUE_SIZE=0)
+    client = app.test_client()
+    register(client)
+    forgot(client)
+    token = reset_token(app, smtp_sink)
+    slot = HeldSlot(app)
+    try:
+        busy = reset(client, token)
+    finally:
+        slot.release()
+    assert_fail(busy, 503)
+    assert busy.json["code"] == "hashing_busy"
+    done = reset(client, token)
+    assert done.status_code == 200, done.json
+    assert_fail(reset(client, token, password="yet another password"), 400, RESET_FAILED)
+    login(client, password=NEW_PASSWORD)

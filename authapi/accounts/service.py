@@ -234,11 +234,16 @@ def reset_password(token: str, new_password: str) -> int:
     The link reached the user's mailbox, so the address counts as verified too.
     Returns how many sessions were ended.
     """
-    user_id = account_tokens.consume(account_tokens.RESET, token)
+    user_id = account_tokens.peek(account_tokens.RESET, token)
     user = find_user_by_id(user_id) if user_id else None
     if user is None or user.disabled:
         raise APIError(RESET_FAILED, code="reset_failed")
-    user.password = passwords.hash_password(new_password)
+    # Hashed before the token is used up: a full hashing pool (503, retry) leaves the
+    # link working. Two resets racing with one link: only one consumes it.
+    new_hash = passwords.hash_password(new_password)
+    if account_tokens.consume(account_tokens.RESET, token) != user_id:
+        raise APIError(RESET_FAILED, code="reset_failed")
+    user.password = new_hash
     newly_verified = not user.verified
     user.verified = True
     handover = mailbox_proven(user, void_password=False) if newly_verified else Handover()
