@@ -296,6 +296,26 @@ def test_token_keys_are_required_from_the_host(name: str) -> None:
     assert re.fullmatch(rf"\$\{{{name}:\?[^}}]+\}}", value), value
 
 
+# Every service that runs the app's code (the image built here) starts it in production,
+# which refuses to start without these: each must get them from the host or .env.
+PRODUCTION_REQUIRED = (*KEY_VARS, "MFA_ENCRYPTION_KEY")
+APP_IMAGE_SERVICES = ("app", "prune", "webhooks")
+
+
+@pytest.mark.parametrize("name", PRODUCTION_REQUIRED)
+@pytest.mark.parametrize("service_name", APP_IMAGE_SERVICES)
+def test_every_service_of_the_app_image_gets_what_production_requires(
+    service_name: str, name: str
+) -> None:
+    """The prune job lacked MFA_ENCRYPTION_KEY: with the keys in the host environment
+    (not .env) `flask audit prune` refused to start, every day, silently."""
+    assert service(service_name).get("build") == ".", service_name
+    assert service_env(service_name).get("APP_ENV") == "production"
+    value = service_env(service_name).get(name)
+    assert value is not None, f"{service_name} does not set {name}"
+    assert re.fullmatch(rf"\$\{{{name}:\?[^}}]+\}}", value), value
+
+
 def test_cors_origins_default_is_overridable() -> None:
     value = service_env("app").get("CORS_ORIGINS", "")
     assert re.fullmatch(r"\$\{CORS_ORIGINS:-[^}]+\}", value), value
