@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 
 from authapi import create_app
-from authapi.configuration import ConfigurationError
+from authapi.configuration import ConfigurationError, check_rate_limits
 from config import ENV_MAPPING, Config, ProductionConfig, TestingConfig, settings_from_env
 from tests.helpers import register
 
@@ -48,6 +50,23 @@ def test_documented_variables_are_the_mapped_ones():
     for name in [*ENV_MAPPING, "HOST"]:
         assert f"| `{name}` |" in table, f"{name} missing from docs/configuration.md"
     assert "| `APP_ENV` |" not in (ROOT / "README.md").read_text(), "one table: docs/"
+
+
+def test_every_line_of_env_example_still_starts_the_app_once_uncommented():
+    """`.env.example` is copied to .env and its lines uncommented one by one. Two rate
+    limits carried a note on their value line ("10 per hour   (1000 per hour in
+    development)"): uncommented, the app refused to start."""
+    lines = re.findall(r"^# ?([A-Z][A-Z0-9_]*=.*)$", (ROOT / ".env.example").read_text(), re.M)
+    checked = 0
+    for line in lines:
+        values = dotenv_values(stream=io.StringIO(line + "\n"))
+        (name, value), *_ = values.items()
+        if name not in ENV_MAPPING or not value:
+            continue
+        settings = settings_from_env({name: value})
+        assert not list(check_rate_limits(settings, ())), line
+        checked += 1
+    assert checked > 50
 
 
 def test_production_bcrypt_cost_is_at_least_12_and_tests_use_4():
