@@ -140,3 +140,22 @@ def test_a_page_served_through_nginx_may_change_state_on_its_own_origin(front, c
         status, body = error.code, error.read().decode()
     assert status == 200, body
     assert json.loads(body) == {"status": "success"}
+
+
+def test_nginx_access_lines_carry_no_reset_token_or_verification_code(front):
+    """The template used the default log format, whose "$request" is the whole path and
+    query string: every reset token and verification code went to the container log."""
+    reset_token = "ResetTokenThatMustNotBeLogged0123456789abc"
+    code = "VerificationCodeThatMustNotBeLogged012345"
+    _get(f"{front.url}/resetpassword/{reset_token}")
+    _post(f"{front.url}/api/auth/verifyemail/{code}", b"", {})
+    _post(f"{front.url}/api/auth/resetpassword/{reset_token}", b"{}", {})
+    _get(f"{front.url}/api/auth/oauth/corp/callback?code={code}&state=s")
+    # One worker: nginx writes a request's line before it reads the next request.
+    _get(f"{front.url}/api/auth/verifyemail/resend")
+    logged = front.access_log()
+    assert reset_token not in logged and code not in logged, logged
+    assert "GET /resetpassword/[redacted] HTTP/1.1" in logged, logged
+    assert "POST /api/auth/verifyemail/[redacted] HTTP/1.1" in logged, logged
+    assert "GET /api/auth/oauth/corp/callback HTTP/1.1" in logged, logged
+    assert "/api/auth/verifyemail/resend HTTP/1.1" in logged, logged

@@ -54,7 +54,9 @@ class Nginx:
             f"{user}daemon off;\nworker_processes 1;\npid {workdir}/nginx.pid;\n"
             f"error_log {workdir}/error.log warn;\n"
             "events { worker_connections 1024; }\n"
-            "http {\n  access_log off;\n"
+            # As in the official image: the access log (its default format) is stdout,
+            # kept in stdout.log (a server block of the template may choose its own).
+            "http {\n  access_log /dev/stdout;\n"
             f"  client_body_temp_path {temp['body']};\n  proxy_temp_path {temp['proxy']};\n"
             f"  fastcgi_temp_path {temp['fastcgi']};\n  uwsgi_temp_path {temp['uwsgi']};\n"
             f"  scgi_temp_path {temp['scgi']};\n  include {workdir}/authapi.conf;\n}}\n"
@@ -71,10 +73,14 @@ class Nginx:
         self.process = subprocess.Popen(
             [binary, "-p", str(workdir), "-c", str(self.config)],
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
+            stdout=open(workdir / "stdout.log", "wb"),  # noqa: SIM115 - closed with the process
             stderr=open(workdir / "stderr.log", "wb"),  # noqa: SIM115 - closed with the process
             start_new_session=True,
         )
+
+    def access_log(self) -> str:
+        """What nginx wrote to its stdout: the access log lines so far."""
+        return (self.workdir / "stdout.log").read_text(errors="replace")
 
     def log_tail(self) -> str:
         path = self.workdir / "error.log"
