@@ -7,10 +7,12 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
 
+from authapi.extensions import limiter
 from authapi.redis_connection import KernelTimeoutConnection, make_redis_client
 from config import Config
 
@@ -79,8 +81,6 @@ def test_a_connection_the_server_closed_is_replaced_without_an_error(redis_url, 
 def test_commands_from_many_threads_each_get_their_own_reply(redis_url, redis_client):
     """No reply is ever read by the wrong caller: 8 threads, each reading back its own
     values through the shared pool."""
-    from concurrent.futures import ThreadPoolExecutor
-
     client = _client(redis_url)
     prefix = f"test:connection:{uuid.uuid4()}"
 
@@ -98,3 +98,13 @@ def test_commands_from_many_threads_each_get_their_own_reply(redis_url, redis_cl
     finally:
         redis_client.delete(*(f"{prefix}:{worker}" for worker in range(8)))
         client.close()
+
+
+def test_the_rate_limiter_counts_through_the_same_connection_class(make_app, redis_client):
+    """limits' RedisStorage builds its own client from the options: its connections are
+    KernelTimeoutConnections too, and the counts it keeps are real."""
+    app = make_app(RATELIMIT_ENABLED=True)
+    assert limiter._storage.storage.connection_pool.connection_class is KernelTimeoutConnection
+    client = app.test_client()
+    client.post("/api/auth/login", json={"email": "nobody@example.com", "password": "x"})
+    assert list(redis_client.scan_iter("LIMITS*"))  # flushed before the test: these are ours
