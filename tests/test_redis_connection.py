@@ -8,6 +8,8 @@ import socket
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
 
 import pytest
 import redis
@@ -15,6 +17,7 @@ import redis
 from authapi.extensions import limiter
 from authapi.redis_connection import KernelTimeoutConnection, make_redis_client
 from config import Config
+from tests.helpers import HANG, login, register
 
 
 @pytest.fixture
@@ -108,3 +111,39 @@ def test_the_rate_limiter_counts_through_the_same_connection_class(make_app, red
     client = app.test_client()
     client.post("/api/auth/login", json={"email": "nobody@example.com", "password": "x"})
     assert list(redis_client.scan_iter("LIMITS*"))  # flushed before the test: these are ours
+
+
+def _kill_app_connections(redis_client: redis.Redis) -> int:
+    """Close every connection to the test db but this client's, as a Redis restart or a
+    proxy dropping idle connections would; other dbs (other test runs) are left alone."""
+    db, me = redis_client.connection_pool.connection_kwargs.get("db", 0), redis_client.client_id()
+    ids = [c["id"] for c in redis_client.client_list() if int(c["db"]) == db and c["id"] != me]
+    return sum(redis_client.client_kill_filter(_id=id_) for id_ in ids)
+
+
+def _get_status(url: str, token: str) -> int:
+    request = Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urlopen(request, timeout=HANG) as response:
+            return response.status
+    except HTTPError as error:
+        assert error.headers["Content-Type"] == "application/json"
+        return error.code
+
+
+@pytest.mark.live_server
+def test_connections_dropped_mid_traffic_give_200s_or_503s_never_500(
+    app, live_server, redis_client
+):
+    server = live_server(app)
+    client = app.test_client()
+    register(client)
+    token = login(client)
+    url = f"{server.url}/api/users/me"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(_get_status, url, token) for _ in range(200)]
+        killed = sum(_kill_app_connections(redis_client) for _ in range(5))
+        statuses = [future.result() for future in futures]
+    assert killed >= 1
+    assert set(statuses) <= {200, 503}, statuses
+    assert _get_status(url, token) == 200
