@@ -1,0 +1,149 @@
+"""The single-server Redis connection (``KernelTimeoutConnection``): the reply timeout
+kept by the kernel instead of a poll before each send and receive, and the pool's
+hand-out check without a poll. Real sockets and the test Redis."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+import pytest
+import redis
+
+from authapi.extensions import limiter
+from authapi.redis_connection import KernelTimeoutConnection, make_redis_client
+from config import Config
+from tests.helpers import HANG, login, register
+
+
+@pytest.fixture
+def unanswering_port() -> Iterator[int]:
+    """A port whose listener never accepts: connections complete, replies never come."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def _client(url: str, **overrides: object) -> redis.Redis:
+    return make_redis_client({**vars(Config), "REDIS_URL": url, **overrides})
+
+
+def test_plain_tcp_uses_the_kernel_timeout_connection_and_tls_keeps_redis_pys(redis_url):
+    plain = _client(redis_url).connection_pool
+    assert plain.connection_class is KernelTimeoutConnection
+    connection = plain.make_connection()
+    assert connection.reply_timeout == Config.REDIS_SOCKET_TIMEOUT
+    assert connection.socket_timeout is None  # Python never polls before send/recv
+    tls = _client("rediss://127.0.0.1:6380/0").connection_pool
+    assert tls.connection_class is redis.SSLConnection
+
+
+def test_the_socket_carries_the_timeout_as_kernel_options(redis_url):
+    client = _client(redis_url, REDIS_SOCKET_TIMEOUT=1.5)
+    connection = client.connection_pool.get_connection()
+    try:
+        connection.connect()
+        raw = connection._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)
+        assert raw[:16] != bytes(16)  # a timeout is set, not "block forever"
+        assert connection._sock.gettimeout() is None
+    finally:
+        client.connection_pool.release(connection)
+        client.close()
+
+
+def test_a_reply_that_never_comes_is_a_redis_timeout(unanswering_port):
+    client = _client(f"redis://127.0.0.1:{unanswering_port}/0", REDIS_SOCKET_TIMEOUT=0.2)
+    with pytest.raises(redis.TimeoutError):
+        client.get("anything")
+    client.close()
+
+
+def test_a_connection_the_server_closed_is_replaced_without_an_error(redis_url, redis_client):
+    """The hand-out check no longer polls the socket: a connection Redis closed while it
+    sat in the pool fails its next command, which the one retry sends on a new one."""
+    client = _client(redis_url)
+    key = f"test:connection:{uuid.uuid4()}"
+    try:
+        client.set(key, "kept")
+        killed = redis_client.client_kill_filter(_id=client.client_id())
+        assert killed == 1
+        assert client.get(key) == "kept"
+        assert client.set(key, "written again") is True
+        assert redis_client.get(key) == "written again"
+    finally:
+        redis_client.delete(key)
+        client.close()
+
+
+def test_commands_from_many_threads_each_get_their_own_reply(redis_url, redis_client):
+    """No reply is ever read by the wrong caller: 8 threads, each reading back its own
+    values through the shared pool."""
+    client = _client(redis_url)
+    prefix = f"test:connection:{uuid.uuid4()}"
+
+    def round_trips(worker: int) -> bool:
+        for step in range(200):
+            key = f"{prefix}:{worker}"
+            client.set(key, f"{worker}:{step}")
+            if client.get(key) != f"{worker}:{step}":
+                return False
+        return True
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            assert all(pool.map(round_trips, range(8)))
+    finally:
+        redis_client.delete(*(f"{prefix}:{worker}" for worker in range(8)))
+        client.close()
+
+
+def test_the_rate_limiter_counts_through_the_same_connection_class(make_app, redis_client):
+    """limits' RedisStorage builds its own client from the options: its connections are
+    KernelTimeoutConnections too, and the counts it keeps are real."""
+    app = make_app(RATELIMIT_ENABLED=True)
+    assert limiter._storage.storage.connection_pool.connection_class is KernelTimeoutConnection
+    client = app.test_client()
+    client.post("/api/auth/login", json={"email": "nobody@example.com", "password": "x"})
+    assert list(redis_client.scan_iter("LIMITS*"))  # flushed before the test: these are ours
+
+
+def _kill_app_connections(redis_client: redis.Redis) -> int:
+    """Close every connection to the test db but this client's, as a Redis restart or a
+    proxy dropping idle connections would; other dbs (other test runs) are left alone."""
+    db, me = redis_client.connection_pool.connection_kwargs.get("db", 0), redis_client.client_id()
+    ids = [c["id"] for c in redis_client.client_list() if int(c["db"]) == db and c["id"] != me]
+    return sum(redis_client.client_kill_filter(_id=id_) for id_ in ids)
+
+
+def _get_status(url: str, token: str) -> int:
+    request = Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urlopen(request, timeout=HANG) as response:
+            return response.status
+    except HTTPError as error:
+        assert error.headers["Content-Type"] == "application/json"
+        return error.code
+
+
+@pytest.mark.live_server
+def test_connections_dropped_mid_traffic_give_200s_or_503s_never_500(
+    app, live_server, redis_client
+):
+    server = live_server(app)
+    client = app.test_client()
+    register(client)
+    token = login(client)
+    url = f"{server.url}/api/users/me"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(_get_status, url, token) for _ in range(200)]
+        killed = sum(_kill_app_connections(redis_client) for _ in range(5))
+        statuses = [future.result() for future in futures]
+    assert killed >= 1
+    assert set(statuses) <= {200, 503}, statuses
+    assert _get_status(url, token) == 200
