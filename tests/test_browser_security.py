@@ -15,7 +15,7 @@ from tests.helpers import login, register
 from tests.support.smtp_sink import delivered
 from tests.test_browser_demo import LazyBrowser, browser  # noqa: F401 - the fixture
 
-pytestmark = pytest.mark.live_server
+pytestmark = [pytest.mark.live_server, pytest.mark.browser]
 VERIFY_PATH = "/api/auth/verifyemail/"
 
 

@@ -245,3 +245,15 @@ def test_the_decorators_load_the_caller_themselves_without_the_hook(make_app):
     me = client.get("/api/users/me", headers=caller)
     assert me.status_code == 200 and me.json["data"]["user"]["email"] == "alice@example.com"
     assert _code(client.get("/api/users", headers=caller), 403) == "admins_only"
+
+
+def test_every_test_module_that_drives_a_browser_is_marked_browser():
+    """`make test-fast` (and any run with `-m "not browser"`) leaves the browser tests out
+    by their marker. test_browser_security.py used the Chromium fixture unmarked: on a
+    machine without Chromium the fast run failed there."""
+    unmarked = [
+        path.name
+        for path in sorted((ROOT / "tests").glob("test_*.py"))
+        if "LazyBrowser" in (source := path.read_text()) and "pytest.mark.browser" not in source
+    ]
+    assert not unmarked
