@@ -615,6 +615,13 @@ def test_a_rotated_secret_signs_beside_the_old_one_during_the_grace(
         "http://0x7f000001/",
         "http://[::ffff:127.0.0.1]/",
         "http://[64:ff9b::7f00:1]/",
+        # IPv4 inside IPv6 in the forms Python 3.11's is_global calls public: local-use
+        # NAT64, 6to4 and IPv4-compatible (all to the metadata service or loopback),
+        # and site-local.
+        "http://[64:ff9b:1::a9fe:a9fe]/",
+        "http://[2002:a9fe:a9fe::1]/",
+        "http://[::7f00:1]/",
+        "http://[fec0::1]/",
         "http://[fd00:ec2::254]/",
         "http://224.0.0.1/",
         "http://no-such-host.invalid/",
@@ -665,6 +672,13 @@ def test_production_accepts_only_https():
     assert transport.check_url("https://hooks.example.com/x", https_only=True).hostname
     assert transport.is_blocked(transport.ipaddress.ip_address("169.254.169.254"))
     assert not transport.is_blocked(transport.ipaddress.ip_address("93.184.216.34"))
+
+
+def test_ipv4_inside_ipv6_is_judged_as_the_ipv4_address():
+    blocked = ["64:ff9b:1::7f00:1", "2002:7f00:1::", "::a9fe:a9fe", "::ffff:10.0.0.1"]
+    public = ["64:ff9b:1::808:808", "2002:808:808::1", "64:ff9b::808:808", "2606:4700::1111"]
+    assert all(transport.is_blocked(transport.ipaddress.ip_address(a)) for a in blocked)
+    assert not any(transport.is_blocked(transport.ipaddress.ip_address(a)) for a in public)
 
 
 # --- the commands -----------------------------------------------------------------------------

@@ -21,7 +21,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IPv6 ranges whose low 32 bits are an IPv4 address that a translator or tunnel
+# reaches: NAT64 (well-known and local-use prefixes) and the deprecated
+# IPv4-compatible form (``::127.0.0.1``). 6to4 (2002::/16) carries it in bits 16-48.
+EMBEDDING_IPV4 = (
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("::/96"),
+)
 
 
 @dataclass(frozen=True)
@@ -54,14 +61,31 @@ class TransportError(Exception):
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for (mapped, NAT64, 6to4, IPv4-compatible)."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in network for network in EMBEDDING_IPV4):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def is_blocked(address: IPAddress) -> bool:
-    """Anything but a public unicast address (IPv4 inside IPv6 judged as IPv4)."""
+    """Anything but a public unicast address (IPv4 inside IPv6 judged as IPv4).
+
+    ``is_global`` alone is not enough on Python 3.11: it calls the reserved ``::/8``
+    (where ``::127.0.0.1`` lives), the site-local ``fec0::/10`` and the local-use NAT64
+    prefix global.
+    """
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        elif address in NAT64:
-            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return not address.is_global or address.is_multicast
+        inner = embedded_ipv4(address)
+        if inner is not None:
+            address = inner
+        elif address.is_site_local:
+            return True
+    return not address.is_global or address.is_multicast or address.is_reserved
 
 
 def check_url(url: str, *, https_only: bool) -> SplitResult:
