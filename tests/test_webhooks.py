@@ -666,6 +666,23 @@ def test_redirects_are_not_followed_and_answers_are_capped(wh_app, wh_client, ad
     assert delivery["last_status_code"] == 500 and len(delivery["last_error"]) <= 255
 
 
+def test_a_url_with_non_ascii_characters_is_delivered_percent_encoded(
+    wh_app, wh_client, admin, receiver
+):
+    """http.client refuses a request line that is not ASCII (UnicodeEncodeError): the
+    worker used to die on such a delivery at every start, holding every endpoint's."""
+    webhook = create_webhook(
+        wh_client, admin, receiver.url + "/hooks/café?for=zoë", ["user.created"]
+    )
+    register(wh_client)
+    assert run_worker(wh_app) == 1
+    [received] = receiver.received
+    assert received.path == "/hooks/caf%C3%A9?for=zo%C3%AB"
+    assert received.verified(webhook["secret"])["type"] == "user.created"
+    [delivery] = deliveries(wh_client, admin, webhook["id"])
+    assert delivery["status"] == "succeeded"
+
+
 def test_production_accepts_only_https():
     with pytest.raises(transport.TargetRefused, match="https"):
         transport.check_url("http://hooks.example.com/", https_only=True)

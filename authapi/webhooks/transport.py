@@ -19,7 +19,7 @@ import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 # IPv6 ranges whose low 32 bits are an IPv4 address that a translator or tunnel
 # reaches: NAT64 (well-known and local-use prefixes) and the deprecated
@@ -186,6 +186,15 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
             raise
 
 
+def request_target(parts: SplitResult) -> str:
+    """The path and query as sent. http.client writes the request line in ASCII and
+    raises (UnicodeEncodeError, not an HTTP error) on anything else, so characters a
+    request line may not carry (non-ASCII, quotes, braces...) are percent-encoded, as
+    browsers do; escapes already there are kept."""
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return quote(target, safe="!$%&'()*+,/:;=?@[]~")
+
+
 def post(url: str, body: bytes, headers: Mapping[str, str], policy: Policy) -> Reply:
     """POST ``body``; the status and at most ``max_response_bytes`` of the answer.
 
@@ -197,7 +206,7 @@ def post(url: str, body: bytes, headers: Mapping[str, str], policy: Policy) -> R
     addresses = resolve(parts.hostname or "", port, allow_private=policy.allow_private)
     kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     connection = kind(parts.hostname or "", port, addresses, policy)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    target = request_target(parts)
     try:
         connection.request("POST", target, body=body, headers=dict(headers))
         response = connection.getresponse()
