@@ -171,6 +171,26 @@ def test_bad_rows_are_reported_with_their_line_and_nothing_is_imported(import_ap
     assert _count(import_app) == 0
 
 
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        "0001-01-01T00:00:00+05:00",  # a year before 1 in UTC: stored, then unreadable
+        "9999-12-31T23:00:00-05:00",  # after 9999 in UTC
+        "1900-01-01T00:00:00Z",
+        "2999-01-01T00:00:00Z",
+    ],
+)
+def test_a_created_at_out_of_range_is_a_bad_row(import_app, tmp_path, created_at):
+    """Such a row used to import; then the admin list, the user's login and the
+    export all failed (500, a traceback) on reading it back."""
+    path = _jsonl(tmp_path, [_row(1, created_at=created_at)])
+    result = _run(import_app, ["users", "import", str(path)])
+    assert result.exit_code == 1
+    assert "line 1: created_at must be" in result.output
+    assert _count(import_app) == 0
+    assert _run(import_app, ["users", "export"]).exit_code == 0
+
+
 def test_unknown_columns_are_refused(import_app, tmp_path):
     path = _jsonl(tmp_path, [_row(1), _row(2, password="plain")])
     result = _run(import_app, ["users", "import", str(path)])
