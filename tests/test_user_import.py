@@ -191,6 +191,23 @@ def test_a_created_at_out_of_range_is_a_bad_row(import_app, tmp_path, created_at
     assert _run(import_app, ["users", "export"]).exit_code == 0
 
 
+@pytest.mark.parametrize(
+    "password_hash",
+    [
+        "scrypt:1048576:8:1$salt$" + "0" * 128,  # 1 GiB for scrypt's table, plus its buffers
+        "$firebase-scrypt$rounds=64,mem_cost=20$c2FsdA==$aGFzaA==",  # 8 GiB
+    ],
+)
+def test_a_scrypt_hash_too_costly_to_check_is_a_bad_row(import_app, tmp_path, password_hash):
+    """The import used a looser memory rule than the login, which refuses (as a wrong
+    password) a check needing over 1 GiB: such users imported, then never logged in."""
+    path = _jsonl(tmp_path, [_row(1, password_hash=password_hash)])
+    result = _run(import_app, ["users", "import", str(path)])
+    assert result.exit_code == 1
+    assert "line 1: password_hash: scrypt parameters need more than 1 GiB" in result.output
+    assert _count(import_app) == 0
+
+
 def test_unknown_columns_are_refused(import_app, tmp_path):
     path = _jsonl(tmp_path, [_row(1), _row(2, password="plain")])
     result = _run(import_app, ["users", "import", str(path)])
