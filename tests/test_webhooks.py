@@ -881,3 +881,21 @@ def test_second_factor_events(make_app, receiver):
     assert received[2]["data"]["reason"] == "wrong_code"
     assert {payload["data"]["factor"] for payload in received[4:]} == {"totp", "recovery_code"}
     assert all(payload["data"]["by"] for payload in received[4:])
+
+
+def test_an_admin_reset_of_an_account_without_factors_sends_no_mfa_removed(
+    wh_app, wh_client, admin, receiver
+):
+    """Nothing was removed, so no mfa.removed (it used to say ``"factor": "none"``); the
+    reset is still recorded in the audit log."""
+    webhook = create_webhook(wh_client, admin, receiver.url, ALL_MFA_EVENTS)
+    alice = register(wh_client)
+    removed = wh_client.delete(f"/api/users/{alice['id']}/mfa", headers=bearer(admin))
+    assert removed.status_code == 200, removed.json
+    run_worker(wh_app)
+    assert payloads(receiver, webhook["secret"]) == []
+    assert count(wh_app, WebhookEvent) == 0
+    events = wh_client.get(
+        "/api/users/events", query_string={"event": "mfa_removed"}, headers=bearer(admin)
+    ).json["data"]["events"]
+    assert [event["details"]["factor"] for event in events] == ["none"]

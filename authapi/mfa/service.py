@@ -121,9 +121,10 @@ def admin_remove_all(actor_id: str, target_id: uuid.UUID) -> dict[str, int]:
     removed = factors.remove_all(user.id)
     totp.forget_pending(str(user.id))
     user_id = str(user.id)
-    names = [name for name, count in removed.items() if count] or ["none"]
-    for name in names:
+    gone = [name for name, count in removed.items() if count]
+    for name in gone:  # webhooks report what was removed: nothing, no event
         outbox.queue(catalog.MFA_REMOVED, user_id, factor=name, by=actor_id)
+    names = gone or ["none"]  # the audit log records the reset itself, even of nothing
     db.session.commit()
     sessions.forget_user(user_id)
     ended = sessions.delete_all(user_id)
