@@ -13,6 +13,7 @@ import itertools
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -681,6 +682,21 @@ def test_a_url_with_non_ascii_characters_is_delivered_percent_encoded(
     assert received.verified(webhook["secret"])["type"] == "user.created"
     [delivery] = deliveries(wh_client, admin, webhook["id"])
     assert delivery["status"] == "succeeded"
+
+
+def test_the_whole_answer_must_arrive_before_one_deadline():
+    """WEBHOOK_READ_TIMEOUT and HOOK_TIMEOUT bound the whole answer, not each read: with
+    a timeout per read, a receiver sending a byte every few seconds held the worker
+    (and the delivery's row lock), or a sign-up waiting on its hook, for hours. Here
+    the bytes are there to read, but the deadline has passed."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(b"HTTP/1.1 200 OK\r\n")
+        before = transport.AnswerDeadline(ours, time.monotonic() + 60).makefile("rb")
+        assert before.read(8) == b"HTTP/1.1"
+        late = transport.AnswerDeadline(ours, time.monotonic()).makefile("rb")
+        with pytest.raises(TimeoutError):
+            late.read(1)
 
 
 def test_production_accepts_only_https():

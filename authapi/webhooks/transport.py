@@ -6,19 +6,24 @@
   registered and to 127.0.0.1 later (DNS rebinding) is still refused, at connect time.
   Loopback, private, link-local (cloud metadata, 169.254.169.254), shared, reserved
   and multicast addresses are refused unless ``allow_private``.
-- Short connect and read timeouts, no redirects (http.client never follows them, and
-  a 3xx counts as a failure), and at most ``max_response_bytes`` of the answer read.
+- A short connect timeout, and one deadline for the whole answer (``read_timeout``
+  from the request sent: a receiver trickling a byte now and then cannot hold the
+  caller longer); no redirects (http.client never follows them, and a 3xx counts as
+  a failure), and at most ``max_response_bytes`` of the answer read.
 """
 
 from __future__ import annotations
 
 import functools
 import http.client
+import io
 import ipaddress
 import socket
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import SplitResult, quote, urlsplit
 
 # IPv6 ranges whose low 32 bits are an IPv4 address that a translator or tunnel
@@ -149,6 +154,50 @@ def _connect(addresses: list[str], port: int, timeout: float) -> socket.socket:
     raise error
 
 
+class _ReadsBefore(io.RawIOBase):
+    """A socket's reads, each allowed only what is left until ``deadline``
+    (time.monotonic()); TimeoutError once it has passed."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock, self._deadline = sock, deadline
+        # A file of the socket, as http.client's own: it keeps the socket open after
+        # the connection lets go of it (an answer that ends with the connection).
+        self._file = sock.makefile("rb", buffering=0)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        self._sock.settimeout(left)
+        return self._file.readinto(buffer)
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+class AnswerDeadline:
+    """What http.client's response needs of its socket (``makefile``), its reads under
+    one deadline. A timeout per read alone lets a receiver that sends a byte every few
+    seconds hold a worker thread (and its row lock) or a sign-up for hours."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock, self._deadline = sock, deadline
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_ReadsBefore(self._sock, self._deadline))
+
+
+class _Response(http.client.HTTPResponse):
+    def __init__(self, sock: socket.socket, *args: Any, within: float, **kwargs: Any) -> None:
+        deadline = AnswerDeadline(sock, time.monotonic() + within)
+        super().__init__(deadline, *args, **kwargs)  # type: ignore[arg-type]  # makefile only
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """Connects to addresses already checked, never to what the name resolves to later."""
 
@@ -156,6 +205,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         super().__init__(host, port, timeout=policy.read_timeout)
         self._addresses = addresses
         self._connect_timeout = policy.connect_timeout
+        self.response_class = functools.partial(_Response, within=policy.read_timeout)  # type: ignore[assignment]
 
     def connect(self) -> None:
         self.sock = _connect(self._addresses, self.port, self._connect_timeout)
@@ -175,6 +225,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self._addresses = addresses
         self._connect_timeout = policy.connect_timeout
         self._tls = _tls_context()
+        self.response_class = functools.partial(_Response, within=policy.read_timeout)  # type: ignore[assignment]
 
     def connect(self) -> None:
         raw = _connect(self._addresses, self.port, self._connect_timeout)
