@@ -428,6 +428,21 @@ def test_export_writes_the_import_format_and_round_trips(import_app, tmp_path):
         assert _login(import_app, "user2@example.com", OLD_PASSWORD).status_code == 200
 
 
+def test_export_over_an_existing_file_leaves_it_owner_only(import_app, tmp_path):
+    """Truncating an existing file kept its mode: a world-readable old export (or a file
+    someone else made first in a shared directory) received the hashes."""
+    assert _run(import_app, ["users", "import", str(_jsonl(tmp_path, [_row(1)]))]).exit_code == 0
+    out = tmp_path / "export.jsonl"
+    out.write_text("an older export\n" * 100)
+    out.chmod(0o644)
+    result = _run(import_app, ["users", "export", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_mode & 0o077 == 0
+    [line] = out.read_text().splitlines()
+    assert json.loads(line)["email"] == "user1@example.com"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["export.jsonl", "users.jsonl"]
+
+
 def test_accounts_without_a_password_round_trip(make_app, smtp_sink, tmp_path):
     """Accounts made through a provider or an emailed code have no password (a hash
     nothing matches): exported, they import again, still with no usable password."""
