@@ -208,6 +208,19 @@ def test_a_scrypt_hash_too_costly_to_check_is_a_bad_row(import_app, tmp_path, pa
     assert _count(import_app) == 0
 
 
+@pytest.mark.parametrize("prefix", ["", "bcrypt_sha256$", "flask-security$"])
+def test_a_bcrypt_hash_costlier_than_16_is_a_bad_row(import_app, tmp_path, prefix):
+    """Cost 31 was accepted: each login attempt on that account then hashed for about
+    a day and a half, holding one of the few hashing threads."""
+    costly = prefix + "$2b$31$" + "a" * 53
+    path = _jsonl(tmp_path, [_row(1, password_hash=costly)])
+    result = _run(import_app, ["users", "import", str(path), "--dry-run"])
+    assert result.exit_code == 1
+    assert "line 1: password_hash: bcrypt cost above 16" in result.output
+    fine = _jsonl(tmp_path, [_row(1, password_hash=prefix + "$2b$16$" + "a" * 53)], "ok.jsonl")
+    assert _run(import_app, ["users", "import", str(fine), "--dry-run"]).exit_code == 0
+
+
 def test_unknown_columns_are_refused(import_app, tmp_path):
     path = _jsonl(tmp_path, [_row(1), _row(2, password="plain")])
     result = _run(import_app, ["users", "import", str(path)])
