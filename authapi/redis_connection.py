@@ -15,8 +15,9 @@ retries with backoff, which would let one request outlive the worker timeout. Re
 are decoded to ``str``. The rate limiter gets the same topology and limits through
 :func:`rate_limit_storage`.
 
-A ``redis://`` server is reached through :class:`KernelTimeoutConnection`, which keeps
-that timeout without a ``poll()`` before each send and receive (see its docstring).
+A ``redis://`` server (the app's client and the rate limiter's) is reached through
+:class:`KernelTimeoutConnection`, which keeps that timeout without a ``poll()`` before
+each send and receive (see its docstring).
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class KernelTimeoutConnection(redis.Connection):
     receive, and redis-py's pool polls each connection it hands out for unread bytes:
     three ``poll()`` calls per command besides the send and the receive. Each lets go of
     the GIL, and under load a thread that lets go of it waits behind the worker's other
-    threads to get it back (4 threads running the session check's EVALSHA in one
-    process: 134-144 us of CPU per call, 86-99 us without the three polls). Here the
+    threads to get it back (4 threads running the session check's script in one process:
+    about 9 us of CPU less per call, ``bench/hotpath.py``). Here the
     socket is blocking, with the same timeout set as SO_RCVTIMEO/SO_SNDTIMEO, and the
     hand-out check only looks at bytes already read (redis-py disconnects a connection
     on any error while sending or reading, so none goes back to the pool half-read; a
@@ -170,14 +171,19 @@ def make_redis_client(config: Mapping[str, Any]) -> Any:
             **_password(config, "REDIS_PASSWORD"),
         )
     url = config["REDIS_URL"]
-    plain_tcp = urlsplit(url).scheme == "redis"
     return redis.Redis.from_url(
         url,
         health_check_interval=HEALTH_CHECK_INTERVAL,
         decode_responses=True,
-        **({"connection_class": KernelTimeoutConnection} if plain_tcp else {}),
+        **_connection_class(url),
         **_limits(config),
     )
+
+
+def _connection_class(url: str) -> dict[str, Any]:
+    """KernelTimeoutConnection for a plain ``redis://`` URL; TLS and Unix sockets keep
+    redis-py's own classes."""
+    return {"connection_class": KernelTimeoutConnection} if urlsplit(url).scheme == "redis" else {}
 
 
 def rate_limit_storage(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -202,4 +208,4 @@ def rate_limit_storage(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             "sentinel_kwargs": _sentinel_kwargs(config),
             "use_replicas": False,
         }
-    return config["REDIS_URL"], _limits(config)
+    return config["REDIS_URL"], {**_limits(config), **_connection_class(config["REDIS_URL"])}

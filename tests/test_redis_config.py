@@ -9,7 +9,12 @@ from flask import Flask
 from redis.exceptions import RedisClusterException
 
 from authapi.configuration import ConfigurationError, load_config
-from authapi.redis_connection import make_redis_client, parse_addresses, rate_limit_storage
+from authapi.redis_connection import (
+    KernelTimeoutConnection,
+    make_redis_client,
+    parse_addresses,
+    rate_limit_storage,
+)
 from config import Config
 from tests.helpers import PASSWORD, assert_fail
 from tests.redis_topology import UNAVAILABLE
@@ -101,8 +106,10 @@ def test_rate_limit_storage_follows_the_topology():
         "socket_timeout",
         "socket_connect_timeout",
         "retry",
+        "connection_class",
     }
     assert _limits_of(options) == (1.0, 1.0, 1)
+    assert options["connection_class"] is KernelTimeoutConnection
 
     cluster = {**base, "REDIS_CLUSTER_NODES": ("a:7000", "b:7001"), "REDIS_PASSWORD": "pw"}
     uri, options = rate_limit_storage(cluster)

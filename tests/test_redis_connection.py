@@ -7,12 +7,17 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
 
 import pytest
 import redis
 
+from authapi.extensions import limiter
 from authapi.redis_connection import KernelTimeoutConnection, make_redis_client
 from config import Config
+from tests.helpers import HANG, login, register
 
 
 @pytest.fixture
@@ -79,8 +84,6 @@ def test_a_connection_the_server_closed_is_replaced_without_an_error(redis_url, 
 def test_commands_from_many_threads_each_get_their_own_reply(redis_url, redis_client):
     """No reply is ever read by the wrong caller: 8 threads, each reading back its own
     values through the shared pool."""
-    from concurrent.futures import ThreadPoolExecutor
-
     client = _client(redis_url)
     prefix = f"test:connection:{uuid.uuid4()}"
 
@@ -98,3 +101,49 @@ def test_commands_from_many_threads_each_get_their_own_reply(redis_url, redis_cl
     finally:
         redis_client.delete(*(f"{prefix}:{worker}" for worker in range(8)))
         client.close()
+
+
+def test_the_rate_limiter_counts_through_the_same_connection_class(make_app, redis_client):
+    """limits' RedisStorage builds its own client from the options: its connections are
+    KernelTimeoutConnections too, and the counts it keeps are real."""
+    app = make_app(RATELIMIT_ENABLED=True)
+    assert limiter._storage.storage.connection_pool.connection_class is KernelTimeoutConnection
+    client = app.test_client()
+    client.post("/api/auth/login", json={"email": "nobody@example.com", "password": "x"})
+    assert list(redis_client.scan_iter("LIMITS*"))  # flushed before the test: these are ours
+
+
+def _kill_app_connections(redis_client: redis.Redis) -> int:
+    """Close every connection to the test db but this client's, as a Redis restart or a
+    proxy dropping idle connections would; other dbs (other test runs) are left alone."""
+    db, me = redis_client.connection_pool.connection_kwargs.get("db", 0), redis_client.client_id()
+    ids = [c["id"] for c in redis_client.client_list() if int(c["db"]) == db and c["id"] != me]
+    return sum(redis_client.client_kill_filter(_id=id_) for id_ in ids)
+
+
+def _get_status(url: str, token: str) -> int:
+    request = Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urlopen(request, timeout=HANG) as response:
+            return response.status
+    except HTTPError as error:
+        assert error.headers["Content-Type"] == "application/json"
+        return error.code
+
+
+@pytest.mark.live_server
+def test_connections_dropped_mid_traffic_give_200s_or_503s_never_500(
+    app, live_server, redis_client
+):
+    server = live_server(app)
+    client = app.test_client()
+    register(client)
+    token = login(client)
+    url = f"{server.url}/api/users/me"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(_get_status, url, token) for _ in range(200)]
+        killed = sum(_kill_app_connections(redis_client) for _ in range(5))
+        statuses = [future.result() for future in futures]
+    assert killed >= 1
+    assert set(statuses) <= {200, 503}, statuses
+    assert _get_status(url, token) == 200
