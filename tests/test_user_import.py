@@ -9,6 +9,8 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import argon2
+import argon2.low_level
 import psycopg2
 import pytest
 from sqlalchemy import func, select
@@ -219,6 +221,19 @@ def test_a_bcrypt_hash_costlier_than_16_is_a_bad_row(import_app, tmp_path, prefi
     assert "line 1: password_hash: bcrypt cost above 16" in result.output
     fine = _jsonl(tmp_path, [_row(1, password_hash=prefix + "$2b$16$" + "a" * 53)], "ok.jsonl")
     assert _run(import_app, ["users", "import", str(fine), "--dry-run"]).exit_code == 0
+
+
+def test_an_argon2_hash_with_more_than_16_lanes_is_a_bad_row(import_app, tmp_path):
+    """argon2 runs a thread per lane at every check; 1 GiB allowed p=131,072."""
+    many = argon2.low_level.hash_secret(
+        b"pw", b"sixteen byte slt", time_cost=1, memory_cost=8 * 17, parallelism=17,
+        hash_len=32, type=argon2.Type.ID,
+    ).decode()  # fmt: skip
+    result = _run(
+        import_app, ["users", "import", str(_jsonl(tmp_path, [_row(1, password_hash=many)]))]
+    )
+    assert result.exit_code == 1
+    assert "line 1: password_hash: argon2 parameters too large" in result.output
 
 
 def test_unknown_columns_are_refused(import_app, tmp_path):
