@@ -130,7 +130,7 @@ class Config:
     # go out from an outbox table through `flask webhooks worker`.
     WEBHOOK_ALLOW_PRIVATE_TARGETS = False  # loopback/private/link-local targets (dev, tests)
     WEBHOOK_CONNECT_TIMEOUT = 3.0  # seconds
-    WEBHOOK_READ_TIMEOUT = 10.0  # seconds per read of the receiver's answer
+    WEBHOOK_READ_TIMEOUT = 10.0  # seconds for the receiver's whole answer
     WEBHOOK_RESPONSE_MAX_BYTES = 1024  # of a receiver's answer body, read and kept
     WEBHOOK_MAX_ATTEMPTS = 10  # then the delivery is marked failed
     WEBHOOK_RETRY_BASE = 5.0  # seconds before the first retry (then x WEBHOOK_RETRY_FACTOR)
@@ -143,7 +143,7 @@ class Config:
     HOOK_BEFORE_USER_CREATED_URL = ""
     HOOK_CUSTOM_ACCESS_TOKEN_URL = ""
     HOOK_SECRET = ""  # whsec_<base64>; `flask webhooks new-secret` prints one
-    HOOK_TIMEOUT = 2.0  # seconds (connect, and each read)
+    HOOK_TIMEOUT = 2.0  # seconds (connect, and the whole answer)
     HOOK_FAIL_OPEN = False  # before-user-created: a hook that fails lets the sign-up through
     HOOK_CLAIMS_NAMESPACE = "app"  # the access-token claim the hook's claims go under
 

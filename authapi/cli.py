@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -251,6 +253,25 @@ def import_users(
     click.echo(f"Imported {report.imported} user(s){skipped_text} in {seconds:.1f} s{rate}.")
 
 
+def _export_to_private_file(file: Path, file_format: str) -> int:
+    """Export into a new file of mode 0600, then move it onto ``file``.
+
+    Never into what ``file`` already is: truncating an existing file keeps its mode and
+    owner (a world-readable old export, or a file someone else made first in a shared
+    directory, would receive the hashes), and follows a symbolic link.
+    """
+    descriptor, temporary = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.")
+    try:
+        with open(descriptor, "w", encoding="utf-8", newline="") as stream:
+            count = user_transfer.export_users(stream, file_format)
+        os.replace(temporary, file)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return count
+
+
 @users_cli.command("export")
 @click.argument(
     "file", default="-", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True)
@@ -275,7 +296,5 @@ def export_users(file: Path, file_format: str | None) -> None:
             chosen = user_transfer.format_for(file, file_format)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="FILE") from None
-        descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with open(descriptor, "w", encoding="utf-8", newline="") as stream:
-            count = user_transfer.export_users(stream, chosen)
+        count = _export_to_private_file(file, chosen)
     click.echo(f"Exported {count} user(s).", err=True)

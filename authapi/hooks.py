@@ -14,7 +14,7 @@
 
 Requests are signed like webhooks (Standard Webhooks, with HOOK_SECRET), over the
 same transport (no redirects, capped answers), with HOOK_TIMEOUT for connecting and
-for each read.
+for the whole answer.
 """
 
 from __future__ import annotations

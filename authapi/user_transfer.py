@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -172,14 +172,27 @@ def _verified(value: Any) -> bool:
     raise ValueError("verified must be true or false")
 
 
-def _created_at(value: Any) -> datetime:
+CREATED_AT_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+CREATED_AT_SKEW = timedelta(days=1)  # another system's clock may run a little ahead
+
+
+def _created_at(value: Any, *, now: datetime) -> datetime:
+    """An ISO 8601 moment (UTC without an offset) between 1970 and now.
+
+    The bounds are not cosmetic: ``0001-01-01T00:00:00+05:00`` is a year before 1 in
+    UTC, which PostgreSQL stores but Python cannot read back, so that one row made
+    every read of it (the admin list, the user's login, the export) fail.
+    """
     if not isinstance(value, str):
         raise ValueError("created_at must be an ISO 8601 date and time")
     try:
         moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ValueError("created_at must be an ISO 8601 date and time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    if not CREATED_AT_EARLIEST <= moment <= now + CREATED_AT_SKEW:
+        raise ValueError("created_at must be between 1970 and now")
+    return moment
 
 
 def _password_hash(value: Any, settings: hashers.HashSettings) -> str:
@@ -217,7 +230,9 @@ def _identity_field(name: str, value: Any, problems: list[str]) -> Any:
         return None
 
 
-def _check_row(row: dict[str, Any], settings: hashers.HashSettings) -> dict[str, Any]:
+def _check_row(
+    row: dict[str, Any], settings: hashers.HashSettings, *, now: datetime
+) -> dict[str, Any]:
     """The values to insert, or ValueError with every problem of the row."""
     problems: list[str] = []
     missing = [name for name in REQUIRED if row.get(name) in (None, "")]
@@ -247,7 +262,11 @@ def _check_row(row: dict[str, Any], settings: hashers.HashSettings) -> dict[str,
             problems.append("role must be user or admin")
         else:
             values["role"] = _ROLES[role]
-    for key, convert in (("verified", _verified), ("created_at", _created_at)):
+    conversions: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+        ("verified", _verified),
+        ("created_at", lambda raw: _created_at(raw, now=now)),
+    )
+    for key, convert in conversions:
         raw = row.get(key)
         if raw is None or raw == "":
             continue
@@ -332,7 +351,7 @@ class _Importer:
             self.errors.append(RowError(line, problem))
             return
         try:
-            values = _check_row(row, self.settings)
+            values = _check_row(row, self.settings, now=self.now)
         except ValueError as error:
             self.errors.append(RowError(line, str(error)))
             return

@@ -3,8 +3,11 @@
     .venv/bin/python bench/hotpath.py
 
 No server and no wrk: the app is built with the production settings bench/run.py
-uses (fresh keys, Redis db 14, which is flushed before and after) and each piece of
-the hot path is timed on its own, then whole WSGI calls of /me, of the app's
+uses (fresh keys, Redis db 14, which is flushed before and after: never run it beside
+make bench) and each piece of the hot path is timed on its own (the session check's
+script also from 4 threads at once, as a gthread worker's request threads call it,
+through the app's Redis client and through one with redis-py's own Connection class),
+then whole WSGI calls of /me, of the app's
 /api/healthChecker, of a refresh (the cookie each answer sets sent with the next call,
 so every call rotates) and of bench/bare_app.py, and /me again with the access log off
 (LOG_LEVEL=WARNING) and with the metrics off (METRICS_ENABLED=false). Microseconds
@@ -33,6 +36,7 @@ import pstats
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -61,6 +65,40 @@ def per_call_us(function: Callable[[], Any]) -> tuple[float, float]:
             function()
         cpu.append((time.process_time() - start_cpu) / per_batch * 1e6)
         wall.append((time.perf_counter() - start) / per_batch * 1e6)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def per_call_us_threads(
+    function: Callable[[], Any],
+    context: Callable[[], contextlib.AbstractContextManager[Any]],
+    threads: int = 4,
+) -> tuple[float, float]:
+    """As per_call_us, with ``threads`` threads calling at once (a gthread worker's
+    request threads), each inside ``context()`` (the app context): what the calls cost
+    when they contend for the GIL."""
+    count = 2000
+    failures: list[BaseException] = []
+
+    def batch() -> None:
+        try:
+            with context():
+                for _ in range(count):
+                    function()
+        except BaseException as error:  # re-raised below, in the calling thread
+            failures.append(error)
+
+    wall, cpu = [], []
+    for _ in range(BATCHES):
+        workers = [threading.Thread(target=batch) for _ in range(threads)]
+        start, start_cpu = time.perf_counter(), time.process_time()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        if failures:
+            raise failures[0]
+        cpu.append((time.process_time() - start_cpu) / (count * threads) * 1e6)
+        wall.append((time.perf_counter() - start) / (count * threads) * 1e6)
     return statistics.median(wall), statistics.median(cpu)
 
 
@@ -114,6 +152,27 @@ def calls_per_request(function: Callable[[], Any], count: int = 200) -> float:
     profiler = cProfile.Profile()
     profiler.runcall(lambda: [function() for _ in range(count)])
     return pstats.Stats(profiler).total_calls / count
+
+
+def session_script_calls(client: Any, user_id: str, session_id: str) -> Callable[[], Any]:
+    """The session check's script (sessions.touch without the app around it) through
+    ``client``."""
+    from authapi import sessions
+
+    script = client.register_script(sessions._TOUCH)
+    keys = [sessions.session_key(user_id, session_id), sessions.user_cache_key(user_id)]
+    return lambda: script(keys=keys, args=[time.time(), sessions.LAST_USED_RESOLUTION])
+
+
+def with_redis_pys_connection(client: Any) -> Any:
+    """A client like ``client`` (same settings) with redis-py's own Connection class: a
+    poll at hand-out and before each send and receive, which
+    authapi.redis_connection.KernelTimeoutConnection does without."""
+    import redis
+
+    return redis.Redis(
+        connection_pool=redis.ConnectionPool(**client.connection_pool.connection_kwargs)
+    )
 
 
 def build_app(**overrides: Any) -> Any:
@@ -195,6 +254,13 @@ def main() -> int:
                     ("redis PING round trip", per_call_us(client.ping)),
                     ("sessions.touch() (EVALSHA round trip)", per_call_us(
                         lambda: sessions.touch(user_id, session_id))),
+                    ("session script, 4 threads, app's Redis client", per_call_us_threads(
+                        session_script_calls(client, user_id, session_id),
+                        contextlib.nullcontext)),
+                    ("... redis-py's own Connection class", per_call_us_threads(
+                        session_script_calls(
+                            with_redis_pys_connection(client), user_id, session_id),
+                        contextlib.nullcontext)),
                 ]  # fmt: skip
             bearer = {"Authorization": f"Bearer {token}"}
             if "--cprofile" in sys.argv:

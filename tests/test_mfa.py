@@ -457,6 +457,25 @@ def test_an_admin_removes_every_factor_and_ends_the_sessions(client, mfa_app, en
     assert any(m.subject == "The second factors of your account were removed" for m in mails)
 
 
+def test_an_admin_cannot_reset_their_own_factors(client, mfa_app, enrolled):
+    """Turning one's own factor off needs the password or a current code; the admin
+    reset needs neither, so on one's own account it would let a stolen admin access
+    token strip the admin's second factors."""
+    from authapi.models import Role, User
+
+    with mfa_app.app_context():
+        db.session.execute(
+            User.__table__.update().where(User.id == enrolled["id"]).values(role=Role.ADMIN)
+        )
+        db.session.commit()
+    headers = bearer(enrolled["token"])
+    response = client.delete(f"/api/users/{enrolled['id']}/mfa", headers=headers)
+    assert_fail(response, 403, "Remove your own second factors from your settings")
+    assert response.json["code"] == "own_factors"
+    assert client.get("/api/auth/mfa", headers=headers).json["data"]["totp"] is True
+    assert events_of(mfa_app, "mfa_removed", enrolled["id"]) == []
+
+
 def test_a_password_reset_does_not_remove_second_factors(client, mfa_app, enrolled, smtp_sink):
     forgot = client.post("/api/auth/forgotpassword", json={"email": "alice@example.com"})
     assert forgot.status_code == 200

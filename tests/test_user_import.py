@@ -9,6 +9,8 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import argon2
+import argon2.low_level
 import psycopg2
 import pytest
 from sqlalchemy import func, select
@@ -169,6 +171,69 @@ def test_bad_rows_are_reported_with_their_line_and_nothing_is_imported(import_ap
     assert "line 12: missing name, password_hash" in result.output
     assert "11 bad row(s) in users.jsonl: nothing was imported" in result.output
     assert _count(import_app) == 0
+
+
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        "0001-01-01T00:00:00+05:00",  # a year before 1 in UTC: stored, then unreadable
+        "9999-12-31T23:00:00-05:00",  # after 9999 in UTC
+        "1900-01-01T00:00:00Z",
+        "2999-01-01T00:00:00Z",
+    ],
+)
+def test_a_created_at_out_of_range_is_a_bad_row(import_app, tmp_path, created_at):
+    """Such a row used to import; then the admin list, the user's login and the
+    export all failed (500, a traceback) on reading it back."""
+    path = _jsonl(tmp_path, [_row(1, created_at=created_at)])
+    result = _run(import_app, ["users", "import", str(path)])
+    assert result.exit_code == 1
+    assert "line 1: created_at must be" in result.output
+    assert _count(import_app) == 0
+    assert _run(import_app, ["users", "export"]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "password_hash",
+    [
+        "scrypt:1048576:8:1$salt$" + "0" * 128,  # 1 GiB for scrypt's table, plus its buffers
+        "$firebase-scrypt$rounds=64,mem_cost=20$c2FsdA==$aGFzaA==",  # 8 GiB
+    ],
+)
+def test_a_scrypt_hash_too_costly_to_check_is_a_bad_row(import_app, tmp_path, password_hash):
+    """The import used a looser memory rule than the login, which refuses (as a wrong
+    password) a check needing over 1 GiB: such users imported, then never logged in."""
+    path = _jsonl(tmp_path, [_row(1, password_hash=password_hash)])
+    result = _run(import_app, ["users", "import", str(path)])
+    assert result.exit_code == 1
+    assert "line 1: password_hash: scrypt parameters need more than 1 GiB" in result.output
+    assert _count(import_app) == 0
+
+
+@pytest.mark.parametrize("prefix", ["", "bcrypt_sha256$", "flask-security$"])
+def test_a_bcrypt_hash_costlier_than_16_is_a_bad_row(import_app, tmp_path, prefix):
+    """Cost 31 was accepted: each login attempt on that account then hashed for about
+    a day and a half, holding one of the few hashing threads."""
+    costly = prefix + "$2b$31$" + "a" * 53
+    path = _jsonl(tmp_path, [_row(1, password_hash=costly)])
+    result = _run(import_app, ["users", "import", str(path), "--dry-run"])
+    assert result.exit_code == 1
+    assert "line 1: password_hash: bcrypt cost above 16" in result.output
+    fine = _jsonl(tmp_path, [_row(1, password_hash=prefix + "$2b$16$" + "a" * 53)], "ok.jsonl")
+    assert _run(import_app, ["users", "import", str(fine), "--dry-run"]).exit_code == 0
+
+
+def test_an_argon2_hash_with_more_than_16_lanes_is_a_bad_row(import_app, tmp_path):
+    """argon2 runs a thread per lane at every check; 1 GiB allowed p=131,072."""
+    many = argon2.low_level.hash_secret(
+        b"pw", b"sixteen byte slt", time_cost=1, memory_cost=8 * 17, parallelism=17,
+        hash_len=32, type=argon2.Type.ID,
+    ).decode()  # fmt: skip
+    result = _run(
+        import_app, ["users", "import", str(_jsonl(tmp_path, [_row(1, password_hash=many)]))]
+    )
+    assert result.exit_code == 1
+    assert "line 1: password_hash: argon2 parameters too large" in result.output
 
 
 def test_unknown_columns_are_refused(import_app, tmp_path):
@@ -389,6 +454,21 @@ def test_export_writes_the_import_format_and_round_trips(import_app, tmp_path):
         assert _run(import_app, ["users", "import", str(out)]).exit_code == 0
         assert _count(import_app) == 2
         assert _login(import_app, "user2@example.com", OLD_PASSWORD).status_code == 200
+
+
+def test_export_over_an_existing_file_leaves_it_owner_only(import_app, tmp_path):
+    """Truncating an existing file kept its mode: a world-readable old export (or a file
+    someone else made first in a shared directory) received the hashes."""
+    assert _run(import_app, ["users", "import", str(_jsonl(tmp_path, [_row(1)]))]).exit_code == 0
+    out = tmp_path / "export.jsonl"
+    out.write_text("an older export\n" * 100)
+    out.chmod(0o644)
+    result = _run(import_app, ["users", "export", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_mode & 0o077 == 0
+    [line] = out.read_text().splitlines()
+    assert json.loads(line)["email"] == "user1@example.com"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["export.jsonl", "users.jsonl"]
 
 
 def test_accounts_without_a_password_round_trip(make_app, smtp_sink, tmp_path):

@@ -13,6 +13,7 @@ import itertools
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -615,6 +616,13 @@ def test_a_rotated_secret_signs_beside_the_old_one_during_the_grace(
         "http://0x7f000001/",
         "http://[::ffff:127.0.0.1]/",
         "http://[64:ff9b::7f00:1]/",
+        # IPv4 inside IPv6 in the forms Python 3.11's is_global calls public: local-use
+        # NAT64, 6to4 and IPv4-compatible (all to the metadata service or loopback),
+        # and site-local.
+        "http://[64:ff9b:1::a9fe:a9fe]/",
+        "http://[2002:a9fe:a9fe::1]/",
+        "http://[::7f00:1]/",
+        "http://[fec0::1]/",
         "http://[fd00:ec2::254]/",
         "http://224.0.0.1/",
         "http://no-such-host.invalid/",
@@ -659,12 +667,51 @@ def test_redirects_are_not_followed_and_answers_are_capped(wh_app, wh_client, ad
     assert delivery["last_status_code"] == 500 and len(delivery["last_error"]) <= 255
 
 
+def test_a_url_with_non_ascii_characters_is_delivered_percent_encoded(
+    wh_app, wh_client, admin, receiver
+):
+    """http.client refuses a request line that is not ASCII (UnicodeEncodeError): the
+    worker used to die on such a delivery at every start, holding every endpoint's."""
+    webhook = create_webhook(
+        wh_client, admin, receiver.url + "/hooks/café?for=zoë", ["user.created"]
+    )
+    register(wh_client)
+    assert run_worker(wh_app) == 1
+    [received] = receiver.received
+    assert received.path == "/hooks/caf%C3%A9?for=zo%C3%AB"
+    assert received.verified(webhook["secret"])["type"] == "user.created"
+    [delivery] = deliveries(wh_client, admin, webhook["id"])
+    assert delivery["status"] == "succeeded"
+
+
+def test_the_whole_answer_must_arrive_before_one_deadline():
+    """WEBHOOK_READ_TIMEOUT and HOOK_TIMEOUT bound the whole answer, not each read: with
+    a timeout per read, a receiver sending a byte every few seconds held the worker
+    (and the delivery's row lock), or a sign-up waiting on its hook, for hours. Here
+    the bytes are there to read, but the deadline has passed."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(b"HTTP/1.1 200 OK\r\n")
+        before = transport.AnswerDeadline(ours, time.monotonic() + 60).makefile("rb")
+        assert before.read(8) == b"HTTP/1.1"
+        late = transport.AnswerDeadline(ours, time.monotonic()).makefile("rb")
+        with pytest.raises(TimeoutError):
+            late.read(1)
+
+
 def test_production_accepts_only_https():
     with pytest.raises(transport.TargetRefused, match="https"):
         transport.check_url("http://hooks.example.com/", https_only=True)
     assert transport.check_url("https://hooks.example.com/x", https_only=True).hostname
     assert transport.is_blocked(transport.ipaddress.ip_address("169.254.169.254"))
     assert not transport.is_blocked(transport.ipaddress.ip_address("93.184.216.34"))
+
+
+def test_ipv4_inside_ipv6_is_judged_as_the_ipv4_address():
+    blocked = ["64:ff9b:1::7f00:1", "2002:7f00:1::", "::a9fe:a9fe", "::ffff:10.0.0.1"]
+    public = ["64:ff9b:1::808:808", "2002:808:808::1", "64:ff9b::808:808", "2606:4700::1111"]
+    assert all(transport.is_blocked(transport.ipaddress.ip_address(a)) for a in blocked)
+    assert not any(transport.is_blocked(transport.ipaddress.ip_address(a)) for a in public)
 
 
 # --- the commands -----------------------------------------------------------------------------
@@ -850,3 +897,21 @@ def test_second_factor_events(make_app, receiver):
     assert received[2]["data"]["reason"] == "wrong_code"
     assert {payload["data"]["factor"] for payload in received[4:]} == {"totp", "recovery_code"}
     assert all(payload["data"]["by"] for payload in received[4:])
+
+
+def test_an_admin_reset_of_an_account_without_factors_sends_no_mfa_removed(
+    wh_app, wh_client, admin, receiver
+):
+    """Nothing was removed, so no mfa.removed (it used to say ``"factor": "none"``); the
+    reset is still recorded in the audit log."""
+    webhook = create_webhook(wh_client, admin, receiver.url, ALL_MFA_EVENTS)
+    alice = register(wh_client)
+    removed = wh_client.delete(f"/api/users/{alice['id']}/mfa", headers=bearer(admin))
+    assert removed.status_code == 200, removed.json
+    run_worker(wh_app)
+    assert payloads(receiver, webhook["secret"]) == []
+    assert count(wh_app, WebhookEvent) == 0
+    events = wh_client.get(
+        "/api/users/events", query_string={"event": "mfa_removed"}, headers=bearer(admin)
+    ).json["data"]["events"]
+    assert [event["details"]["factor"] for event in events] == ["none"]

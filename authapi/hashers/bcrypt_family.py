@@ -11,6 +11,10 @@ import bcrypt
 from authapi.hashers.base import HashSettings, MalformedHash
 
 MAX_BYTES = 72  # bcrypt ignores (and bcrypt 5 rejects) anything longer
+# Each cost step doubles the work: cost 12 takes ~0.24 s here, 16 ~4 s (about what the
+# other formats' import bounds allow: pbkdf2's 10,000,000 iterations ~2.5 s), 31 about
+# a day and a half, for every login attempt on that account.
+IMPORT_MAX_COST = 16
 _BCRYPT = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}\Z")
 
 
@@ -35,6 +39,14 @@ def _cost(encoded: str) -> int:
     return cost
 
 
+def _importable_cost(encoded: str) -> None:
+    """A well-formed bcrypt hash whose check costs at most IMPORT_MAX_COST: a higher
+    cost would let anyone who knows the address tie up a hashing thread for hours per
+    login attempt."""
+    if _cost(encoded) > IMPORT_MAX_COST:
+        raise MalformedHash(f"bcrypt cost above {IMPORT_MAX_COST} (each step doubles the work)")
+
+
 class Bcrypt:
     name = "bcrypt"
 
@@ -45,7 +57,7 @@ class Bcrypt:
         return _check(password.encode("utf-8"), encoded)
 
     def check_importable(self, encoded: str, settings: HashSettings) -> None:
-        _cost(encoded)
+        _importable_cost(encoded)
 
     def hash(self, password: str, settings: HashSettings) -> str:
         salt = bcrypt.gensalt(settings.bcrypt_rounds)
@@ -73,7 +85,7 @@ class DjangoBcryptSha256:
         return _check(digest, encoded[len(self.prefix) :])
 
     def check_importable(self, encoded: str, settings: HashSettings) -> None:
-        _cost(encoded[len(self.prefix) :])
+        _importable_cost(encoded[len(self.prefix) :])
 
 
 BCRYPT = Bcrypt()

@@ -23,10 +23,17 @@ _HEX_128 = re.compile(r"[0-9a-f]{128}")
 MAX_MEMORY = 1024**3  # bytes an imported scrypt hash may use per check
 
 
-def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+def _memory(n: int, r: int, p: int) -> int:
+    """The memory a check may use (``maxmem``); MalformedHash above MAX_MEMORY. The one
+    rule for both the import and the login, so a hash that imports can be checked."""
     need = 128 * n * r * p + 128 * r * (p + 2) + (1 << 20)
     if need > MAX_MEMORY:
         raise MalformedHash("scrypt parameters need more than 1 GiB")
+    return need
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    need = _memory(n, r, p)
     return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=need, dklen=64)
 
 
@@ -57,8 +64,7 @@ class WerkzeugScrypt:
 
     def check_importable(self, encoded: str, settings: HashSettings) -> None:
         n, r, p, _, _ = self._parse(encoded)
-        if 128 * n * r * p > MAX_MEMORY:
-            raise MalformedHash("scrypt parameters need more than 1 GiB")
+        _memory(n, r, p)
 
 
 _FIREBASE = re.compile(r"\$firebase-scrypt\$rounds=(\d+),mem_cost=(\d+)\$([^$]+)\$([^$]+)\Z")
@@ -92,7 +98,8 @@ class FirebaseScrypt:
         return hmac.compare_digest(actual, expected)
 
     def check_importable(self, encoded: str, settings: HashSettings) -> None:
-        self._parse(encoded)
+        rounds, mem_cost, _, _ = self._parse(encoded)
+        _memory(2**mem_cost, rounds, 1)
         if not settings.firebase_signer_key:
             raise MalformedHash(
                 "Firebase scrypt hashes need FIREBASE_SCRYPT_SIGNER_KEY (and "

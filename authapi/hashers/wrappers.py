@@ -15,7 +15,7 @@ import hmac
 
 from authapi.hashers.argon2_family import ARGON2
 from authapi.hashers.base import Format, HashSettings, MalformedHash
-from authapi.hashers.bcrypt_family import BCRYPT
+from authapi.hashers.bcrypt_family import BCRYPT, MAX_BYTES
 from authapi.hashers.pbkdf2_family import PASSLIB_PBKDF2
 
 INNER_FORMATS: tuple[Format, ...] = (BCRYPT, ARGON2, PASSLIB_PBKDF2)
@@ -44,9 +44,13 @@ class FlaskSecurity:
 
     def verify(self, password: str, encoded: str, settings: HashSettings) -> bool:
         found, inner = self._inner(encoded, settings)
-        return found.verify(
-            flask_security_hmac(password, settings.flask_security_salt), inner, settings
-        )
+        secret = flask_security_hmac(password, settings.flask_security_salt)
+        if found is BCRYPT:
+            # The HMAC is 88 characters; passlib gave them all to bcrypt, which hashed
+            # the first 72 (our bcrypt check fails anything longer, as it should for a
+            # typed password). The 72 still carry 54 bytes of the HMAC.
+            secret = secret[:MAX_BYTES]
+        return found.verify(secret, inner, settings)
 
     def check_importable(self, encoded: str, settings: HashSettings) -> None:
         found, inner = self._inner(encoded, settings)

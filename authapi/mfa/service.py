@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from authapi import clock, events, sessions
-from authapi.errors import APIError, Conflict, NotFound
+from authapi.errors import APIError, Conflict, Forbidden, NotFound
 from authapi.extensions import db
 from authapi.mfa import attempts, factors, notify, recovery, totp
 from authapi.mfa.reauth import INVALID_CODE, confirm_presence
@@ -113,17 +113,28 @@ def factor_removed(user: User, factor: str, *, by: str | None = None) -> None:
     notify.factor_removed(user, factor, by_admin=by is not None)
 
 
+OWN_FACTORS = "Remove your own second factors from your settings"
+
+
 def admin_remove_all(actor_id: str, target_id: uuid.UUID) -> dict[str, int]:
-    """Every second factor of every kind goes; the user is signed out everywhere."""
+    """Every second factor of every kind goes; the user is signed out everywhere.
+
+    Not on the admin's own account: turning one's own factor off needs the password or
+    a current code, which this reset does not ask for (a stolen admin access token
+    would strip the admin's factors).
+    """
+    if str(target_id) == str(actor_id):
+        raise Forbidden(OWN_FACTORS, code="own_factors")
     user = db.session.get(User, target_id)
     if user is None:
         raise NotFound("User not found", code="user_not_found")
     removed = factors.remove_all(user.id)
     totp.forget_pending(str(user.id))
     user_id = str(user.id)
-    names = [name for name, count in removed.items() if count] or ["none"]
-    for name in names:
+    gone = [name for name, count in removed.items() if count]
+    for name in gone:  # webhooks report what was removed: nothing, no event
         outbox.queue(catalog.MFA_REMOVED, user_id, factor=name, by=actor_id)
+    names = gone or ["none"]  # the audit log records the reset itself, even of nothing
     db.session.commit()
     sessions.forget_user(user_id)
     ended = sessions.delete_all(user_id)

@@ -172,6 +172,7 @@ ERROR_CODES: dict[str, str] = {
     "conflict": "Conflict",
     "email_taken": "An account with that email already exists",
     "last_admin": "The change would leave no enabled admin",
+    "own_factors": "An admin's reset of second factors is not for their own account (403)",
     "payload_too_large": "The body is larger than 10 kB",
     "unsupported_media_type": "The body is not `application/json`",
     "rate_limited": "Too many requests: retry after `Retry-After` seconds",

@@ -6,22 +6,34 @@
   registered and to 127.0.0.1 later (DNS rebinding) is still refused, at connect time.
   Loopback, private, link-local (cloud metadata, 169.254.169.254), shared, reserved
   and multicast addresses are refused unless ``allow_private``.
-- Short connect and read timeouts, no redirects (http.client never follows them, and
-  a 3xx counts as a failure), and at most ``max_response_bytes`` of the answer read.
+- A short connect timeout, and one deadline for the whole answer (``read_timeout``
+  from the request sent: a receiver trickling a byte now and then cannot hold the
+  caller longer); no redirects (http.client never follows them, and a 3xx counts as
+  a failure), and at most ``max_response_bytes`` of the answer read.
 """
 
 from __future__ import annotations
 
 import functools
 import http.client
+import io
 import ipaddress
 import socket
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit
+from typing import Any
+from urllib.parse import SplitResult, quote, urlsplit
 
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IPv6 ranges whose low 32 bits are an IPv4 address that a translator or tunnel
+# reaches: NAT64 (well-known and local-use prefixes) and the deprecated
+# IPv4-compatible form (``::127.0.0.1``). 6to4 (2002::/16) carries it in bits 16-48.
+EMBEDDING_IPV4 = (
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("::/96"),
+)
 
 
 @dataclass(frozen=True)
@@ -54,14 +66,31 @@ class TransportError(Exception):
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for (mapped, NAT64, 6to4, IPv4-compatible)."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in network for network in EMBEDDING_IPV4):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def is_blocked(address: IPAddress) -> bool:
-    """Anything but a public unicast address (IPv4 inside IPv6 judged as IPv4)."""
+    """Anything but a public unicast address (IPv4 inside IPv6 judged as IPv4).
+
+    ``is_global`` alone is not enough on Python 3.11: it calls the reserved ``::/8``
+    (where ``::127.0.0.1`` lives), the site-local ``fec0::/10`` and the local-use NAT64
+    prefix global.
+    """
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        elif address in NAT64:
-            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return not address.is_global or address.is_multicast
+        inner = embedded_ipv4(address)
+        if inner is not None:
+            address = inner
+        elif address.is_site_local:
+            return True
+    return not address.is_global or address.is_multicast or address.is_reserved
 
 
 def check_url(url: str, *, https_only: bool) -> SplitResult:
@@ -125,6 +154,50 @@ def _connect(addresses: list[str], port: int, timeout: float) -> socket.socket:
     raise error
 
 
+class _ReadsBefore(io.RawIOBase):
+    """A socket's reads, each allowed only what is left until ``deadline``
+    (time.monotonic()); TimeoutError once it has passed."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock, self._deadline = sock, deadline
+        # A file of the socket, as http.client's own: it keeps the socket open after
+        # the connection lets go of it (an answer that ends with the connection).
+        self._file = sock.makefile("rb", buffering=0)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        self._sock.settimeout(left)
+        return self._file.readinto(buffer)
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+class AnswerDeadline:
+    """What http.client's response needs of its socket (``makefile``), its reads under
+    one deadline. A timeout per read alone lets a receiver that sends a byte every few
+    seconds hold a worker thread (and its row lock) or a sign-up for hours."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock, self._deadline = sock, deadline
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_ReadsBefore(self._sock, self._deadline))
+
+
+class _Response(http.client.HTTPResponse):
+    def __init__(self, sock: socket.socket, *args: Any, within: float, **kwargs: Any) -> None:
+        deadline = AnswerDeadline(sock, time.monotonic() + within)
+        super().__init__(deadline, *args, **kwargs)  # type: ignore[arg-type]  # makefile only
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """Connects to addresses already checked, never to what the name resolves to later."""
 
@@ -132,6 +205,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         super().__init__(host, port, timeout=policy.read_timeout)
         self._addresses = addresses
         self._connect_timeout = policy.connect_timeout
+        self.response_class = functools.partial(_Response, within=policy.read_timeout)  # type: ignore[assignment]
 
     def connect(self) -> None:
         self.sock = _connect(self._addresses, self.port, self._connect_timeout)
@@ -151,6 +225,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self._addresses = addresses
         self._connect_timeout = policy.connect_timeout
         self._tls = _tls_context()
+        self.response_class = functools.partial(_Response, within=policy.read_timeout)  # type: ignore[assignment]
 
     def connect(self) -> None:
         raw = _connect(self._addresses, self.port, self._connect_timeout)
@@ -160,6 +235,15 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         except BaseException:
             raw.close()
             raise
+
+
+def request_target(parts: SplitResult) -> str:
+    """The path and query as sent. http.client writes the request line in ASCII and
+    raises (UnicodeEncodeError, not an HTTP error) on anything else, so characters a
+    request line may not carry (non-ASCII, quotes, braces...) are percent-encoded, as
+    browsers do; escapes already there are kept."""
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return quote(target, safe="!$%&'()*+,/:;=?@[]~")
 
 
 def post(url: str, body: bytes, headers: Mapping[str, str], policy: Policy) -> Reply:
@@ -173,7 +257,7 @@ def post(url: str, body: bytes, headers: Mapping[str, str], policy: Policy) -> R
     addresses = resolve(parts.hostname or "", port, allow_private=policy.allow_private)
     kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     connection = kind(parts.hostname or "", port, addresses, policy)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    target = request_target(parts)
     try:
         connection.request("POST", target, body=body, headers=dict(headers))
         response = connection.getresponse()

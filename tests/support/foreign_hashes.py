@@ -72,11 +72,24 @@ def firebase(password: str, *, rounds: int = 8, mem_cost: int = 14) -> str:
     return f"$firebase-scrypt$rounds={rounds},mem_cost={mem_cost}${b64_salt}${b64_hash}"
 
 
+def _flask_security_hmac(password: str) -> str:
+    digest = hmac.new(FLASK_SECURITY_SALT.encode(), password.encode(), hashlib.sha512).digest()
+    return base64.b64encode(digest).decode()
+
+
 def flask_security(password: str) -> str:
     """Flask-Security (SECURITY_PASSWORD_SINGLE_HASH off) over passlib's pbkdf2_sha512."""
-    digest = hmac.new(FLASK_SECURITY_SALT.encode(), password.encode(), hashlib.sha512).digest()
-    inner = passlib_pbkdf2_sha512.using(rounds=1000).hash(base64.b64encode(digest).decode())
+    inner = passlib_pbkdf2_sha512.using(rounds=1000).hash(_flask_security_hmac(password))
     return "flask-security$" + inner
+
+
+def flask_security_bcrypt(password: str) -> str:
+    """Flask-Security over bcrypt (long its default scheme): passlib handed the
+    88-character HMAC to bcrypt, which used its first 72 bytes. bcrypt before 4.1
+    truncated silently; bcrypt 5 (installed here) refuses longer input, so the
+    truncation it did is written out here."""
+    secret = _flask_security_hmac(password).encode()[:72]
+    return "flask-security$" + bcrypt.hashpw(secret, bcrypt.gensalt(4)).decode()
 
 
 # name -> (function making a hash of a password, the format authapi reports for it)
@@ -119,6 +132,7 @@ FOREIGN: dict[str, tuple[Callable[[str], str], str]] = {
         "passlib_pbkdf2",
     ),
     "flask-security-pbkdf2-sha512": (flask_security, "flask_security"),
+    "flask-security-bcrypt": (flask_security_bcrypt, "flask_security"),
     "firebase-scrypt": (firebase, "firebase_scrypt"),
 }
 

@@ -195,7 +195,7 @@ OPERATIONS: tuple[Operation, ...] = (
         ),
         errors=(
             401,
-            (403, quoted(guard.ADMINS_ONLY, guard.CROSS_SITE_MESSAGE)),
+            (403, quoted(guard.ADMINS_ONLY, guard.CROSS_SITE_MESSAGE, service.OWN_FACTORS)),
             (404, quoted("User not found") + " (a malformed id: no such route)"),
             503,
         ),
