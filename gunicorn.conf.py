@@ -134,6 +134,17 @@ def on_starting(server):
         _prepare_metrics_dir()
 
 
+def when_ready(server):
+    """With reuse_port the master opens no socket (each worker opens its own), and
+    gunicorn's "Listening at:" line names none: name the addresses here."""
+    if server.cfg.reuse_port:
+        addresses = ",".join(
+            address if address.startswith(("unix:", "fd://")) else f"http://{address}"
+            for address in server.cfg.bind
+        )
+        server.log.info("Listening at: %s (each worker on its own socket)", addresses)
+
+
 def pre_fork(server, worker):
     """Move everything built so far out of the garbage collector's reach: a collection in a
     worker then never writes to (and so copies) the pages it shares with the master."""

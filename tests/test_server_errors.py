@@ -73,6 +73,13 @@ def test_a_body_whose_later_chunk_is_malformed_is_refused_not_truncated(server):
     assert "set-cookie" not in headers
 
 
+def test_the_log_names_the_address_the_server_listens_on(server):
+    """Each worker opens its own socket (reuse_port), so gunicorn's own "Listening at:"
+    line names none; gunicorn.conf.py's when_ready says where the server listens."""
+    log = server.log_path.read_text(errors="replace")
+    assert f"Listening at: http://127.0.0.1:{server.port} (each worker" in log
+
+
 @pytest.mark.parametrize(("raw", "status"), MALFORMED.values(), ids=MALFORMED.keys())
 def test_a_request_gunicorn_refuses_gets_a_json_error(server, raw, status):
     code, headers, body = exchange(server, raw)
