@@ -346,6 +346,25 @@ def test_a_disabled_account_gets_no_code(otp_app: Flask, smtp_sink) -> None:
     assert not [mail for mail in mails if "sign-in code" in mail.subject]
 
 
+def test_a_code_for_a_disabled_account_is_refused_with_the_login_code(otp_app: Flask) -> None:
+    """A code issued before the account was disabled signs in to nothing, and says so
+    with the code a password login uses (found by the black-box audit: it said
+    ``forbidden``, the OpenAPI document and the password login ``account_disabled``)."""
+    client = otp_app.test_client()
+    register(client, email="ivy@example.com")
+    with otp_app.app_context():
+        from authapi.email_otp import codes
+
+        code = codes.issue("ivy@example.com")
+        db.session.execute(db.update(User).values(disabled=True))
+        db.session.commit()
+        db.session.remove()
+    refused = verify(client, "ivy@example.com", code)
+    assert_fail(refused, 403, "Your account has been disabled")
+    assert refused.json["code"] == "account_disabled"
+    assert "access_token=" not in refused.headers.get("Set-Cookie", "")
+
+
 def test_requests_are_rate_limited_per_address_and_per_account_and_address(
     make_app: Callable[..., Flask], smtp_sink
 ) -> None:

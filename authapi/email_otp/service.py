@@ -125,7 +125,7 @@ def verify(email: str, code: str, *, ip: str, user_agent: str) -> IssuedTokens:
         user = _new_account(email)
     if user.disabled:
         events.emit(events.login_failed, user_id=str(user.id), reason="disabled")
-        raise Forbidden(auth_service.ACCOUNT_DISABLED)
+        raise Forbidden(auth_service.ACCOUNT_DISABLED, code="account_disabled")
     if not user.verified:  # the code reached this mailbox: its owner takes the account
         user.verified = True
         handover = accounts_service.mailbox_proven(user, void_password=True)
