@@ -39,6 +39,7 @@ from authapi import account_tokens
 from authapi.error_handlers import handle_api_error
 from authapi.errors import ServiceUnavailable
 from authapi.openapi import UNDOCUMENTED_ENDPOINTS
+from authapi.openapi.components import ERROR_CODES
 from authapi.openapi.document import VERSION, build_document
 from config import config_class_for
 from tests.conftest import LiveServer
@@ -403,7 +404,25 @@ class Documented:
         # A documented 503 is expected here; every other check still applies.
         checks = CHECKS if expect < 500 else [c for c in CHECKS if c is not not_a_server_error]
         case.validate_response(response, checks=checks)
+        _check_the_example(method, path, expect, response.get_json(silent=True))
         return response
+
+
+def _documented_example(method: str, path: str, status: int) -> dict[str, Any] | None:
+    answer = DOCUMENT["paths"][path][method.lower()]["responses"].get(str(status), {})
+    if "$ref" in answer:
+        answer = DOCUMENT["components"]["responses"][answer["$ref"].rsplit("/", 1)[1]]
+    return answer.get("content", {}).get("application/json", {}).get("example")
+
+
+def _check_the_example(method: str, path: str, status: int, body: Any) -> None:
+    """An error's documented example is a real answer: when the server sends the
+    example's message, it sends the example's code with it (clients match on codes)."""
+    example = _documented_example(method, path, status)
+    if not isinstance(example, dict) or not isinstance(body, dict) or "code" not in example:
+        return
+    if body.get("message") == example["message"]:
+        assert body["code"] == example["code"], (method, path, status, body, example)
 
 
 def _register(call: Documented, email: str) -> dict[str, Any]:
@@ -511,6 +530,10 @@ def test_admin_answers_are_documented(app: Flask) -> None:
     call("DELETE", "/api/users/{user_id}", 409, params=me, headers=root)
     call("DELETE", "/api/users/{user_id}", 200, params=one, headers=root)
     call("GET", "/api/users/{user_id}", 404, params=one, headers=root)
+    call("DELETE", "/api/users/{user_id}/mfa", 404, params=one, headers=root)
+    nowhere = {"webhook_id": user["id"]}
+    call("GET", "/api/webhooks/{webhook_id}", 404, params=nowhere, headers=root)
+    call("POST", "/api/webhooks/{webhook_id}/rotate-secret", 404, params=nowhere, headers=root)
 
 
 def test_public_answers_are_documented(app: Flask) -> None:
@@ -523,6 +546,10 @@ def test_public_answers_are_documented(app: Flask) -> None:
     call("GET", "/api/openapi.json", 200)
     call("GET", "/api/docs", 200)
     call("GET", "/", 200)
+    wrong = {"email": "nobody@example.com", "code": "123456"}
+    call("POST", "/api/auth/otp/verify", 400, json=wrong)
+    call("POST", "/api/auth/login/mfa", 401, json={"mfa_token": "nope", "code": "123456"})
+    call("POST", "/api/auth/login/mfa/passkey-options", 401, json={"mfa_token": "nope"})
 
 
 def test_rate_limited_and_unavailable_answers_are_documented(
@@ -548,3 +575,23 @@ def test_a_raised_service_unavailable_carries_retry_after(app: Flask) -> None:
         response = handle_api_error(ServiceUnavailable())
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
+
+
+def test_error_examples_show_a_real_message_and_a_listed_code(client: FlaskClient) -> None:
+    """Each error example is an answer the API can give: a listed ``code`` and a
+    sentence as its message (the example once took the description's first quoted
+    word: ``known_device``, ``OTP_SIGNUP``, ``errors.url``; found by the black-box
+    audit)."""
+    document = fetch_document(client)
+    wrong = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            for status, answer in operation["responses"].items():
+                example = answer.get("content", {}).get("application/json", {}).get("example")
+                if not isinstance(example, dict) or "code" not in example:
+                    continue
+                if example["code"] not in ERROR_CODES or " " not in example["message"]:
+                    wrong.append((method, path, status, example))
+    assert wrong == []

@@ -109,7 +109,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 429,
                 "Too many attempts from this address, or failed password checks for this "
                 "account from this address (a hard limit) or from anywhere (a ceiling that "
-                "browsers with a `known_device` cookie pass)",
+                "browsers with a known_device cookie pass)",
             ),
             (503, "A dependency is down, or every password-hashing slot is taken"),
         ),

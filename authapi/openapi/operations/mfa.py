@@ -61,12 +61,17 @@ SCHEMAS = {
     ),
 }
 
-TOO_MANY = (429, quoted(attempts.TOO_MANY_ATTEMPTS) + " (the account's second-factor checks)")
+TOO_MANY = (
+    429,
+    quoted(attempts.TOO_MANY_ATTEMPTS) + " (the account's second-factor checks)",
+    "too_many_attempts",
+)
 # The answers of every route that asks for the password or a current code (reauth).
 WRONG_PROOF = (
     400,
     quoted(reauth.INVALID_CODE, reauth.INVALID_PASSWORD, "Invalid input")
     + " (neither or both given)",
+    "invalid_code",
 )
 STATE_CHANGE = (401, CROSS_SITE, 503)
 
@@ -89,7 +94,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Start TOTP setup: a new secret, its otpauth URL and QR (pending until confirmed)",
         auth=ACCESS,
         ok=Reply(200, "TotpSetup"),
-        errors=(*STATE_CHANGE, (409, quoted(service.TOTP_ALREADY_ENABLED))),
+        errors=(*STATE_CHANGE, (409, quoted(service.TOTP_ALREADY_ENABLED), "totp_already_enabled")),
     ),
     Operation(
         "confirmTotp",
@@ -101,11 +106,11 @@ OPERATIONS: tuple[Operation, ...] = (
         body="MfaCode",
         ok=Reply(200, "RecoveryCodes"),
         errors=(
-            (400, quoted(reauth.INVALID_CODE) + ", or invalid input"),
+            (400, quoted(reauth.INVALID_CODE) + ", or invalid input", "invalid_code"),
             413,
             415,
             *STATE_CHANGE,
-            (409, quoted(service.NO_PENDING_TOTP, service.TOTP_ALREADY_ENABLED)),
+            (409, quoted(service.NO_PENDING_TOTP, service.TOTP_ALREADY_ENABLED), "no_totp_setup"),
             TOO_MANY,
         ),
     ),
@@ -123,7 +128,7 @@ OPERATIONS: tuple[Operation, ...] = (
             413,
             415,
             *STATE_CHANGE,
-            (404, quoted(service.TOTP_NOT_ENABLED)),
+            (404, quoted(service.TOTP_NOT_ENABLED), "totp_not_enabled"),
             TOO_MANY,
         ),
     ),
@@ -141,7 +146,7 @@ OPERATIONS: tuple[Operation, ...] = (
             413,
             415,
             *STATE_CHANGE,
-            (409, quoted(service.NO_SECOND_FACTOR)),
+            (409, quoted(service.NO_SECOND_FACTOR), "no_second_factor"),
             TOO_MANY,
         ),
     ),
@@ -166,6 +171,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 quoted(mfa_login.INVALID_MFA_TOKEN, mfa_login.TOKEN_EXHAUSTED)
                 + ": unknown, expired, used, voided by a password change, or spent by 5 wrong "
                 "codes",
+                "invalid_mfa_token",
             ),
             (429, "Too many codes for this account, or requests from this address"),
             503,
@@ -195,8 +201,12 @@ OPERATIONS: tuple[Operation, ...] = (
         ),
         errors=(
             401,
-            (403, quoted(guard.ADMINS_ONLY, guard.CROSS_SITE_MESSAGE, service.OWN_FACTORS)),
-            (404, quoted("User not found") + " (a malformed id: no such route)"),
+            (
+                403,
+                quoted(guard.ADMINS_ONLY, guard.CROSS_SITE_MESSAGE, service.OWN_FACTORS),
+                "admins_only",
+            ),
+            (404, quoted("User not found") + " (a malformed id: no such route)", "user_not_found"),
             503,
         ),
     ),

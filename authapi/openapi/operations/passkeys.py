@@ -122,7 +122,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 PASSKEY_ID = {"passkey_id": UUID}
-NOT_FOUND = (404, quoted(passkeys.PASSKEY_NOT_FOUND) + " (a malformed id: no such route)")
+NOT_FOUND = (
+    404,
+    quoted(passkeys.PASSKEY_NOT_FOUND) + " (a malformed id: no such route)",
+    "passkey_not_found",
+)
 CHALLENGE = passkeys.CHALLENGE_FAILED
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -134,7 +138,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Start adding a passkey: creation options with a fresh challenge (5 minutes, once)",
         auth=ACCESS,
         ok=Reply(200, success(data=obj(options="PasskeyCreationOptions"))),
-        errors=(401, CROSS_SITE, (409, quoted(passkeys.TOO_MANY)), 503),
+        errors=(401, CROSS_SITE, (409, quoted(passkeys.TOO_MANY), "too_many_passkeys"), 503),
     ),
     Operation(
         "registerPasskey",
@@ -149,12 +153,17 @@ OPERATIONS: tuple[Operation, ...] = (
             (
                 400,
                 quoted(CHALLENGE, passkeys.REGISTRATION_REFUSED, "Invalid input"),
+                "passkey_challenge_failed",
             ),
             413,
             415,
             401,
             CROSS_SITE,
-            (409, quoted(passkeys.ALREADY_REGISTERED, passkeys.TOO_MANY)),
+            (
+                409,
+                quoted(passkeys.ALREADY_REGISTERED, passkeys.TOO_MANY),
+                "passkey_already_registered",
+            ),
             503,
         ),
     ),
@@ -238,10 +247,15 @@ OPERATIONS: tuple[Operation, ...] = (
                     passkeys.PASSKEY_UNKNOWN,
                     "Invalid input",
                 ),
+                "passkey_refused",
             ),
             413,
             415,
-            (403, quoted(auth_service.ACCOUNT_DISABLED, auth_service.EMAIL_NOT_VERIFIED)),
+            (
+                403,
+                quoted(auth_service.ACCOUNT_DISABLED, auth_service.EMAIL_NOT_VERIFIED),
+                "account_disabled",
+            ),
             (429, "Too many passkey sign-ins from this address"),
             503,
         ),
@@ -255,10 +269,10 @@ OPERATIONS: tuple[Operation, ...] = (
         body="PasskeyMfaToken",
         ok=Reply(200, success(data=obj(options="PasskeyRequestOptions"))),
         errors=(
-            (400, quoted(passkeys.NO_PASSKEY, "Invalid input")),
+            (400, quoted(passkeys.NO_PASSKEY, "Invalid input"), "no_passkey"),
             413,
             415,
-            (401, quoted(mfa_login.INVALID_MFA_TOKEN)),
+            (401, quoted(mfa_login.INVALID_MFA_TOKEN), "invalid_mfa_token"),
             (429, "Too many passkey sign-ins from this address"),
             503,
         ),

@@ -4,6 +4,7 @@ when OAUTH_PROVIDERS names some."""
 
 from __future__ import annotations
 
+from authapi.auth import service as auth_service
 from authapi.email_otp import service as otp_service
 from authapi.email_otp.schemas import OtpVerifySchema
 from authapi.oauth import service as oauth_service
@@ -31,7 +32,7 @@ SCHEMAS = {
 
 COMPONENTS = {"Link": (LinkSchema, {}), "OtpVerify": (OtpVerifySchema, {})}
 
-OFF = (404, quoted(oauth_service.UNKNOWN_PROVIDER))
+OFF = (404, quoted(oauth_service.UNKNOWN_PROVIDER), "unknown_provider")
 PROVIDER = {"provider": {"type": "string", "pattern": "^[a-z][a-z0-9]{0,31}$"}}
 LOGGED_IN = Reply(
     200,
@@ -76,7 +77,12 @@ OPERATIONS: tuple[Operation, ...] = (
         ),
         when="OAUTH_PROVIDERS",
         ok=Reply(302, {}, REDIRECT + " (with the short-lived `oauth_flow` cookie)", media_types=()),
-        errors=((400, quoted(oauth_service.BAD_REDIRECT)), OFF, 429, UNAVAILABLE),
+        errors=(
+            (400, quoted(oauth_service.BAD_REDIRECT), "invalid_redirect"),
+            OFF,
+            429,
+            UNAVAILABLE,
+        ),
     ),
     Operation(
         "providerCallback",
@@ -108,10 +114,11 @@ OPERATIONS: tuple[Operation, ...] = (
             (401, "A link whose session has ended"),
             (
                 403,
-                "Cancelled at the provider, the account is disabled (or, with "
-                "REQUIRE_VERIFIED_EMAIL, unverified), a sign-up refused by the hook, or "
-                "`mfa_required` (with `mfa_token` and `methods`): finish at "
-                "POST /api/auth/login/mfa",
+                quoted(auth_service.ACCOUNT_DISABLED)
+                + " (or, with REQUIRE_VERIFIED_EMAIL, unverified), cancelled at the provider, "
+                "a sign-up refused by the hook, or `mfa_required` (with `mfa_token` and "
+                "`methods`): finish at POST /api/auth/login/mfa",
+                "account_disabled",
             ),
             OFF,
             (
@@ -139,7 +146,7 @@ OPERATIONS: tuple[Operation, ...] = (
             "The provider URL to open (with the `oauth_flow` cookie)",
         ),
         errors=(
-            (400, quoted(oauth_service.BAD_REDIRECT) + ", or invalid input"),
+            (400, quoted(oauth_service.BAD_REDIRECT) + ", or invalid input", "invalid_redirect"),
             401,
             CROSS_SITE,
             OFF,
@@ -172,7 +179,7 @@ OPERATIONS: tuple[Operation, ...] = (
             401,
             CROSS_SITE,
             (404, quoted(oauth_service.IDENTITY_NOT_FOUND)),
-            (409, quoted(oauth_service.LAST_WAY_IN)),
+            (409, quoted(oauth_service.LAST_WAY_IN), "last_way_in"),
             503,
         ),
     ),
@@ -196,14 +203,16 @@ OPERATIONS: tuple[Operation, ...] = (
         headers=(AUTH_MODE,),
         ok=LOGGED_IN,
         errors=(
-            (400, quoted(otp_service.INVALID_CODE) + ", or invalid input"),
+            (400, quoted(otp_service.INVALID_CODE) + ", or invalid input", "invalid_code"),
             413,
             415,
             (
                 403,
-                "The account is disabled, a sign-up refused by the hook (`OTP_SIGNUP`), or "
+                quoted(auth_service.ACCOUNT_DISABLED)
+                + ", a sign-up (OTP_SIGNUP) refused by the before-user-created hook, or "
                 "`Second factor required` (code `mfa_required`, with `mfa_token` and "
                 "`methods`; no cookie, no session): finish at POST /api/auth/login/mfa",
+                "account_disabled",
             ),
             (429, "Too many checks from this address"),
             503,

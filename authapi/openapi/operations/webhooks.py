@@ -19,10 +19,14 @@ TAGS = [
     }
 ]
 
-NO_SUCH_WEBHOOK = (404, quoted(service.WEBHOOK_NOT_FOUND) + " (a malformed id: no such route)")
+NO_SUCH_WEBHOOK = (
+    404,
+    quoted(service.WEBHOOK_NOT_FOUND) + " (a malformed id: no such route)",
+    "webhook_not_found",
+)
 REFUSED_URL = (
     400,
-    "Invalid input: `errors.url` says why a URL is refused (not https in production, "
+    quoted("Invalid input") + ": `errors.url` says why a URL is refused (not https in production, "
     "a loopback, private, link-local or metadata address, a host that does not resolve)",
 )
 
@@ -175,8 +179,12 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(
             401,
             NOT_ADMIN_OR_CROSS_SITE,
-            (404, quoted(service.WEBHOOK_NOT_FOUND, service.DELIVERY_NOT_FOUND)),
-            (409, quoted(service.WEBHOOK_DISABLED)),
+            (
+                404,
+                quoted(service.WEBHOOK_NOT_FOUND, service.DELIVERY_NOT_FOUND),
+                "webhook_not_found",
+            ),
+            (409, quoted(service.WEBHOOK_DISABLED), "webhook_disabled"),
             503,
         ),
     ),
