@@ -92,3 +92,25 @@ def test_the_postman_collection_passes_with_newman(app, live_server, tmp_path):
     assert stats["items"]["total"] == len(_requests(json.loads(COLLECTION.read_text())["item"]))
     assert stats["assertions"]["failed"] == 0
     assert stats["assertions"]["total"] >= 100  # the test scripts ran
+
+
+def test_the_cookie_folder_checks_the_tutorial_contract() -> None:
+    """The browser flow asserts what a tutorial front end relies on, not just statuses
+    (found by the black-box audit: it never registered twice, and took any Set-Cookie
+    naming the three cookies, flags and values aside, for a login or a logout)."""
+    collection = json.loads(COLLECTION.read_text())
+    folder = next(f for f in collection["item"] if f["name"] == "Cookie mode (browsers)")
+    scripts = {
+        item["name"]: "\n".join(
+            line
+            for event in item.get("event", [])
+            if event["listen"] == "test"
+            for line in event["script"]["exec"]
+        )
+        for item in folder["item"]
+    }
+    assert "User with that email already exists" in scripts["Register the same email again"]
+    assert "HttpOnly" in scripts["Log in"] and "Domain" in scripts["Log in"]
+    assert 'cookie("logged_in")' in scripts["Refresh (cookie, GET)"]
+    assert "Max-Age=0" in scripts["Log out"] and r"\/api\/auth" in scripts["Log out"]
+    assert "You are not logged in" in scripts["Me after logout"]
