@@ -134,7 +134,7 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from authapi.cli import deploy, keys_cli, users_cli
+    from authapi.cli import deploy, keys_cli, report_unreachable_dependencies, users_cli
     from authapi.retention import audit_cli
     from authapi.webhooks.cli import webhooks_cli
 
@@ -143,6 +143,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(webhooks_cli)
+    # Ours and the extensions' (flask db ...): a dependency down is one line, exit 1.
+    for command in app.cli.commands.values():
+        report_unreachable_dependencies(command)
 
 
 def trust_proxies(app: Flask) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import tempfile
@@ -10,15 +11,18 @@ import time
 from pathlib import Path
 
 import click
+import redis
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from marshmallow import ValidationError
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import exc as sa_exc
 
 from authapi import keys, user_transfer
 from authapi.admin import service as admin_service
 from authapi.emails import normalize_email, valid_email
 from authapi.errors import APIError
+from authapi.extensions import redis_store
 from authapi.schemas import validate_new_password
 from authapi.users import service as users_service
 from authapi.users.repository import find_user_by_email
@@ -26,6 +30,40 @@ from authapi.users.repository import find_user_by_email
 keys_cli = AppGroup("keys", help="Generate and rotate the RSA keys that sign tokens.")
 users_cli = AppGroup("users", help="Manage user accounts.")
 SHOWN_ERRORS = 50  # bad rows listed by `flask users import`
+
+
+# PostgreSQL or Redis not answering: what a command says instead of a traceback.
+UNREACHABLE = {
+    sa_exc.OperationalError: "PostgreSQL is unavailable",
+    sa_exc.InterfaceError: "PostgreSQL is unavailable",
+    sa_exc.TimeoutError: "PostgreSQL is unavailable",
+    redis.ConnectionError: "Redis is unavailable",
+    redis.TimeoutError: "Redis is unavailable",
+}
+
+
+def report_unreachable_dependencies(command: click.Command) -> None:
+    """Make ``command`` (each command of a group) end with one line naming the
+    dependency that is down and exit status 1, not a traceback. Idempotent."""
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            report_unreachable_dependencies(subcommand)
+        return
+    callback = command.callback
+    if callback is None or getattr(callback, "reports_unreachable", False):
+        return
+
+    @functools.wraps(callback)
+    def reporting(*args: object, **kwargs: object) -> object:
+        try:
+            return callback(*args, **kwargs)
+        except tuple(UNREACHABLE) as error:
+            what = next(text for kind, text in UNREACHABLE.items() if isinstance(error, kind))
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            raise click.ClickException(f"{what}: {reason}") from None
+
+    reporting.reports_unreachable = True  # type: ignore[attr-defined]
+    command.callback = reporting
 
 
 KINDS = ("ACCESS", "REFRESH")
@@ -177,6 +215,9 @@ def delete_user(email: str) -> None:
     user = find_user_by_email(email)
     if user is None:
         raise click.ClickException(f"No user with email {normalize_email(email)}")
+    # Redis first: the deletion commits before the sessions end, so with Redis down it
+    # would delete the account and leave its sessions and cached copy behind.
+    redis_store.client.ping()
     users_service.delete_user(user)
     click.echo(f"Deleted {user.email} and ended their sessions.")
 

@@ -156,3 +156,44 @@ def test_create_admin_says_so_in_one_line_when_the_breach_check_is_down(make_app
     assert "Traceback" not in result.output
     with app.app_context():
         assert db.session.scalar(select(User)) is None
+
+
+# Nothing listens on port 1: a PostgreSQL or Redis that is down.
+DEAD_DATABASE = "postgresql+psycopg2://postgres@127.0.0.1:1/nowhere_test"
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["deploy"],
+        ["db", "upgrade"],
+        ["users", "create-admin", "root@example.com", "--password", PASSWORD],
+        ["users", "delete", "root@example.com", "--yes"],
+        ["users", "export"],
+        ["audit", "prune"],
+        ["webhooks", "purge"],
+    ],
+)
+def test_a_command_with_postgresql_down_says_so_in_one_line(make_app, args):
+    """Found by the black-box audit: every database command ended in a traceback."""
+    app = make_app(SQLALCHEMY_DATABASE_URI=DEAD_DATABASE)
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # no uncaught error
+    assert result.output.splitlines()[-1].startswith("Error: PostgreSQL is unavailable: ")
+    assert "Traceback" not in result.output
+
+
+def test_users_delete_with_redis_down_says_so_and_deletes_nothing(app, make_app):
+    """Found by the black-box audit: a traceback, and the account deleted while its
+    sessions (and the cached copy that authenticates them) stayed in Redis."""
+    register(app.test_client(), email="gone@example.com")
+    down = make_app(REDIS_URL=DEAD_REDIS)
+    result = down.test_cli_runner().invoke(args=["users", "delete", "gone@example.com", "--yes"])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.output.splitlines()[-1].startswith("Error: Redis is unavailable: ")
+    with app.app_context():
+        assert db.session.scalar(select(User.email)) == "gone@example.com"
+        db.session.remove()
