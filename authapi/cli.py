@@ -71,7 +71,7 @@ BITS_OPTION = click.option(
     "--bits",
     default=2048,
     show_default=True,
-    type=click.IntRange(min=2048),
+    type=click.IntRange(min=2048, max=16384),
     help="RSA key size in bits.",
 )
 OUT_OPTION = click.option(
@@ -85,7 +85,12 @@ def _new_key_pair(kind: str, bits: int, out: Path | None) -> list[str]:
     """A new key pair for ``kind``: its two variables, and its PEM files in ``out``."""
     private_key = keys.generate_private_key(bits)
     if out is not None:
-        keys.write_key_pair(out, kind.lower(), private_key)
+        try:
+            keys.write_key_pair(out, kind.lower(), private_key)
+        except OSError as error:
+            raise click.ClickException(
+                f"Cannot write the keys into {out}: {error.strerror}"
+            ) from None
     return [
         f"{kind}_TOKEN_PRIVATE_KEY={keys.env_value(keys.private_pem(private_key))}",
         f"{kind}_TOKEN_PUBLIC_KEY={keys.env_value(keys.public_pem(private_key.public_key()))}",
@@ -337,5 +342,8 @@ def export_users(file: Path, file_format: str | None) -> None:
             chosen = user_transfer.format_for(file, file_format)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="FILE") from None
-        count = _export_to_private_file(file, chosen)
+        try:
+            count = _export_to_private_file(file, chosen)
+        except OSError as error:
+            raise click.ClickException(f"Cannot write {file}: {error.strerror}") from None
     click.echo(f"Exported {count} user(s).", err=True)

@@ -197,3 +197,26 @@ def test_users_delete_with_redis_down_says_so_and_deletes_nothing(app, make_app)
     with app.app_context():
         assert db.session.scalar(select(User.email)) == "gone@example.com"
         db.session.remove()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["keys", "generate", "--out", "/proc/no-such-directory"],
+        ["users", "export", "/proc/no-such-directory/users.jsonl"],
+    ],
+)
+def test_a_file_that_cannot_be_written_is_one_line(app, args):
+    """Found by the black-box audit: a traceback (FileNotFoundError)."""
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.output.splitlines()[-1].startswith("Error: Cannot write ")
+    assert "No such file or directory" in result.output
+
+
+def test_keys_refuse_a_size_that_would_never_finish(app):
+    """Found by the black-box audit: --bits 99999999 ran (generating) without end."""
+    result = app.test_cli_runner().invoke(args=["keys", "generate", "--bits", "99999999"])
+    assert result.exit_code == 2
+    assert "--bits" in result.output
