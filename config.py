@@ -12,6 +12,8 @@ setting is checked as a rate limit string (``"10 per minute"``) by itself.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -266,15 +268,20 @@ def as_int(value: str | int) -> int:
 
 
 def as_float(value: str | float) -> float:
-    """A number, from a number or its text (not a bool)."""
+    """A finite number, from a number or its text (not a bool).
+
+    ``float()`` also reads ``nan`` and ``inf``, which no setting means: they would get
+    past the range checks (``nan > 0`` is false, but so is ``nan <= 0``) and crash later.
+    """
+    number = math.nan
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            pass
-    raise ValueError(f"expected a number, got {value!r}")
+        number = float(value)
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = float(value.strip())
+    if not math.isfinite(number):
+        raise ValueError(f"expected a number, got {value!r}")
+    return number
 
 
 def as_str(value: str) -> str:

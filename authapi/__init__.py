@@ -22,9 +22,10 @@ WEB_SERVER_ENV = "AUTHAPI_WEB_SERVER"
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build an app: configuration, extensions, blueprints, error handlers, CLI."""
     from authapi import observability
+    from authapi.application import AuthAPI
     from authapi.configuration import load_config
 
-    app = Flask(__name__, instance_relative_config=True)
+    app = AuthAPI(__name__, instance_relative_config=True)
     load_config(app, config)
     observability.init_app(app)  # first, so what the next steps log is formatted
     register_extensions(app)

@@ -99,15 +99,24 @@ def _new_key_pair(kind: str, bits: int, out: Path | None) -> list[str]:
 
 def _verifying_keys(kind: str) -> str:
     """The public keys that verify ``kind`` tokens now, as a PREVIOUS list: the
-    configured ones, or those the app loaded (the development keys in instance/)."""
+    configured ones, or those the app loaded (the development keys in instance/).
+
+    Always base64 of PEM, one line: a key may be configured as a raw (multi-line) PEM,
+    which printed as is would not be one ``NAME=value`` line of .env.
+    """
     config = current_app.config
     configured = config.get(f"{kind}_TOKEN_PUBLIC_KEY", "").strip()
     if configured:
-        values = [configured, config.get(f"{kind}_TOKEN_PREVIOUS_PUBLIC_KEYS", "")]
+        listed = [configured, *config.get(f"{kind}_TOKEN_PREVIOUS_PUBLIC_KEYS", "").split(",")]
+        public_keys = [
+            keys.load_public_key(value, f"{kind}_TOKEN_PREVIOUS_PUBLIC_KEYS")
+            for value in listed
+            if value.strip()
+        ]
     else:
         ring = getattr(current_app.extensions["authapi.tokens"], kind.lower())
-        values = [keys.env_value(keys.public_pem(key)) for key in ring.verifying_keys.values()]
-    return ",".join(value.strip() for value in values if value.strip())
+        public_keys = list(ring.verifying_keys.values())
+    return ",".join(keys.env_value(keys.public_pem(key)) for key in public_keys)
 
 
 @keys_cli.command("generate")

@@ -34,7 +34,10 @@ http_request_duration = Histogram(
     ["method", "route", "status"],
 )
 logins = Counter("authapi_logins", "Login attempts by outcome (success or failure).", ["outcome"])
-token_refreshes = Counter("authapi_token_refreshes", "Refresh tokens rotated.")
+token_refreshes = Counter(
+    "authapi_token_refreshes",
+    "Refreshes answered with new tokens: rotations, and answers within the grace window.",
+)
 refresh_reuse_detected = Counter(
     "authapi_refresh_reuse_detected",
     "Superseded refresh tokens replayed after the grace window (the session is revoked).",

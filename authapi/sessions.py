@@ -114,10 +114,17 @@ return {-1, gen, 0}
 # tag), now, the session.revoked entry's head and tail ("" for no event).
 # Ends the oldest sessions beyond the cap (the index is ordered by expiry, i.e. by
 # creation) and returns their ids. One atomic step, so concurrent logins never leave
-# more than the cap.
+# more than the cap. Only live sessions count: a session that idled out (Redis expired
+# its key) stays in the index until its absolute cap, so the index is pruned of those
+# before counting; otherwise they would push live sessions out.
 _CAP = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+local cap = tonumber(ARGV[1])
+if redis.call('ZCARD', KEYS[1]) <= cap then return {} end
+for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if redis.call('EXISTS', ARGV[2] .. sid) == 0 then redis.call('ZREM', KEYS[1], sid) end
+end
+local excess = redis.call('ZCARD', KEYS[1]) - cap
 if excess <= 0 then return {} end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, excess - 1)
 for _, sid in ipairs(oldest) do

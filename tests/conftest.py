@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import fcntl
 import os
+import socket
 import sys
 import tempfile
 import threading
@@ -228,6 +229,17 @@ class LiveServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+
+
+@pytest.fixture
+def unanswering_port() -> Iterator[int]:
+    """A loopback port whose listener never accepts: connections complete (the kernel's
+    backlog) and nothing is ever said on them (no SMTP greeting, no Redis reply)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    yield listener.getsockname()[1]
+    listener.close()
 
 
 @pytest.fixture

@@ -52,20 +52,26 @@ def assert_fail(response: Any, status: int, message: str | None = None) -> None:
         assert body["message"] == message
 
 
-def post_json_status(url: str, payload: dict[str, Any]) -> int:
-    """POST JSON to a live server over real HTTP; the status (errors must be JSON too)."""
-    request = Request(
-        url,
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
+def status_of(request: Request) -> int:
+    """Send a request to a live server over real HTTP; the status (errors must be JSON)."""
     try:
         with urlopen(request, timeout=HANG) as response:
             return response.status
     except HTTPError as error:
         assert error.headers["Content-Type"] == "application/json"
         return error.code
+
+
+def post_json_status(url: str, payload: dict[str, Any]) -> int:
+    """POST JSON to a live server over real HTTP; the status (errors must be JSON too)."""
+    return status_of(
+        Request(
+            url,
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+    )
 
 
 def raw_http_exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:

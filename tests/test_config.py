@@ -262,3 +262,12 @@ def test_a_text_only_parser_of_a_new_setting_is_given_text_only(base_config, mon
     assert text.config["EXAMPLE_PAIRS"] == {"a": "1", "b": "2"}
     monkeypatch.setenv("EXAMPLE_PAIRS", "c=3")
     assert create_app(base_config).config["EXAMPLE_PAIRS"] == {"c": "3"}
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", float("nan"), float("inf")])
+def test_a_lifetime_that_is_not_a_finite_number_is_refused_at_start(base_config, value):
+    """Found by the blackbox6 audit: ACCESS_TOKEN_EXPIRES_IN=nan (or inf) passed the
+    checks and crashed the start with a bare ValueError/OverflowError from timedelta,
+    instead of the one message naming the setting."""
+    with pytest.raises(ConfigurationError, match="ACCESS_TOKEN_EXPIRES_IN"):
+        create_app({**base_config, "ACCESS_TOKEN_EXPIRES_IN": value})

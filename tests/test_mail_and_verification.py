@@ -4,8 +4,6 @@ process receives what the app sends; links are followed through the HTTP routes.
 from __future__ import annotations
 
 import logging
-import socket
-from collections.abc import Iterator
 
 import pytest
 
@@ -335,20 +333,12 @@ def test_smtp_down_keeps_the_account_and_logs_the_domain_only(make_app, caplog):
     assert resend(client).status_code == 200
 
 
-@pytest.fixture
-def silent_smtp() -> Iterator[int]:
-    """A port that accepts TCP connections and never says a word (no SMTP greeting)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    yield listener.getsockname()[1]
-    listener.close()
-
-
-def test_a_silent_smtp_server_times_out_without_holding_the_request(make_app, silent_smtp, caplog):
+def test_a_silent_smtp_server_times_out_without_holding_the_request(
+    make_app, unanswering_port, caplog
+):
     app = make_app(
         MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=silent_smtp,
+        MAIL_PORT=unanswering_port,
         MAIL_TIMEOUT=0.5,
         FRONTEND_URL="http://localhost",
     )

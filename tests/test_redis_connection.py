@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from urllib.error import HTTPError
-from urllib.request import Request, urlopen
+from urllib.request import Request
 
 import pytest
 import redis
@@ -17,17 +15,7 @@ import redis
 from authapi.extensions import limiter
 from authapi.redis_connection import KernelTimeoutConnection, make_redis_client
 from config import Config
-from tests.helpers import HANG, login, register
-
-
-@pytest.fixture
-def unanswering_port() -> Iterator[int]:
-    """A port whose listener never accepts: connections complete, replies never come."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    yield listener.getsockname()[1]
-    listener.close()
+from tests.helpers import login, register, status_of
 
 
 def _client(url: str, **overrides: object) -> redis.Redis:
@@ -122,13 +110,7 @@ def _kill_app_connections(redis_client: redis.Redis) -> int:
 
 
 def _get_status(url: str, token: str) -> int:
-    request = Request(url, headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urlopen(request, timeout=HANG) as response:
-            return response.status
-    except HTTPError as error:
-        assert error.headers["Content-Type"] == "application/json"
-        return error.code
+    return status_of(Request(url, headers={"Authorization": f"Bearer {token}"}))
 
 
 @pytest.mark.live_server

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import jwt
 import pytest
 from sqlalchemy import func, select
 
@@ -95,3 +96,27 @@ def test_compose_runs_the_prune_daily_on_the_internal_network():
     assert "flask --app wsgi audit prune" in " ".join(prune["command"])
     assert prune["networks"] == ["internal"]
     assert not prune.get("ports")
+
+
+def test_sessions_that_idled_out_do_not_count_against_the_cap(make_app, redis_client):
+    """Found by the blackbox6 audit: a session whose idle timeout ran out (Redis expired
+    its key) stayed in the user's index until the absolute cap, and still counted, so a
+    login ended a live session although the user had fewer live ones than the cap."""
+    app = make_app(MAX_SESSIONS_PER_USER=2)
+    client = app.test_client()
+    register(client)
+    kept = login(client)
+    idle = login(client)
+    # What Redis does when the idle session's TTL runs out: its key goes, nothing else.
+    [idle_key] = [
+        key
+        for key in redis_client.scan_iter("*:session:*")
+        if key.endswith(":" + jwt.decode(idle, options={"verify_signature": False})["sid"])
+    ]
+    redis_client.delete(idle_key)
+    newest = login(client)
+    assert (_me(client, kept), _me(client, newest)) == (200, 200)
+    listed = client.get("/api/auth/sessions", headers={"Authorization": f"Bearer {newest}"}).json[
+        "data"
+    ]["sessions"]
+    assert len(listed) == 2

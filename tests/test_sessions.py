@@ -512,3 +512,37 @@ def test_head_never_logs_out_or_refreshes(client):
     assert client.head("/api/auth/logout").status_code == 405
     assert client.get_cookie("refresh_token", path="/api/auth").value == before
     assert client.get("/api/users/me").status_code == 200
+
+
+def test_keys_rotate_prints_one_line_per_variable_when_keys_are_raw_pem(make_app, base_config):
+    """Found by the blackbox6 audit: keys may be configured as raw PEM (multi-line), and
+    ``keys rotate`` copied them as they were into *_PREVIOUS_PUBLIC_KEYS, so its output
+    spread one variable over nine lines: pasted into .env, the previous key was just
+    ``-----BEGIN PUBLIC KEY-----`` and the app refused to start."""
+    raw = {
+        name: base64.b64decode(base_config[name]).decode("ascii")
+        for name in (
+            "ACCESS_TOKEN_PRIVATE_KEY",
+            "ACCESS_TOKEN_PUBLIC_KEY",
+            "REFRESH_TOKEN_PRIVATE_KEY",
+            "REFRESH_TOKEN_PUBLIC_KEY",
+        )
+    }
+    app = make_app(**raw, ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS=raw["REFRESH_TOKEN_PUBLIC_KEY"])
+    result = app.test_cli_runner().invoke(args=["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if not line.startswith("#")]
+    values = dict(line.split("=", 1) for line in lines)
+    assert len(lines) == len(values) == 6
+    ring = keys.build_key_ring(
+        values["ACCESS_TOKEN_PRIVATE_KEY"],
+        values["ACCESS_TOKEN_PUBLIC_KEY"],
+        values["ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS"],
+        "ACCESS_TOKEN",
+    )
+    with app.app_context():
+        old = [
+            keys.key_id(keys.load_public_key(raw[name], name))
+            for name in ("ACCESS_TOKEN_PUBLIC_KEY", "REFRESH_TOKEN_PUBLIC_KEY")
+        ]
+    assert set(old) < set(ring.verifying_keys) and len(ring.verifying_keys) == 3
