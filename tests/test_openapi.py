@@ -52,13 +52,16 @@ SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
+def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(method, path, operation) of every operation the document describes."""
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield method, path, operation
+
+
 def documented_operations(document: dict[str, Any]) -> set[tuple[str, str]]:
-    return {
-        (method.upper(), path)
-        for path, item in document["paths"].items()
-        for method in item
-        if method in HTTP_METHODS
-    }
+    return {(method.upper(), path) for method, path, _ in operations(document)}
 
 
 def routed_operations(app: Flask) -> set[tuple[str, str]]:
@@ -112,20 +115,17 @@ def test_operations_are_described(client: FlaskClient) -> None:
     authenticated route can answer."""
     document = fetch_document(client)
     ids = []
-    for path, item in document["paths"].items():
-        for method, operation in item.items():
-            if method not in HTTP_METHODS:
-                continue
-            label = f"{method.upper()} {path}"
-            ids.append(operation["operationId"])
-            assert operation["tags"] and operation["summary"], label
-            statuses = set(operation["responses"])
-            # A success, or a redirect (provider sign-in sends browsers on with a 302).
-            assert any(status.startswith(("2", "3")) for status in statuses), label
-            if "requestBody" in operation:
-                assert {"400", "413", "415"} <= statuses, label
-            if operation.get("security"):
-                assert {"401", "503"} <= statuses or path == "/api/auth/refresh", label
+    for method, path, operation in operations(document):
+        label = f"{method.upper()} {path}"
+        ids.append(operation["operationId"])
+        assert operation["tags"] and operation["summary"], label
+        statuses = set(operation["responses"])
+        # A success, or a redirect (provider sign-in sends browsers on with a 302).
+        assert any(status.startswith(("2", "3")) for status in statuses), label
+        if "requestBody" in operation:
+            assert {"400", "413", "415"} <= statuses, label
+        if operation.get("security"):
+            assert {"401", "503"} <= statuses or path == "/api/auth/refresh", label
     assert len(ids) == len(set(ids))
 
 
@@ -584,14 +584,11 @@ def test_error_examples_show_a_real_message_and_a_listed_code(client: FlaskClien
     audit)."""
     document = fetch_document(client)
     wrong = []
-    for path, item in document["paths"].items():
-        for method, operation in item.items():
-            if method not in HTTP_METHODS:
+    for method, path, operation in operations(document):
+        for status, answer in operation["responses"].items():
+            example = answer.get("content", {}).get("application/json", {}).get("example")
+            if not isinstance(example, dict) or "code" not in example:
                 continue
-            for status, answer in operation["responses"].items():
-                example = answer.get("content", {}).get("application/json", {}).get("example")
-                if not isinstance(example, dict) or "code" not in example:
-                    continue
-                if example["code"] not in ERROR_CODES or " " not in example["message"]:
-                    wrong.append((method, path, status, example))
+            if example["code"] not in ERROR_CODES or " " not in example["message"]:
+                wrong.append((method, path, status, example))
     assert wrong == []
