@@ -10,7 +10,11 @@ from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 import pytest
+import redis
 
+from authapi.extensions import db
+from authapi.models import User
+from authapi.users import service as users_service
 from tests.helpers import HANG, PASSWORD, TOKEN_MODE, assert_fail, bearer, login, register
 
 ADMINS_ONLY = "You are not allowed to do this: admins only"
@@ -468,3 +472,17 @@ def test_cookie_requests_that_change_users_must_be_same_site(client, admin, alic
     assert client.get("/api/users", headers=cross).status_code == 200
     same_site = client.patch(path, json={"name": "Same"}, headers={"Sec-Fetch-Site": "same-origin"})
     assert same_site.status_code == 200
+
+
+def test_a_deletion_with_redis_unreachable_deletes_nothing(make_app, client, alice):
+    """The account's sessions are ended before its row is deleted: with Redis down the
+    deletion fails first (a 503 for the admin API), and the account and its sessions
+    stay consistent, instead of a deleted account whose sessions still answer /me."""
+    no_redis = make_app(REDIS_URL="redis://127.0.0.1:1/0")
+    with no_redis.app_context():
+        user = db.session.get(User, uuid.UUID(alice["user"]["id"]))
+        with pytest.raises(redis.ConnectionError):
+            users_service.delete_user(user)
+        db.session.rollback()
+    assert client.get("/api/users/me", headers=bearer(alice["token"])).status_code == 200
+    login(client)  # the account is still there

@@ -31,11 +31,20 @@ def change_password(user: User, current_password: str, new_password: str, *, kee
 def delete_user(user: User, *, by: str | None = None) -> None:
     """Delete the account; every session and cached copy goes with it at once.
 
-    ``by``: the admin who did it (None from the CLI).
+    Its sessions are ended before the row goes as well as after. With Redis unreachable
+    the deletion stops (503) before anything is gone, instead of leaving a deleted
+    account's sessions alive with the cached copy the session check trusts; the second
+    pass ends any session a login opened in between. ``by``: the admin who did it (None
+    from the CLI).
     """
     user_id = str(user.id)
+    _end_sessions_and_cache(user_id)
     db.session.delete(user)
     db.session.commit()
+    _end_sessions_and_cache(user_id)
+    events.emit(events.user_deleted, user_id=user_id, by=by)
+
+
+def _end_sessions_and_cache(user_id: str) -> None:
     sessions.delete_all(user_id)
     sessions.forget_user(user_id)
-    events.emit(events.user_deleted, user_id=user_id, by=by)
