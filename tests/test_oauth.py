@@ -73,6 +73,17 @@ def oauth_app(
     return make_app(**provider_config(provider.issuer, *client_credentials))
 
 
+@pytest.fixture
+def mail_oauth_app(
+    make_app: Callable[..., Flask],
+    provider: OidcProvider,
+    client_credentials: tuple[str, str],
+    smtp_sink: Any,
+) -> Flask:
+    """Provider sign-in with mail delivered to the SMTP sink (resets, verification)."""
+    return make_app(**{**smtp_sink.config, **provider_config(provider.issuer, *client_credentials)})
+
+
 def start(client: FlaskClient, redirect_to: str | None = FRONTEND + "/home") -> str:
     """GET authorize like a browser; the provider URL (the flow cookie is in the jar)."""
     url = "/api/auth/oauth/test/authorize"
@@ -415,14 +426,11 @@ def test_a_provider_without_an_email_is_refused(oauth_app: Flask, provider) -> N
 
 
 def test_a_provider_only_user_can_set_a_password_through_the_reset_flow(
-    make_app: Callable[..., Flask],
-    provider: OidcProvider,
-    client_credentials: tuple[str, str],
-    smtp_sink: Any,
+    mail_oauth_app: Flask, provider: OidcProvider, smtp_sink: Any
 ) -> None:
     from tests.support.smtp_sink import delivered
 
-    app = make_app(**{**smtp_sink.config, **provider_config(provider.issuer, *client_credentials)})
+    app = mail_oauth_app
     assert sign_in(app.test_client(), "olga@example.com").status_code == 302
     client = app.test_client()
     assert (
@@ -463,17 +471,13 @@ def owner_proves_the_mailbox(app: Flask, sink: Any, email: str, via: str) -> Fla
 
 @pytest.mark.parametrize("via", ["verify", "reset", "otp"])
 def test_an_account_made_with_an_unverified_provider_email_is_not_kept_by_its_maker(
-    make_app: Callable[..., Flask],
-    provider: OidcProvider,
-    client_credentials: tuple[str, str],
-    smtp_sink: Any,
-    via: str,
+    mail_oauth_app: Flask, provider: OidcProvider, smtp_sink: Any, via: str
 ) -> None:
     """Pre-account hijacking the other way round: someone signs up through a provider
     that does not vouch for the address (email_verified false) with the victim's
     address; the victim, unable to register, takes the account through their mailbox
     and uses it. The provider identity must not open it afterwards."""
-    app = make_app(**{**smtp_sink.config, **provider_config(provider.issuer, *client_credentials)})
+    app = mail_oauth_app
     provider.set_account("mallory-sub", email="quinn@example.com", email_verified=False)
     attacker = app.test_client()
     assert sign_in(attacker, "mallory-sub").status_code == 302
@@ -496,12 +500,9 @@ def test_an_account_made_with_an_unverified_provider_email_is_not_kept_by_its_ma
 
 
 def test_a_verified_provider_identity_stays_linked_when_its_owner_resets(
-    make_app: Callable[..., Flask],
-    provider: OidcProvider,
-    client_credentials: tuple[str, str],
-    smtp_sink: Any,
+    mail_oauth_app: Flask, provider: OidcProvider, smtp_sink: Any
 ) -> None:
-    app = make_app(**{**smtp_sink.config, **provider_config(provider.issuer, *client_credentials)})
+    app = mail_oauth_app
     provider.set_account("rita-sub", email="rita@example.com", email_verified=True)
     assert sign_in(app.test_client(), "rita-sub").status_code == 302
     owner_proves_the_mailbox(app, smtp_sink, "rita@example.com", "reset")

@@ -13,7 +13,9 @@ import argon2
 import argon2.low_level
 import psycopg2
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from werkzeug.test import TestResponse
 
 from authapi import user_transfer
 from authapi.extensions import db
@@ -291,6 +293,19 @@ def test_conflicts_with_the_database_fail_by_default_or_are_skipped(import_app, 
 ACE_CYRILLIC = "\u0430\u0441\u0435@example.com"  # looks like ace@example.com
 
 
+def _register_ace_lookalike(client: FlaskClient) -> TestResponse:
+    """Register the Cyrillic look-alike of ace@example.com."""
+    return client.post(
+        "/api/auth/register",
+        json={
+            "name": "X",
+            "email": ACE_CYRILLIC,
+            "password": OLD_PASSWORD,
+            "passwordConfirm": OLD_PASSWORD,
+        },
+    )
+
+
 @pytest.mark.parametrize("batch_size", ["1000", "1"])
 def test_imported_addresses_keep_their_lookalikes_out(import_app, tmp_path, batch_size):
     """Two accounts never look alike (TR39 skeleton, as at registration): an imported
@@ -300,15 +315,7 @@ def test_imported_addresses_keep_their_lookalikes_out(import_app, tmp_path, batc
     result = _run(import_app, ["users", "import", str(path), "--batch-size", batch_size])
     assert result.exit_code == 0, result.output
     client = import_app.test_client()
-    response = client.post(
-        "/api/auth/register",
-        json={
-            "name": "X",
-            "email": ACE_CYRILLIC,
-            "password": OLD_PASSWORD,
-            "passwordConfirm": OLD_PASSWORD,
-        },
-    )
+    response = _register_ace_lookalike(client)
     assert response.status_code == 409, response.json
     assert _count(import_app) == 1
 
@@ -358,15 +365,7 @@ def test_the_migration_gives_earlier_imports_their_skeleton(import_app, tmp_path
         "joe@example.com": None,
         joe_lookalike: "joe@example.com",
     }
-    response = import_app.test_client().post(
-        "/api/auth/register",
-        json={
-            "name": "X",
-            "email": ACE_CYRILLIC,
-            "password": OLD_PASSWORD,
-            "passwordConfirm": OLD_PASSWORD,
-        },
-    )
+    response = _register_ace_lookalike(import_app.test_client())
     assert response.status_code == 409
 
 
