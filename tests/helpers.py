@@ -118,3 +118,14 @@ def token_login(
 
 def refresh_by_body(client: FlaskClient, refresh_token: str, **kwargs: Any) -> Any:
     return client.post("/api/auth/refresh", json={"refresh_token": refresh_token}, **kwargs)
+
+
+def update_all_users(app: Flask, **values: Any) -> None:
+    """Set columns on every user row directly (what no endpoint offers: an account
+    verified or disabled behind the API's back)."""
+    from authapi.models import User
+
+    with app.app_context():
+        db.session.execute(db.update(User).values(**values))
+        db.session.commit()
+        db.session.remove()

@@ -16,7 +16,7 @@ from sqlalchemy import event, func, select
 from authapi.extensions import db
 from authapi.models import AuthEvent, User
 from authapi.webhooks import signing
-from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.helpers import PASSWORD, assert_fail, login, register, update_all_users
 from tests.support.receiver import Answer
 from tests.support.smtp_sink import SmtpSink, delivered
 
@@ -295,10 +295,7 @@ def test_a_code_takes_an_unverified_account_from_whoever_registered_it(
 def test_a_code_leaves_a_verified_accounts_password_alone(otp_app: Flask, smtp_sink) -> None:
     client = otp_app.test_client()
     register(client, email="walt@example.com")
-    with otp_app.app_context():
-        db.session.execute(db.update(User).values(verified=True))
-        db.session.commit()
-        db.session.remove()
+    update_all_users(otp_app, verified=True)
     other_device = otp_app.test_client()
     login(other_device, "walt@example.com")
     assert ask(client, "walt@example.com").status_code == 200
@@ -337,10 +334,7 @@ def test_an_otp_sign_up_of_a_lookalike_address_is_the_usual_400(
 def test_a_disabled_account_gets_no_code(otp_app: Flask, smtp_sink) -> None:
     client = otp_app.test_client()
     register(client, email="ian@example.com")
-    with otp_app.app_context():
-        db.session.execute(db.update(User).values(disabled=True))
-        db.session.commit()
-        db.session.remove()
+    update_all_users(otp_app, disabled=True)
     assert ask(client, "ian@example.com").status_code == 200
     mails = delivered(otp_app, smtp_sink)
     assert not [mail for mail in mails if "sign-in code" in mail.subject]

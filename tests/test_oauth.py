@@ -28,7 +28,7 @@ from authapi.extensions import db
 from authapi.models import AuthEvent, Identity, User
 from authapi.oauth import redirects
 from authapi.webhooks import signing
-from tests.helpers import PASSWORD, assert_fail, login, register
+from tests.helpers import PASSWORD, assert_fail, login, register, update_all_users
 from tests.support.oidc_provider import BrowserlessLogin, OidcProvider, query, rsa_jwk
 from tests.support.receiver import Answer
 from tests.support.smtp_sink import reset_by_mail, spare_port, verify_by_mail
@@ -357,10 +357,7 @@ def test_an_unverified_provider_email_never_takes_over_an_account(
 ) -> None:
     client = oauth_app.test_client()
     register(client, email="kate@example.com")
-    with oauth_app.app_context():
-        db.session.execute(db.update(User).values(verified=True))
-        db.session.commit()
-        db.session.remove()
+    update_all_users(oauth_app, verified=True)
     provider.set_account("attacker-sub", email="kate@example.com", email_verified=False)
     browser = oauth_app.test_client()
     response = sign_in(browser, "attacker-sub")
@@ -397,10 +394,7 @@ def test_a_provider_email_that_looks_like_an_account_is_account_exists(
 def test_both_emails_verified_links_the_existing_account(oauth_app: Flask, provider) -> None:
     client = oauth_app.test_client()
     user = register(client, email="mia@example.com")
-    with oauth_app.app_context():
-        db.session.execute(db.update(User).values(verified=True))
-        db.session.commit()
-        db.session.remove()
+    update_all_users(oauth_app, verified=True)
     provider.set_account("mia-sub", email="mia@example.com", email_verified=True)
     browser = oauth_app.test_client()
     assert sign_in(browser, "mia-sub").status_code == 302
@@ -410,10 +404,7 @@ def test_both_emails_verified_links_the_existing_account(oauth_app: Flask, provi
 
 def test_a_disabled_account_cannot_sign_in_through_a_provider(oauth_app: Flask) -> None:
     assert sign_in(oauth_app.test_client(), "nina@example.com").status_code == 302
-    with oauth_app.app_context():
-        db.session.execute(db.update(User).values(disabled=True))
-        db.session.commit()
-        db.session.remove()
+    update_all_users(oauth_app, disabled=True)
     browser = oauth_app.test_client()
     assert_error_redirect(sign_in(browser, "nina@example.com"), "account_disabled")
     assert browser.get("/api/users/me").status_code == 401
