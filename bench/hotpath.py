@@ -187,6 +187,7 @@ def main() -> int:
     # Prometheus multiprocess mode, as gunicorn.conf.py sets it up for the server.
     metrics_dir = tempfile.TemporaryDirectory(prefix="authapi-hotpath-metrics-")
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir.name)
+    os.environ.setdefault("LOG_FLUSH_SECONDS", "0.1")  # access lines batched, as gunicorn.conf.py
     sys.path.insert(0, str(harness.APP_ROOT))
     import jwt
     from cryptography.hazmat.primitives import hashes

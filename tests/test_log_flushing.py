@@ -4,14 +4,24 @@ WARNING or worse is written at once, after the lines waiting before it."""
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 
 import pytest
+from flask import request
 
-from authapi.logging_setup import LOGGER_NAME, StderrHandler, TextFormatter
+from authapi.logging_setup import (
+    LOGGER_NAME,
+    JsonFormatter,
+    StderrHandler,
+    TextFormatter,
+    sole_handler,
+)
+from authapi.response_headers import REQUEST_ID_KEY
 from tests.helpers import HANG
 
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 # Long enough that the flusher never writes by itself while a test looks.
 NEVER = 3600.0
 
@@ -223,3 +233,66 @@ def test_lines_logged_by_many_threads_while_flushing_are_written_once_each(handl
     for number in range(threads):  # each thread's lines in the order it logged them
         mine = [line for line in written if line.startswith(f"{number}-")]
         assert mine == [f"{number}-{index}" for index in range(per_thread)]
+
+
+# --- lines made from their parts (StderrHandler.append_line, the access line's way) ---
+
+
+@pytest.mark.parametrize("formatter", [JsonFormatter, TextFormatter])
+def test_a_line_from_its_parts_is_the_line_its_record_gives(formatter, handler, stream, app):
+    handler.setFormatter(formatter())
+    handler.set_flush_seconds(NEVER)
+    fields = {"method": "GET", "path": "/a b", "status": 200, "user_id": None, "level": "x"}
+    record = logging.LogRecord("authapi.access", logging.INFO, "", 0, "GET %s", ("/a b",), None)
+    record.fields = fields
+    with app.test_request_context("/"):
+        request.environ[REQUEST_ID_KEY] = "0123456789abcdef"
+        handler.handle(record)
+        assert handler.append_line(logging.INFO, "authapi.access", "GET /a b", fields)
+    handler.flush()
+    from_record, from_parts = (
+        TIMESTAMP.sub("TS", line, count=1) for line in stream.getvalue().splitlines()
+    )
+    assert from_parts == from_record  # made milliseconds apart: the same but for the time
+    assert "0123456789abcdef" in from_parts
+
+
+def test_a_line_from_its_parts_goes_the_usual_way_when_it_cannot_wait(handler, stream):
+    fields = {"status": 200}
+    assert not handler.append_line(logging.INFO, "authapi.access", "unbatched", fields)
+    handler.set_flush_seconds(NEVER)
+    handler.handle(_record(logging.INFO, "starts the flusher"))
+    assert not handler.append_line(logging.WARNING, "authapi.access", "a warning", fields)
+    handler.addFilter(lambda record: True)
+    assert not handler.append_line(logging.INFO, "authapi.access", "filtered", fields)
+    assert stream.getvalue() == ""  # nothing written: the caller logs a record instead
+
+
+def test_the_sole_handler_is_ours_only_when_no_one_else_would_see_the_record(handler):
+    parent = logging.getLogger("authapi.sole-test")
+    child = logging.getLogger("authapi.sole-test.child")
+    saved = parent.propagate
+    parent.addHandler(handler)
+    parent.propagate = False  # the root logger (pytest's handlers) out of the way
+    try:
+        assert sole_handler(child) is handler
+        child.addFilter(lambda record: True)
+        assert sole_handler(child) is None  # a filter must see a record
+        child.filters.clear()
+        child.disabled = True
+        assert sole_handler(child) is None
+        child.disabled = False
+        extra = logging.NullHandler()
+        parent.addHandler(extra)
+        assert sole_handler(child) is None  # an operator's handler must get a record
+        parent.removeHandler(extra)
+        parent.propagate = True
+        root_handler = logging.NullHandler()
+        logging.getLogger().addHandler(root_handler)
+        try:
+            assert sole_handler(child) is None
+        finally:
+            logging.getLogger().removeHandler(root_handler)
+    finally:
+        parent.removeHandler(handler)
+        parent.propagate = saved
