@@ -131,7 +131,7 @@ def verify(email: str, code: str, *, ip: str, user_agent: str) -> IssuedTokens:
         handover = accounts_service.mailbox_proven(user, void_password=True)
         db.session.commit()
         sessions.forget_user(str(user.id))
-        sessions.delete_all(str(user.id))
+        sessions.delete_all(str(user.id), scope=sessions.EMAIL_VERIFIED)
         accounts_service.announce_handover(user, handover)
         events.emit(events.email_verified, user_id=str(user.id), via="otp")
     # An emailed code is one factor: an account with a second factor still gives it.
