@@ -11,6 +11,11 @@
   are dropped silently (:func:`allow`), budgeted per (email, address), per address
   and per email.
 
+A request refused because every password-hashing slot is taken (503 ``hashing_busy``)
+did nothing: it spends no limit. Route limits are spent up front, atomically (a burst
+of parallel requests never gets past one), and given back by :func:`_refund_if_busy`;
+the lockout attempts by :func:`lockout.refund`.
+
 Limits are read from the config at request time (``RATELIMIT_*`` settings, parsed
 at startup by ``configuration.check_rate_limits``). The client address is the peer address;
 X-Forwarded-For is believed only through ProxyFix with TRUSTED_PROXY_COUNT, so a
@@ -26,7 +31,9 @@ from functools import wraps
 from typing import Any
 
 from flask import Response, after_this_request, current_app, g, make_response, request
+from flask_limiter import RequestLimit
 from limits import parse
+from limits.storage import MemoryStorage, RedisStorage
 
 from authapi import devices, lockout
 from authapi.auth.responses import wants_tokens_in_body
@@ -34,6 +41,7 @@ from authapi.body import json_object
 from authapi.errors import APIError
 from authapi.extensions import limiter
 from authapi.mfa.gate import MFA_REQUIRED_CODE
+from authapi.passwords import HashingBusy
 
 
 def client_address() -> str:
@@ -91,6 +99,36 @@ def allow(setting: str, scope: str, key: str) -> bool:
     return hit(setting, scope, key)
 
 
+def _refund_if_busy(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Inside the route limits: a view refused for a full hashing pool gives back the
+    unit each of them took for this request."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except HashingBusy:
+            for spent in limiter.current_limits:
+                if not spent.breached:
+                    _give_back(spent)
+            raise
+
+    return wrapped
+
+
+def _give_back(spent: RequestLimit) -> None:
+    """Remove the newest entry of a moving window (limits has no refund of its own):
+    the Redis storages keep one list per key, newest first; the memory one a list too."""
+    storage = limiter.limiter.storage
+    if isinstance(storage, RedisStorage):  # one server, Cluster and Sentinel alike
+        storage.get_connection().lpop(storage.prefixed_key(spent.key))
+    elif isinstance(storage, MemoryStorage):
+        with storage.locks[spent.key]:
+            entries = storage.events.get(spent.key)
+            if entries:
+                del entries[0]
+
+
 def _run_counted(
     view: Callable[..., Any], attempt: lockout.Attempt | None, *a: Any, **k: Any
 ) -> Response:
@@ -145,7 +183,7 @@ def limit_login(view: Callable[..., Any]) -> Callable[..., Any]:
         key_func=client_address,
         scope="login-address",
         exempt_when=_limits_off,
-    )(_count_login_guesses(view))
+    )(_count_login_guesses(_refund_if_busy(view)))
 
 
 def _caller_user() -> str:
@@ -174,7 +212,7 @@ def limit_password_change(view: Callable[..., Any]) -> Callable[..., Any]:
         key_func=_caller_session,
         scope="password-change-session",
         exempt_when=_limits_off,
-    )(_count_current_password_guesses(view))
+    )(_count_current_password_guesses(_refund_if_busy(view)))
     return limiter.limit(
         _setting("RATELIMIT_PASSWORD_CHANGE_PER_USER"),
         key_func=_caller_user,
@@ -189,7 +227,7 @@ def limit_register(view: Callable[..., Any]) -> Callable[..., Any]:
         key_func=client_address,
         scope="register-address",
         exempt_when=_limits_off,
-    )(view)
+    )(_refund_if_busy(view))
 
 
 def limit_refresh(view: Callable[..., Any]) -> Callable[..., Any]:

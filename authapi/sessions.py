@@ -47,6 +47,15 @@ LAST_USED_RESOLUTION = 30  # seconds: don't rewrite last_used_at more often than
 SUPERSEDED_KEPT = 8
 USER_AGENT_MAX = 256
 
+# ``session.revoked`` scopes of the sessions a change to the account ends (besides a
+# logout's ``local``/``others``/``global``, ``session`` and ``cap``): they say why.
+PASSWORD_CHANGED = "password_changed"  # the user's other sessions
+PASSWORD_RESET = "password_reset"
+EMAIL_VERIFIED = "email_verified"  # the mailbox's owner took an unverified account over
+ACCOUNT_DISABLED = "account_disabled"
+ACCOUNT_DELETED = "account_deleted"
+MFA_RESET = "mfa_reset"  # an admin removed every second factor
+
 # KEYS: session, user cache. ARGV: now, resolution.
 # Returns {exists (0/1), cached user JSON or false}: one round trip per request.
 _TOUCH = """
@@ -316,7 +325,8 @@ def _end(user_id: str, session_ids: list[str], scope: str | None, named: str | N
 
 def delete(user_id: str, session_id: str, *, scope: str | None = None) -> bool:
     """End one session; True if it existed. ``scope`` (why: ``local`` logout, ``session``
-    ended from the list) makes it a reported revocation (``session.revoked``)."""
+    ended from the list, a disabled or deleted account found by the session check) makes
+    it a reported revocation (``session.revoked``)."""
     return bool(_end(user_id, [session_id], scope, session_id))
 
 
@@ -351,7 +361,8 @@ def _session_info(session_id: str, data: dict[str, Any]) -> SessionInfo:
 
 def delete_all(user_id: str, *, keep: str | None = None, scope: str | None = None) -> int:
     """End every session of a user except ``keep``; returns how many were ended.
-    ``scope`` (``others``, ``global``) reports it as a ``session.revoked``."""
+    ``scope`` (a logout's ``others``, ``global``, or the account change that ends them:
+    :data:`PASSWORD_CHANGED`...) reports it as a ``session.revoked``."""
     index = index_key(user_id)
     session_ids = [sid for sid in redis_store.client.zrange(index, 0, -1) if sid != keep]
     if not session_ids:

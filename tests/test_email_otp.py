@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,7 +17,7 @@ from sqlalchemy import event, func, select
 from authapi.extensions import db
 from authapi.models import AuthEvent, User
 from authapi.webhooks import signing
-from tests.helpers import PASSWORD, assert_fail, login, register, update_all_users
+from tests.helpers import HANG, PASSWORD, assert_fail, login, register, update_all_users
 from tests.support.receiver import Answer
 from tests.support.smtp_sink import SmtpSink, delivered
 
@@ -446,3 +447,77 @@ def test_the_before_user_created_hook_can_refuse_an_otp_sign_up(
         "user": {"email": "new.person@example.com", "name": "new.person"},
         "source": "otp",
     }
+    # The refusal decided the sign-up: the code is used up, the hook not asked again.
+    receiver.answer(Answer(200, {"decision": "continue"}))
+    assert_fail(verify(client, "new.person@example.com", code), 400, INVALID_CODE)
+    assert len(receiver.received) == 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        Answer(500, {"decision": "continue"}),
+        Answer(200, hold=True),  # no answer within HOOK_TIMEOUT
+        None,  # the receiver is down: connection refused
+    ],
+)
+def test_a_failing_hook_leaves_the_emailed_code_working(
+    make_app: Callable[..., Flask], smtp_sink, receiver, failure: Answer | None
+) -> None:
+    """A 503 sign_up_unavailable says "retry": the same code must work when the user
+    does. It was used up before the hook was called, so the user had to ask again."""
+    settings = {"OTP_SIGNUP": True, "HOOK_SECRET": signing.new_secret(), **smtp_sink.config}
+    hold = failure is not None and failure.hold
+    failing = make_app(
+        **settings,
+        HOOK_BEFORE_USER_CREATED_URL=receiver.url if failure else "http://127.0.0.1:9/",
+        HOOK_TIMEOUT=0.2 if hold else 5.0,
+    )
+    if failure is not None:
+        receiver.answer(failure)
+    client = failing.test_client()
+    assert ask(client, "new.person@example.com").status_code == 200
+    delivered(failing, smtp_sink)
+    code, _ = code_and_link(smtp_sink, "new.person@example.com")
+    response = verify(client, "new.person@example.com", code)
+    receiver.release()
+    assert_fail(response, 503, "Sign-up is unavailable right now, please try again later")
+    assert response.json["code"] == "sign_up_unavailable"
+
+    working = make_app(**settings, HOOK_BEFORE_USER_CREATED_URL=receiver.url)
+    receiver.answer(Answer(200, {"decision": "continue"}))
+    retried = verify(working.test_client(), "new.person@example.com", code)
+    assert retried.status_code == 200, retried.json
+    assert retried.json["access_token"]
+    assert_fail(verify(working.test_client(), "new.person@example.com", code), 400, INVALID_CODE)
+
+
+def test_one_code_signs_up_once_while_the_hook_decides(
+    make_app: Callable[..., Flask], smtp_sink, receiver
+) -> None:
+    """The code stays in Redis while the hook is asked: two requests with it both reach
+    the hook, and only the first to use it afterwards signs in."""
+    app = make_app(
+        OTP_SIGNUP=True,
+        HOOK_BEFORE_USER_CREATED_URL=receiver.url,
+        HOOK_SECRET=signing.new_secret(),
+        HOOK_TIMEOUT=HANG,
+        **smtp_sink.config,
+    )
+    receiver.answer(
+        Answer(200, {"decision": "continue"}, hold=True), Answer(200, {"decision": "continue"})
+    )
+    assert ask(app.test_client(), "new.person@example.com").status_code == 200
+    delivered(app, smtp_sink)
+    code, _ = code_and_link(smtp_sink, "new.person@example.com")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        held = pool.submit(verify, app.test_client(), "new.person@example.com", code)
+        assert receiver.arrived.wait(HANG)
+        second = verify(app.test_client(), "new.person@example.com", code)
+        receiver.release()
+        first = held.result()
+    assert second.status_code == 200, second.json
+    assert_fail(first, 400, INVALID_CODE)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 1
+        db.session.remove()

@@ -18,6 +18,7 @@ from authapi.mfa import crypto
 from authapi.mfa.models import RecoveryCode, TotpFactor
 from authapi.models import AuthEvent
 from tests.helpers import PASSWORD, assert_fail, bearer, login, post_json_status, register
+from tests.support.hashing import HeldSlot
 from tests.support.mfa import (
     STEP,
     claims,
@@ -425,6 +426,34 @@ def test_confirm_and_disable_attempts_are_limited_per_account(make_app, mfa_app,
     blocked = client.delete("/api/auth/mfa/totp", json={"code": right}, headers=headers)
     assert_fail(blocked, 429)
     assert client.get("/api/auth/mfa", headers=headers).json["data"]["totp"] is True
+
+
+def test_a_password_confirmation_refused_for_a_full_hashing_pool_costs_no_attempt(
+    make_app, mfa_app, enrolled
+):
+    """A 503 hashing_busy checked nothing: the attempt it spent first is given back."""
+    strict = make_app(
+        CLOCK_FROZEN_AT=frozen_now(mfa_app),
+        MFA_ATTEMPTS_PER_ACCOUNT=2,
+        MAX_CONCURRENT_HASHES=1,
+        HASH_QUEUE_SIZE=0,
+    )
+    client = strict.test_client()
+    headers = bearer(enrolled["token"])
+    slot = HeldSlot(strict)
+    try:
+        for _ in range(3):
+            busy = client.delete("/api/auth/mfa/totp", json={"password": PASSWORD}, headers=headers)
+            assert_fail(busy, 503)
+            assert busy.json["code"] == "hashing_busy"
+    finally:
+        slot.release()
+    wrong = client.delete(
+        "/api/auth/mfa/totp", json={"password": "wrong password"}, headers=headers
+    )
+    assert_fail(wrong, 400, "Invalid password")
+    off = client.delete("/api/auth/mfa/totp", json={"password": PASSWORD}, headers=headers)
+    assert off.status_code == 200, off.json
 
 
 # --- admins, password reset ---

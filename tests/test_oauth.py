@@ -32,6 +32,13 @@ from tests.helpers import PASSWORD, assert_fail, login, register, update_all_use
 from tests.support.oidc_provider import BrowserlessLogin, OidcProvider, query, rsa_jwk
 from tests.support.receiver import Answer
 from tests.support.smtp_sink import reset_by_mail, spare_port, verify_by_mail
+from tests.support.webhooks import (
+    WEBHOOK_SETTINGS,
+    create_webhook,
+    make_admin,
+    payloads,
+    run_worker,
+)
 
 CALLBACK = "http://localhost/api/auth/oauth/test/callback"
 FRONTEND = "http://app.example.com/app"
@@ -488,6 +495,34 @@ def test_an_account_made_with_an_unverified_provider_email_is_not_kept_by_its_ma
     assert_error_redirect(sign_in(again, "mallory-sub"), "account_exists")
     assert again.get("/api/users/me").status_code == 401
     assert users_and_identities(app) == (1, 0)
+
+
+def test_the_verification_link_reports_the_sessions_of_the_accounts_maker(
+    make_app: Callable[..., Flask],
+    provider: OidcProvider,
+    client_credentials: tuple[str, str],
+    smtp_sink: Any,
+    receiver: Any,
+) -> None:
+    """The link ends the maker's sessions (the provider identity it unlinks let them
+    in): a ``session.revoked`` with the scope ``email_verified`` says so."""
+    app = make_app(
+        **{
+            **smtp_sink.config,
+            **provider_config(provider.issuer, *client_credentials),
+            **WEBHOOK_SETTINGS,
+        }
+    )
+    webhook = create_webhook(app.test_client(), make_admin(app), receiver.url, ["session.revoked"])
+    provider.set_account("mallory-sub", email="quinn@example.com", email_verified=False)
+    attacker = app.test_client()
+    assert sign_in(attacker, "mallory-sub").status_code == 302
+    user_id = attacker.get("/api/users/me").json["data"]["user"]["id"]
+    owner_proves_the_mailbox(app, smtp_sink, "quinn@example.com", "verify")
+    run_worker(app)
+    assert [payload["data"] for payload in payloads(receiver, webhook["secret"])] == [
+        {"user_id": user_id, "scope": "email_verified", "ended": 1}
+    ]
 
 
 def test_a_verified_provider_identity_stays_linked_when_its_owner_resets(

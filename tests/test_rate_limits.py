@@ -6,7 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.helpers import PASSWORD, assert_fail, login, post_json_status, register
+from tests.helpers import PASSWORD, assert_fail, bearer, login, post_json_status, register
+from tests.support.hashing import HeldSlot
 
 LIMITED = {
     "RATELIMIT_ENABLED": True,
@@ -204,3 +205,61 @@ def test_twenty_simultaneous_registrations_of_one_email(make_app, live_server):
             select(func.count()).select_from(User).where(User.email == "race@example.com")
         )
         assert count == 1
+
+
+def _busy(app, request) -> None:
+    """Send ``request`` three times while the app's only hashing slot is held: each is
+    refused at once with 503 hashing_busy."""
+    slot = HeldSlot(app)
+    try:
+        for _ in range(3):
+            answer = request()
+            assert_fail(answer, 503)
+            assert answer.json["code"] == "hashing_busy"
+    finally:
+        slot.release()
+
+
+@pytest.mark.parametrize("storage", [{}, {"RATELIMIT_STORAGE_URI": "memory://"}])
+def test_requests_refused_for_a_full_hashing_pool_spend_no_limit(make_app, storage):
+    """Each route allows two requests; three refused with hashing_busy first leave both.
+    Counters in Redis, and in memory (the embedded mode's)."""
+    app = make_app(
+        **storage,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_REGISTER_PER_ADDRESS="2 per hour",
+        RATELIMIT_LOGIN_PER_ADDRESS="2 per minute",
+        RATELIMIT_PASSWORD_CHANGE_PER_USER="2 per hour",
+        RATELIMIT_PASSWORD_CHANGE_PER_SESSION="2 per 15 minutes",
+        MAX_CONCURRENT_HASHES=1,
+        HASH_QUEUE_SIZE=0,
+    )
+    client = app.test_client()
+
+    def sign_up(email: str):
+        body = {"name": "A", "email": email, "password": PASSWORD, "passwordConfirm": PASSWORD}
+        return client.post("/api/auth/register", json=body)
+
+    _busy(app, lambda: sign_up("alice@example.com"))
+    assert sign_up("alice@example.com").status_code == 201
+    assert sign_up("bob@example.com").status_code == 201
+    assert_fail(sign_up("carol@example.com"), 429)
+
+    def sign_in():
+        return client.post(
+            "/api/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
+        )
+
+    _busy(app, sign_in)
+    token = sign_in().json["access_token"]
+    assert sign_in().status_code == 200
+    assert_fail(sign_in(), 429)
+
+    def change(current: str, new: str):
+        body = {"currentPassword": current, "password": new, "passwordConfirm": new}
+        return client.patch("/api/users/me/password", json=body, headers=bearer(token))
+
+    _busy(app, lambda: change(PASSWORD, "second password"))
+    assert change(PASSWORD, "second password").status_code == 200
+    assert change("second password", "third password").status_code == 200
+    assert_fail(change("third password", "fourth password"), 429)

@@ -269,6 +269,7 @@ def test_every_event_type_is_emitted_by_its_change(wh_app, wh_client, admin, rec
         "user.verified",
         "user.updated",
         "user.disabled",
+        "session.revoked",
         "user.updated",
         "session.created",
         "refresh.reuse_detected",
@@ -284,7 +285,8 @@ def test_every_event_type_is_emitted_by_its_change(wh_app, wh_client, admin, rec
     assert by_type["user.updated"][1]["changes"] == ["disabled"]
     assert by_type["user.verified"][0]["user"]["verified"] is True
     assert by_type["user.deleted"][0]["user"] == {"id": user["id"], "email": "alice@example.com"}
-    revoked = by_type["session.revoked"][0]
+    disabled, revoked = by_type["session.revoked"]
+    assert disabled == {"user_id": user["id"], "scope": "account_disabled", "ended": 1}
     assert revoked["scope"] == "local" and revoked["ended"] == 1
     assert revoked["user_id"] == user["id"] and revoked["session_id"]
     for data in by_type["session.created"] + by_type["refresh.reuse_detected"]:

@@ -120,7 +120,7 @@ def verify_email(code: str) -> None:
     db.session.commit()
     sessions.forget_user(user_id)
     if handover:  # whoever signed in with them may be signed in now
-        sessions.delete_all(user_id)
+        sessions.delete_all(user_id, scope=sessions.EMAIL_VERIFIED)
     announce_handover(user, handover)
     events.emit(events.email_verified, user_id=user_id, via="link")
 
@@ -249,7 +249,7 @@ def reset_password(token: str, new_password: str) -> int:
     handover = mailbox_proven(user, void_password=False) if newly_verified else Handover()
     db.session.commit()
     sessions.forget_user(user_id)
-    ended = sessions.delete_all(user_id)
+    ended = sessions.delete_all(user_id, scope=sessions.PASSWORD_RESET)
     announce_handover(user, handover)
     events.emit(events.password_reset, user_id=user_id, ended=ended)
     if newly_verified:

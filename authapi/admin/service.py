@@ -81,7 +81,7 @@ def update_user(actor_id: str | None, user_id: uuid.UUID, changes: dict[str, Any
     target = str(user.id)
     sessions.forget_user(target)
     if disabled and not was_disabled:
-        ended = sessions.delete_all(target)
+        ended = sessions.delete_all(target, scope=sessions.ACCOUNT_DISABLED)
         events.emit(events.user_disabled, user_id=target, by=actor_id, ended=ended)
     elif was_disabled and not disabled:
         events.emit(events.user_enabled, user_id=target, by=actor_id)

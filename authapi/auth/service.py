@@ -241,8 +241,9 @@ def authenticate(access_token: str | None) -> CurrentUser:
     if cached is not None:
         return _current_user(user_id, session_id, json.loads(cached))
     user = find_user_by_id(user_id)
-    if user is None or user.disabled:
-        sessions.delete(user_id, session_id)
+    if user is None or user.disabled:  # a session that outlived the change
+        gone = sessions.ACCOUNT_DELETED if user is None else sessions.ACCOUNT_DISABLED
+        sessions.delete(user_id, session_id, scope=gone)
         raise Unauthorized(SESSION_ENDED, code="session_ended")
     data = cached_user(user)
     sessions.cache_user(user_id, json.dumps(data))

@@ -86,9 +86,29 @@ def _mail_code(email: str, code: str, base: str | None) -> None:
     )
 
 
-def _new_account(email: str) -> User:
+def _sign_up(email: str, code: str) -> User:
+    """A new account for a right code the check kept: used up once the hook let the
+    sign-up through, or refused it on purpose (403: decided, as a used code is). A hook
+    that fails (no answer, an error: 503) leaves the code working for a retry."""
+    if not current_app.config["OTP_SIGNUP"] or email_taken(email):
+        # No sign-ups, or a look-alike of an existing address (that account's, never a
+        # new one), or an account registered since the caller's lookup (its code).
+        existing = find_user_by_email(email) if codes.use(email, code) else None
+        if existing is None:
+            raise APIError(INVALID_CODE, code=INVALID_CODE_CODE)
+        return existing
     name = email.partition("@")[0][:NAME_MAX] or "User"
-    hooks.before_user_created(email=email, name=name, source="otp")  # may refuse: 403/503
+    try:
+        hooks.before_user_created(email=email, name=name, source="otp")
+    except Forbidden:
+        codes.use(email, code)
+        raise
+    if not codes.use(email, code):  # a concurrent request used it first
+        raise APIError(INVALID_CODE, code=INVALID_CODE_CODE)
+    return _new_account(email, name)
+
+
+def _new_account(email: str, name: str) -> User:
     user = User(
         id=uuid.uuid4(),
         name=name,
@@ -110,19 +130,16 @@ def _new_account(email: str) -> User:
 
 
 def verify(email: str, code: str, *, ip: str, user_agent: str) -> IssuedTokens:
-    """Sign in with a right code (single use, within its lifetime and tries)."""
-    if not codes.check(email, code):
-        user = find_user_by_email(email)
+    """Sign in with a right code (single use, within its lifetime and tries); a sign-up
+    uses it up only once the hook has decided (:func:`_sign_up`)."""
+    user = find_user_by_email(email)
+    if not codes.check(email, code, keep=user is None):
         events.emit(
             events.login_failed, user_id=str(user.id) if user else None, reason="wrong_code"
         )
         raise APIError(INVALID_CODE, code=INVALID_CODE_CODE)
-    user = find_user_by_email(email)
     if user is None:
-        # A look-alike of an existing address is that account's, never a new one.
-        if not current_app.config["OTP_SIGNUP"] or email_taken(email):
-            raise APIError(INVALID_CODE, code=INVALID_CODE_CODE)
-        user = _new_account(email)
+        user = _sign_up(email, code)
     if user.disabled:
         events.emit(events.login_failed, user_id=str(user.id), reason="disabled")
         raise Forbidden(auth_service.ACCOUNT_DISABLED, code="account_disabled")
@@ -131,7 +148,7 @@ def verify(email: str, code: str, *, ip: str, user_agent: str) -> IssuedTokens:
         handover = accounts_service.mailbox_proven(user, void_password=True)
         db.session.commit()
         sessions.forget_user(str(user.id))
-        sessions.delete_all(str(user.id))
+        sessions.delete_all(str(user.id), scope=sessions.EMAIL_VERIFIED)
         accounts_service.announce_handover(user, handover)
         events.emit(events.email_verified, user_id=str(user.id), via="otp")
     # An emailed code is one factor: an account with a second factor still gives it.

@@ -41,7 +41,7 @@ def confirm_presence(user: User, *, code: str | None, password: str | None, via:
         events.emit(events.mfa_used, user_id=user_id, factor=totp.NAME, via=via)
         attempts.refund(user_id)
         return totp.NAME
-    if not passwords.verify_password(password or "", user.password):
+    if not _password_ok(user_id, password or "", user.password):
         events.emit(
             events.mfa_failed, user_id=user_id, factor="password", via=via, reason="wrong_password"
         )
@@ -50,3 +50,12 @@ def confirm_presence(user: User, *, code: str | None, password: str | None, via:
         )
     attempts.refund(user_id)
     return "password"
+
+
+def _password_ok(user_id: str, password: str, password_hash: str) -> bool:
+    """The check, whose attempt a full hashing pool (503, nothing checked) gives back."""
+    try:
+        return passwords.verify_password(password, password_hash)
+    except passwords.HashingBusy:
+        attempts.refund(user_id)
+        raise

@@ -137,7 +137,7 @@ def admin_remove_all(actor_id: str, target_id: uuid.UUID) -> dict[str, int]:
     names = gone or ["none"]  # the audit log records the reset itself, even of nothing
     db.session.commit()
     sessions.forget_user(user_id)
-    ended = sessions.delete_all(user_id)
+    ended = sessions.delete_all(user_id, scope=sessions.MFA_RESET)
     for name in names:
         events.emit(events.mfa_removed, user_id=user_id, factor=name, by=actor_id, ended=ended)
     notify.all_factors_removed_by_admin(user)

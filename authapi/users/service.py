@@ -22,7 +22,7 @@ def change_password(user: User, current_password: str, new_password: str, *, kee
     db.session.commit()
     user_id = str(user.id)
     sessions.forget_user(user_id)
-    ended = sessions.delete_all(user_id, keep=keep)
+    ended = sessions.delete_all(user_id, keep=keep, scope=sessions.PASSWORD_CHANGED)
     account_tokens.revoke(account_tokens.RESET, user_id)  # an older reset link stops working
     events.emit(events.password_changed, user_id=user_id, ended=ended)
     return ended
@@ -46,5 +46,5 @@ def delete_user(user: User, *, by: str | None = None) -> None:
 
 
 def _end_sessions_and_cache(user_id: str) -> None:
-    sessions.delete_all(user_id)
+    sessions.delete_all(user_id, scope=sessions.ACCOUNT_DELETED)
     sessions.forget_user(user_id)

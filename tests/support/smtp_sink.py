@@ -14,6 +14,8 @@ from aiosmtpd.controller import Controller
 
 from tests.helpers import HANG
 
+OTP_TEXT = "Your sign-in code is"
+
 
 @dataclass(frozen=True)
 class ReceivedMail:
@@ -142,3 +144,10 @@ def reset_by_mail(client: Any, app: Any, sink: SmtpSink, email: str, password: s
         json={"password": password, "passwordConfirm": password},
     )
     assert reset.status_code == 200, reset.json
+
+
+def otp_code(app: Any, sink: SmtpSink, email: str) -> str:
+    """The code of the latest sign-in code mail to ``email``."""
+    delivered(app, sink)
+    mail = next(m for m in reversed(sink.messages) if email in m.envelope_to and OTP_TEXT in m.text)
+    return re.search(OTP_TEXT + r" (\d{6})", mail.text).group(1)
