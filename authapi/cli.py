@@ -267,7 +267,8 @@ def import_users(
 ) -> None:
     """Import users with their old password hashes (JSONL or CSV).
 
-    Columns: email, name, password_hash (required), role, verified, created_at.
+    Columns: email, name, password_hash (required), role, verified, disabled,
+    created_at.
     All or nothing: one bad row refuses the file (each reported with its line).
     Users log in with their old password; their hash is upgraded then.
     """
@@ -359,3 +360,10 @@ def export_users(file: Path, file_format: str | None) -> None:
         except OSError as error:
             raise click.ClickException(f"Cannot write {file}: {error.strerror}") from None
     click.echo(f"Exported {count} user(s).", err=True)
+    left_behind = user_transfer.count_left_behind()
+    if left_behind:
+        click.echo(
+            f"Not in the file: the second factors, passkeys and provider links of "
+            f"{left_behind} of them (set up again after an import).",
+            err=True,
+        )
