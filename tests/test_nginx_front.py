@@ -12,7 +12,7 @@ from urllib.request import Request, urlopen
 
 import pytest
 
-from tests.helpers import login, register
+from tests.helpers import login, raw_http_exchange, register
 from tests.support.gunicorn_server import Instance, server_environment
 from tests.support.nginx_server import Nginx
 from tests.support.redis_servers import free_port
@@ -114,10 +114,13 @@ def test_nginx_answers_its_own_errors_in_json(front):
     )
     assert status == 413
     assert headers["Content-Type"] == "application/json"
+    # The envelope's stable code too (it had none): clients match on it.
     assert json.loads(body)["status"] == "fail"
+    assert json.loads(body)["code"] == "payload_too_large"
     status, headers, body = _get(f"{front.url}/metrics")
     assert status == 404
     assert json.loads(body)["status"] == "fail"
+    assert json.loads(body)["code"] == "not_found"
 
 
 def _answer(url: str, headers: dict[str, str], payload: bytes | None = None) -> Any:
@@ -182,13 +185,38 @@ def test_nginx_answers_503_with_cors_headers_when_gunicorn_is_down(tmp_path):
     try:
         nginx.wait_until_live(upstream_down=True)
         status, headers, body = _answer(f"{nginx.url}/api/health/live", {"Origin": ALLOWED[0]})
-        assert (status, body["status"]) == (503, "error")
+        assert (status, body["status"], body["code"]) == (503, "error", "service_unavailable")
         assert headers["Retry-After"] == "5"
         _assert_cors_for(headers, ALLOWED[0])
         status, headers, _body = _answer(f"{nginx.url}/api/health/live", {"Origin": REFUSED[0]})
         assert status == 503 and "Access-Control-Allow-Origin" not in headers
     finally:
         nginx.stop()
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code"),
+    [
+        # A request line nginx cannot parse: its own HTML 500 before (a named location
+        # cannot take a request with no URI).
+        (b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request"),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 431, "headers_too_large"),
+        (b"GET / HTTP/1.1\r\n\r\n", 400, "bad_request"),  # no Host
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nOrigin: http://localhost:3000\r\nX-Big: "
+            + b"a" * 9000
+            + b"\r\nConnection: close\r\n\r\n",
+            431,
+            "headers_too_large",
+        ),
+    ],
+)
+def test_nginx_refusals_of_malformed_requests_are_the_envelope_with_its_code(
+    front, raw, status, code
+):
+    answered, headers, body = raw_http_exchange(front.port, raw)
+    assert (answered, headers["content-type"]) == (status, "application/json")
+    assert json.loads(body)["code"] == code
 
 
 def test_a_page_served_through_nginx_may_change_state_on_its_own_origin(front, client):
