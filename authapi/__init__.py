@@ -77,7 +77,7 @@ def register_cors(app: Flask) -> None:
         app,
         resources={r"/*": {"origins": origins}},
         supports_credentials=True,
-        expose_headers=["Retry-After", "X-Request-ID"],
+        expose_headers=["Retry-After", "WWW-Authenticate", "X-Request-ID"],
         max_age=600,
         # Error responses go through the after-request hooks too (Flask >= 1.0).
         intercept_exceptions=False,

@@ -24,7 +24,6 @@ from authapi.emails import normalize_email, valid_email
 from authapi.errors import APIError
 from authapi.extensions import redis_store
 from authapi.schemas import validate_new_password
-from authapi.users import service as users_service
 from authapi.users.repository import find_user_by_email
 
 keys_cli = AppGroup("keys", help="Generate and rotate the RSA keys that sign tokens.")
@@ -224,7 +223,8 @@ def deploy() -> None:
 def delete_user(email: str) -> None:
     """Delete a user and end all their sessions.
 
-    Their access and refresh tokens stop working at once.
+    Their access and refresh tokens stop working at once. The last active admin is
+    refused, as by the admin API.
     """
     user = find_user_by_email(email)
     if user is None:
@@ -232,7 +232,10 @@ def delete_user(email: str) -> None:
     # Redis first: the deletion commits before the sessions end, so with Redis down it
     # would delete the account and leave its sessions and cached copy behind.
     redis_store.client.ping()
-    users_service.delete_user(user)
+    try:
+        admin_service.delete_user(None, user.id)
+    except APIError as error:  # the last admin
+        raise click.ClickException(error.message) from None
     click.echo(f"Deleted {user.email} and ended their sessions.")
 
 
@@ -264,7 +267,8 @@ def import_users(
 ) -> None:
     """Import users with their old password hashes (JSONL or CSV).
 
-    Columns: email, name, password_hash (required), role, verified, created_at.
+    Columns: email, name, password_hash (required), role, verified, disabled,
+    created_at.
     All or nothing: one bad row refuses the file (each reported with its line).
     Users log in with their old password; their hash is upgraded then.
     """
@@ -356,3 +360,10 @@ def export_users(file: Path, file_format: str | None) -> None:
         except OSError as error:
             raise click.ClickException(f"Cannot write {file}: {error.strerror}") from None
     click.echo(f"Exported {count} user(s).", err=True)
+    left_behind = user_transfer.count_left_behind()
+    if left_behind:
+        click.echo(
+            f"Not in the file: the second factors, passkeys and provider links of "
+            f"{left_behind} of them (set up again after an import).",
+            err=True,
+        )

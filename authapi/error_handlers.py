@@ -21,7 +21,13 @@ from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from authapi.draining import close_after, drain_request_body
-from authapi.errors import CODE_BY_STATUS, RETRY_AFTER_UNAVAILABLE, APIError, ServiceUnavailable
+from authapi.errors import (
+    CODE_BY_STATUS,
+    RETRY_AFTER_UNAVAILABLE,
+    APIError,
+    ServiceUnavailable,
+    challenge_for,
+)
 from authapi.extensions import discard_session, limiter
 from authapi.passwords import HashingBusy
 
@@ -49,9 +55,10 @@ def error_response(
     code: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Response:
+    code = code or CODE_BY_STATUS.get(status_code, "error")
     body: dict[str, Any] = {
         "status": "fail" if status_code < 500 else "error",
-        "code": code or CODE_BY_STATUS.get(status_code, "error"),
+        "code": code,
         "message": message,
     }
     if errors:
@@ -62,6 +69,8 @@ def error_response(
     response.status_code = status_code
     for name, value in (headers or {}).items():
         response.headers[name] = value
+    if status_code == 401 and "WWW-Authenticate" not in response.headers:
+        response.headers["WWW-Authenticate"] = challenge_for(code)
     return response
 
 

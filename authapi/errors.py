@@ -72,6 +72,25 @@ class Unauthorized(APIError):
     code = "not_logged_in"
 
 
+# Every 401 names how to authenticate (RFC 9110 section 11.6.1): the access token is a
+# Bearer token (RFC 6750 section 3), which the cookie carries too.
+API_REALM = "authapi"
+# 401 codes that mean "the token you sent is not accepted" (RFC 6750's invalid_token);
+# not_logged_in also answers a request that sent none, which gets no error attribute.
+REJECTED_TOKEN_CODES = frozenset({"invalid_token", "session_ended"})
+
+
+def bearer_challenge(realm: str = API_REALM, *, error: str | None = None) -> str:
+    """A ``WWW-Authenticate`` value: ``Bearer realm="..."[, error="..."]``."""
+    challenge = f'Bearer realm="{realm}"'
+    return f'{challenge}, error="{error}"' if error else challenge
+
+
+def challenge_for(code: str) -> str:
+    """The ``WWW-Authenticate`` of a 401 with this ``code`` that did not set its own."""
+    return bearer_challenge(error="invalid_token" if code in REJECTED_TOKEN_CODES else None)
+
+
 class Forbidden(APIError):
     status_code = 403
     message = "You are not allowed to do this"

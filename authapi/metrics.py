@@ -19,11 +19,12 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.exposition import choose_encoder
 
-from authapi.errors import Unauthorized
+from authapi.errors import Unauthorized, bearer_challenge
 from authapi.private_dir import UnsafeDirectory, check_private_dir
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED_ROUTE = "unmatched"
+METRICS_REALM = "metrics"  # the realm of the METRICS_TOKEN challenge
 # Anything else a client invents ("FOO /") is counted as "other": bounded label values.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LOGOUT_SCOPES = ("local", "others", "global", "session")
@@ -102,10 +103,16 @@ def require_token(expected: str, authorization: str | None) -> None:
     if not expected:
         return
     scheme, _, given = (authorization or "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
+    sent = scheme.lower() == "bearer"
+    if not sent or not hmac.compare_digest(
         given.strip().encode("utf-8", "replace"), expected.encode("utf-8")
     ):
-        raise Unauthorized("A valid metrics token is required", code="metrics_token_required")
+        challenge = bearer_challenge(METRICS_REALM, error="invalid_token" if sent else None)
+        raise Unauthorized(
+            "A valid metrics token is required",
+            code="metrics_token_required",
+            headers={"WWW-Authenticate": challenge},
+        )
 
 
 def render(accept: str | None) -> tuple[bytes, str]:

@@ -1,9 +1,9 @@
 """Moving users in and out: ``flask users import FILE`` and ``flask users export``.
 
 One format both ways, JSON Lines or CSV, with the columns ``email, name,
-password_hash, role, verified, created_at`` (the first three required). Hashes are
-copied, never computed: any format :mod:`authapi.hashers` knows is accepted and is
-upgraded at the user's next login.
+password_hash, role, verified, disabled, created_at`` (the first three required).
+Hashes are copied, never computed: any format :mod:`authapi.hashers` knows is accepted
+and is upgraded at the user's next login.
 
 An import is all or nothing. Every row is checked (the rules of registration for
 email and name, a known hash format with sane parameters, no duplicate inside the
@@ -29,18 +29,20 @@ from typing import IO, Any
 
 from marshmallow import ValidationError
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import insert, or_, select
+from sqlalchemy import exists, func, insert, or_, select
 
 from authapi import database_deadline, hashers, hooks, passwords
 from authapi.accounts.service import UNUSABLE_PASSWORD_PREFIX
 from authapi.emails import skeleton
 from authapi.errors import APIError
 from authapi.extensions import db
-from authapi.models import Role, User
+from authapi.mfa.models import TotpFactor
+from authapi.models import Identity, Role, User
+from authapi.passkeys.models import Passkey
 from authapi.schemas import RegisterSchema
 from authapi.webhooks import catalog, outbox
 
-COLUMNS = ("email", "name", "password_hash", "role", "verified", "created_at")
+COLUMNS = ("email", "name", "password_hash", "role", "verified", "disabled", "created_at")
 REQUIRED = ("email", "name", "password_hash")
 FORMATS = ("jsonl", "csv")
 HASH_MAX = 255  # users.password
@@ -164,12 +166,13 @@ def _columns_problem(row: dict[str, Any]) -> str | None:
 # --- checking one row ---
 
 
-def _verified(value: Any) -> bool:
+def _flag(value: Any, column: str) -> bool:
+    """``verified`` / ``disabled``: a JSON boolean, or true/false/1/0 (CSV)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in {"true", "1", "false", "0"}:
         return value.strip().lower() in {"true", "1"}
-    raise ValueError("verified must be true or false")
+    raise ValueError(f"{column} must be true or false")
 
 
 CREATED_AT_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -249,6 +252,7 @@ def _check_row(
         "password_hash": None,
         "role": Role.USER,
         "verified": False,
+        "disabled": False,  # absent: files from other systems have no such column
         "created_at": None,
     }
     if "password_hash" not in missing:
@@ -263,7 +267,8 @@ def _check_row(
         else:
             values["role"] = _ROLES[role]
     conversions: tuple[tuple[str, Callable[[Any], Any]], ...] = (
-        ("verified", _verified),
+        ("verified", lambda raw: _flag(raw, "verified")),
+        ("disabled", lambda raw: _flag(raw, "disabled")),
         ("created_at", lambda raw: _created_at(raw, now=now)),
     )
     for key, convert in conversions:
@@ -316,7 +321,8 @@ def _copy(records: list[dict[str, Any]]) -> None:
                 record["id"], record["email"], record["email_skeleton"], record["name"],
                 record["password"],
                 record["role"].value, record["photo"], "t" if record["verified"] else "f",
-                "f", record["created_at"].isoformat(), record["updated_at"].isoformat(),
+                "t" if record["disabled"] else "f",
+                record["created_at"].isoformat(), record["updated_at"].isoformat(),
             ]
         )  # fmt: skip
     buffer.seek(0)
@@ -428,7 +434,7 @@ class _Importer:
             "role": values["role"],
             "photo": "default.png",
             "verified": values["verified"],
-            "disabled": False,
+            "disabled": values["disabled"],
             "created_at": created,
             "updated_at": created,
         }
@@ -502,11 +508,19 @@ def import_file(
 
 def _export_rows() -> Iterable[dict[str, Any]]:
     query = (
-        select(User.email, User.name, User.password, User.role, User.verified, User.created_at)
+        select(
+            User.email,
+            User.name,
+            User.password,
+            User.role,
+            User.verified,
+            User.disabled,
+            User.created_at,
+        )
         .order_by(User.created_at, User.id)
         .execution_options(yield_per=1000)
     )
-    for email, name, password, role, verified, created_at in db.session.execute(query):
+    for email, name, password, role, verified, disabled, created_at in db.session.execute(query):
         if created_at is not None and created_at.tzinfo is None:
             created_at = created_at.replace(tzinfo=UTC)  # SQLite stores no zone
         yield {
@@ -515,8 +529,23 @@ def _export_rows() -> Iterable[dict[str, Any]]:
             "password_hash": password,
             "role": role.value,
             "verified": verified,
+            "disabled": disabled,
             "created_at": created_at.isoformat() if created_at else None,
         }
+
+
+def count_left_behind() -> int:
+    """Users with what an export does not carry: a TOTP factor, a passkey or a linked
+    provider. Imported, such an account signs in with its password alone until the
+    user sets them up again (docs/passwords.md says why they stay behind)."""
+    query = select(func.count()).where(
+        or_(
+            exists().where(TotpFactor.user_id == User.id),
+            exists().where(Passkey.user_id == User.id),
+            exists().where(Identity.user_id == User.id),
+        )
+    )
+    return db.session.scalar(query) or 0
 
 
 def export_users(stream: IO[str], file_format: str) -> int:
@@ -527,7 +556,8 @@ def export_users(stream: IO[str], file_format: str) -> int:
         writer.writeheader()
     for row in _export_rows():
         if writer is not None:
-            writer.writerow({**row, "verified": "true" if row["verified"] else "false"})
+            flags = {name: "true" if row[name] else "false" for name in ("verified", "disabled")}
+            writer.writerow({**row, **flags})
         else:
             stream.write(json.dumps(row, ensure_ascii=False) + "\n")
         count += 1

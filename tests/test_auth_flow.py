@@ -210,6 +210,41 @@ def test_an_invalid_bearer_header_wins_over_a_valid_cookie(client):
     assert_fail(response, 401, "Invalid token")
 
 
+API_CHALLENGE = 'Bearer realm="authapi"'
+REFUSED_CHALLENGE = 'Bearer realm="authapi", error="invalid_token"'
+
+
+def test_every_401_names_a_bearer_challenge(app, make_app, client):
+    """RFC 9110: a 401 carries WWW-Authenticate (RFC 6750 for Bearer tokens: no error
+    when none was sent, error="invalid_token" for a token sent and refused). Found by an
+    audit: no 401 had one. The contract's messages are unchanged."""
+    register(client)
+    token = login(client)
+    fresh = app.test_client()
+    missing = fresh.get("/api/users/me")
+    assert_fail(missing, 401, "You are not logged in")
+    assert missing.headers["WWW-Authenticate"] == API_CHALLENGE
+    forged = fresh.get("/api/users/me", headers={"Authorization": "Bearer not.a.token"})
+    assert_fail(forged, 401, "Invalid token")
+    assert forged.headers["WWW-Authenticate"] == REFUSED_CHALLENGE
+    later = make_app(CLOCK_OFFSET=16 * 60).test_client()
+    expired = later.get("/api/users/me", headers=bearer(token))
+    assert_fail(expired, 401, "You are not logged in")
+    assert expired.headers["WWW-Authenticate"] == REFUSED_CHALLENGE
+    mfa = fresh.post("/api/auth/login/mfa", json={"mfa_token": "nope", "code": "123456"})
+    assert_fail(mfa, 401)
+    assert mfa.headers["WWW-Authenticate"] == API_CHALLENGE
+    assert client.get("/api/auth/logout").status_code == 200
+    ended = fresh.get("/api/users/me", headers=bearer(token))
+    assert_fail(ended, 401, "Invalid token or session has expired")
+    assert ended.headers["WWW-Authenticate"] == REFUSED_CHALLENGE
+    # Other statuses carry none.
+    assert "WWW-Authenticate" not in fresh.get("/api/auth/refresh").headers  # 403
+    # A front end on another origin may read it.
+    across = fresh.get("/api/users/me", headers={"Origin": "http://localhost:3000"})
+    assert "WWW-Authenticate" in across.headers["Access-Control-Expose-Headers"]
+
+
 def test_refresh_issues_new_tokens_and_cookies(client):
     register(client)
     first = login(client)

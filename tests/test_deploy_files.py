@@ -319,6 +319,8 @@ def test_every_service_of_the_app_image_gets_what_production_requires(
 def test_cors_origins_default_is_overridable() -> None:
     value = service_env("app").get("CORS_ORIGINS", "")
     assert re.fullmatch(r"\$\{CORS_ORIGINS:-[^}]+\}", value), value
+    # nginx's own error answers allow exactly the app's origins (the template's map).
+    assert service_env("nginx").get("CORS_ORIGINS") == value
 
 
 def test_compose_does_not_disable_secure_cookies() -> None:

@@ -57,6 +57,27 @@ def test_registration_mails_a_link_that_verifies_the_address(mail_app, smtp_sink
     assert me(client, login(client)).json["data"]["user"]["verified"] is True
 
 
+def test_resend_is_not_a_verification_code(mail_app, smtp_sink):
+    """Found by an audit: the page's GET /verifyemail/<code> matched `resend` too, so
+    OPTIONS /verifyemail/resend listed GET in Allow and a GET answered the page."""
+    client = mail_app.test_client()
+    options = client.options("/api/auth/verifyemail/resend")
+    assert options.status_code < 300
+    assert set(options.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
+    got = client.get("/api/auth/verifyemail/resend")
+    assert_fail(got, 405, "Method GET not allowed on /api/auth/verifyemail/resend")
+    assert set(got.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
+    # The link still opens its page and verifies; a code that merely starts with
+    # "resend" is a code, and a malformed one still gets the page and the usual 400.
+    register(client)
+    code = verification_code(mail_app, smtp_sink)
+    page = client.get(VERIFY_PATH + code)
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert client.post(VERIFY_PATH + code).status_code == 200
+    assert client.get(VERIFY_PATH + "resend-me").status_code == 200
+    assert_fail(client.post(VERIFY_PATH + "resend-me"), 400, VERIFY_FAILED)
+
+
 def test_verified_shows_at_once_for_a_logged_in_user(mail_app, smtp_sink):
     """The cached user data is dropped when the address is verified."""
     client = mail_app.test_client()

@@ -199,6 +199,26 @@ def test_users_delete_with_redis_down_says_so_and_deletes_nothing(app, make_app)
         db.session.remove()
 
 
+def test_users_delete_refuses_the_last_admin(app):
+    """Found by an audit: the CLI deleted the last admin, which the admin API refuses
+    (the same rule, admin.service, now applies to both)."""
+    runner = app.test_cli_runner()
+    for email in ("root@example.com", "second@example.com"):
+        created = runner.invoke(args=["users", "create-admin", email, "--password", PASSWORD])
+        assert created.exit_code == 0, created.output
+    first = runner.invoke(args=["users", "delete", "second@example.com", "--yes"])
+    assert first.exit_code == 0, first.output
+    last = runner.invoke(args=["users", "delete", "root@example.com", "--yes"])
+    assert last.exit_code == 1, last.output
+    assert isinstance(last.exception, SystemExit), last.exception
+    assert last.output.splitlines()[-1] == (
+        "Error: The last admin cannot be demoted, disabled or deleted"
+    )
+    with app.app_context():
+        assert db.session.scalar(select(User.email)) == "root@example.com"
+        db.session.remove()
+
+
 @pytest.mark.parametrize(
     "args",
     [

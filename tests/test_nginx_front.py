@@ -12,11 +12,14 @@ from urllib.request import Request, urlopen
 
 import pytest
 
-from tests.helpers import login, register
+from tests.helpers import login, raw_http_exchange, register
 from tests.support.gunicorn_server import Instance, server_environment
 from tests.support.nginx_server import Nginx
+from tests.support.redis_servers import free_port
 
 SLOW_CLIENTS = 50
+# The front end origins, as an operator might write them (a space after the comma).
+CORS_ORIGINS = "https://app.example.com, http://localhost:3000"
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +32,14 @@ def front(app, database_url, redis_url, key_config, tmp_path_factory) -> Iterato
         TRUSTED_PROXY_COUNT="1",
         RATELIMIT_ENABLED="true",
         RATELIMIT_LOGIN_PER_ADDRESS="2 per minute",
+        CORS_ORIGINS=CORS_ORIGINS,
     )
     workdir = tmp_path_factory.mktemp("nginx-front")
     gunicorn = Instance("behind-nginx", env, workdir)
     nginx = None
     try:
         gunicorn.wait_until_live()
-        nginx = Nginx(f"127.0.0.1:{gunicorn.port}", workdir / "nginx")
+        nginx = Nginx(f"127.0.0.1:{gunicorn.port}", workdir / "nginx", CORS_ORIGINS)
         nginx.wait_until_live()
         yield nginx
     finally:
@@ -110,10 +114,109 @@ def test_nginx_answers_its_own_errors_in_json(front):
     )
     assert status == 413
     assert headers["Content-Type"] == "application/json"
+    # The envelope's stable code too (it had none): clients match on it.
     assert json.loads(body)["status"] == "fail"
+    assert json.loads(body)["code"] == "payload_too_large"
     status, headers, body = _get(f"{front.url}/metrics")
     assert status == 404
     assert json.loads(body)["status"] == "fail"
+    assert json.loads(body)["code"] == "not_found"
+
+
+def _answer(url: str, headers: dict[str, str], payload: bytes | None = None) -> Any:
+    """The status, the headers (duplicates kept) and the JSON body of one request."""
+    request = Request(url, data=payload, method="POST" if payload else "GET", headers=headers)
+    try:
+        with urlopen(request, timeout=30) as response:
+            return response.status, response.headers, json.loads(response.read())
+    except HTTPError as error:
+        return error.code, error.headers, json.loads(error.read())
+
+
+ALLOWED = ("https://app.example.com", "http://localhost:3000")
+REFUSED = (
+    "https://evil.example.com",
+    "null",
+    "http://localhost:3000.evil.com",  # an allowed origin's prefix
+    "https://app.example.co",  # a prefix of an allowed origin
+    "app.example.com",  # an allowed origin's suffix
+    "https://APP.example.com",  # the app compares exactly too
+    "https://evil.example.com|https://app.example.com",  # the map key's separator
+)
+
+
+def _too_large(url: str, origin: str) -> Any:
+    headers = {"Content-Type": "application/json", "Origin": origin}
+    return _answer(f"{url}/api/auth/login", headers, b"x" * 200_000)
+
+
+def _assert_cors_for(headers: Any, origin: str) -> None:
+    assert headers.get_all("Access-Control-Allow-Origin") == [origin]
+    assert headers.get_all("Access-Control-Allow-Credentials") == ["true"]
+    assert "Retry-After" in headers["Access-Control-Expose-Headers"]
+    assert "Origin" in headers["Vary"]
+
+
+def test_nginx_errors_carry_cors_headers_for_the_allowed_origins_only(front):
+    """Found by an audit: nginx's own answers (413 here) had no CORS headers, so a front
+    end on another origin saw a network error instead of the JSON error."""
+    for origin in ALLOWED:
+        status, headers, body = _too_large(front.url, origin)
+        assert (status, body["status"]) == (413, "fail")
+        _assert_cors_for(headers, origin)
+    for origin in REFUSED:
+        status, headers, _body = _too_large(front.url, origin)
+        assert status == 413
+        assert "Access-Control-Allow-Origin" not in headers, origin
+        assert "Access-Control-Allow-Credentials" not in headers, origin
+    status, headers, _body = _answer(f"{front.url}/metrics", {"Origin": ALLOWED[0]})
+    assert status == 404
+    _assert_cors_for(headers, ALLOWED[0])
+    # The app's own answers keep exactly the app's headers: nginx adds none to them.
+    status, headers, _body = _answer(f"{front.url}/api/users/me", {"Origin": ALLOWED[1]})
+    assert status == 401
+    assert headers.get_all("Access-Control-Allow-Origin") == [ALLOWED[1]]
+    assert headers.get_all("Access-Control-Allow-Credentials") == ["true"]
+
+
+def test_nginx_answers_503_with_cors_headers_when_gunicorn_is_down(tmp_path):
+    """Nothing listens upstream (gunicorn down): nginx's 503 JSON, readable cross-origin."""
+    nginx = Nginx(f"127.0.0.1:{free_port()}", tmp_path / "nginx", CORS_ORIGINS)
+    try:
+        nginx.wait_until_live(upstream_down=True)
+        status, headers, body = _answer(f"{nginx.url}/api/health/live", {"Origin": ALLOWED[0]})
+        assert (status, body["status"], body["code"]) == (503, "error", "service_unavailable")
+        assert headers["Retry-After"] == "5"
+        _assert_cors_for(headers, ALLOWED[0])
+        status, headers, _body = _answer(f"{nginx.url}/api/health/live", {"Origin": REFUSED[0]})
+        assert status == 503 and "Access-Control-Allow-Origin" not in headers
+    finally:
+        nginx.stop()
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code"),
+    [
+        # A request line nginx cannot parse: its own HTML 500 before (a named location
+        # cannot take a request with no URI).
+        (b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request"),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 431, "headers_too_large"),
+        (b"GET / HTTP/1.1\r\n\r\n", 400, "bad_request"),  # no Host
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nOrigin: http://localhost:3000\r\nX-Big: "
+            + b"a" * 9000
+            + b"\r\nConnection: close\r\n\r\n",
+            431,
+            "headers_too_large",
+        ),
+    ],
+)
+def test_nginx_refusals_of_malformed_requests_are_the_envelope_with_its_code(
+    front, raw, status, code
+):
+    answered, headers, body = raw_http_exchange(front.port, raw)
+    assert (answered, headers["content-type"]) == (status, "application/json")
+    assert json.loads(body)["code"] == code
 
 
 def test_a_page_served_through_nginx_may_change_state_on_its_own_origin(front, client):

@@ -28,9 +28,16 @@ def test_metrics_behind_a_token(make_app):
     client = make_app(
         **PRODUCTION, METRICS_ENABLED=True, METRICS_TOKEN="s3cret-scrape"
     ).test_client()
-    assert_fail(client.get("/metrics"), 401)
-    assert_fail(client.get("/metrics", headers={"Authorization": "Bearer wrong"}), 401)
-    assert_fail(client.get("/metrics", headers={"Authorization": "Basic s3cret-scrape"}), 401)
+    missing = client.get("/metrics")
+    assert_fail(missing, 401)
+    # RFC 9110: a 401 names its scheme (it had no WWW-Authenticate before).
+    assert missing.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
+    wrong = client.get("/metrics", headers={"Authorization": "Bearer wrong"})
+    assert_fail(wrong, 401)
+    assert wrong.headers["WWW-Authenticate"] == 'Bearer realm="metrics", error="invalid_token"'
+    basic = client.get("/metrics", headers={"Authorization": "Basic s3cret-scrape"})
+    assert_fail(basic, 401)
+    assert basic.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
     answer = client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape"})
     assert answer.status_code == 200
     assert b"authapi_logins_total" in answer.data

@@ -19,7 +19,7 @@ from werkzeug.test import TestResponse
 
 from authapi import user_transfer
 from authapi.extensions import db
-from authapi.models import AuthEvent, Role, User
+from authapi.models import AuthEvent, Identity, Role, User
 from authapi.webhooks.models import WebhookEndpoint, WebhookEvent
 from authapi.webhooks.signing import new_secret
 from tests.helpers import PASSWORD, register
@@ -104,7 +104,7 @@ def test_a_jsonl_import_keeps_every_column_and_users_log_in_and_are_upgraded(imp
     assert ada.created_at == datetime(2019, 5, 4, 8, 0, tzinfo=UTC)
     assert ada.password == rows[0]["password_hash"]  # copied, not computed
     bob = _user(import_app, "bob@example.com")
-    assert (bob.role, bob.verified) == (Role.USER, False)
+    assert (bob.role, bob.verified, bob.disabled) == (Role.USER, False, False)
 
     for email in ("ada@example.com", "bob@example.com"):
         assert _login(import_app, email, "wrong password").status_code == 400
@@ -160,18 +160,19 @@ def test_bad_rows_are_reported_with_their_line_and_nothing_is_imported(import_ap
         json.dumps(["a", "list"]),
         json.dumps({"email": "x@example.com"}),
         json.dumps(_row(9, password_hash="$2b$04$short")),
-        json.dumps(_row(10)),
+        json.dumps(_row(10, disabled="yes")),
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = _run(import_app, ["users", "import", str(path)])
     assert result.exit_code == 1
     reported = [line for line in result.output.splitlines() if line.startswith("line ")]
     assert [line.split(":")[0] for line in reported] == [
-        f"line {number}" for number in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
+        f"line {number}" for number in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
     ]
     assert "line 10: user1@example.com is also on line 1" in result.output
     assert "line 12: missing name, password_hash" in result.output
-    assert "11 bad row(s) in users.jsonl: nothing was imported" in result.output
+    assert "line 14: disabled must be true or false" in result.output
+    assert "12 bad row(s) in users.jsonl: nothing was imported" in result.output
     assert _count(import_app) == 0
 
 
@@ -243,10 +244,10 @@ def test_unknown_columns_are_refused(import_app, tmp_path):
     result = _run(import_app, ["users", "import", str(path)])
     assert result.exit_code == 1
     assert "line 2: unknown column(s): password" in result.output
-    columns = ["email", "name", "password_hash", "disabled"]
-    path = _csv(tmp_path, [{**_row(1), "disabled": "false"}], columns)
+    columns = ["email", "name", "password_hash", "last_login"]
+    path = _csv(tmp_path, [{**_row(1), "last_login": "2020-01-01"}], columns)
     result = _run(import_app, ["users", "import", str(path)])
-    assert result.exit_code == 1 and "line 1: unknown column(s): disabled" in result.output
+    assert result.exit_code == 1 and "line 1: unknown column(s): last_login" in result.output
     assert _count(import_app) == 0
 
 
@@ -421,9 +422,12 @@ def test_the_database_going_away_half_way_rolls_back_and_is_reported(
 
 
 def test_export_writes_the_import_format_and_round_trips(import_app, tmp_path):
+    """A disabled account stays disabled: the export used to leave the flag out, so a
+    round trip re-enabled it."""
     rows = [
         _row(1, role="admin", verified=True, created_at="2021-02-03T04:05:06+00:00"),
         _row(2, password_hash=_hash("werkzeug-scrypt")),
+        _row(3, disabled=True),
     ]
     assert _run(import_app, ["users", "import", str(_jsonl(tmp_path, rows))]).exit_code == 0
     for extension in ("jsonl", "csv"):
@@ -433,8 +437,10 @@ def test_export_writes_the_import_format_and_round_trips(import_app, tmp_path):
         assert out.stat().st_mode & 0o077 == 0  # hashes inside: owner only
         if extension == "jsonl":
             exported = [json.loads(line) for line in out.read_text().splitlines()]
-            assert exported[0] == {**rows[0], "verified": True, "role": "admin"}
-            assert exported[1]["password_hash"] == rows[1]["password_hash"]
+            assert exported[0] == {**rows[0], "verified": True, "role": "admin", "disabled": False}
+            by_email = {row["email"]: row for row in exported}  # 2 and 3: created at once
+            assert by_email["user2@example.com"]["password_hash"] == rows[1]["password_hash"]
+            assert [by_email[row["email"]]["disabled"] for row in rows] == [False, False, True]
         else:
             with out.open(newline="") as stream:
                 exported = list(csv.DictReader(stream))
@@ -444,15 +450,25 @@ def test_export_writes_the_import_format_and_round_trips(import_app, tmp_path):
                 "password_hash",
                 "role",
                 "verified",
+                "disabled",
                 "created_at",
             ]
             assert exported[0]["verified"] == "true"
+            by_email = {row["email"]: row for row in exported}
+            assert [by_email[row["email"]]["disabled"] for row in rows] == [
+                "false",
+                "false",
+                "true",
+            ]
         with import_app.app_context():
             db.session.execute(User.__table__.delete())
             db.session.commit()
         assert _run(import_app, ["users", "import", str(out)]).exit_code == 0
-        assert _count(import_app) == 2
+        assert _count(import_app) == 3
         assert _login(import_app, "user2@example.com", OLD_PASSWORD).status_code == 200
+        assert _user(import_app, "user3@example.com").disabled is True
+        refused = _login(import_app, "user3@example.com", OLD_PASSWORD)
+        assert refused.status_code == 403, refused.json
 
 
 def test_export_over_an_existing_file_leaves_it_owner_only(import_app, tmp_path):
@@ -496,6 +512,24 @@ def test_accounts_without_a_password_round_trip(make_app, smtp_sink, tmp_path):
     assert _user(app, "otto@example.com").password == exported["otto@example.com"]
     assert _login(app, "otto@example.com", exported["otto@example.com"]).status_code == 400
     assert _login(app, "pia@example.com", PASSWORD).status_code == 200
+
+
+def test_export_says_how_many_accounts_lose_what_it_does_not_carry(import_app):
+    """Second factors, passkeys and provider links stay behind (docs/passwords.md): the
+    operator is told how many accounts that concerns, on stderr."""
+    client = import_app.test_client()
+    register(client, email="plain@example.com")
+    register(client, email="linked@example.com")
+    with import_app.app_context():
+        linked = db.session.scalar(select(User).where(User.email == "linked@example.com"))
+        db.session.add(Identity(user_id=linked.id, provider="github", subject="42"))
+        db.session.commit()
+    result = _run(import_app, ["users", "export"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-1] == (
+        "Not in the file: the second factors, passkeys and provider links of 1 of them "
+        "(set up again after an import)."
+    )
 
 
 def test_export_to_stdout(import_app):

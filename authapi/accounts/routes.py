@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import BaseConverter
 
 from authapi import body
 from authapi.accounts import service
@@ -14,7 +16,25 @@ from authapi.schemas import email_schema, reset_password_schema
 blueprint = Blueprint("accounts", __name__, url_prefix="/api/auth")
 
 
-@blueprint.get("/verifyemail/<code>")
+class VerificationCodeConverter(BaseConverter):
+    """A verification link's code: one path segment, but never ``resend``.
+
+    POST /verifyemail/resend is a route of its own. With a plain ``<code>`` the
+    verification page (GET) matched that path too: its OPTIONS listed GET in ``Allow``
+    and a GET answered the page instead of 405. Malformed codes still match (the page
+    and the POST's 400 answer them), so a mangled link is never a bare 404.
+    """
+
+    regex = r"(?!resend$)[^/]+"
+
+
+@blueprint.record_once
+def _register_converter(state: BlueprintSetupState) -> None:
+    # Recorded before the routes below, so it is in the URL map when they are added.
+    state.app.url_map.converters["verification_code"] = VerificationCodeConverter
+
+
+@blueprint.get("/verifyemail/<verification_code:code>")
 def verify_email_page(code: str) -> Response:
     """Where verification mails link to: a page whose button POSTs the code.
 
@@ -24,7 +44,7 @@ def verify_email_page(code: str) -> Response:
     return html_page("verify.html")
 
 
-@blueprint.post("/verifyemail/<code>")
+@blueprint.post("/verifyemail/<verification_code:code>")
 def verify_email(code: str) -> Response:
     service.verify_email(code)
     return jsonify(status="success", message=service.EMAIL_VERIFIED)

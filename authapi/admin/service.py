@@ -96,8 +96,9 @@ def update_user(actor_id: str | None, user_id: uuid.UUID, changes: dict[str, Any
     return user
 
 
-def delete_user(actor_id: str, user_id: uuid.UUID) -> None:
-    """Delete a user (sessions end at once), unless it is the last active admin."""
+def delete_user(actor_id: str | None, user_id: uuid.UUID) -> None:
+    """Delete a user (sessions end at once), unless it is the last active admin.
+    ``actor_id``: the admin who did it (None from the CLI)."""
     active_admins = _lock_active_admins()
     user = get_user(user_id, for_update=True)
     _refuse_if_last_admin(user.id, active_admins)

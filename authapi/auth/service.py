@@ -11,7 +11,14 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from authapi import events, hooks, password_rehash, passwords, sessions, tokens
-from authapi.errors import APIError, Conflict, Forbidden, NotFound, Unauthorized
+from authapi.errors import (
+    APIError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    bearer_challenge,
+)
 from authapi.extensions import db
 from authapi.mfa import factors as mfa_factors
 from authapi.mfa import gate as mfa_gate
@@ -29,6 +36,7 @@ REFRESH_FAILED = "Could not refresh access token"
 NOT_LOGGED_IN = "You are not logged in"
 INVALID_TOKEN = "Invalid token"
 SESSION_ENDED = "Invalid token or session has expired"
+EXPIRED_CHALLENGE = bearer_challenge(error="invalid_token")
 ACCOUNT_DISABLED = "Your account has been disabled"
 EMAIL_NOT_VERIFIED = "Please verify your email address: check your inbox"
 
@@ -230,8 +238,9 @@ def authenticate(access_token: str | None) -> CurrentUser:
     try:
         claims = tokens.decode_access_token(access_token)
     except tokens.TokenExpired:
-        # Front ends refresh only on this exact message, so expiry must use it.
-        raise Unauthorized(NOT_LOGGED_IN) from None
+        # Front ends refresh only on this exact message, so expiry must use it; the
+        # challenge says the token sent was refused (RFC 6750: expired is invalid_token).
+        raise Unauthorized(NOT_LOGGED_IN, headers={"WWW-Authenticate": EXPIRED_CHALLENGE}) from None
     except tokens.TokenError:
         raise Unauthorized(INVALID_TOKEN, code="invalid_token") from None
     user_id, session_id = claims["sub"], claims["sid"]

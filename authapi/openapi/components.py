@@ -295,12 +295,22 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 # --- Shared headers and error responses ---
 
 RETRY_AFTER = {"$ref": "#/components/headers/RetryAfter"}
+WWW_AUTHENTICATE = {"$ref": "#/components/headers/WwwAuthenticate"}
 
 HEADERS: dict[str, dict[str, Any]] = {
     "RetryAfter": {
         "description": "Seconds to wait before retrying",
         "required": True,
         "schema": {"type": "integer", "minimum": 0},
+    },
+    "WwwAuthenticate": {
+        "description": (
+            'How to authenticate (RFC 9110, RFC 6750): `Bearer realm="authapi"`, with '
+            '`error="invalid_token"` when an access token was sent and refused (expired, '
+            'forged, revoked); `Bearer realm="metrics"` on `/metrics`'
+        ),
+        "required": True,
+        "schema": {"type": "string"},
     },
     "SetAuthCookies": {
         "description": (

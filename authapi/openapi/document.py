@@ -18,6 +18,7 @@ from authapi.openapi.components import (
     EXAMPLE_MESSAGES,
     JSON,
     RETRY_AFTER,
+    WWW_AUTHENTICATE,
     ref,
     schema_of,
 )
@@ -89,6 +90,8 @@ def _error_response(
     }
     if status in (429, 503):
         response["headers"] = {"Retry-After": RETRY_AFTER}
+    elif status == 401:
+        response["headers"] = {"WWW-Authenticate": WWW_AUTHENTICATE}
     return response
 
 

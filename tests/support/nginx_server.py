@@ -29,21 +29,23 @@ def nginx_binary() -> str:
     return found
 
 
-def render_template(upstream: str, port: int) -> str:
+def render_template(upstream: str, port: int, cors_origins: str) -> str:
     """What the official image's entrypoint does: substitute the defined variables."""
     text = TEMPLATE.read_text()
-    return Template(text).safe_substitute(AUTHAPI_UPSTREAM=upstream, NGINX_PORT=str(port))
+    return Template(text).safe_substitute(
+        AUTHAPI_UPSTREAM=upstream, NGINX_PORT=str(port), CORS_ORIGINS=cors_origins
+    )
 
 
 class Nginx:
     """nginx in the foreground with its own prefix, pid, logs and temp folders."""
 
-    def __init__(self, upstream: str, workdir: Path) -> None:
+    def __init__(self, upstream: str, workdir: Path, cors_origins: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "authapi.conf").write_text(render_template(upstream, self.port))
+        (workdir / "authapi.conf").write_text(render_template(upstream, self.port, cors_origins))
         temp = {name: workdir / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
         for path in temp.values():
             path.mkdir(exist_ok=True)
@@ -86,7 +88,9 @@ class Nginx:
         path = self.workdir / "error.log"
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
-    def wait_until_live(self) -> None:
+    def wait_until_live(self, *, upstream_down: bool = False) -> None:
+        """Until the app answers through nginx; ``upstream_down``: until nginx answers
+        at all (its own 503 when nothing listens upstream)."""
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -96,7 +100,8 @@ class Nginx:
                     if response.status == 200:
                         return
             except HTTPError:
-                pass
+                if upstream_down:
+                    return
             except (URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.1)
