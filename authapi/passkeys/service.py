@@ -217,8 +217,8 @@ def remove(user_id: str, passkey_id: uuid.UUID, *, password: str | None, code: s
 
 
 def remove_all(user_id: uuid.UUID) -> int:
-    """The admin reset (``DELETE /api/users/<id>/mfa``): every passkey of the account;
-    the caller commits, audits and mails."""
+    """Every passkey of the account (the admin reset ``DELETE /api/users/<id>/mfa``,
+    the first proof of the address); the caller commits, audits and mails."""
     result = db.session.execute(delete(Passkey).where(Passkey.user_id == user_id))
     return int(result.rowcount or 0)
 
