@@ -568,6 +568,29 @@ def test_a_link_whose_session_ended_is_refused(oauth_app: Flask) -> None:
     assert users_and_identities(oauth_app) == (1, 0)
 
 
+@pytest.mark.parametrize("via", ["verify", "reset", "otp"])
+def test_a_provider_linked_before_the_address_was_proven_goes_with_the_first_proof(
+    mail_oauth_app: Flask, provider: OidcProvider, smtp_sink: Any, via: str
+) -> None:
+    """Linking from the settings needs only a session: someone who registered the
+    victim's address links their own provider account to it. The owner's first proof
+    of the address unlinks it (it does not vouch for that address)."""
+    app = mail_oauth_app
+    squatter = app.test_client()
+    register(squatter, email="xena@example.com")
+    login(squatter, "xena@example.com")
+    provider.set_account("xena-squatter", email="squatter@example.org", email_verified=True)
+    assert call_back(squatter, provider_login(link(squatter), "xena-squatter")).status_code == 302
+    assert users_and_identities(app) == (1, 1)
+
+    owner_proves_the_mailbox(app, smtp_sink, "xena@example.com", via)
+    assert users_and_identities(app) == (1, 0)
+    assert squatter.get("/api/users/me").status_code == 401
+    again = app.test_client()
+    sign_in(again, "xena-squatter")  # a new account for squatter@example.org, not Xena's
+    assert users_and_identities(app) == (2, 1)
+
+
 def test_unlinking_the_last_way_in_is_refused(oauth_app: Flask, provider) -> None:
     client = oauth_app.test_client()
     assert sign_in(client, "uma@example.com").status_code == 302
