@@ -30,8 +30,10 @@ from authapi.oauth import redirects
 from authapi.webhooks import signing
 from tests.helpers import PASSWORD, assert_fail, login, register, update_all_users
 from tests.support.oidc_provider import BrowserlessLogin, OidcProvider, query, rsa_jwk
+from tests.support.passkeys import add_passkey, passkey_login
 from tests.support.receiver import Answer
 from tests.support.smtp_sink import reset_by_mail, spare_port, verify_by_mail
+from tests.support.soft_authenticator import SoftAuthenticator
 
 CALLBACK = "http://localhost/api/auth/oauth/test/callback"
 FRONTEND = "http://app.example.com/app"
@@ -607,6 +609,18 @@ def test_unlinking_the_last_way_in_is_refused(oauth_app: Flask, provider) -> Non
     assert client.delete(f"/api/auth/identities/{identity['id']}").status_code == 200
     (left,) = client.get("/api/auth/identities").json["data"]["identities"]
     assert_fail(client.delete(f"/api/auth/identities/{left['id']}"), 409)
+
+
+def test_a_passkey_is_a_way_in_that_lets_the_only_identity_go(oauth_app: Flask) -> None:
+    """Made through the provider (no password) with a passkey added: the passkey signs
+    in, so the identity is not the last way in (it was refused before)."""
+    client = oauth_app.test_client()
+    assert sign_in(client, "yael@example.com").status_code == 302
+    authenticator = SoftAuthenticator()
+    add_passkey(client, authenticator)
+    (identity,) = client.get("/api/auth/identities").json["data"]["identities"]
+    assert client.delete(f"/api/auth/identities/{identity['id']}").status_code == 200
+    assert passkey_login(oauth_app.test_client(), authenticator).status_code == 200
 
 
 def test_a_password_user_can_unlink_their_only_identity(oauth_app: Flask) -> None:

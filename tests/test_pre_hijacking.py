@@ -9,7 +9,6 @@ that tell about them."""
 from __future__ import annotations
 
 import json
-import re
 import time
 
 import pytest
@@ -20,7 +19,7 @@ from authapi.mfa.models import RecoveryCode, TotpFactor
 from authapi.models import AuthEvent
 from tests.helpers import PASSWORD, bearer, register, token_login
 from tests.support.mfa import STEP, code_at, enrol_totp, frozen_now, password_login
-from tests.support.smtp_sink import delivered, reset_by_mail, verify_by_mail
+from tests.support.smtp_sink import delivered, reset_by_mail, sign_in_by_code, verify_by_mail
 from tests.support.webhooks import WEBHOOK_SETTINGS, create_webhook, make_admin
 
 VICTIM = "vic@example.com"
@@ -40,14 +39,6 @@ def proof_app(make_app, smtp_sink):
         app.test_client(), make_admin(app), "http://127.0.0.1:9/hook", events=["mfa.removed"]
     )
     return app
-
-
-def sign_in_with_a_code(client, app, sink, email: str):
-    assert client.post("/api/auth/otp", json={"email": email}).status_code == 200
-    delivered(app, sink)
-    mail = next(m for m in reversed(sink.messages) if "Your sign-in code is" in m.text)
-    code = re.search(r"Your sign-in code is (\d{6})", mail.text).group(1)
-    return client.post("/api/auth/otp/verify", json={"email": email, "code": code})
 
 
 def factors_stored(app) -> tuple[int, int]:
@@ -96,7 +87,7 @@ def test_a_totp_set_up_before_the_address_was_proven_goes_with_the_first_proof(
         reset_by_mail(owner, proof_app, smtp_sink, VICTIM, OWNERS_PASSWORD)
         password = OWNERS_PASSWORD
     else:
-        signed_in = sign_in_with_a_code(owner, proof_app, smtp_sink, VICTIM)
+        signed_in = sign_in_by_code(owner, proof_app, smtp_sink, VICTIM)
         assert signed_in.status_code == 200, signed_in.json  # not mfa_required
         password = None
 

@@ -142,3 +142,16 @@ def reset_by_mail(client: Any, app: Any, sink: SmtpSink, email: str, password: s
         json={"password": password, "passwordConfirm": password},
     )
     assert reset.status_code == 200, reset.json
+
+
+def sign_in_by_code(client: Any, app: Any, sink: SmtpSink, email: str, **headers: str) -> Any:
+    """Ask for a code by mail to ``email`` and sign in with it: the response."""
+    assert client.post("/api/auth/otp", json={"email": email}).status_code == 200
+    delivered(app, sink)
+    mail = next(
+        m for m in reversed(sink.messages) if email in m.envelope_to and "sign-in code is" in m.text
+    )
+    code = re.search(r"Your sign-in code is (\d{6})", mail.text).group(1)
+    return client.post(
+        "/api/auth/otp/verify", json={"email": email, "code": code}, headers=headers or None
+    )
