@@ -128,3 +128,40 @@ def test_a_totp_set_up_after_the_address_was_proven_stays_at_a_reset(proof_app, 
     assert factors_stored(proof_app) == (1, 10)
     assert password_login(client, VICTIM, OWNERS_PASSWORD).status_code == 403  # mfa_required
     assert audited_removals(proof_app) == []
+
+
+# --- the verification link, then an emailed code ------------------------------------
+
+
+def test_the_verification_mail_and_page_tell_someone_who_did_not_register_what_to_do(
+    proof_app, smtp_sink
+):
+    """The link is the one proof that leaves the account as its registrant set it up,
+    password included (docs/security.md#pre-account-hijacking): the owner of an address
+    someone else registered must learn not to confirm, and what takes the account."""
+    register(proof_app.test_client(), email=VICTIM)
+    [mail] = [m for m in delivered(proof_app, smtp_sink) if "/api/auth/verifyemail/" in m.text]
+    text = " ".join(mail.text.split())
+    assert "Open the link only if you created this account yourself" in text
+    assert "do not open the link" in text
+    assert "sign in with a code sent by email, or reset the password" in text
+    page = proof_app.test_client().get(
+        "/api/auth/verifyemail/" + mail.link("/api/auth/verifyemail/")
+    )
+    said = " ".join(page.get_data(as_text=True).split())
+    assert "Confirm only if you created this account yourself" in said
+    assert "do not confirm" in said
+
+
+def test_after_the_verification_link_a_code_leaves_the_registrants_password(proof_app, smtp_sink):
+    """The decision pinned: whoever confirmed by the link accepted the account with its
+    password; a later code sign-in is an ordinary sign-in, not a first proof."""
+    registrant = proof_app.test_client()
+    register(registrant, email=VICTIM)
+    tokens = token_login(registrant, email=VICTIM)
+    verify_by_mail(proof_app.test_client(), proof_app, smtp_sink, VICTIM)
+    assert sign_in_by_code(proof_app.test_client(), proof_app, smtp_sink, VICTIM).status_code == 200
+    assert (
+        registrant.get("/api/users/me", headers=bearer(tokens["access_token"])).status_code == 200
+    )
+    assert password_login(proof_app.test_client(), VICTIM, PASSWORD).status_code == 200

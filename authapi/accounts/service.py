@@ -36,6 +36,16 @@ VERIFICATION_RESENT = (
 RESET_SENT = "If an account with that email exists, a password reset link is on its way"
 RESET_FAILED = "Invalid or expired password reset token"
 PASSWORD_RESET = "Password updated: log in with your new password"
+# The verification link makes the account, password included, its registrant's
+# (docs/security.md#pre-account-hijacking): the mail says so to an owner who did not
+# register, and what takes the account from whoever did.
+NOT_YOUR_ACCOUNT = (
+    "Open the link only if you created this account yourself: confirming keeps the "
+    "password it was created with. If you did not, someone else typed your address: "
+    "do not open the link. To use this address here yourself, sign in with a code sent "
+    "by email, or reset the password: either hands the account to you and signs "
+    "everyone else out."
+)
 # A password hash no password matches (as for accounts made through a provider or an
 # emailed code): the owner sets a real one through the reset flow.
 UNUSABLE_PASSWORD_PREFIX = "!"
@@ -89,8 +99,8 @@ def send_verification(user: User, *, api_url: str | None = None) -> None:
         f"{_greeting(user)}"
         "Please confirm your email address by opening this link:\n\n"
         f"{base}/api/auth/verifyemail/{code}\n\n"
-        f"The link works once and expires in {lifetime_text(lifetime.total_seconds() / 60)}.\n"
-        "If you did not create an account, ignore this email.\n",
+        f"The link works once and expires in {lifetime_text(lifetime.total_seconds() / 60)}.\n\n"
+        f"{NOT_YOUR_ACCOUNT}\n",
     )
 
 
