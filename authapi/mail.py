@@ -199,3 +199,9 @@ def mailer() -> Mailer:
 
 def send(to: str, subject: str, body: str) -> None:
     mailer().send(to, subject, body)
+
+
+def delivers() -> bool:
+    """Whether mail leaves this server (an SMTP server is set): only then can a user
+    sign in with an emailed code. Development's log-only mailbox does not count."""
+    return bool(mailer().settings.server)

@@ -30,8 +30,10 @@ from authapi.oauth import redirects
 from authapi.webhooks import signing
 from tests.helpers import PASSWORD, assert_fail, login, register, update_all_users
 from tests.support.oidc_provider import BrowserlessLogin, OidcProvider, query, rsa_jwk
+from tests.support.passkeys import add_passkey, passkey_login
 from tests.support.receiver import Answer
 from tests.support.smtp_sink import reset_by_mail, spare_port, verify_by_mail
+from tests.support.soft_authenticator import SoftAuthenticator
 from tests.support.webhooks import (
     WEBHOOK_SETTINGS,
     create_webhook,
@@ -603,6 +605,29 @@ def test_a_link_whose_session_ended_is_refused(oauth_app: Flask) -> None:
     assert users_and_identities(oauth_app) == (1, 0)
 
 
+@pytest.mark.parametrize("via", ["verify", "reset", "otp"])
+def test_a_provider_linked_before_the_address_was_proven_goes_with_the_first_proof(
+    mail_oauth_app: Flask, provider: OidcProvider, smtp_sink: Any, via: str
+) -> None:
+    """Linking from the settings needs only a session: someone who registered the
+    victim's address links their own provider account to it. The owner's first proof
+    of the address unlinks it (it does not vouch for that address)."""
+    app = mail_oauth_app
+    squatter = app.test_client()
+    register(squatter, email="xena@example.com")
+    login(squatter, "xena@example.com")
+    provider.set_account("xena-squatter", email="squatter@example.org", email_verified=True)
+    assert call_back(squatter, provider_login(link(squatter), "xena-squatter")).status_code == 302
+    assert users_and_identities(app) == (1, 1)
+
+    owner_proves_the_mailbox(app, smtp_sink, "xena@example.com", via)
+    assert users_and_identities(app) == (1, 0)
+    assert squatter.get("/api/users/me").status_code == 401
+    again = app.test_client()
+    sign_in(again, "xena-squatter")  # a new account for squatter@example.org, not Xena's
+    assert users_and_identities(app) == (2, 1)
+
+
 def test_unlinking_the_last_way_in_is_refused(oauth_app: Flask, provider) -> None:
     client = oauth_app.test_client()
     assert sign_in(client, "uma@example.com").status_code == 302
@@ -619,6 +644,18 @@ def test_unlinking_the_last_way_in_is_refused(oauth_app: Flask, provider) -> Non
     assert client.delete(f"/api/auth/identities/{identity['id']}").status_code == 200
     (left,) = client.get("/api/auth/identities").json["data"]["identities"]
     assert_fail(client.delete(f"/api/auth/identities/{left['id']}"), 409)
+
+
+def test_a_passkey_is_a_way_in_that_lets_the_only_identity_go(oauth_app: Flask) -> None:
+    """Made through the provider (no password) with a passkey added: the passkey signs
+    in, so the identity is not the last way in (it was refused before)."""
+    client = oauth_app.test_client()
+    assert sign_in(client, "yael@example.com").status_code == 302
+    authenticator = SoftAuthenticator()
+    add_passkey(client, authenticator)
+    (identity,) = client.get("/api/auth/identities").json["data"]["identities"]
+    assert client.delete(f"/api/auth/identities/{identity['id']}").status_code == 200
+    assert passkey_login(oauth_app.test_client(), authenticator).status_code == 200
 
 
 def test_a_password_user_can_unlink_their_only_identity(oauth_app: Flask) -> None:

@@ -18,7 +18,7 @@ from authapi.extensions import db
 from authapi.mfa import reauth
 from authapi.passkeys import service
 from authapi.passkeys.models import Passkey
-from tests.helpers import PASSWORD, assert_fail, login, post_json_status, register
+from tests.helpers import PASSWORD, assert_fail, bearer, login, post_json_status, register
 from tests.support.passkeys import (
     PASSKEYS,
     add_passkey,
@@ -26,7 +26,7 @@ from tests.support.passkeys import (
     passkey_login,
     registration_options,
 )
-from tests.support.smtp_sink import delivered, reset_by_mail, verify_by_mail
+from tests.support.smtp_sink import delivered, reset_by_mail, sign_in_by_code, verify_by_mail
 from tests.support.soft_authenticator import FLAG_BE, FLAG_UP, SoftAuthenticator, b64url
 
 TOKEN_MODE = {"X-Auth-Mode": "token"}
@@ -616,3 +616,96 @@ def test_a_passkey_added_after_the_address_was_proven_stays_at_a_reset(mail_app,
     reset_by_mail(client, mail_app, smtp_sink, "wyn@example.com", OWNERS_PASSWORD)
     assert len(stored_passkeys(mail_app)) == 1
     assert passkey_login(mail_app.test_client(), authenticator).status_code == 200
+
+
+# --- an account without a password ------------------------------------------------
+
+
+def passwordless_account_with_a_passkey(app, sink, email: str):
+    """An account made by an emailed code (no password), signed in by Bearer token, with
+    one passkey: (the bearer headers, the authenticator)."""
+    signed_in = sign_in_by_code(app.test_client(), app, sink, email, **TOKEN_MODE)
+    assert signed_in.status_code == 200, signed_in.json
+    headers = bearer(signed_in.json["access_token"])
+    authenticator = SoftAuthenticator()
+    add_passkey(app.test_client(), authenticator, headers=headers)
+    return headers, authenticator
+
+
+def confirmation(client, authenticator, headers) -> dict:
+    """A passkey's answer to the confirmation options: the body that removes a passkey."""
+    options = client.post(f"{PASSKEYS}/reauth/options", headers=headers)
+    assert options.status_code == 200, options.json
+    return {"credential": authenticator.get(options.json["data"]["options"])}
+
+
+def test_an_account_without_a_password_confirms_a_removal_with_its_passkey(make_app, smtp_sink):
+    """Made by an emailed code, the account has no password and no TOTP to confirm
+    with: before, every removal was a 400 until a reset set a password. The emailed
+    code still signs in, so the passkey is not the last way in."""
+    app = make_app(OTP_SIGNUP=True, **smtp_sink.config)
+    headers, authenticator = passwordless_account_with_a_passkey(app, smtp_sink, "pia@example.com")
+    client = app.test_client()
+    [passkey] = client.get(PASSKEYS, headers=headers).json["data"]["passkeys"]
+    url = f"{PASSKEYS}/{passkey['id']}"
+    assert_fail(client.delete(url, json={"password": "none set"}, headers=headers), 400)
+
+    options = client.post(f"{PASSKEYS}/reauth/options", headers=headers).json["data"]["options"]
+    assert [item["id"] for item in options["allowCredentials"]] == [
+        b64url(credential_id) for credential_id in authenticator.credentials
+    ]
+    assert options["userVerification"] == "required"
+    removed = client.delete(url, json=confirmation(client, authenticator, headers), headers=headers)
+    assert removed.status_code == 200, removed.json
+    assert stored_passkeys(app) == []
+    [used] = events_named(app, "passkey_used")
+    assert used["details"] == {"passkey_id": passkey["id"], "via": "reauth"}
+    assert sign_in_by_code(app.test_client(), app, smtp_sink, "pia@example.com").status_code == 200
+
+
+def test_a_confirmation_answer_is_single_use_and_not_a_sign_in(make_app, smtp_sink):
+    app = make_app(OTP_SIGNUP=True, **smtp_sink.config)
+    headers, authenticator = passwordless_account_with_a_passkey(app, smtp_sink, "kit@example.com")
+    client = app.test_client()
+    add_passkey(client, SoftAuthenticator(), headers=headers)
+    first, second = [
+        key["id"] for key in client.get(PASSKEYS, headers=headers).json["data"]["passkeys"]
+    ]
+    body = confirmation(client, authenticator, headers)
+    # Its challenge was made for a confirmation: no sign-in takes it.
+    response = client.post(f"{PASSKEYS}/login", json=body)
+    assert_fail(response, 400, service.CHALLENGE_FAILED)
+    assert_no_session_started(response)
+    assert client.delete(f"{PASSKEYS}/{second}", json=body, headers=headers).status_code == 200
+    # Once used, it confirms nothing more.
+    assert_fail(
+        client.delete(f"{PASSKEYS}/{first}", json=body, headers=headers),
+        400,
+        service.CHALLENGE_FAILED,
+    )
+    assert len(stored_passkeys(app)) == 1
+
+
+def test_the_last_way_into_an_account_cannot_be_removed(make_app, smtp_sink):
+    """Without a password, a provider or mail (no code can reach the owner), the only
+    passkey is the only way in: a 409 that says what to do, before any confirmation."""
+    with_mail = make_app(OTP_SIGNUP=True, **smtp_sink.config)
+    headers, authenticator = passwordless_account_with_a_passkey(
+        with_mail, smtp_sink, "lee@example.com"
+    )
+    app = make_app()  # the same accounts, on a server that sends no mail
+    client = app.test_client()
+    [passkey] = client.get(PASSKEYS, headers=headers).json["data"]["passkeys"]
+    url = f"{PASSKEYS}/{passkey['id']}"
+    refused = client.delete(url, json=confirmation(client, authenticator, headers), headers=headers)
+    assert_fail(refused, 409, service.LAST_WAY_IN)
+    assert refused.json["code"] == "last_way_in"
+    assert len(stored_passkeys(app)) == 1
+
+    add_passkey(client, SoftAuthenticator(), headers=headers)  # a second way in
+    removed = client.delete(url, json=confirmation(client, authenticator, headers), headers=headers)
+    assert removed.status_code == 200, removed.json
+    [left] = client.get(PASSKEYS, headers=headers).json["data"]["passkeys"]
+    assert_fail(
+        client.delete(f"{PASSKEYS}/{left['id']}", json={"password": "x"}, headers=headers), 409
+    )

@@ -20,12 +20,11 @@ from authapi.durations import durations
 from authapi.errors import APIError
 from authapi.extensions import db
 from authapi.mail import recipient_domain
+from authapi.mfa import factors
 from authapi.mfa import service as mfa_service
 from authapi.models import Identity, User
-from authapi.passkeys import service as passkeys_service
 from authapi.schemas import normalize_email
 from authapi.users.repository import find_user_by_email, find_user_by_id
-from authapi.webhooks import catalog, outbox
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +36,16 @@ VERIFICATION_RESENT = (
 RESET_SENT = "If an account with that email exists, a password reset link is on its way"
 RESET_FAILED = "Invalid or expired password reset token"
 PASSWORD_RESET = "Password updated: log in with your new password"
+# The verification link makes the account, password included, its registrant's
+# (docs/security.md#pre-account-hijacking): the mail says so to an owner who did not
+# register, and what takes the account from whoever did.
+NOT_YOUR_ACCOUNT = (
+    "Open the link only if you created this account yourself: confirming keeps the "
+    "password it was created with. If you did not, someone else typed your address: "
+    "do not open the link. To use this address here yourself, sign in with a code sent "
+    "by email, or reset the password: either hands the account to you and signs "
+    "everyone else out."
+)
 # A password hash no password matches (as for accounts made through a provider or an
 # emailed code): the owner sets a real one through the reset flow.
 UNUSABLE_PASSWORD_PREFIX = "!"
@@ -90,8 +99,8 @@ def send_verification(user: User, *, api_url: str | None = None) -> None:
         f"{_greeting(user)}"
         "Please confirm your email address by opening this link:\n\n"
         f"{base}/api/auth/verifyemail/{code}\n\n"
-        f"The link works once and expires in {lifetime_text(lifetime.total_seconds() / 60)}.\n"
-        "If you did not create an account, ignore this email.\n",
+        f"The link works once and expires in {lifetime_text(lifetime.total_seconds() / 60)}.\n\n"
+        f"{NOT_YOUR_ACCOUNT}\n",
     )
 
 
@@ -127,13 +136,14 @@ def verify_email(code: str) -> None:
 
 @dataclass(frozen=True)
 class Handover:
-    """What :func:`mailbox_proven` took away: unlinked providers, removed passkeys."""
+    """What :func:`mailbox_proven` took away: unlinked providers, and the kinds of second
+    factor removed (``passkey``, ``totp``, ``recovery_code``)."""
 
     providers: list[str] = field(default_factory=list)
-    passkeys: int = 0
+    factors: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.providers or self.passkeys)
+        return bool(self.providers or self.factors)
 
 
 def mailbox_proven(user: User, *, void_password: bool) -> Handover:
@@ -144,34 +154,33 @@ def mailbox_proven(user: User, *, void_password: bool) -> Handover:
     does not vouch for it, or with a password, then added a passkey).
 
     In the caller's transaction: unlinks every provider identity that does not vouch
-    for this very address (``email_verified`` and the same address), removes the
-    passkeys (each signs in on its own), and with ``void_password`` replaces the
-    password by one nothing matches (the owner sets theirs through the reset flow).
-    The caller commits, ends the sessions (always when anything went), then calls
-    :func:`announce_handover`.
+    for this very address (``email_verified`` and the same address), removes every
+    second factor of every kind (a passkey signs in on its own; a TOTP secret or
+    recovery codes someone else holds would guard the owner's account against its
+    owner), and with ``void_password`` replaces the password by one nothing matches
+    (the owner sets theirs through the reset flow). The caller commits, ends the
+    sessions (always when anything went), then calls :func:`announce_handover`.
     """
     providers: list[str] = []
     for identity in db.session.scalars(select(Identity).where(Identity.user_id == user.id)):
         if not (identity.email_verified and normalize_email(identity.email or "") == user.email):
             providers.append(identity.provider)
             db.session.delete(identity)
-    removed = passkeys_service.remove_all(user.id)
-    if removed:
-        outbox.queue(catalog.MFA_REMOVED, str(user.id), factor=passkeys_service.FACTOR, by=None)
+    removed = mfa_service.queue_removals(user.id, factors.remove_all(user.id), by=None)
     if void_password and not user.password.startswith(UNUSABLE_PASSWORD_PREFIX):
         user.password = UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(32)
     return Handover(providers, removed)
 
 
 def announce_handover(user: User, handover: Handover) -> None:
-    """After :func:`mailbox_proven` committed: audit events, and the mail and clean-up
-    of a removed factor."""
+    """After :func:`mailbox_proven` committed: audit events, and the owner's mail about
+    removed factors."""
     for provider in handover.providers:
         events.emit(
             events.identity_unlinked, user_id=str(user.id), provider=provider, reason="unverified"
         )
-    if handover.passkeys:
-        mfa_service.factor_removed(user, passkeys_service.FACTOR)
+    if handover.factors:
+        mfa_service.removed_before_proof(user, handover.factors)
 
 
 def request_verification_mail(email: str, *, api_url: str | None = None) -> None:

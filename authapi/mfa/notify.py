@@ -57,3 +57,18 @@ def recovery_code_used(user: User, left: int) -> None:
         f"{left} unused recovery codes are left; you can make a new set once signed in."
         f"\n\n{NOT_YOU}",
     )
+
+
+def removed_before_proof(user: User, factors: list[str]) -> None:
+    """The first proof of the address removed the factors set up before it. No name in
+    the greeting: it was typed by whoever held the account before the proof."""
+    named = [_label(factor) for factor in factors]
+    labels = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]
+    mail.send(
+        user.email,
+        "The second factors of your account were removed",
+        "Hello,\n\nYour email address has just been confirmed for the first time. Until "
+        "then anyone could have typed it, so the second factors set up on this account "
+        f"before were removed: {labels}. Every device was signed out. You can set up a "
+        "second factor again once you are signed in.\n",
+    )

@@ -113,6 +113,27 @@ def factor_removed(user: User, factor: str, *, by: str | None = None) -> None:
     notify.factor_removed(user, factor, by_admin=by is not None)
 
 
+def queue_removals(user_id: uuid.UUID, removed: dict[str, int], *, by: str | None) -> list[str]:
+    """After :func:`authapi.mfa.factors.remove_all`, in its transaction: one
+    ``mfa.removed`` webhook per kind that had any (nothing removed, no event); the
+    names of those kinds."""
+    gone = [name for name, count in removed.items() if count]
+    for name in gone:
+        outbox.queue(catalog.MFA_REMOVED, str(user_id), factor=name, by=by)
+    return gone
+
+
+def removed_before_proof(user: User, names: list[str]) -> None:
+    """After the first proof of the address removed (and committed) the factors set up
+    before it (:func:`authapi.accounts.service.mailbox_proven`): audit each kind, refresh
+    the cached user, and tell the owner in one mail."""
+    user_id = str(user.id)
+    sessions.forget_user(user_id)
+    for name in names:
+        events.emit(events.mfa_removed, user_id=user_id, factor=name, by=None, reason="unverified")
+    notify.removed_before_proof(user, names)
+
+
 OWN_FACTORS = "Remove your own second factors from your settings"
 
 
@@ -129,11 +150,8 @@ def admin_remove_all(actor_id: str, target_id: uuid.UUID) -> dict[str, int]:
     if user is None:
         raise NotFound("User not found", code="user_not_found")
     removed = factors.remove_all(user.id)
-    totp.forget_pending(str(user.id))
+    gone = queue_removals(user.id, removed, by=actor_id)
     user_id = str(user.id)
-    gone = [name for name, count in removed.items() if count]
-    for name in gone:  # webhooks report what was removed: nothing, no event
-        outbox.queue(catalog.MFA_REMOVED, user_id, factor=name, by=actor_id)
     names = gone or ["none"]  # the audit log records the reset itself, even of nothing
     db.session.commit()
     sessions.forget_user(user_id)

@@ -10,8 +10,8 @@ Linking rules (the account-takeover lessons of other projects):
   otherwise the user is told to sign in with their password and link the provider
   from their settings (``account_exists``);
 - linking from settings needs a live session and a subject no other user has;
-- unlinking is refused when it would leave no way into the account (no password and
-  no other identity).
+- unlinking is refused when it would leave no way into the account (no password, no
+  other identity, no passkey, no emailed code: :func:`authapi.ways_in.remain`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, has_request_context, request
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from authapi import events, hooks, sessions
+from authapi import events, hooks, sessions, ways_in
 from authapi.accounts.service import link_base
 from authapi.auth import service as auth_service
 from authapi.auth.service import CurrentUser, IssuedTokens
@@ -373,10 +373,6 @@ def list_identities(current: CurrentUser) -> list[Identity]:
     )
 
 
-def has_usable_password(user: User) -> bool:
-    return not user.password.startswith(UNUSABLE_PASSWORD_PREFIX)
-
-
 def unlink(current: CurrentUser, identity_id: str) -> None:
     """Remove one of the caller's identities, unless it is their last way in."""
     try:
@@ -391,12 +387,7 @@ def unlink(current: CurrentUser, identity_id: str) -> None:
     if user is None or row is None:
         db.session.rollback()
         raise NotFound(IDENTITY_NOT_FOUND)
-    others = db.session.scalar(
-        select(func.count())
-        .select_from(Identity)
-        .where(Identity.user_id == user.id, Identity.id != row.id)
-    )
-    if not has_usable_password(user) and not others:
+    if not ways_in.remain(user, identity=row.id):
         db.session.rollback()
         raise Conflict(LAST_WAY_IN, code="last_way_in")
     provider = row.provider

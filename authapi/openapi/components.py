@@ -144,7 +144,10 @@ def field_hints(self: Any, field: fields.Field, **kwargs: Any) -> dict[str, Any]
 ERROR_CODES: dict[str, str] = {
     "unknown_provider": "No sign-in provider of that name is configured (404)",
     "invalid_redirect": "redirect_to is not FRONTEND_URL or under an allow-listed URL",
-    "last_way_in": "Unlinking this provider would leave the account no way to sign in (409)",
+    "last_way_in": (
+        "Unlinking this provider or removing this passkey would leave the account no way "
+        "to sign in (409)"
+    ),
     "bad_request": "A request the server cannot use (400)",
     "validation_failed": "Field errors in the body: `errors` maps each field to its messages",
     "invalid_query": "Invalid query parameters: `errors` names each parameter",

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, jsonify
 
 from authapi.auth.guard import current_user, login_required
 from authapi.auth.responses import client_ip, client_user_agent, token_response
-from authapi.mfa.schemas import code_or_password_schema, mfa_token_schema
+from authapi.mfa.schemas import mfa_token_schema
 from authapi.passkeys import (
     factor,  # noqa: F401 - registers the passkey factor kind
     service,
@@ -24,6 +24,7 @@ from authapi.passkeys.schemas import (
     login_schema,
     passkey_schema,
     register_schema,
+    remove_schema,
     rename_schema,
 )
 
@@ -65,12 +66,22 @@ def rename(passkey_id: uuid.UUID) -> Response:
     return jsonify(status="success", data={"passkey": passkey_schema.dump(passkey)})
 
 
+@blueprint.post("/reauth/options")
+@login_required(changes_state=True)
+def reauth_options() -> Response:
+    return _options(service.reauth_options(current_user().id))
+
+
 @blueprint.delete("/<uuid:passkey_id>")
 @login_required(changes_state=True)
 def remove(passkey_id: uuid.UUID) -> Response:
-    data = load(code_or_password_schema)
+    data = load(remove_schema)
     service.remove(
-        current_user().id, passkey_id, password=data.get("password"), code=data.get("code")
+        current_user().id,
+        passkey_id,
+        password=data.get("password"),
+        code=data.get("code"),
+        credential=data.get("credential"),
     )
     return jsonify(status="success")
 

@@ -16,10 +16,19 @@ import binascii
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 from authapi import body
 from authapi.errors import ValidationFailed
+from authapi.mfa.schemas import CodeOrPasswordSchema
 from authapi.passkeys.models import NAME_MAX
 from authapi.schemas import UtcDateTime, has_control_characters, required
 
@@ -212,6 +221,25 @@ class RenameSchema(Schema):
     name = PasskeyName(**required("Name is required"))
 
 
+CONFIRMATION_NEEDED = (
+    "Give your password, a current code or a passkey's answer to the confirmation "
+    "options (one of them)"
+)
+
+
+class RemoveSchema(CodeOrPasswordSchema):
+    """``{"password"}``, ``{"code"}`` (a current TOTP code) or ``{"credential"}`` (a
+    passkey's answer to ``POST /api/auth/passkeys/reauth/options``): what confirms
+    removing a passkey."""
+
+    credential = fields.Nested(AuthenticationCredentialSchema)
+
+    @validates_schema
+    def exactly_one(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if sum(field in data for field in ("code", "password", "credential")) != 1:
+            raise ValidationError(CONFIRMATION_NEEDED)
+
+
 class PasskeySchema(Schema):
     """A passkey as its owner sees it: never the credential id or the public key."""
 
@@ -225,6 +253,7 @@ class PasskeySchema(Schema):
 register_schema = RegisterSchema()
 login_schema = LoginSchema()
 rename_schema = RenameSchema()
+remove_schema = RemoveSchema()
 passkey_schema = PasskeySchema()
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from authapi import events, sessions
+from authapi import events, sessions, ways_in
 from authapi.auth import service as auth_service
 from authapi.auth.service import IssuedTokens
 from authapi.errors import APIError, Conflict, NotFound, Unauthorized
@@ -48,6 +48,10 @@ PASSKEY_NOT_FOUND = "Passkey not found"
 ALREADY_REGISTERED = "This passkey is already registered"
 TOO_MANY = f"An account can have at most {MAX_PASSKEYS} passkeys"
 NO_PASSKEY = "This account has no passkey"
+LAST_WAY_IN = (
+    "This passkey is the only way into your account: set a password (forgot password) "
+    "or link a provider first"
+)
 FACTOR = "passkey"  # its name among the second factors (authapi.mfa.factors)
 
 
@@ -202,13 +206,62 @@ def rename(user_id: str, passkey_id: uuid.UUID, name: str) -> Passkey:
     return passkey
 
 
-def remove(user_id: str, passkey_id: uuid.UUID, *, password: str | None, code: str | None) -> None:
-    """Remove one passkey, confirmed by the password or a current TOTP code (each try
-    spends one of the account's second-factor attempts)."""
+def reauth_options(user_id: str) -> dict[str, Any]:
+    """Options for the signed-in user to confirm a change with one of their passkeys
+    (an account without a password has nothing else to confirm with)."""
+    passkeys = _passkeys_of(user_id)
+    if not passkeys:
+        raise APIError(NO_PASSKEY, code="no_passkey")
+    challenge = challenges.issue(challenges.REAUTH, user_id=user_id)
+    return ceremonies.authentication_options(
+        relying_party.current(), challenge=challenge, allowed=_stored(passkeys)
+    )
+
+
+def _confirm_with_passkey(user_id: str, credential: AuthenticationCredential) -> None:
+    """An answer to :func:`reauth_options` signed by one of the user's passkeys; or an
+    audited :class:`Refused`. Nothing to guess (the challenge is single use and bound
+    to the user), so no attempt is spent."""
+    try:
+        passkey = _verify_assertion(credential, challenges.REAUTH, user_id=user_id)
+    except Refused as refused:
+        raise audited(refused) from None
+    events.emit(events.passkey_used, user_id=user_id, passkey_id=str(passkey.id), via="reauth")
+
+
+def _keep_a_way_in(user: User, passkey_id: uuid.UUID) -> None:
+    """409 if this passkey is the account's last way in: no other passkey, and no
+    password, provider or emailed code (:mod:`authapi.ways_in`)."""
+    if not ways_in.remain(user, passkey=passkey_id):
+        db.session.rollback()  # releases the row lock
+        raise Conflict(LAST_WAY_IN, code="last_way_in")
+
+
+def remove(
+    user_id: str,
+    passkey_id: uuid.UUID,
+    *,
+    password: str | None = None,
+    code: str | None = None,
+    credential: AuthenticationCredential | None = None,
+) -> None:
+    """Remove one passkey, confirmed by the password, a current TOTP code (each try
+    spends one of the account's second-factor attempts) or a passkey's answer to
+    :func:`reauth_options`; never the account's last way in."""
     user = _user(user_id)
-    passkey = _owned(user_id, passkey_id)
-    confirm_presence(user, code=code, password=password, via="passkey_remove")
-    db.session.delete(passkey)
+    _owned(user_id, passkey_id)  # 404 for a passkey that is not the caller's
+    _keep_a_way_in(user, passkey_id)  # before the confirmation: a refusal spends nothing
+    if credential is not None:
+        _confirm_with_passkey(user_id, credential)
+    else:
+        confirm_presence(user, code=code, password=password, via="passkey_remove")
+    locked = find_user_for_change(user.id, lock=True)
+    if locked is None:  # deleted meanwhile
+        raise NotFound(PASSKEY_NOT_FOUND, code="passkey_not_found")
+    _keep_a_way_in(locked, passkey_id)  # again under the row lock: two removals may race
+    if not db.session.execute(delete(Passkey).where(Passkey.id == passkey_id)).rowcount:
+        db.session.rollback()  # removed by a concurrent request
+        raise NotFound(PASSKEY_NOT_FOUND, code="passkey_not_found")
     outbox.queue(catalog.MFA_REMOVED, user_id, factor=FACTOR, by=None)
     db.session.commit()
     events.emit(events.passkey_removed, user_id=user_id, passkey_id=str(passkey_id))
@@ -217,8 +270,8 @@ def remove(user_id: str, passkey_id: uuid.UUID, *, password: str | None, code: s
 
 
 def remove_all(user_id: uuid.UUID) -> int:
-    """The admin reset (``DELETE /api/users/<id>/mfa``): every passkey of the account;
-    the caller commits, audits and mails."""
+    """Every passkey of the account (the admin reset ``DELETE /api/users/<id>/mfa``,
+    the first proof of the address); the caller commits, audits and mails."""
     result = db.session.execute(delete(Passkey).where(Passkey.user_id == user_id))
     return int(result.rowcount or 0)
 
@@ -242,7 +295,8 @@ def _verify_assertion(
     """The passkey that signed this answer, its use recorded; or :class:`Refused`.
 
     ``user_id``/``bound_to``: for a second factor, the account and the mfa_token the
-    challenge was issued for (a passkey sign-in names no account beforehand).
+    challenge was issued for; for a confirmation, the signed-in account (a passkey
+    sign-in names no account beforehand).
     """
     signed = ceremonies.challenge_of(credential.response.client_data_json)
     challenge = challenges.consume(purpose, signed) if signed else None
@@ -274,7 +328,7 @@ def _verify_assertion(
     if assertion.backup_eligible != passkey.backup_eligible:
         # Fixed when the credential was made: a change means another authenticator.
         raise Refused("backup_eligibility", user_id=owner, passkey=passkey)
-    _record_use(passkey, assertion, owner, second_factor=user_id is not None)
+    _record_use(passkey, assertion, owner, second_factor=purpose == challenges.SECOND_FACTOR)
     return passkey
 
 

@@ -151,3 +151,12 @@ def otp_code(app: Any, sink: SmtpSink, email: str) -> str:
     delivered(app, sink)
     mail = next(m for m in reversed(sink.messages) if email in m.envelope_to and OTP_TEXT in m.text)
     return re.search(OTP_TEXT + r" (\d{6})", mail.text).group(1)
+
+
+def sign_in_by_code(client: Any, app: Any, sink: SmtpSink, email: str, **headers: str) -> Any:
+    """Ask for a code by mail to ``email`` and sign in with it: the response."""
+    assert client.post("/api/auth/otp", json={"email": email}).status_code == 200
+    code = otp_code(app, sink, email)
+    return client.post(
+        "/api/auth/otp/verify", json={"email": email, "code": code}, headers=headers or None
+    )

@@ -8,11 +8,12 @@ from marshmallow import fields
 
 from authapi.auth import service as auth_service
 from authapi.mfa import login as mfa_login
+from authapi.mfa import reauth
 from authapi.mfa.schemas import MfaTokenSchema
 from authapi.openapi.components import ACCESS, UUID, dumped, obj, ref, success
 from authapi.openapi.operation import BODY_ERRORS, CROSS_SITE, Operation, Reply, quoted
 from authapi.openapi.operations.auth import AUTH_MODE
-from authapi.openapi.operations.mfa import TOO_MANY, WRONG_PROOF
+from authapi.openapi.operations.mfa import TOO_MANY
 from authapi.passkeys import schemas
 from authapi.passkeys import service as passkeys
 
@@ -32,6 +33,7 @@ COMPONENTS = {
     "PasskeyRegister": (schemas.RegisterSchema, {}),
     "PasskeyLogin": (schemas.LoginSchema, {}),
     "PasskeyRename": (schemas.RenameSchema, {}),
+    "PasskeyRemove": (schemas.RemoveSchema, {}),
     "PasskeyMfaToken": (MfaTokenSchema, {}),
     "Passkey": (PasskeyDoc, dumped(PasskeyDoc)),
 }
@@ -190,22 +192,55 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(*BODY_ERRORS, 401, CROSS_SITE, NOT_FOUND, 503),
     ),
     Operation(
+        "passkeyReauthOptions",
+        "POST",
+        "/api/auth/passkeys/reauth/options",
+        "passkeys",
+        "Confirm a change with a passkey: request options for the caller's passkeys",
+        auth=ACCESS,
+        ok=Reply(200, success(data=obj(options="PasskeyRequestOptions"))),
+        errors=((400, quoted(passkeys.NO_PASSKEY), "no_passkey"), 401, CROSS_SITE, 503),
+        description=(
+            "The options list the caller's passkeys and are bound to the caller (5 "
+            'minutes, once): send the answer as `{"credential"}` to remove a passkey. '
+            "An account without a password or TOTP has nothing else to confirm with."
+        ),
+    ),
+    Operation(
         "removePasskey",
         "DELETE",
         "/api/auth/passkeys/{passkey_id}",
         "passkeys",
-        "Remove one of the caller's passkeys: needs the password or a current code",
+        "Remove one of the caller's passkeys: needs the password, a current code or a "
+        "passkey's answer to the confirmation options",
         auth=ACCESS,
         path_params=PASSKEY_ID,
-        body="CodeOrPassword",
+        body="PasskeyRemove",
         ok=Reply(200, "Success", "Removed; the user is mailed"),
         errors=(
-            WRONG_PROOF,
+            (
+                400,
+                quoted(
+                    reauth.INVALID_CODE,
+                    reauth.INVALID_PASSWORD,
+                    CHALLENGE,
+                    passkeys.PASSKEY_REFUSED,
+                    "Invalid input",
+                )
+                + " (none or several given)",
+                "invalid_code",
+            ),
             413,
             415,
             401,
             CROSS_SITE,
             NOT_FOUND,
+            (
+                409,
+                quoted(passkeys.LAST_WAY_IN)
+                + " (no other passkey, no password, no provider, and no mail sent)",
+                "last_way_in",
+            ),
             TOO_MANY,
             503,
         ),

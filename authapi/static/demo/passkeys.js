@@ -273,23 +273,31 @@ async function renamePasskey(passkey, name) {
   }
 }
 
-async function removePasskey(passkey) {
-  clearMessage();
+// What confirms a removal: the password or a current code typed in the field, else a
+// passkey's answer (an account made by a provider or an emailed code has no password).
+async function removalProof() {
   const secret = $("#passkey-confirm").value;
   if (!secret) {
-    showMessage("Enter your password or a current code to remove a passkey.", "error");
-    $("#passkey-confirm").focus();
-    return;
+    const body = await api(`${PASSKEYS}/reauth/options`, { method: "POST" });
+    const credential = await navigator.credentials.get({
+      publicKey: requestOptionsFromJSON(body.data.options),
+    });
+    return { credential: credentialToJSON(credential) };
   }
   // A current authenticator code is digits only; a password has at least 8 characters.
-  const proof = /^\d{6}$/.test(secret) ? { code: secret } : { password: secret };
+  return /^\d{6}$/.test(secret) ? { code: secret } : { password: secret };
+}
+
+async function removePasskey(passkey) {
+  clearMessage();
   try {
+    const proof = await removalProof();
     await api(`${PASSKEYS}/${encodeURIComponent(passkey.id)}`, { method: "DELETE", json: proof });
     $("#passkey-confirm").value = "";
     showMessage(`Passkey "${passkey.name}" removed.`, "success");
     await loadPasskeys();
   } catch (error) {
-    report(error);
+    reportPasskeyError(error);
   }
 }
 
