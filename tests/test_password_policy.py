@@ -291,9 +291,19 @@ def test_password_settings_come_from_the_environment():
 def test_the_common_list_is_zxcvbns_passwords_list():
     from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-    assert password_policy._zxcvbn_passwords() == FREQUENCY_LISTS["passwords"]
-    expected = {word for word in FREQUENCY_LISTS["passwords"] if len(word) >= 8}
-    assert password_policy.common_passwords() == expected
+    assert list(password_policy._zxcvbn_passwords()) == FREQUENCY_LISTS["passwords"]
+    expected = [word for word in FREQUENCY_LISTS["passwords"] if len(word) >= 8]
+    assert list(password_policy.common_passwords()) == expected
+
+
+def test_a_word_list_matches_whole_words_only():
+    words = password_policy.WordList(["password123", "letmein!", "bad\nword"])
+    assert "password123" in words and "letmein!" in words
+    assert "password12" not in words and "assword123" not in words  # parts of a word
+    assert "password123\nletmein!" not in words  # two words
+    assert "bad" not in words and "bad\nword" not in words and "" not in words
+    assert list(words) == ["password123", "letmein!"]
+    assert list(password_policy.WordList([])) == [] and "x" not in password_policy.WordList([])
 
 
 @pytest.mark.subprocess
