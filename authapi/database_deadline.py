@@ -7,7 +7,10 @@ with no limit, the pre-ping first, one gunicorn thread per request, until no thr
 left for anything else. psycopg2 lets one callback do every wait instead of libpq (its
 "green" mode); this one gives up after the deadline and psycopg2 closes the connection,
 which SQLAlchemy sees as a disconnection: the request answers 503, and the pool opens
-fresh connections once the server is back.
+fresh connections once the server is back. A request waits out the deadline once: after
+that it neither waits for PostgreSQL again nor connects to it (work on the side that
+falls back when the database is down, such as the audit row of a logout, would each
+wait the whole deadline again).
 
 The callback is psycopg2's, one per process, so it serves every psycopg2 connection;
 only those of an app's engine carry a deadline (their class says how long). Others,
@@ -25,11 +28,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg2
+from flask import g, has_request_context
 from psycopg2 import extensions
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import ExceptionContext
 
 _EVENTS = {extensions.POLL_READ: select.POLLIN, extensions.POLL_WRITE: select.POLLOUT}
+GAVE_UP_KEY = "authapi_database_gave_up"
 
 
 class DatabaseTimeout(psycopg2.OperationalError):
@@ -49,11 +54,23 @@ def connection_class(seconds: float) -> type[DeadlineConnection]:
     return type("DeadlineConnection", (DeadlineConnection,), {"deadline": seconds})
 
 
+def gave_up() -> bool:
+    """Has PostgreSQL already not answered within the deadline during this request?"""
+    return has_request_context() and bool(g.get(GAVE_UP_KEY))
+
+
+def _give_up(seconds: float) -> DatabaseTimeout:
+    if has_request_context():
+        setattr(g, GAVE_UP_KEY, True)
+    return DatabaseTimeout(f"PostgreSQL did not answer within {seconds:g} s")
+
+
 def wait(connection: extensions.connection) -> None:
     """psycopg2's wait callback: poll until done, or raise once the connection's
-    deadline (from the start of this wait) has passed."""
+    deadline (from the start of this wait; at once if this request has waited one out
+    already) has passed."""
     seconds = getattr(connection, "deadline", None)
-    deadline = None if seconds is None else time.monotonic() + seconds
+    deadline = None if seconds is None else time.monotonic() + (0 if gave_up() else seconds)
     while True:
         state = connection.poll()
         if state == extensions.POLL_OK:
@@ -62,7 +79,7 @@ def wait(connection: extensions.connection) -> None:
             raise psycopg2.OperationalError(f"unexpected poll state {state}")
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
-            raise DatabaseTimeout(f"PostgreSQL did not answer within {seconds:g} s")
+            raise _give_up(seconds or 0)
         poller = select.poll()
         poller.register(connection.fileno(), _EVENTS[state])
         poller.poll(None if remaining is None else remaining * 1000)
@@ -75,6 +92,8 @@ def bound(engine: Engine, seconds: float) -> None:
 
     @event.listens_for(engine, "do_connect")
     def with_deadline(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        if gave_up():
+            raise _give_up(factory.deadline or 0)
         cparams["connection_factory"] = factory
 
     @event.listens_for(engine, "handle_error")

@@ -71,6 +71,12 @@ class KernelTimeoutConnection(redis.Connection):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
         return sock
 
+    def connect(self) -> None:
+        """Connect and handshake once: the command's one retry is the only one. redis-py
+        retries the whole connection with the same policy inside each attempt, so a
+        Redis that accepts connections but never answers (frozen) cost four timeouts."""
+        self.connect_check_health(check_health=True, retry_socket_connect=False)
+
     def can_read(self, timeout: float = 0) -> bool:
         if timeout or self._sock is None:
             return super().can_read(timeout)

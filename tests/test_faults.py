@@ -281,6 +281,37 @@ def test_postgres_that_stops_answering_mid_pool_is_503_and_recovers(make_app, da
         assert client.post("/api/auth/login", json=payload).status_code == 200
 
 
+def test_a_request_waits_for_a_silent_postgres_once(make_app, database_url):
+    """Logout needs only Redis, but three of its steps ask PostgreSQL on the side (does a
+    webhook want the event, the audit row, the event's relay), each falling back when its
+    own deadline passed: during a stall a logout answered after three deadlines, 9 s.
+    Once PostgreSQL has not answered within a request, the rest of the request does not
+    wait for it again (nor open connections to it)."""
+    url = make_url(database_url)
+    with stalling_proxy((url.host, url.port or 5432)) as proxy:
+        through_proxy = url.set(port=proxy.port).render_as_string(hide_password=False)
+        client = make_app(SQLALCHEMY_DATABASE_URI=through_proxy).test_client()
+        register(client)
+        token = login(client)  # the pool now holds a connection through the proxy
+        proxy.stall()
+        connections_before = proxy.accepted
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            during = pool.submit(client.get, "/api/auth/logout", headers=bearer(token))
+            try:
+                response = during.result(timeout=HANG)
+            finally:
+                connections_after = proxy.accepted
+                proxy.resume()
+        assert response.status_code == 200, response.json
+        assert connections_after == connections_before
+        assert (
+            client.post(
+                "/api/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
+            ).status_code
+            == 200
+        )
+
+
 def _terminate_app_connections(database_url: str) -> int:
     """Terminate every connection to the test database, from a connection of its own
     (outside the app's pool, so the app's pooled connections are all among the victims)."""

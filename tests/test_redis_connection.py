@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 from urllib.request import Request
 
 import pytest
@@ -16,6 +17,7 @@ from authapi.extensions import limiter
 from authapi.redis_connection import KernelTimeoutConnection, make_redis_client
 from config import Config
 from tests.helpers import login, register, status_of
+from tests.support.stalling_proxy import stalling_proxy
 
 
 def _client(url: str, **overrides: object) -> redis.Redis:
@@ -50,6 +52,21 @@ def test_a_reply_that_never_comes_is_a_redis_timeout(unanswering_port):
     with pytest.raises(redis.TimeoutError):
         client.get("anything")
     client.close()
+
+
+def test_a_redis_that_stops_answering_costs_two_timeouts_not_four(redis_url):
+    """A Redis that accepts connections and never answers (frozen, SIGSTOPped): the one
+    retry means two connections, each waiting REDIS_SOCKET_TIMEOUT once. redis-py also
+    retried the whole connection (and its handshake) inside each attempt: four
+    connections and four timeouts, 4 s for a request instead of 2."""
+    target = urlsplit(redis_url)
+    with stalling_proxy((target.hostname or "", target.port or 6379)) as proxy:
+        client = _client(f"redis://127.0.0.1:{proxy.port}{target.path}", REDIS_SOCKET_TIMEOUT=0.2)
+        proxy.stall()
+        with pytest.raises(redis.TimeoutError):
+            client.get("anything")
+        client.close()
+        assert proxy.accepted == 2
 
 
 def test_a_connection_the_server_closed_is_replaced_without_an_error(redis_url, redis_client):
