@@ -15,7 +15,8 @@ from flask import current_app
 
 
 def now() -> float:
-    frozen = float(current_app.config.get("CLOCK_FROZEN_AT") or 0)
+    config = current_app.config  # one proxy lookup: every authenticated request asks
+    frozen = float(config.get("CLOCK_FROZEN_AT") or 0)
     if frozen:
         return frozen
-    return time.time() + float(current_app.config["CLOCK_OFFSET"])
+    return time.time() + float(config["CLOCK_OFFSET"])

@@ -158,8 +158,9 @@ def session_script_calls(client: Any, user_id: str, session_id: str) -> Callable
     """The session check's script (sessions.touch without the app around it) through
     ``client``."""
     from authapi import sessions
+    from authapi.redis_keys import script_for
 
-    script = client.register_script(sessions._TOUCH)
+    script = script_for(client, sessions._TOUCH)
     keys = [sessions.session_key(user_id, session_id), sessions.user_cache_key(user_id)]
     return lambda: script(keys=keys, args=[time.time(), sessions.LAST_USED_RESOLUTION])
 
@@ -167,7 +168,8 @@ def session_script_calls(client: Any, user_id: str, session_id: str) -> Callable
 def with_redis_pys_connection(client: Any) -> Any:
     """A client like ``client`` (same settings) with redis-py's own Connection class: a
     poll at hand-out and before each send and receive, which
-    authapi.redis_connection.KernelTimeoutConnection does without."""
+    authapi.redis_connection.KernelTimeoutConnection does without; its scripts go
+    through redis-py's Script and command path (authapi.redis_keys.PooledScript)."""
     import redis
 
     return redis.Redis(
@@ -258,7 +260,7 @@ def main() -> int:
                     ("session script, 4 threads, app's Redis client", per_call_us_threads(
                         session_script_calls(client, user_id, session_id),
                         contextlib.nullcontext)),
-                    ("... redis-py's own Connection class", per_call_us_threads(
+                    ("... redis-py's own Connection and Script", per_call_us_threads(
                         session_script_calls(
                             with_redis_pys_connection(client), user_id, session_id),
                         contextlib.nullcontext)),

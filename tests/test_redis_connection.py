@@ -15,8 +15,9 @@ import redis
 
 from authapi.extensions import limiter
 from authapi.redis_connection import KernelTimeoutConnection, make_redis_client
+from authapi.redis_keys import PooledScript, script
 from config import Config
-from tests.helpers import login, register, status_of
+from tests.helpers import bearer, login, register, status_of
 from tests.support.stalling_proxy import stalling_proxy
 
 
@@ -116,6 +117,96 @@ def test_the_rate_limiter_counts_through_the_same_connection_class(make_app, red
     client = app.test_client()
     client.post("/api/auth/login", json={"email": "nobody@example.com", "password": "x"})
     assert list(redis_client.scan_iter("LIMITS*"))  # flushed before the test: these are ours
+
+
+# Sets KEYS[1] to ARGV[1] and returns it with the key's old value; errors when ARGV[1]
+# is "fail" (a Lua error: redis.ResponseError).
+SET_AND_ECHO = """
+if ARGV[1] == 'fail' then return redis.error_reply('asked to fail') end
+local old = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1])
+return {old, ARGV[1]}
+"""
+
+
+def test_an_app_on_plain_tcp_runs_its_scripts_on_the_pool_others_through_redis_py(make_app):
+    with make_app().app_context():
+        assert isinstance(script(SET_AND_ECHO), PooledScript)
+    with make_app(REDIS_URL="rediss://127.0.0.1:6380/0").app_context():
+        assert isinstance(script(SET_AND_ECHO), redis.commands.core.Script)
+
+
+def test_a_pooled_script_answers_as_redis_pys_script(redis_url, redis_client):
+    """Same replies (decoded), the same errors, and a connection an error reply
+    interrupted goes back to the pool in working order."""
+    client = _client(redis_url)
+    key = f"test:script:{uuid.uuid4()}"
+    run = PooledScript(client, SET_AND_ECHO)
+    try:
+        assert run(keys=[key], args=["one"]) == [None, "one"]
+        assert run(keys=[key], args=[2]) == ["one", "2"]
+        assert client.register_script(SET_AND_ECHO)(keys=[key], args=["three"]) == ["2", "three"]
+        with pytest.raises(redis.ResponseError, match="asked to fail"):
+            run(keys=[key], args=["fail"])
+        assert run(keys=[key], args=["four"]) == ["three", "four"]
+        assert len(client.connection_pool._available_connections) == 1  # one, reused
+    finally:
+        redis_client.delete(key)
+        client.close()
+
+
+def test_a_pooled_script_loads_itself_again_into_a_redis_that_lost_it(redis_url, redis_client):
+    """After a restart or SCRIPT FLUSH, EVALSHA says NOSCRIPT: the script is sent by EVAL,
+    which caches it again. (SCRIPT FLUSH empties the cache of the whole server; every
+    client of this project's reloads a script it lost.)"""
+    client = _client(redis_url)
+    key = f"test:script:{uuid.uuid4()}"
+    run = PooledScript(client, SET_AND_ECHO)
+    try:
+        run(keys=[key], args=["before"])
+        redis_client.script_flush()
+        assert redis_client.script_exists(run.sha) == [False]
+        assert run(keys=[key], args=["after"]) == ["before", "after"]
+        assert redis_client.script_exists(run.sha) == [True]
+    finally:
+        redis_client.delete(key)
+        client.close()
+
+
+def test_a_pooled_script_retries_once_on_a_new_connection_and_times_out_as_redis_py(
+    redis_url, redis_client
+):
+    client = _client(redis_url)
+    key = f"test:script:{uuid.uuid4()}"
+    run = PooledScript(client, SET_AND_ECHO)
+    try:
+        run(keys=[key], args=["kept"])
+        assert redis_client.client_kill_filter(_id=client.client_id()) == 1
+        assert run(keys=[key], args=["again"]) == ["kept", "again"]  # the one retry
+    finally:
+        redis_client.delete(key)
+        client.close()
+    target = urlsplit(redis_url)
+    with stalling_proxy((target.hostname or "", target.port or 6379)) as proxy:
+        stalled = _client(f"redis://127.0.0.1:{proxy.port}{target.path}", REDIS_SOCKET_TIMEOUT=0.2)
+        stalled_run = PooledScript(stalled, SET_AND_ECHO)
+        proxy.stall()
+        with pytest.raises(redis.TimeoutError):
+            stalled_run(keys=[key], args=["never"])
+        stalled.close()
+        assert proxy.accepted == 2
+
+
+def test_the_session_check_survives_a_redis_that_lost_its_scripts(client, redis_client):
+    register(client)
+    token = login(client)
+    assert client.get("/api/users/me", headers=bearer(token)).status_code == 200
+    redis_client.script_flush()
+    response = client.get("/api/users/me", headers=bearer(token))
+    assert response.status_code == 200, response.get_json()
+    client.get("/api/auth/logout", headers=bearer(token))
+    redis_client.script_flush()
+    assert client.get("/api/users/me", headers=bearer(token)).status_code == 401
 
 
 def _kill_app_connections(redis_client: redis.Redis) -> int:

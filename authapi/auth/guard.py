@@ -114,17 +114,18 @@ LOADED_FOR = "authapi_caller_loaded_for"
 
 
 def _load(needs: Needs) -> None:
-    g.pop("current_user", None)
-    g.pop("user", None)
-    setattr(g, LOADED_FOR, request._get_current_object())  # type: ignore[attr-defined]
+    found = g._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    found.pop("current_user", None)
+    found.pop("user", None)
+    setattr(found, LOADED_FOR, request._get_current_object())  # type: ignore[attr-defined]
     token, from_cookie = access_token_from_request()
     if needs.changes_state and from_cookie and token:
         reject_cross_site()
-    g.current_user = service.authenticate(token)
+    found.current_user = service.authenticate(token)
     if needs.who == ADMIN:
         # The role is read from the database, not from the cached user data: a
         # demotion takes effect on the very next request, even one racing the cache.
-        g.user = find_user_by_id(g.current_user.id)
+        found.user = find_user_by_id(found.current_user.id)
 
 
 def current_user() -> service.CurrentUser:
