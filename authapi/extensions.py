@@ -48,17 +48,22 @@ def init_migrations(app: Flask) -> None:
 
 
 def discard_session(_: BaseException | None = None) -> None:
-    """End the request's database session even when its connection has died.
+    """End the request's database session, if it made one, even when its connection
+    has died.
 
     Closing rolls back; on a connection the server terminated after the response
     was built, that rollback raises, which would turn a finished 200 into an HTML
     500. SQLAlchemy has already invalidated the dead connection, so dropping the
-    session is all that is left to do.
+    session is all that is left to do. Most requests (a session check answered from
+    Redis) made none: one look at the registry, and nothing to remove.
     """
+    registry = db.session.registry
+    if not registry.has():
+        return
     try:
         db.session.remove()
     except sa_exc.DBAPIError:
-        db.session.registry.clear()
+        registry.clear()
 
 
 def init_db(app: Flask) -> None:
@@ -66,8 +71,9 @@ def init_db(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):  # not embedded SQLite
         with app.app_context():
             database_deadline.bound(db.engine, app.config["DATABASE_TIMEOUT"])
-    # Teardown functions run in reverse order: this one runs before
-    # Flask-SQLAlchemy's own, which then finds nothing left to close.
+    # discard_session does all Flask-SQLAlchemy's own teardown did (remove the
+    # context's session), and less when there is none: it replaces it.
+    app.teardown_appcontext_funcs.remove(db._teardown_session)
     app.teardown_appcontext(discard_session)
 
 
