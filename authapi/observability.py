@@ -107,8 +107,9 @@ def loggable_path(req: Request) -> str:
 
 
 def _acting_user_id() -> str | None:
-    current = g.get("current_user")
-    return current.id if current is not None else g.get("event_user_id")
+    found = g._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    current = found.get("current_user")
+    return current.id if current is not None else found.get("event_user_id")
 
 
 def _finish_request(response: Response) -> Response:
