@@ -111,6 +111,9 @@ class Config:
     MAIL_USE_SSL = False  # TLS from the first byte (usually port 465)
     MAIL_SENDER = "authapi <no-reply@localhost>"
     MAIL_TIMEOUT = 10.0  # seconds per SMTP connection; sending never blocks a request
+    # Seconds before each new attempt at a mail the SMTP server could not take for now
+    # (unreachable, a 4xx answer); empty: one attempt only. A 5xx refusal is final.
+    MAIL_RETRY_DELAYS: tuple[float, ...] = (5.0, 30.0, 120.0)
     # Base URL of the links in mails; empty = the API's own URL as the client reached
     # it (development and testing only: production never trusts the Host header).
     FRONTEND_URL = ""
@@ -318,6 +321,14 @@ def _as_list(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(item.strip() for item in items if item.strip())
 
 
+def _as_seconds_list(value: str | tuple[float, ...] | list[float]) -> tuple[float, ...]:
+    """Durations in seconds, comma-separated in text: ``"5,30,120"``."""
+    items = _as_list(value) if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError(f"expected comma-separated seconds, got {value!r}")
+    return tuple(as_float(item) for item in items)
+
+
 def _log_level(value: str) -> str:
     level = as_str(value).strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -341,7 +352,7 @@ def _provider_names(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]
 # setting, whatever its source. Another parser only ever gets text.
 TYPED_PARSERS: frozenset[Callable[[Any], Any]] = frozenset(
     {as_int, as_float, as_str, _as_bool, _as_list, database_uri, _log_level, _log_format}
-    | {_provider_names}
+    | {_provider_names, _as_seconds_list}
 )
 
 
@@ -399,6 +410,7 @@ ENV_MAPPING: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MAIL_USE_SSL": ("MAIL_USE_SSL", _as_bool),
     "MAIL_SENDER": ("MAIL_SENDER", str),
     "MAIL_TIMEOUT": ("MAIL_TIMEOUT", float),
+    "MAIL_RETRY_DELAYS": ("MAIL_RETRY_DELAYS", _as_seconds_list),
     "FRONTEND_URL": ("FRONTEND_URL", str),
     "REQUIRE_VERIFIED_EMAIL": ("REQUIRE_VERIFIED_EMAIL", _as_bool),
     "VERIFICATION_CODE_EXPIRES_IN": ("VERIFICATION_CODE_EXPIRES_IN", float),

@@ -33,6 +33,10 @@ from config import (
     parser_for,
 )
 
+# A mail's retries end within the default lifetime of the shortest-lived code it may
+# carry (a password reset, an emailed sign-in code: 10 minutes).
+MAX_MAIL_RETRY_SECONDS = 600
+
 KEY_NAMES = (
     "ACCESS_TOKEN_PRIVATE_KEY",
     "ACCESS_TOKEN_PUBLIC_KEY",
@@ -190,6 +194,12 @@ def check_mail_config(config: Mapping[str, Any], given: Collection[str]) -> Prob
         yield "MAIL_PORT must be a port number (1 to 65535)"
     if config["MAIL_TIMEOUT"] <= 0:
         yield "MAIL_TIMEOUT must be a positive number of seconds"
+    delays = config["MAIL_RETRY_DELAYS"]
+    if any(delay < 0 for delay in delays) or sum(delays) > MAX_MAIL_RETRY_SECONDS:
+        yield (
+            "MAIL_RETRY_DELAYS must be seconds of 0 or more, at most "
+            f"{MAX_MAIL_RETRY_SECONDS} in all (a mail's code outlives its last attempt)"
+        )
     frontend_url = config["FRONTEND_URL"]
     if frontend_url and not frontend_url.startswith(("http://", "https://")):
         yield "FRONTEND_URL must start with http:// or https://"

@@ -8,9 +8,12 @@ returned, so that
 - an answer that must not reveal whether an account exists (forgot password,
   resend verification) takes the same time whether or not a mail goes out.
 
-A failure is logged (with the recipient's domain only, never the address or the
-message, which carries a single-use code) and never reaches the request: the
-account it was about stays as it is, and the user can ask again.
+A mail the SMTP server cannot take for now (unreachable, disconnected, a 4xx
+answer) is tried again after each of MAIL_RETRY_DELAYS, on the sending thread: a relay
+restarting or briefly overloaded does not cost a user the code they just asked for. A
+5xx answer is final. A failure is logged (with the recipient's domain only, never the
+address or the message, which carries a single-use code) and never reaches the
+request: the account it was about stays as it is, and the user can ask again.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import smtplib
 import ssl
 import threading
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -44,6 +47,7 @@ class MailSettings:
     use_ssl: bool
     sender: str
     timeout: float
+    retry_delays: tuple[float, ...]
     log_only: bool  # no MAIL_SERVER outside production: write messages to the log
 
     @classmethod
@@ -58,6 +62,7 @@ class MailSettings:
             use_ssl=config["MAIL_USE_SSL"],
             sender=config["MAIL_SENDER"],
             timeout=config["MAIL_TIMEOUT"],
+            retry_delays=tuple(config["MAIL_RETRY_DELAYS"]),
             log_only=not server and config["APP_ENV"] != "production",
         )
 
@@ -73,9 +78,10 @@ class Mailer:
     def __init__(self, settings: MailSettings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self._executor: ThreadPoolExecutor | None = None
         self._executor_pid = 0
-        self._pending: set[Future[None]] = set()
+        self._unfinished = 0  # messages queued, being sent, or waiting to be sent again
 
     def send(self, to: str, subject: str, body: str) -> None:
         """Queue one plain-text message; never raises for delivery problems."""
@@ -104,24 +110,65 @@ class Mailer:
                 recipient_domain(to),
             )
             return
-        future = self._pool().submit(self._deliver, message)
-        with self._lock:
-            self._pending.add(future)
-        future.add_done_callback(self._forget)
+        pool = self._pool()
+        with self._idle:
+            self._unfinished += 1
+        pool.submit(self._deliver, message, 0)
 
     def drain(self, timeout: float | None = None) -> bool:
-        """Wait until every queued message has been handed over (or has failed).
-
-        True when nothing is left. For tests and for an orderly shutdown.
+        """Wait until every queued message has been handed over or given up, retries
+        included. True when nothing is left. For tests and for an orderly shutdown.
         """
-        with self._lock:
-            pending = list(self._pending)
-        _, not_done = wait(pending, timeout=timeout)
-        return not not_done
+        with self._idle:
+            return self._idle.wait_for(lambda: self._unfinished == 0, timeout)
 
-    def _forget(self, future: Future[None]) -> None:
-        with self._lock:
-            self._pending.discard(future)
+    def _deliver(self, message: EmailMessage, attempt: int) -> None:
+        domain = recipient_domain(str(message["To"]))
+        delays = self.settings.retry_delays
+        try:
+            self._smtp_send(message)
+        except (OSError, smtplib.SMTPException) as error:  # refused, timeout, TLS, ...
+            if attempt < len(delays) and is_temporary(error):
+                log.warning(
+                    "mail to a recipient at %s not sent yet: %s; attempt %d of %d in %g s",
+                    domain,
+                    describe(error),
+                    attempt + 2,
+                    len(delays) + 1,
+                    delays[attempt],
+                )
+                self._retry_later(message, attempt + 1, delays[attempt])
+                return
+            log.error("mail to a recipient at %s not sent: %s", domain, describe(error))
+        except Exception:
+            # On a pool thread nobody else would ever see it: log it, with the trace.
+            log.exception("mail to a recipient at %s not sent: unexpected error", domain)
+        else:
+            log.info("mail sent to a recipient at %s", domain)
+        self._finished()
+
+    def _retry_later(self, message: EmailMessage, attempt: int, delay: float) -> None:
+        """On a timer thread of its own, a daemon: the pool's threads send other mail
+        meanwhile, and a worker that exits (a reload) does not wait for the delay."""
+        timer = threading.Timer(delay, self._resubmit, args=(message, attempt))
+        timer.daemon = True
+        timer.start()
+
+    def _resubmit(self, message: EmailMessage, attempt: int) -> None:
+        try:
+            self._pool().submit(self._deliver, message, attempt)
+        except RuntimeError:  # "cannot schedule new futures after shutdown"
+            log.error(
+                "mail to a recipient at %s not sent: the process is stopping",
+                recipient_domain(str(message["To"])),
+            )
+            self._finished()
+
+    def _finished(self) -> None:
+        with self._idle:
+            self._unfinished -= 1
+            if self._unfinished <= 0:
+                self._idle.notify_all()
 
     def _pool(self) -> ThreadPoolExecutor:
         # Created on first use in each process: threads do not survive a fork
@@ -132,7 +179,7 @@ class Mailer:
                     max_workers=SEND_THREADS, thread_name_prefix="authapi-mail"
                 )
                 self._executor_pid = os.getpid()
-                self._pending = set()
+                self._unfinished = 0
             return self._executor
 
     def _build(self, to: str, subject: str, body: str) -> EmailMessage:
@@ -145,25 +192,6 @@ class Mailer:
         message["Message-ID"] = make_msgid(domain=sender_domain if sender_domain != "?" else None)
         message.set_content(body)
         return message
-
-    def _deliver(self, message: EmailMessage) -> None:
-        domain = recipient_domain(str(message["To"]))
-        try:
-            self._smtp_send(message)
-        except smtplib.SMTPResponseException as error:
-            log.error(
-                "mail to a recipient at %s not sent: SMTP %s (%s)",
-                domain,
-                error.smtp_code,
-                type(error).__name__,
-            )
-        except (OSError, smtplib.SMTPException) as error:  # refused, timeout, TLS, ...
-            log.error("mail to a recipient at %s not sent: %s", domain, type(error).__name__)
-        except Exception:
-            # On a pool thread nobody else would ever see it: log it, with the trace.
-            log.exception("mail to a recipient at %s not sent: unexpected error", domain)
-        else:
-            log.info("mail sent to a recipient at %s", domain)
 
     def _smtp_send(self, message: EmailMessage) -> None:
         settings = self.settings
@@ -182,6 +210,28 @@ class Mailer:
             if settings.username:
                 smtp.login(settings.username, settings.password)
             smtp.send_message(message)
+
+
+def is_temporary(error: OSError | smtplib.SMTPException) -> bool:
+    """Worth another attempt later: the server was unreachable or dropped the
+    connection, or answered 4xx (RFC 5321: "transient"). A 5xx answer, a TLS failure
+    (a certificate, a protocol) or a missing STARTTLS will not change by waiting."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return True
+    # What is left: smtplib's other errors (all OSErrors too), TLS, then the socket's own.
+    return not isinstance(error, smtplib.SMTPException | ssl.SSLError)
+
+
+def describe(error: OSError | smtplib.SMTPException) -> str:
+    """For the log: the SMTP code and the error's type, never its text (which may
+    repeat the address)."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"SMTP {error.smtp_code} ({type(error).__name__})"
+    return type(error).__name__
 
 
 def init_app(app: Flask) -> None:

@@ -129,6 +129,7 @@ def base_config(database_url: str, redis_url: str, key_config: dict[str, str]) -
         "REDIS_URL": redis_url,
         "RATELIMIT_ENABLED": False,
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": True,  # receivers on loopback (tests/support/receiver.py)
+        "MAIL_RETRY_DELAYS": (0.0, 0.0),  # retried at once: no test waits for a mail
         **key_config,
     }
 

@@ -4,6 +4,7 @@ process receives what the app sends; links are followed through the HTTP routes.
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 
@@ -348,6 +349,11 @@ def test_smtp_down_keeps_the_account_and_logs_the_domain_only(make_app, caplog):
     assert len(errors) == 1
     assert "example.com" in errors[0].getMessage()
     assert "ConnectionRefusedError" in errors[0].getMessage()
+    retries = [r for r in caplog.records if r.name == "authapi.mail" and r.levelname == "WARNING"]
+    assert [r.getMessage().rpartition("; ")[2] for r in retries] == [
+        "attempt 2 of 3 in 0 s",
+        "attempt 3 of 3 in 0 s",
+    ]  # MAIL_RETRY_DELAYS (0, 0) in the tests: each attempt at once
     assert "alice" not in caplog.text
     # The account is there and works; the user can ask for another mail later.
     assert me(client, login(client)).json["data"]["user"]["id"] == user["id"]
@@ -368,6 +374,94 @@ def test_a_silent_smtp_server_times_out_without_holding_the_request(
         register(client)  # answered while the mail is still waiting for a greeting
         assert app.extensions["mailer"].drain(10)
     assert "not sent" in caplog.text and "example.com" in caplog.text
+
+
+def test_a_mail_the_server_cannot_take_for_now_is_sent_again_and_arrives_once(make_app, caplog):
+    """451 and 421 are transient (RFC 5321): the same mail, with the same code, goes
+    out again after each of MAIL_RETRY_DELAYS."""
+    sink = SmtpSink(
+        refusals=("451 4.3.0 Try again later", "421 4.3.2 System not accepting")
+    ).start()
+    try:
+        app = make_app(**sink.config)
+        with caplog.at_level(logging.INFO, logger="authapi.mail"):
+            register(app.test_client())
+            arrived = delivered(app, sink)
+        assert sink.attempts == 3
+        assert len(arrived) == 1 and "/api/auth/verifyemail/" in arrived[0].text
+        assert "SMTP 451 (SMTPDataError); attempt 2 of 3" in caplog.text
+        assert "SMTP 421 (SMTPDataError); attempt 3 of 3" in caplog.text
+        assert "mail sent to a recipient at example.com" in caplog.text
+        assert "not sent:" not in caplog.text
+    finally:
+        sink.stop()
+
+
+def test_a_permanent_refusal_is_not_retried(make_app, caplog):
+    sink = SmtpSink(refusals=("550 5.1.1 No such user",)).start()
+    try:
+        app = make_app(**sink.config)
+        with caplog.at_level(logging.WARNING, logger="authapi.mail"):
+            register(app.test_client())
+            assert delivered(app, sink) == []
+        assert sink.attempts == 1
+        assert "not sent: SMTP 550 (SMTPDataError)" in caplog.text
+        assert "not sent yet" not in caplog.text
+    finally:
+        sink.stop()
+
+
+def test_retries_give_up_after_the_last_delay(make_app, caplog):
+    sink = SmtpSink(refusals=("451 4.3.0 Try again later",) * 5).start()
+    try:
+        app = make_app(MAIL_RETRY_DELAYS="0", **sink.config)  # as the environment gives it
+        assert app.config["MAIL_RETRY_DELAYS"] == (0.0,)
+        with caplog.at_level(logging.WARNING, logger="authapi.mail"):
+            register(app.test_client())
+            assert delivered(app, sink) == []
+        assert sink.attempts == 2
+        assert "not sent: SMTP 451 (SMTPDataError)" in caplog.text
+    finally:
+        sink.stop()
+
+
+def test_no_retry_delays_means_one_attempt(make_app, caplog):
+    sink = SmtpSink(refusals=("451 4.3.0 Try again later",)).start()
+    try:
+        app = make_app(MAIL_RETRY_DELAYS="", **sink.config)
+        with caplog.at_level(logging.WARNING, logger="authapi.mail"):
+            register(app.test_client())
+            assert delivered(app, sink) == []
+        assert sink.attempts == 1
+    finally:
+        sink.stop()
+
+
+def test_a_mail_waiting_to_be_sent_again_holds_no_thread_an_exit_waits_for(make_app):
+    """The wait is a daemon timer, not a sleeping sender: the pool's threads stay free
+    for other mail, and a worker that exits (a reload) does not wait out the delay."""
+    sink = SmtpSink(refusals=("451 4.3.0 Try again later",)).start()
+    timers: list[threading.Timer] = []
+    try:
+        app = make_app(MAIL_RETRY_DELAYS="600", **sink.config)
+        register(app.test_client())
+        sink.wait_for_attempts(1)
+        mailer = app.extensions["mailer"]
+        assert not mailer.drain(timeout=0.2)  # waiting for its second attempt, 600 s away
+        timers = [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+        assert timers and all(timer.daemon for timer in timers)
+        register(app.test_client(), email="bob@example.com")  # sent meanwhile
+        assert len(sink.wait_for(1)) == 1
+    finally:
+        for timer in timers:
+            timer.cancel()
+        sink.stop()
+
+
+@pytest.mark.parametrize("delays", ["-1", "5,x", "300,301", "nan"])
+def test_retry_delays_that_make_no_sense_are_refused_at_start(make_app, delays):
+    with pytest.raises(ConfigurationError, match="MAIL_RETRY_DELAYS"):
+        make_app(MAIL_RETRY_DELAYS=delays)
 
 
 def test_smtp_authentication(make_app, caplog):

@@ -47,6 +47,9 @@ class _Handler:
         self._sink = sink
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        refusal = self._sink._next_refusal()
+        if refusal is not None:
+            return refusal
         message = message_from_bytes(envelope.original_content, policy=policy.default)
         self._sink._receive(
             ReceivedMail(
@@ -69,9 +72,13 @@ class SmtpSink:
 
     host = "127.0.0.1"
 
-    def __init__(self, **controller_options: Any) -> None:
+    def __init__(self, refusals: tuple[str, ...] = (), **controller_options: Any) -> None:
+        """``refusals``: SMTP replies (``"451 4.3.0 Try again later"``) given, in turn,
+        to the first messages instead of taking them; ``attempts`` counts every one."""
         self.port = spare_port()
         self.messages: list[ReceivedMail] = []
+        self.attempts = 0
+        self._refusals = list(refusals)
         self._changed = threading.Condition()
         self._controller = Controller(
             _Handler(self), hostname=self.host, port=self.port, **controller_options
@@ -94,6 +101,18 @@ class SmtpSink:
 
     def stop(self) -> None:
         self._controller.stop()
+
+    def _next_refusal(self) -> str | None:
+        with self._changed:
+            self.attempts += 1
+            self._changed.notify_all()
+            return self._refusals.pop(0) if self._refusals else None
+
+    def wait_for_attempts(self, count: int, timeout: float = HANG) -> None:
+        """Block until at least ``count`` messages were offered, taken or refused."""
+        with self._changed:
+            offered = self._changed.wait_for(lambda: self.attempts >= count, timeout)
+        assert offered, f"expected {count} attempt(s), got {self.attempts}"
 
     def _receive(self, mail: ReceivedMail) -> None:
         with self._changed:
