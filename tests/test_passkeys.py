@@ -709,3 +709,19 @@ def test_the_last_way_into_an_account_cannot_be_removed(make_app, smtp_sink):
     assert_fail(
         client.delete(f"{PASSKEYS}/{left['id']}", json={"password": "x"}, headers=headers), 409
     )
+
+
+def test_an_account_deleted_behind_the_apis_back_ends_its_passkey_calls_as_a_session(app):
+    """The session check answers from Redis's copy of the user; the passkey routes read
+    the row, which is gone: 401 session_ended, as the session check itself says."""
+    client = app.test_client()
+    register(client)
+    token = login(client)
+    with app.app_context():
+        db.session.execute(text("DELETE FROM users"))
+        db.session.commit()
+        db.session.remove()
+    response = client.post("/api/auth/passkeys/register/options", headers=bearer(token))
+    assert_fail(response, 401, "Invalid token or session has expired")
+    assert response.get_json()["code"] == "session_ended"
+    assert response.headers["WWW-Authenticate"].startswith('Bearer realm="authapi"')

@@ -63,7 +63,7 @@ def user_handle(user_id: str | uuid.UUID) -> bytes:
 def _user(user_id: str) -> User:
     user = find_user_by_id(user_id)
     if user is None:  # deleted while its access token was still cached
-        raise APIError(auth_service.SESSION_ENDED, status_code=401)
+        raise Unauthorized(auth_service.SESSION_ENDED, code="session_ended")
     return user
 
 
