@@ -9,11 +9,12 @@ returned, so that
   resend verification) takes the same time whether or not a mail goes out.
 
 A mail the SMTP server cannot take for now (unreachable, disconnected, a 4xx
-answer) is tried again after each of MAIL_RETRY_DELAYS, on the sending thread: a relay
-restarting or briefly overloaded does not cost a user the code they just asked for. A
-5xx answer is final. A failure is logged (with the recipient's domain only, never the
-address or the message, which carries a single-use code) and never reaches the
-request: the account it was about stays as it is, and the user can ask again.
+answer) is tried again after each of MAIL_RETRY_DELAYS (a timer waits, not a sending
+thread): a relay restarting or briefly overloaded does not cost a user the code they
+just asked for. A 5xx answer is final. A failure is logged (with the recipient's
+domain only, never the address or the message, which carries a single-use code) and
+never reaches the request: the account it was about stays as it is, and the user can
+ask again.
 """
 
 from __future__ import annotations

@@ -57,12 +57,12 @@ class PooledScript:
     each command in work this app never uses (OpenTelemetry duration and error
     recording, a check for its HIMPORT command, closures for the retry): 53 us of
     client CPU per EVALSHA through redis-py's Script here, 31 us this way
-    (docs/performance.md, change 16). What the
-    command path is for is kept: the client's retry policy (one immediate retry on a
-    connection or timeout error, after closing the connection that failed), the pool's
-    hand-out and release, and the same errors (``redis.ConnectionError``,
-    ``redis.TimeoutError``, ``redis.ResponseError``). A server that lost its scripts (a
-    restart, ``SCRIPT FLUSH``) gets the source by EVAL, which caches it again.
+    (docs/performance.md, change 16). What the command path is for is kept: the
+    client's retry policy (one immediate retry on a connection or timeout error, after
+    closing the connection that failed), the pool's hand-out and release, and the same
+    errors (``redis.ConnectionError``, ``redis.TimeoutError``, ``redis.ResponseError``).
+    A server that lost its scripts (a restart, ``SCRIPT FLUSH``) gets the source by
+    EVAL, which caches it again.
     """
 
     def __init__(self, client: redis.Redis, source: str) -> None:
