@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, func, select
 
+from authapi import sessions
 from authapi.extensions import db
 from authapi.models import AuthEvent, User
 from authapi.webhooks import signing
@@ -521,3 +522,26 @@ def test_one_code_signs_up_once_while_the_hook_decides(
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(User)) == 1
         db.session.remove()
+
+
+def test_a_disable_committed_during_a_sign_in_by_code_wins(
+    otp_app: Flask, smtp_sink, redis_client: Any, monkeypatch: Any
+) -> None:
+    """An admin's disable that commits after the code was checked and the account read,
+    and before the session exists: the new session ends again, and the answer is the
+    disabled account's 403, as for a password login in the same race."""
+    client = otp_app.test_client()
+    register(client, email="alice@example.com")
+    assert ask(client, "alice@example.com").status_code == 200
+    delivered(otp_app, smtp_sink)
+    code, _ = code_and_link(smtp_sink, "alice@example.com")
+    real_create = sessions.create
+
+    def create_after_a_disable(user_id: str, **kwargs: Any) -> str:
+        update_all_users(otp_app, disabled=True)
+        return real_create(user_id, **kwargs)
+
+    monkeypatch.setattr(sessions, "create", create_after_a_disable)
+    assert_fail(verify(client, "alice@example.com", code), 403)
+    assert client.get("/api/users/me").status_code == 401
+    assert not list(redis_client.scan_iter("*:session:*"))

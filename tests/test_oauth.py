@@ -23,6 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from authapi import sessions
 from authapi.configuration import ConfigurationError
 from authapi.extensions import db
 from authapi.models import AuthEvent, Identity, User
@@ -937,3 +938,38 @@ def test_the_before_user_created_hook_can_refuse_a_provider_sign_up(
     payload = call.verified(secret)
     assert payload["data"]["source"] == "oauth:test"
     assert payload["data"]["user"]["email"] == "olga@example.com"
+
+
+def a_disable_commits_before_the_session_is_made(app: Flask, monkeypatch: Any) -> None:
+    """An admin's disable that commits after the sign-in read the account and before its
+    session exists (the session is made by the real sessions.create, right after)."""
+    real_create = sessions.create
+
+    def create_after_a_disable(user_id: str, **kwargs: Any) -> str:
+        update_all_users(app, disabled=True)
+        return real_create(user_id, **kwargs)
+
+    monkeypatch.setattr(sessions, "create", create_after_a_disable)
+
+
+def test_a_disable_committed_during_a_provider_sign_in_wins(
+    oauth_app: Flask, redis_client: Any, monkeypatch: Any
+) -> None:
+    assert sign_in(oauth_app.test_client(), "oona@example.com").status_code == 302
+    first = set(redis_client.scan_iter("*:session:*"))  # the sign-in that made the account
+    a_disable_commits_before_the_session_is_made(oauth_app, monkeypatch)
+    browser = oauth_app.test_client()
+    assert_error_redirect(sign_in(browser, "oona@example.com"), "account_disabled")
+    assert browser.get("/api/users/me").status_code == 401
+    assert set(redis_client.scan_iter("*:session:*")) == first  # the new one ended again
+
+
+def test_a_disabled_account_gets_no_provider_linked_by_a_refused_sign_in(
+    oauth_app: Flask, provider
+) -> None:
+    client = oauth_app.test_client()
+    register(client, email="pia@example.com")
+    update_all_users(oauth_app, verified=True, disabled=True)
+    provider.set_account("pia-sub", email="pia@example.com", email_verified=True)
+    assert_error_redirect(sign_in(oauth_app.test_client(), "pia-sub"), "account_disabled")
+    assert users_and_identities(oauth_app) == (1, 0)

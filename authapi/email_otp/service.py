@@ -36,7 +36,7 @@ from authapi.mail import recipient_domain
 from authapi.mfa import gate as mfa_gate
 from authapi.models import User
 from authapi.schemas import NAME_MAX
-from authapi.users.repository import email_taken, find_user_by_email
+from authapi.users.repository import email_taken, find_user_by_email, find_user_for_change
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +140,7 @@ def verify(email: str, code: str, *, ip: str, user_agent: str) -> IssuedTokens:
         raise APIError(INVALID_CODE, code=INVALID_CODE_CODE)
     if user is None:
         user = _sign_up(email, code)
-    if user.disabled:
-        events.emit(events.login_failed, user_id=str(user.id), reason="disabled")
-        raise Forbidden(auth_service.ACCOUNT_DISABLED, code="account_disabled")
+    _refuse_disabled(user)
     if not user.verified:  # the code reached this mailbox: its owner takes the account
         user.verified = True
         handover = accounts_service.mailbox_proven(user, void_password=True)
@@ -154,4 +152,20 @@ def verify(email: str, code: str, *, ip: str, user_agent: str) -> IssuedTokens:
     # An emailed code is one factor: an account with a second factor still gives it.
     mfa_gate.require_second_factor(user, OTP_AMR)
     session_id = sessions.create(str(user.id), ip=ip, user_agent=user_agent, amr=OTP_AMR)
-    return auth_service.start_session(user, session_id, amr=OTP_AMR, via="otp")
+    # As a password login does: a disable or deletion that committed since the account
+    # was read wins (one that commits later ends this session itself).
+    fresh = find_user_for_change(user.id)
+    if fresh is None or fresh.disabled:
+        sessions.delete(str(user.id), session_id, scope="session")  # reported: it was created
+        if fresh is None:
+            raise APIError(INVALID_CODE, code=INVALID_CODE_CODE)
+        _refuse_disabled(fresh)
+    return auth_service.start_session(fresh, session_id, amr=OTP_AMR, via="otp")
+
+
+def _refuse_disabled(user: User) -> None:
+    """A disabled account: 403. (An unverified one may sign in: the code just proved
+    its address.)"""
+    if user.disabled:
+        events.emit(events.login_failed, user_id=str(user.id), reason="disabled")
+        raise Forbidden(auth_service.ACCOUNT_DISABLED, code="account_disabled")

@@ -38,7 +38,12 @@ from authapi.models import Identity, User
 from authapi.oauth import client, flows, redirects
 from authapi.oauth.settings import Provider
 from authapi.schemas import NAME_MAX, normalize_email, valid_email
-from authapi.users.repository import email_taken, find_user_by_email, find_user_by_id
+from authapi.users.repository import (
+    email_taken,
+    find_user_by_email,
+    find_user_by_id,
+    find_user_for_change,
+)
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +220,16 @@ def _finish(
     amr = _second_factor(provider, identity, user)
     user_id = str(user.id)
     session_id = sessions.create(user_id, ip=ip, user_agent=user_agent, amr=amr)
+    # As a password login does: a disable or deletion that committed since the account
+    # was read wins (one that commits later ends this session itself).
+    fresh = find_user_for_change(user.id)
+    if fresh is None or fresh.disabled:
+        sessions.delete(user_id, session_id, scope="session")  # reported: it was created
+        if fresh is None:
+            raise invalid_state()
+        _refuse_inactive(fresh)
     issued = auth_service.start_session(
-        user, session_id, amr=amr, via="oauth", provider=provider.name
+        fresh, session_id, amr=amr, via="oauth", provider=provider.name
     )
     return Finished(flow.redirect_to, issued=issued)
 
@@ -295,9 +308,9 @@ def _user_for(provider: Provider, identity: client.ProviderIdentity) -> User:
             409,
         )
     if existing is not None:
+        _refuse_inactive(existing)  # before linking: a refused sign-in changes nothing
         _add_identity(existing, provider, identity)
         events.emit(events.identity_linked, user_id=str(existing.id), provider=provider.name)
-        _refuse_inactive(existing)
         return existing
     name = _display_name(identity, email)
     try:
