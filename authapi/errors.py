@@ -121,28 +121,3 @@ class ServiceUnavailable(APIError):
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("headers", {"Retry-After": RETRY_AFTER_UNAVAILABLE})
         super().__init__(message, **kwargs)
-
-
-# Moved to authapi.error_handlers; still importable from here (imported on first use,
-# so this module stays free of Flask, Redis and SQLAlchemy).
-_MOVED = frozenset(
-    {
-        "HTTP_MESSAGES",
-        "error_response",
-        "handle_api_error",
-        "handle_http_exception",
-        "handle_dependency_down",
-        "handle_unexpected",
-        "handle_cluster_exception",
-        "handle_database_error",
-        "register_error_handlers",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        from authapi import error_handlers
-
-        return getattr(error_handlers, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
