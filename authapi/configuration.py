@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 from limits import parse_many
@@ -269,6 +270,25 @@ def check_rate_limits(config: Mapping[str, Any], given: Collection[str]) -> Prob
             )
 
 
+def is_origin(value: str) -> bool:
+    """``http(s)://host[:port]`` as a browser writes it in ``Origin`` (lower case, no
+    default port, nothing after the host), which CORS and the cross-site check compare
+    exactly: anything else would never match and silently turn the front end away."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:  # a port that is not a number, or out of range
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and "@" not in parts.netloc
+        and value == f"{parts.scheme}://{parts.netloc}"
+        and value == value.lower()
+        and port != {"http": 80, "https": 443}[parts.scheme]
+    )
+
+
 def check_limits_and_origins(config: Mapping[str, Any], given: Collection[str]) -> Problems:
     origins = tuple(config["CORS_ORIGINS"])
     if any(origin.strip() in {"*", "null"} for origin in origins):
@@ -276,6 +296,13 @@ def check_limits_and_origins(config: Mapping[str, Any], given: Collection[str]) 
             "CORS_ORIGINS must list exact front-end origins (e.g. https://app.example.com); "
             "'*' or 'null' would let any site make credentialed requests"
         )
+    else:
+        for origin in origins:
+            if not is_origin(origin):
+                yield (
+                    f"CORS_ORIGINS: {origin!r} is not an origin: write scheme://host[:port] "
+                    "with nothing after it (https://app.example.com), as browsers send it"
+                )
     if config["MAX_CONCURRENT_HASHES"] < 1:
         yield "MAX_CONCURRENT_HASHES must be at least 1"
     if not 0 <= config["HASHING_NICE"] <= 19:
@@ -407,7 +434,7 @@ def load_token_keys(app: Flask) -> TokenKeys:
             raise ConfigurationError("token keys are required in production")
         config.update(_dev_keys(app))
     try:
-        return TokenKeys(
+        token_keys = TokenKeys(
             access=keys.build_key_ring(
                 config["ACCESS_TOKEN_PRIVATE_KEY"],
                 config["ACCESS_TOKEN_PUBLIC_KEY"],
@@ -423,3 +450,12 @@ def load_token_keys(app: Flask) -> TokenKeys:
         )
     except keys.KeyConfigError as error:
         raise ConfigurationError(str(error)) from None
+    shared = token_keys.access.verifying_keys.keys() & token_keys.refresh.verifying_keys.keys()
+    if shared:
+        # One key for both kinds would publish the refresh tokens' key in the JWKS, and
+        # leave only the type claim between the two kinds (SECURITY.md: separate pairs).
+        raise ConfigurationError(
+            "the access and refresh tokens need their own key pairs: a key of "
+            "ACCESS_TOKEN_* is also one of REFRESH_TOKEN_* (flask keys generate makes both)"
+        )
+    return token_keys

@@ -99,6 +99,44 @@ def test_production_refuses_to_start_without_keys(base_config, monkeypatch):
     assert "REFRESH_TOKEN_PUBLIC_KEY" in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://app.example.com/",  # a trailing slash: no browser sends one
+        "app.example.com",
+        "https://app.example.com/login",
+        "HTTPS://App.example.com",
+        "https://app.example.com:443",  # browsers leave the default port out
+        "https://user@app.example.com",
+        "https://app.example.com:port",
+    ],
+)
+def test_an_origin_no_browser_would_send_is_refused_at_start(base_config, origin):
+    """It could never match a request's Origin: the front end would get no CORS headers
+    and a 403 for every cookie request that changes something, with no error anywhere."""
+    with pytest.raises(ConfigurationError, match=re.escape(f"CORS_ORIGINS: {origin!r}")):
+        create_app({**base_config, "CORS_ORIGINS": ("http://localhost:3000", origin)})
+
+
+def test_origins_as_browsers_write_them_are_accepted(base_config):
+    origins = ("http://localhost:3000", "https://app.example.com", "http://[::1]:8080")
+    assert create_app({**base_config, "CORS_ORIGINS": origins}).config["CORS_ORIGINS"] == origins
+
+
+def test_one_key_pair_for_both_token_kinds_is_refused(base_config):
+    """SECURITY.md: each kind its own pair. With one, the JWKS would publish the key that
+    also verifies refresh tokens."""
+    shared = {
+        "REFRESH_TOKEN_PRIVATE_KEY": base_config["ACCESS_TOKEN_PRIVATE_KEY"],
+        "REFRESH_TOKEN_PUBLIC_KEY": base_config["ACCESS_TOKEN_PUBLIC_KEY"],
+    }
+    with pytest.raises(ConfigurationError, match="their own key pairs"):
+        create_app({**base_config, **shared})
+    old_access = {"REFRESH_TOKEN_PREVIOUS_PUBLIC_KEYS": base_config["ACCESS_TOKEN_PUBLIC_KEY"]}
+    with pytest.raises(ConfigurationError, match="their own key pairs"):
+        create_app({**base_config, **old_access})
+
+
 def test_production_refuses_wildcard_cors_and_insecure_cookies(base_config):
     production = {**base_config, "APP_ENV": "production", "COOKIE_SECURE": True}
     with pytest.raises(ConfigurationError, match="CORS_ORIGINS"):
