@@ -305,6 +305,19 @@ def limit_otp_verify(view: Callable[..., Any]) -> Callable[..., Any]:
     )(view)
 
 
+def limit_passkey_login(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The passkey sign-in routes (options and answers, first or second factor) share
+    one counter per client address, RATELIMIT_LOGIN_PER_ADDRESS, apart from password
+    logins. Confirming a removal spends the account's second-factor attempts instead
+    (:func:`authapi.mfa.reauth.confirm_presence`)."""
+    return limiter.shared_limit(
+        _setting("RATELIMIT_LOGIN_PER_ADDRESS"),
+        scope="passkey-login",
+        key_func=client_address,
+        exempt_when=_limits_off,
+    )(view)
+
+
 def limit_provider_redirects(view: Callable[..., Any]) -> Callable[..., Any]:
     """Starting a provider sign-in: per client address, like password logins."""
     return limiter.limit(

@@ -150,6 +150,19 @@ def test_an_app_with_limits_on_leaves_an_app_with_limits_off_unlimited(client, m
     assert_fail(blocked, 429)
 
 
+def test_passkey_sign_ins_of_an_app_with_limits_off_stay_unlimited(make_app):
+    """The same for the passkey sign-in routes, whose limit once missed the check: an
+    app built later with limits on switched them on for every app."""
+    off = make_app(RATELIMIT_ENABLED=False, RATELIMIT_LOGIN_PER_ADDRESS="2 per minute")
+    on = make_app(**{**LIMITED, "RATELIMIT_LOGIN_PER_ADDRESS": "2 per minute"})
+    for _ in range(4):
+        assert off.test_client().post("/api/auth/passkeys/login/options").status_code == 200
+    limited = on.test_client()
+    for _ in range(2):
+        assert limited.post("/api/auth/passkeys/login/options").status_code == 200
+    assert_fail(limited.post("/api/auth/passkeys/login/options"), 429)
+
+
 def test_development_lets_a_developer_register_again_and_again(make_app):
     """Ten attempts an hour (400s and 409s count) would lock a developer out of their own
     demo; development counts every attempt too, against a far higher bound."""

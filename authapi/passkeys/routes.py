@@ -18,7 +18,6 @@ from authapi.passkeys import (
     factor,  # noqa: F401 - registers the passkey factor kind
     service,
 )
-from authapi.passkeys.ratelimits import limit_passkey_login
 from authapi.passkeys.schemas import (
     load,
     login_schema,
@@ -27,6 +26,7 @@ from authapi.passkeys.schemas import (
     remove_schema,
     rename_schema,
 )
+from authapi.ratelimits import limit_passkey_login
 
 blueprint = Blueprint("passkeys", __name__, url_prefix="/api/auth/passkeys")
 # The second step of a password login is under /api/auth/login/mfa (authapi.mfa).
