@@ -528,7 +528,9 @@ def test_keys_rotate_prints_one_line_per_variable_when_keys_are_raw_pem(make_app
             "REFRESH_TOKEN_PUBLIC_KEY",
         )
     }
-    app = make_app(**raw, ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS=raw["REFRESH_TOKEN_PUBLIC_KEY"])
+    # A retired access key, raw PEM too (the refresh tokens' key may not be one).
+    retired = keys.public_pem(keys.generate_private_key().public_key()).decode("ascii")
+    app = make_app(**raw, ACCESS_TOKEN_PREVIOUS_PUBLIC_KEYS=retired)
     result = app.test_cli_runner().invoke(args=["keys", "rotate"])
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if not line.startswith("#")]
@@ -542,7 +544,7 @@ def test_keys_rotate_prints_one_line_per_variable_when_keys_are_raw_pem(make_app
     )
     with app.app_context():
         old = [
-            keys.key_id(keys.load_public_key(raw[name], name))
-            for name in ("ACCESS_TOKEN_PUBLIC_KEY", "REFRESH_TOKEN_PUBLIC_KEY")
+            keys.key_id(keys.load_public_key(value, "key"))
+            for value in (raw["ACCESS_TOKEN_PUBLIC_KEY"], retired)
         ]
     assert set(old) < set(ring.verifying_keys) and len(ring.verifying_keys) == 3
