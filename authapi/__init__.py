@@ -93,11 +93,12 @@ def register_cors(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from authapi import demo, health, jwks, mfa, openapi
+    from authapi import demo, health, jwks, mfa
     from authapi.accounts import routes as accounts
     from authapi.admin import routes as admin
     from authapi.auth import routes as auth
     from authapi.email_otp import routes as email_otp
+    from authapi.openapi import views as openapi
     from authapi.passkeys import routes as passkeys
     from authapi.users import routes as users
     from authapi.webhooks import routes as webhooks

@@ -38,9 +38,9 @@ from schemathesis.checks import (
 from authapi import account_tokens
 from authapi.error_handlers import handle_api_error
 from authapi.errors import ServiceUnavailable
-from authapi.openapi import UNDOCUMENTED_ENDPOINTS
 from authapi.openapi.components import ERROR_CODES
 from authapi.openapi.document import VERSION, build_document
+from authapi.openapi.views import UNDOCUMENTED_ENDPOINTS
 from config import config_class_for
 from tests.conftest import LiveServer
 from tests.helpers import HANG, PASSWORD, TOKEN_MODE, bearer

@@ -61,9 +61,3 @@ For ``@blueprint.get("/<uuid:user_id>")`` under ``/api/users``::
   dumps is required). A ``fields.Function`` has no type for apispec: document it with
   a subclass (``components.UserDoc``).
 """
-
-# Only the blueprint here: the document's builder (apispec and every area's schemas) is
-# imported by the first request for it, not by every server process at start.
-from authapi.openapi.views import UNDOCUMENTED_ENDPOINTS, blueprint
-
-__all__ = ["UNDOCUMENTED_ENDPOINTS", "blueprint"]
