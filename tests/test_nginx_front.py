@@ -114,6 +114,14 @@ def test_nginx_answers_its_own_errors_in_json(front):
     assert json.loads(body)["code"] == "not_found"
 
 
+def test_the_404_nginx_answers_for_metrics_is_documented(front, client):
+    """schemathesis through nginx, as outside reviewers run it, found this 404 missing
+    from the OpenAPI document (the document is the truth of the API they reach)."""
+    status, _headers, _body = _get(f"{front.url}/metrics")
+    responses = client.get("/api/openapi.json").get_json()["paths"]["/metrics"]["get"]
+    assert str(status) in responses["responses"]
+
+
 def _answer(url: str, headers: dict[str, str], payload: bytes | None = None) -> Any:
     """The status, the headers (duplicates kept) and the JSON body of one request."""
     request = Request(url, data=payload, method="POST" if payload else "GET", headers=headers)
