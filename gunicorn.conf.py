@@ -92,15 +92,27 @@ if _expects_memory_redis():
     workers = 1
 
 
+# The API's stable codes for the statuses gunicorn answers itself, as nginx's own answers
+# name them (deploy/nginx); any other 4xx is "bad_request".
+_GUNICORN_CODES = {414: "headers_too_large", 431: "headers_too_large"}
+
+
 def json_error(sock, status_int, reason, mesg):
     """gunicorn's own answers to requests it cannot parse (a malformed request line, too
     large headers...) never reach the app. gunicorn writes them as HTML, with no setting
     to change that (benoitc/gunicorn#993), so ``util.write_error`` is replaced: the same
-    status, in the API's JSON envelope."""
+    status, in the API's JSON envelope.
+
+    Except its 501 for a Transfer-Encoding it does not take: that is the client's
+    request, so a 400 (never a 5xx for bad input; nginx in front answers the same)."""
+    if status_int == 501:
+        status_int, reason = 400, "Bad Request"
     body = json.dumps(
         {
             "status": "fail" if status_int < 500 else "error",
-            "code": "bad_request" if status_int < 500 else "internal_error",
+            "code": _GUNICORN_CODES.get(status_int, "bad_request")
+            if status_int < 500
+            else "internal_error",
             "message": f"{reason}: {mesg}" if mesg else reason,
         }
     ).encode("ascii")

@@ -16,6 +16,25 @@ log = logging.getLogger(__name__)
 
 MALFORMED_BODY = "Malformed request body"
 UNREADABLE_BODY = "authapi_unreadable_body"
+UNSUPPORTED_ENCODING = "Content-Encoding is not supported: send the JSON uncompressed"
+
+
+class _NotJson(ValueError):
+    """Text Python's json module accepts but RFC 8259 does not (or that two readers
+    would understand differently)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not JSON")  # NaN, Infinity, -Infinity
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object naming one key twice is refused: Python keeps the last value, while a
+    proxy, a WAF or a log reader may keep the first, so each would see another body."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _NotJson("duplicate key")
+    return result
 
 
 def json_object() -> dict[str, Any]:
@@ -27,10 +46,19 @@ def json_object() -> dict[str, Any]:
     """
     if request.mimetype != "application/json":
         raise APIError("Content-Type must be application/json", status_code=415)
+    if (request.content_encoding or "identity").strip().lower() != "identity":
+        # Nothing here decompresses (RFC 9110 15.5.16: 415 for a content coding the
+        # server does not take). Read as is, a gzip body was "malformed JSON", and a
+        # body marked compressed but sent plain was taken as plain JSON.
+        raise APIError(UNSUPPORTED_ENCODING, status_code=415)
     raw = _read_body()
     try:
         # Strictly UTF-8 (RFC 8259): json.loads would also guess UTF-16/32 from bytes.
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(
+            raw.decode("utf-8"),
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_object_without_duplicates,
+        )
         # JSON may escape lone surrogates ("\ud800"), which no UTF-8 consumer
         # (bcrypt, PostgreSQL, Redis) accepts: refuse them here, once.
         json.dumps(data, ensure_ascii=False).encode("utf-8")

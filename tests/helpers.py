@@ -76,13 +76,16 @@ def post_json_status(url: str, payload: dict[str, Any]) -> int:
 
 def raw_http_exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
     """Send raw bytes to a live server on loopback and read the answer until it closes
-    the connection: (status, lower-cased headers, body), for requests no client sends."""
+    the connection: (status, lower-cased headers, body), for requests no client sends.
+    An interim answer before the final one (``100 Continue``) is skipped."""
     with socket.create_connection(("127.0.0.1", port), timeout=HANG) as connection:
         connection.sendall(raw)
         received = b""
         while chunk := connection.recv(65536):
             received += chunk
     head, _, body = received.partition(b"\r\n\r\n")
+    while head.startswith(b"HTTP/1.1 1"):
+        head, _, body = body.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
     headers = {}
     for line in header_lines:

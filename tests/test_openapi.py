@@ -19,6 +19,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import requests
 import schemathesis
@@ -43,7 +44,7 @@ from authapi.openapi.document import VERSION, build_document
 from authapi.openapi.views import UNDOCUMENTED_ENDPOINTS
 from config import config_class_for
 from tests.conftest import LiveServer
-from tests.helpers import HANG, PASSWORD, TOKEN_MODE, bearer
+from tests.helpers import HANG, PASSWORD, TOKEN_MODE, bearer, register
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's, as in test_browser_demo.py
@@ -154,6 +155,26 @@ def test_security_cookies_and_limits_are_documented(client: FlaskClient) -> None
     assert "413" in login["responses"] and "415" in login["responses"]
     register = paths["/api/auth/register"]["post"]["requestBody"]["content"]["application/json"]
     assert register["schema"] == {"$ref": "#/components/schemas/Register"}
+
+
+@pytest.mark.parametrize("value", ["cookie", "TOKEN", " token ", ""])
+def test_every_auth_mode_the_app_accepts_is_a_documented_value(
+    client: FlaskClient, value: str
+) -> None:
+    """schemathesis (negative data, through nginx) sent an X-Auth-Mode outside the
+    documented enum ["token"], and the login succeeded: any other value is the cookie
+    mode, and the document must not promise a refusal the app never makes."""
+    register(client)
+    answer = client.post(
+        "/api/auth/login",
+        json={"email": "alice@example.com", "password": PASSWORD},
+        headers={"X-Auth-Mode": value},
+    )
+    assert answer.status_code == 200, answer.json
+    assert ("refresh_token" in answer.json) == (value.strip().lower() == "token")
+    login = fetch_document(client)["paths"]["/api/auth/login"]["post"]
+    header = next(item for item in login["parameters"] if item["name"] == "X-Auth-Mode")
+    jsonschema.validate(value, header["schema"])
 
 
 def test_version_is_the_projects() -> None:

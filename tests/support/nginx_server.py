@@ -8,6 +8,8 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from string import Template
 from urllib.error import HTTPError, URLError
@@ -15,6 +17,7 @@ from urllib.request import urlopen
 
 import pytest
 
+from tests.support.gunicorn_server import Instance
 from tests.support.redis_servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -115,3 +118,22 @@ class Nginx:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
+
+
+@contextmanager
+def gunicorn_behind_nginx(
+    env: dict[str, str], workdir: Path, cors_origins: str
+) -> Iterator[tuple[Instance, Nginx]]:
+    """A real gunicorn (``env``, from ``server_environment``) with nginx in front of it,
+    both stopped after."""
+    gunicorn = Instance("behind-nginx", env, workdir)
+    nginx = None
+    try:
+        gunicorn.wait_until_live()
+        nginx = Nginx(f"127.0.0.1:{gunicorn.port}", workdir / "nginx", cors_origins)
+        nginx.wait_until_live()
+        yield gunicorn, nginx
+    finally:
+        if nginx is not None:
+            nginx.stop()
+        gunicorn.stop()

@@ -52,7 +52,11 @@ OPERATIONS: tuple[Operation, ...] = (
             "Prometheus text exposition, or OpenMetrics when the Accept header asks for it",
             media_types=("text/plain", "application/openmetrics-text"),
         ),
-        errors=((401, "METRICS_TOKEN is set and no (or another) Bearer token was sent"),),
+        errors=(
+            (401, "METRICS_TOKEN is set and no (or another) Bearer token was sent"),
+            # Reviewers and clients outside see the API through the shipped nginx.
+            (404, "Through the shipped nginx (deploy/nginx), which keeps /metrics internal"),
+        ),
         when="METRICS_ENABLED",
     ),
 )
