@@ -536,6 +536,24 @@ def test_admin_answers_are_documented(app: Flask) -> None:
     call("POST", "/api/webhooks/{webhook_id}/rotate-secret", 404, params=nowhere, headers=root)
 
 
+def test_own_account_answers_are_documented(app: Flask) -> None:
+    call = Documented(app.test_client())
+    _register(call, "fay@example.com")
+    call("POST", "/api/auth/login", 200, json={"email": "fay@example.com", "password": PASSWORD})
+    call("PATCH", "/api/users/me", 200, json={"name": "Fay", "photo": "fay.png"})
+    call("PATCH", "/api/users/me", 400, json={"role": "admin"})
+    call("DELETE", "/api/users/me", 400, json={"password": "wrong password"})
+    call("DELETE", "/api/users/me", 400, json={})
+    call("DELETE", "/api/users/me", 200, json={"password": PASSWORD})
+    call("DELETE", "/api/users/me", 401, json={"password": PASSWORD})
+    result = app.test_cli_runner().invoke(
+        args=["users", "create-admin", "root@example.com", "--password", PASSWORD]
+    )
+    assert result.exit_code == 0, result.output
+    call("POST", "/api/auth/login", 200, json={"email": "root@example.com", "password": PASSWORD})
+    call("DELETE", "/api/users/me", 409, json={"password": PASSWORD})
+
+
 def test_public_answers_are_documented(app: Flask) -> None:
     call = Documented(app.test_client())
     for path in ("/api/healthChecker", "/api/health/live", "/api/health/ready"):

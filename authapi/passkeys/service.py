@@ -229,6 +229,24 @@ def _confirm_with_passkey(user_id: str, credential: AuthenticationCredential) ->
     events.emit(events.passkey_used, user_id=user_id, passkey_id=str(passkey.id), via="reauth")
 
 
+def confirm_change(
+    user: User,
+    *,
+    password: str | None = None,
+    code: str | None = None,
+    credential: AuthenticationCredential | None = None,
+    via: str,
+) -> None:
+    """A sensitive change confirmed by the signed-in user: the password, a current TOTP
+    code (each try spends one of the account's second-factor attempts) or a passkey's
+    answer to :func:`reauth_options`; a 400 if wrong. ``via``: what it confirms (in
+    the events of a wrong password or code)."""
+    if credential is not None:
+        _confirm_with_passkey(str(user.id), credential)
+    else:
+        confirm_presence(user, code=code, password=password, via=via)
+
+
 def _keep_a_way_in(user: User, passkey_id: uuid.UUID) -> None:
     """409 if this passkey is the account's last way in: no other passkey, and no
     password, provider or emailed code (:mod:`authapi.ways_in`)."""
@@ -245,16 +263,12 @@ def remove(
     code: str | None = None,
     credential: AuthenticationCredential | None = None,
 ) -> None:
-    """Remove one passkey, confirmed by the password, a current TOTP code (each try
-    spends one of the account's second-factor attempts) or a passkey's answer to
-    :func:`reauth_options`; never the account's last way in."""
+    """Remove one passkey, confirmed as :func:`confirm_change` says; never the
+    account's last way in."""
     user = _user(user_id)
     _owned(user_id, passkey_id)  # 404 for a passkey that is not the caller's
     _keep_a_way_in(user, passkey_id)  # before the confirmation: a refusal spends nothing
-    if credential is not None:
-        _confirm_with_passkey(user_id, credential)
-    else:
-        confirm_presence(user, code=code, password=password, via="passkey_remove")
+    confirm_change(user, password=password, code=code, credential=credential, via="passkey_remove")
     locked = find_user_for_change(user.id, lock=True)
     if locked is None:  # deleted meanwhile
         raise NotFound(PASSKEY_NOT_FOUND, code="passkey_not_found")

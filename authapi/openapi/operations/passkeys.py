@@ -33,7 +33,7 @@ COMPONENTS = {
     "PasskeyRegister": (schemas.RegisterSchema, {}),
     "PasskeyLogin": (schemas.LoginSchema, {}),
     "PasskeyRename": (schemas.RenameSchema, {}),
-    "PasskeyRemove": (schemas.RemoveSchema, {}),
+    "Confirmation": (schemas.ConfirmationSchema, {}),
     "PasskeyMfaToken": (MfaTokenSchema, {}),
     "Passkey": (PasskeyDoc, dumped(PasskeyDoc)),
 }
@@ -215,7 +215,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "passkey's answer to the confirmation options",
         auth=ACCESS,
         path_params=PASSKEY_ID,
-        body="PasskeyRemove",
+        body="Confirmation",
         ok=Reply(200, "Success", "Removed; the user is mailed"),
         errors=(
             (

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from authapi import schemas
+from authapi.admin import service as admin_service
+from authapi.mfa import reauth
 from authapi.openapi.components import ACCESS, MESSAGE, obj, page_of, success
 from authapi.openapi.operation import BAD_QUERY, CROSS_SITE, Operation, Reply, quoted
+from authapi.passkeys import service as passkeys_service
+from authapi.users import deletion
 from authapi.users import service as users_service
+
+COMPONENTS = {
+    "ProfileUpdate": (schemas.ProfileUpdateSchema, {"minProperties": 1}),
+}
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -17,6 +25,81 @@ OPERATIONS: tuple[Operation, ...] = (
         auth=ACCESS,
         ok=Reply(200, "MeData"),
         errors=(401, 503),
+    ),
+    Operation(
+        "updateMe",
+        "PATCH",
+        "/api/users/me",
+        "users",
+        "Change the caller's own name and photo",
+        auth=ACCESS,
+        body="ProfileUpdate",
+        ok=Reply(200, "UserData"),
+        errors=(
+            (
+                400,
+                quoted("Invalid input")
+                + ": `errors` names each field (any field but name and photo: role, "
+                "email, verified, password...)",
+            ),
+            401,
+            CROSS_SITE,
+            413,
+            415,
+            503,
+        ),
+        description=(
+            "Every session of the user sees the change on its next request; a "
+            "`user.updated` webhook lists the `changes`."
+        ),
+    ),
+    Operation(
+        "deleteMe",
+        "DELETE",
+        "/api/users/me",
+        "users",
+        "Delete the caller's own account: needs the password, a current code or a "
+        "passkey's answer to the confirmation options",
+        auth=ACCESS,
+        body="Confirmation",
+        ok=Reply(200, "Success", headers={"Set-Cookie": "ClearAuthCookies"}),
+        errors=(
+            (
+                400,
+                quoted(
+                    reauth.INVALID_PASSWORD,
+                    reauth.INVALID_CODE,
+                    passkeys_service.CHALLENGE_FAILED,
+                    passkeys_service.PASSKEY_REFUSED,
+                    "Invalid input",
+                )
+                + " (none or several given)",
+                "invalid_password",
+            ),
+            401,
+            CROSS_SITE,
+            (
+                409,
+                quoted(deletion.NOTHING_TO_CONFIRM_WITH, admin_service.LAST_ADMIN)
+                + " (before any check)",
+                "nothing_to_confirm_with",
+            ),
+            413,
+            415,
+            (
+                429,
+                "Too many deletion attempts for this user or session, failed password "
+                "checks for this account from this address, or too many second-factor "
+                "checks of the account",
+            ),
+            (503, "A dependency is down, or every password-hashing slot is taken"),
+        ),
+        description=(
+            "Every session ends at once (its tokens are refused), the address can "
+            "register again; `user.deleted` and `session.revoked` (scope "
+            "`account_deleted`) webhooks. An account without a password confirms with "
+            "TOTP or a passkey (`POST /api/auth/passkeys/reauth/options`)."
+        ),
     ),
     Operation(
         "changePassword",
