@@ -202,7 +202,8 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=((400, quoted(passkeys.NO_PASSKEY), "no_passkey"), 401, CROSS_SITE, 503),
         description=(
             "The options list the caller's passkeys and are bound to the caller (5 "
-            'minutes, once): send the answer as `{"credential"}` to remove a passkey. '
+            'minutes, once): send the answer as `{"credential"}` to remove a passkey '
+            "or delete the account (`DELETE /api/users/me`). "
             "An account without a password or TOTP has nothing else to confirm with."
         ),
     ),
