@@ -4,6 +4,7 @@ one's own name and photo (PATCH /api/users/me) and deleting one's own account
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -15,7 +16,7 @@ from authapi.extensions import db
 from authapi.mfa import reauth
 from authapi.models import User
 from authapi.passkeys import service as passkeys_service
-from authapi.users import deletion
+from authapi.users import email_change
 from tests.helpers import (
     PASSWORD,
     TOKEN_MODE,
@@ -28,7 +29,7 @@ from tests.helpers import (
 )
 from tests.support.mfa import code_at, enrol_totp, frozen_now
 from tests.support.passkeys import PASSKEYS, add_passkey
-from tests.support.smtp_sink import sign_in_by_code
+from tests.support.smtp_sink import delivered, sign_in_by_code
 from tests.support.soft_authenticator import SoftAuthenticator
 from tests.support.webhooks import (
     WEBHOOK_SETTINGS,
@@ -340,7 +341,7 @@ def test_an_account_with_nothing_to_confirm_with_is_told_what_to_do(make_app, sm
     signed_in = sign_in_by_code(client, app, smtp_sink, "kim@example.com", **TOKEN_MODE)
     headers = bearer(signed_in.json["access_token"])
     refused = delete_me(client, headers, password="anything at all")
-    assert_fail(refused, 409, deletion.NOTHING_TO_CONFIRM_WITH)
+    assert_fail(refused, 409, passkeys_service.NOTHING_TO_CONFIRM_WITH)
     assert refused.json["code"] == "nothing_to_confirm_with"
     assert client.get(ME, headers=headers).status_code == 200
     assert audit_events(app, "mfa_failed") == []  # refused before any check
@@ -393,3 +394,174 @@ def test_wrong_passwords_at_deletion_spend_the_login_budget(make_app):
     right = {"email": "alice@example.com", "password": PASSWORD}
     assert_fail(client.post("/api/auth/login", json=right), 429)
     assert client.get(ME, headers=bearer(token)).status_code == 200  # still there
+
+
+# --- POST /api/users/me/email and /confirm: a new address, proven ------------------
+
+EMAIL = f"{ME}/email"
+NEW = "alice.new@example.com"
+
+
+def emailed_code(app, sink, to: str) -> str:
+    """The code of the latest 'Confirm your new email address' mail to ``to``."""
+    mail = next(
+        m
+        for m in reversed(delivered(app, sink))
+        if to in m.envelope_to and m.subject == "Confirm your new email address"
+    )
+    return re.search(r"^([A-Za-z0-9_-]{43})\r?$", mail.text, re.M).group(1)
+
+
+@pytest.fixture
+def alice_signed_in(mail_app):
+    client = mail_app.test_client()
+    user = register(client)
+    return client, user, bearer(login(client))
+
+
+def test_a_user_changes_their_email_once_the_new_address_is_proven(
+    mail_app, smtp_sink, alice_signed_in
+):
+    client, user, headers = alice_signed_in
+    other_device = bearer(token_login(mail_app.test_client())["access_token"])
+    client.get(ME, headers=other_device)  # the user is cached now
+    asked = client.post(EMAIL, json={"email": " Alice.New@Example.COM ", "password": PASSWORD})
+    assert asked.status_code == 200, asked.json
+    assert asked.json["message"].startswith("A code is on its way to the new address")
+    code = emailed_code(mail_app, smtp_sink, NEW)
+    # Nothing changed yet: the account keeps its address until the code comes back.
+    assert client.get(ME, headers=headers).json["data"]["user"]["email"] == "alice@example.com"
+
+    confirmed = client.post(f"{EMAIL}/confirm", json={"code": code}, headers=headers)
+    assert confirmed.status_code == 200, confirmed.json
+    changed = confirmed.json["data"]["user"]
+    assert (changed["id"], changed["email"], changed["verified"]) == (user["id"], NEW, True)
+    assert client.get(ME, headers=other_device).json["data"]["user"]["email"] == NEW
+    assert login(mail_app.test_client(), email=NEW)
+    old = mail_app.test_client().post(
+        "/api/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
+    )
+    assert_fail(old, 400, "Invalid email or password")
+    # The old address is told, with no new address in the mail.
+    [notice] = [m for m in delivered(mail_app, smtp_sink) if "alice@example.com" in m.envelope_to][
+        -1:
+    ]
+    assert notice.subject == "Your email address was changed"
+    assert NEW not in notice.text
+    assert audit_events(mail_app, "email_changed")[0]["user_id"] == uuid.UUID(user["id"])
+    # The code worked once.
+    again = client.post(f"{EMAIL}/confirm", json={"code": code}, headers=headers)
+    assert_fail(again, 400, email_change.CHANGE_FAILED)
+
+
+def test_the_code_counts_only_from_the_account_that_asked(mail_app, smtp_sink, alice_signed_in):
+    """Pre-account hijacking: Alice asks to move her account to Bob's address. Bob, the
+    owner of that mailbox, can do nothing with the code (signed in to his own account,
+    or not at all) but ignore it, and Alice never sees it."""
+    client, _, headers = alice_signed_in
+    register(client, email="bob.old@example.com", name="Bob")
+    bob = bearer(login(client, email="bob.old@example.com"))
+    asked = client.post(
+        EMAIL, json={"email": "bob@example.com", "password": PASSWORD}, headers=headers
+    )
+    assert asked.status_code == 200, asked.json
+    code = emailed_code(mail_app, smtp_sink, "bob@example.com")
+    refused = client.post(f"{EMAIL}/confirm", json={"code": code}, headers=bob)
+    assert_fail(refused, 400, email_change.CHANGE_FAILED)
+    anonymous = mail_app.test_client().post(f"{EMAIL}/confirm", json={"code": code})
+    assert_fail(anonymous, 401, "You are not logged in")
+    assert client.get(ME, headers=bob).json["data"]["user"]["email"] == "bob.old@example.com"
+    assert client.get(ME, headers=headers).json["data"]["user"]["email"] == "alice@example.com"
+    # There is no GET: opening anything in a mail changes nothing.
+    assert_fail(client.get(f"{EMAIL}/confirm", query_string={"code": code}), 405)
+
+
+def test_a_taken_or_look_alike_address_is_refused_as_at_registration(
+    mail_app, smtp_sink, alice_signed_in
+):
+    client, _, headers = alice_signed_in
+    register(client, email="ace@example.com", name="Ace")
+    # The same address in another case, or in look-alike letters of another script
+    # (Cyrillic a, s, e): one account, as at registration.
+    for taken in ("ace@example.com", " ACE@example.com", "\u0430\u0441\u0435@example.com"):
+        refused = client.post(EMAIL, json={"email": taken, "password": PASSWORD}, headers=headers)
+        assert_fail(refused, 409, "User with that email already exists")
+        assert refused.json["code"] == "email_taken"
+    same = client.post(
+        EMAIL, json={"email": "alice@example.com", "password": PASSWORD}, headers=headers
+    )
+    assert_fail(same, 400, email_change.SAME_EMAIL)
+    bad = client.post(
+        EMAIL, json={"email": "not an address", "password": PASSWORD}, headers=headers
+    )
+    assert_fail(bad, 400)
+    assert "email" in bad.json["errors"]
+
+    # Free when asked, taken before the code came back: the registration's 409.
+    asked = client.post(
+        EMAIL, json={"email": "zed@example.com", "password": PASSWORD}, headers=headers
+    )
+    assert asked.status_code == 200, asked.json
+    code = emailed_code(mail_app, smtp_sink, "zed@example.com")
+    register(client, email="zed@example.com", name="Zed")
+    late = client.post(f"{EMAIL}/confirm", json={"code": code}, headers=headers)
+    assert_fail(late, 409, "User with that email already exists")
+    assert client.get(ME, headers=headers).json["data"]["user"]["email"] == "alice@example.com"
+
+
+def test_an_email_change_needs_a_confirmation(mail_app, smtp_sink, alice_signed_in):
+    client, _, headers = alice_signed_in
+    for proof in ({"password": "wrong password"}, {}, {"code": "123456"}):
+        refused = client.post(EMAIL, json={"email": NEW, **proof}, headers=headers)
+        assert_fail(refused, 400)
+    assert [m for m in delivered(mail_app, smtp_sink) if NEW in m.envelope_to] == []
+    [failed, *_] = audit_events(mail_app, "mfa_failed")
+    assert failed["details"]["via"] == "email_change"
+
+
+def test_a_newer_request_replaces_the_code_and_the_reset_links_of_the_old_address_die(
+    mail_app, smtp_sink, alice_signed_in
+):
+    client, _, headers = alice_signed_in
+    assert (
+        client.post("/api/auth/forgotpassword", json={"email": "alice@example.com"}).status_code
+        == 200
+    )
+    delivered(mail_app, smtp_sink)
+    reset_token = smtp_sink.last_with("/resetpassword/", "alice@example.com")
+    for address in ("first@example.com", NEW):
+        body = {"email": address, "password": PASSWORD}
+        assert client.post(EMAIL, json=body, headers=headers).status_code == 200
+    first = emailed_code(mail_app, smtp_sink, "first@example.com")
+    assert_fail(client.post(f"{EMAIL}/confirm", json={"code": first}, headers=headers), 400)
+    latest = emailed_code(mail_app, smtp_sink, NEW)
+    assert (
+        client.post(f"{EMAIL}/confirm", json={"code": latest}, headers=headers).status_code == 200
+    )
+    token = reset_token.link("/resetpassword/")
+    reset = client.patch(
+        f"/api/auth/resetpassword/{token}",
+        json={"password": "hijacked password", "passwordConfirm": "hijacked password"},
+    )
+    assert_fail(reset, 400, "Invalid or expired password reset token")
+
+
+def test_an_email_change_sends_user_updated(make_app, smtp_sink, receiver):
+    app = make_app(**WEBHOOK_SETTINGS, **smtp_sink.config)
+    client = app.test_client()
+    webhook = create_webhook(
+        client, make_admin(app), receiver.url, ["user.updated", "user.verified"]
+    )
+    user = register(client)
+    headers = bearer(login(client))
+    assert (
+        client.post(EMAIL, json={"email": NEW, "password": PASSWORD}, headers=headers).status_code
+        == 200
+    )
+    code = emailed_code(app, smtp_sink, NEW)
+    assert client.post(f"{EMAIL}/confirm", json={"code": code}, headers=headers).status_code == 200
+    run_worker(app)
+    sent = {p["type"]: p["data"] for p in payloads(receiver, webhook["secret"])}
+    assert sent["user.updated"]["changes"] == ["email"]
+    assert sent["user.updated"]["user"]["email"] == NEW
+    assert sent["user.verified"]["user"]["id"] == user["id"]

@@ -19,8 +19,9 @@ from authapi.schemas import (
     event_list_query_schema,
     profile_update_schema,
 )
-from authapi.users import deletion, service
+from authapi.users import deletion, email_change, service
 from authapi.users.repository import find_user_by_id
+from authapi.users.schemas import email_change_code_schema, email_change_schema
 
 blueprint = Blueprint("users", __name__, url_prefix="/api/users")
 
@@ -59,6 +60,30 @@ def delete_me() -> Response:
     response = jsonify(status="success")
     clear_auth_cookies(response)
     return response
+
+
+@blueprint.post("/me/email")
+@login_required(changes_state=True)
+@limit_password_change
+def request_email_change() -> Response:
+    """Mail a code to the new address; nothing changes until it comes back."""
+    data = passkey_schemas.load(email_change_schema)
+    email_change.request_change(
+        current_user().id,
+        data["email"],
+        password=data.get("password"),
+        code=data.get("code"),
+        credential=data.get("credential"),
+    )
+    return jsonify(status="success", message=email_change.code_sent_message())
+
+
+@blueprint.post("/me/email/confirm")
+@login_required(changes_state=True)
+def confirm_email_change() -> Response:
+    data = body.load(email_change_code_schema)
+    user = email_change.confirm_change(current_user().id, data["code"])
+    return jsonify(status="success", data={"user": auth_service.public_user(user)})
 
 
 @blueprint.patch("/me/password")
