@@ -1,12 +1,15 @@
-"""Single-use codes mailed to users (email verification, password reset), in Redis.
+"""Single-use codes mailed to users (email verification, password reset, a new address
+of a signed-in user), in Redis.
 
 A code is ``secrets.token_urlsafe(32)`` (256 bits). Redis only ever holds its
 SHA-256, so a copy of Redis (a dump, a replica, a MONITOR) reveals no usable code.
 
-Key layout (per purpose: ``verify`` or ``reset``):
+Key layout (per purpose: ``verify``, ``reset`` or ``email``):
 
-- ``<prefix>:code:<purpose>:<sha256 hex>``   JSON ``{"user_id", "expires_at"}``:
-  the lookup from a code to its user. TTL = the lifetime.
+- ``<prefix>:code:<purpose>:<sha256 hex>``   JSON ``{"user_id", "expires_at"}``, and
+  for ``email`` the new address the code proves (bound to the code, so a newer
+  request can never pair an older code with another address): the lookup from a
+  code to its user. TTL = the lifetime.
 - ``<prefix>:{u:<uid>}:code:<purpose>``      the hash of the user's current code.
   TTL = the lifetime.
 
@@ -32,7 +35,8 @@ from authapi.redis_keys import key, script, user_key
 
 VERIFY = "verify"
 RESET = "reset"
-PURPOSES = (VERIFY, RESET)
+EMAIL_CHANGE = "email"  # a signed-in user's new address (authapi.users.email_change)
+PURPOSES = (VERIFY, RESET, EMAIL_CHANGE)
 
 # token_urlsafe(32) is 43 characters of this alphabet; anything else is not ours.
 _CODE_FORMAT = re.compile(r"[A-Za-z0-9_-]{32,128}")
@@ -59,14 +63,18 @@ def current_key(user_id: str, purpose: str) -> str:
     return user_key(user_id, "code", purpose)
 
 
-def issue(purpose: str, user_id: str, lifetime: float) -> str:
-    """A new code for ``user_id`` valid ``lifetime`` seconds; the previous one stops working."""
+def issue(purpose: str, user_id: str, lifetime: float, *, email: str | None = None) -> str:
+    """A new code for ``user_id`` valid ``lifetime`` seconds; the previous one stops
+    working. ``email``: the address an ``EMAIL_CHANGE`` code proves."""
     assert purpose in PURPOSES
     code = secrets.token_urlsafe(32)
     digest = _digest(code)
     ttl = max(1, math.ceil(lifetime))
     client = redis_store.client
-    payload = json.dumps({"user_id": user_id, "expires_at": clock.now() + lifetime})
+    data: dict[str, object] = {"user_id": user_id, "expires_at": clock.now() + lifetime}
+    if email is not None:
+        data["email"] = email
+    payload = json.dumps(data)
     client.set(code_key(purpose, digest), payload, ex=ttl)
     previous = client.set(current_key(user_id, purpose), digest, ex=ttl, get=True)
     if previous and previous != digest:
@@ -84,6 +92,14 @@ def _payload(raw: str | None) -> tuple[str, float] | None:
         return None
 
 
+def _email_of(raw: str | None) -> str | None:
+    try:
+        email = json.loads(raw or "").get("email")
+    except (ValueError, AttributeError):
+        return None
+    return email if isinstance(email, str) else None
+
+
 def _digest_of(purpose: str, code: str) -> str | None:
     assert purpose in PURPOSES
     if not isinstance(code, str) or not _CODE_FORMAT.fullmatch(code):
@@ -97,17 +113,31 @@ def peek(purpose: str, code: str) -> str | None:
     For work that may fail before the code should count as used (hashing the new
     password may be refused with a 503): look first, :func:`consume` once it is done.
     """
+    found = _peek(purpose, code)
+    return found[0] if found is not None else None
+
+
+def peek_email_change(code: str) -> tuple[str, str] | None:
+    """(user id, new address) of a valid ``EMAIL_CHANGE`` code, leaving it usable."""
+    found = _peek(EMAIL_CHANGE, code)
+    if found is None or found[1] is None:
+        return None
+    return found[0], found[1]
+
+
+def _peek(purpose: str, code: str) -> tuple[str, str | None] | None:
     digest = _digest_of(purpose, code)
     if digest is None:
         return None
     client = redis_store.client
-    found = _payload(client.get(code_key(purpose, digest)))
+    raw = client.get(code_key(purpose, digest))
+    found = _payload(raw)
     if found is None:
         return None
     user_id, expires_at = found
     if client.get(current_key(user_id, purpose)) != digest or expires_at <= clock.now():
         return None
-    return user_id
+    return user_id, _email_of(raw)
 
 
 def consume(purpose: str, code: str) -> str | None:

@@ -45,6 +45,7 @@ RECORDED: dict[Any, AuthEventName] = {
     events.password_changed: AuthEventName.PASSWORD_CHANGED,
     events.password_reset: AuthEventName.PASSWORD_RESET,
     events.email_verified: AuthEventName.EMAIL_VERIFIED,
+    events.email_changed: AuthEventName.EMAIL_CHANGED,
     events.role_changed: AuthEventName.ROLE_CHANGED,
     events.user_disabled: AuthEventName.USER_DISABLED,
     events.user_enabled: AuthEventName.USER_ENABLED,

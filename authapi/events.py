@@ -29,6 +29,8 @@ password_changed = _signals.signal("password-changed")
 # by: the acting admin's id, None when not done through the admin API (e.g. the CLI)
 user_deleted = _signals.signal("user-deleted")  # by
 email_verified = _signals.signal("email-verified")
+# The user's own address changed, once the new one was proven (no address in it)
+email_changed = _signals.signal("email-changed")
 password_reset = _signals.signal("password-reset")  # ended (sessions)
 role_changed = _signals.signal("role-changed")  # old_role, new_role, by
 user_disabled = _signals.signal("user-disabled")  # by, ended (sessions)

@@ -74,6 +74,7 @@ class AuthEventName(enum.StrEnum):
     PASSWORD_CHANGED = "password_changed"
     PASSWORD_RESET = "password_reset"
     EMAIL_VERIFIED = "email_verified"
+    EMAIL_CHANGED = "email_changed"
     ROLE_CHANGED = "role_changed"
     USER_DISABLED = "user_disabled"
     USER_ENABLED = "user_enabled"

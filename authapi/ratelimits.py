@@ -2,7 +2,8 @@
 
 - login: per client address (every attempt); password guesses per account and per
   (account, address) are :mod:`authapi.lockout`'s, counted before the check;
-- password change: per user and per session (after authentication), and its
+- password change, an email change and deleting one's own account (each its own
+  counters, the same settings): per user and per session (after authentication), and their
   current-password checks spend from the same lockout budgets as logins;
 - register: per client address (409 reveals which emails exist);
 - refresh: per client address, and per session once the refresh token is verified
@@ -206,7 +207,9 @@ def _count_current_password_guesses(view: Callable[..., Any]) -> Callable[..., A
 
 
 def limit_password_change(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Apply inside ``login_required``: the keys are the verified user and session."""
+    """Apply inside ``login_required``: the keys are the verified user and session.
+    For every route that checks the caller's password (the password change, an email
+    change, deleting the account); each route counts apart (Flask-Limiter scopes by endpoint)."""
     view = limiter.limit(
         _setting("RATELIMIT_PASSWORD_CHANGE_PER_SESSION"),
         key_func=_caller_session,

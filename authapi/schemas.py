@@ -6,9 +6,11 @@ timestamps in a request body are never loaded (mass assignment).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -231,15 +233,71 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
-class AdminUserUpdateSchema(Schema):
-    """PATCH /api/users/<id>. Unknown fields (email, verified, password...) are a 400
-    rather than silently ignored: an admin who sends them expects them to apply."""
+PHOTO_MAX = 255  # the column's length
+PHOTO_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+PHOTO_INVALID = "Photo must be a file name (default.png) or an https URL"
+
+
+def _validate_photo(value: str) -> None:
+    """A file name (``default.png``) or an ``https`` URL: what a front end may put in
+    ``<img src>`` without it running script (``javascript:``), reaching another path of
+    its own server (``../``) or loading over plain HTTP."""
+    if len(value) > PHOTO_MAX:
+        raise ValidationError(f"Photo must be at most {PHOTO_MAX} characters")
+    if has_invisible_characters(value) or any(char.isspace() for char in value):
+        raise ValidationError("Photo must not contain spaces, control or invisible characters")
+    file_name = PHOTO_FILE_NAME.fullmatch(value) is not None and ".." not in value
+    if not (file_name or _https_url(value)):
+        raise ValidationError(PHOTO_INVALID)
+
+
+def _https_url(value: str) -> bool:
+    """An absolute ``https`` URL with a host, and no user name or password in it."""
+    try:
+        url = urlsplit(value)
+        port = url.port  # raises for a port that is not a number in range
+    except ValueError:  # a malformed IPv6 host or port
+        return False
+    return (
+        url.scheme == "https"
+        and bool(url.hostname)
+        and url.username is None
+        and url.password is None
+        and port != 0
+    )
+
+
+class NameChangeSchema(Schema):
+    """A new ``name``, by the registration's rules (the changes of the admin API and of
+    the caller's own profile). Unknown fields are a 400 rather than silently ignored:
+    whoever sends them expects them to apply."""
 
     name = fields.String(
         validate=_validate_name,
         error_messages={"null": "Name is required"},
         metadata={"example": "Alice Smith"},
     )
+
+
+class ProfileUpdateSchema(NameChangeSchema):
+    """PATCH /api/users/me: the caller's own ``name`` and ``photo``; nothing else
+    (``role``, ``verified``, ``email``, ``password``... are a 400)."""
+
+    photo = fields.String(
+        validate=_validate_photo,
+        error_messages={"null": PHOTO_INVALID},
+        metadata={"example": "https://cdn.example.com/avatars/alice.png"},
+    )
+
+    @validates_schema
+    def not_empty(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ValidationError("Give at least one of name, photo")
+
+
+class AdminUserUpdateSchema(NameChangeSchema):
+    """PATCH /api/users/<id>: ``name``, ``role``, ``disabled``."""
+
     role = fields.String(
         validate=validate.OneOf([role.value for role in Role], error="Role must be user or admin"),
         error_messages={"null": "Role must be user or admin"},
@@ -316,6 +374,7 @@ email_schema = EmailSchema()
 reset_password_schema = ResetPasswordSchema()
 admin_user_schema = AdminUserSchema()
 admin_user_update_schema = AdminUserUpdateSchema()
+profile_update_schema = ProfileUpdateSchema()
 user_list_query_schema = UserListQuerySchema()
 event_list_query_schema = EventListQuerySchema()
 admin_event_list_query_schema = AdminEventListQuerySchema()

@@ -99,8 +99,12 @@ def test_me_routes_are_not_taken_by_the_admin_routes(client, alice, admin):
         headers=bearer(alice["token"]),
     )
     assert changed.status_code == 200
-    assert_fail(client.delete("/api/users/me", headers=bearer(admin)), 405)
-    assert_fail(client.patch("/api/users/me", json={}, headers=bearer(admin)), 405)
+    # PATCH and DELETE /api/users/me are the caller's own (tests/test_my_account.py).
+    empty = client.patch("/api/users/me", json={}, headers=bearer(admin))
+    assert_fail(empty, 400)
+    assert empty.json["errors"] == {"_schema": ["Give at least one of name, photo"]}
+    own = client.delete("/api/users/me", json={"password": PASSWORD}, headers=bearer(admin))
+    assert_fail(own, 409, LAST_ADMIN)  # the admin's own account, by the admin rules
 
 
 # --- listing -----------------------------------------------------------------------

@@ -557,6 +557,37 @@ def test_admin_answers_are_documented(app: Flask) -> None:
     call("POST", "/api/webhooks/{webhook_id}/rotate-secret", 404, params=nowhere, headers=root)
 
 
+def test_own_account_answers_are_documented(app: Flask) -> None:
+    call = Documented(app.test_client())
+    _register(call, "bob@example.com")
+    _register(call, "fay@example.com")
+    call("POST", "/api/auth/login", 200, json={"email": "fay@example.com", "password": PASSWORD})
+    call("PATCH", "/api/users/me", 200, json={"name": "Fay", "photo": "fay.png"})
+    call("PATCH", "/api/users/me", 400, json={"role": "admin"})
+    user = call("GET", "/api/users/me", 200).json["data"]["user"]
+    change = {"email": "fay.new@example.com", "password": PASSWORD}
+    call("POST", "/api/users/me/email", 400, json={**change, "password": "wrong password"})
+    call("POST", "/api/users/me/email", 400, json={**change, "email": "fay@example.com "})
+    call("POST", "/api/users/me/email", 409, json={**change, "email": "bob@example.com"})
+    call("POST", "/api/users/me/email", 200, json=change)
+    with app.app_context():
+        code = account_tokens.issue(
+            account_tokens.EMAIL_CHANGE, user["id"], 600, email="fay.new@example.com"
+        )
+    call("POST", "/api/users/me/email/confirm", 400, json={"code": "not-a-code"})
+    call("POST", "/api/users/me/email/confirm", 200, json={"code": code})
+    call("DELETE", "/api/users/me", 400, json={"password": "wrong password"})
+    call("DELETE", "/api/users/me", 400, json={})
+    call("DELETE", "/api/users/me", 200, json={"password": PASSWORD})
+    call("DELETE", "/api/users/me", 401, json={"password": PASSWORD})
+    result = app.test_cli_runner().invoke(
+        args=["users", "create-admin", "root@example.com", "--password", PASSWORD]
+    )
+    assert result.exit_code == 0, result.output
+    call("POST", "/api/auth/login", 200, json={"email": "root@example.com", "password": PASSWORD})
+    call("DELETE", "/api/users/me", 409, json={"password": PASSWORD})
+
+
 def test_public_answers_are_documented(app: Flask) -> None:
     call = Documented(app.test_client())
     for path in ("/api/healthChecker", "/api/health/live", "/api/health/ready"):

@@ -48,14 +48,22 @@ def get_user(user_id: uuid.UUID, *, for_update: bool = False) -> User:
     return user
 
 
-def _lock_active_admins() -> list[uuid.UUID]:
-    query = (
-        select(User.id)
-        .where(User.role == Role.ADMIN, User.disabled.is_(False))
-        .order_by(User.id)
-        .with_for_update()
-    )
+def _active_admins(*, lock: bool) -> list[uuid.UUID]:
+    query = select(User.id).where(User.role == Role.ADMIN, User.disabled.is_(False))
+    if lock:
+        query = query.order_by(User.id).with_for_update()
     return list(db.session.scalars(query))
+
+
+def _lock_active_admins() -> list[uuid.UUID]:
+    return _active_admins(lock=True)
+
+
+def refuse_to_delete_the_last_admin(user: User) -> None:
+    """409 if deleting this user would leave no active admin, checked without locks:
+    for a deletion that asks for a confirmation first, so that one refused anyway
+    spends none. :func:`delete_user` checks again under the locks."""
+    _refuse_if_last_admin(user.id, _active_admins(lock=False))
 
 
 def _refuse_if_last_admin(user_id: uuid.UUID, active_admins: list[uuid.UUID]) -> None:

@@ -1,7 +1,8 @@
 """Confirming a sensitive change while signed in: the password or a current TOTP code.
 
-Turning TOTP off, replacing the recovery codes (and removing a passkey, which also
-takes a passkey's answer: :func:`authapi.passkeys.service.remove`) need one of them;
+Turning TOTP off, replacing the recovery codes (and removing a passkey, changing
+one's own email address or deleting the account, which also take a passkey's answer:
+:func:`authapi.passkeys.service.confirm_change`) need one of them;
 each check spends one attempt of the account's budget first
 (:mod:`authapi.mfa.attempts`), like a code at sign-in.
 """

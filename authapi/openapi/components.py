@@ -134,6 +134,12 @@ def field_hints(self: Any, field: fields.Field, **kwargs: Any) -> dict[str, Any]
             maxLength=schemas.NAME_MAX,
             description="Not blank, no control characters",
         )
+    if schemas._validate_photo in field.validators:
+        hints.update(
+            minLength=1,
+            maxLength=schemas.PHOTO_MAX,
+            description="A file name (`default.png`) or an `https` URL, no spaces",
+        )
     return hints
 
 
@@ -174,7 +180,14 @@ ERROR_CODES: dict[str, str] = {
     "method_not_allowed": "The path does not take this method (`Allow` lists those it does)",
     "conflict": "Conflict",
     "email_taken": "An account with that email already exists",
+    "same_email": "The new email address is the account's own",
+    "email_change_failed": (
+        "An unknown, used, replaced or expired email change code, or another account's"
+    ),
     "last_admin": "The change would leave no enabled admin",
+    "nothing_to_confirm_with": (
+        "The account has no password, TOTP or passkey to confirm the change with (409)"
+    ),
     "own_factors": "An admin's reset of second factors is not for their own account (403)",
     "payload_too_large": "The body is larger than 10 kB",
     "unsupported_media_type": "The body is not `application/json`, or is compressed",

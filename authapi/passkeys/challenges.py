@@ -26,7 +26,7 @@ from authapi.extensions import redis_store
 REGISTER = "register"
 LOGIN = "login"
 SECOND_FACTOR = "mfa"
-REAUTH = "reauth"  # a signed-in user confirming a change (removing a passkey)
+REAUTH = "reauth"  # a signed-in user confirming a change (a passkey removed, an email, a deletion)
 
 LIFETIME = 300  # seconds: the five minutes, also the browser's timeout hint
 CHALLENGE_BYTES = 32

@@ -19,11 +19,11 @@ from authapi.passkeys import (
     service,
 )
 from authapi.passkeys.schemas import (
+    confirmation_schema,
     load,
     login_schema,
     passkey_schema,
     register_schema,
-    remove_schema,
     rename_schema,
 )
 from authapi.ratelimits import limit_passkey_login
@@ -75,7 +75,7 @@ def reauth_options() -> Response:
 @blueprint.delete("/<uuid:passkey_id>")
 @login_required(changes_state=True)
 def remove(passkey_id: uuid.UUID) -> Response:
-    data = load(remove_schema)
+    data = load(confirmation_schema)
     service.remove(
         current_user().id,
         passkey_id,

@@ -227,10 +227,10 @@ CONFIRMATION_NEEDED = (
 )
 
 
-class RemoveSchema(CodeOrPasswordSchema):
+class ConfirmationSchema(CodeOrPasswordSchema):
     """``{"password"}``, ``{"code"}`` (a current TOTP code) or ``{"credential"}`` (a
     passkey's answer to ``POST /api/auth/passkeys/reauth/options``): what confirms
-    removing a passkey."""
+    removing a passkey, or deleting one's own account."""
 
     credential = fields.Nested(AuthenticationCredentialSchema)
 
@@ -253,7 +253,7 @@ class PasskeySchema(Schema):
 register_schema = RegisterSchema()
 login_schema = LoginSchema()
 rename_schema = RenameSchema()
-remove_schema = RemoveSchema()
+confirmation_schema = ConfirmationSchema()
 passkey_schema = PasskeySchema()
 
 

@@ -27,6 +27,7 @@ from authapi.extensions import db
 from authapi.mfa import challenge as mfa_challenge
 from authapi.mfa import login as mfa_login
 from authapi.mfa import service as mfa_service
+from authapi.mfa import totp
 from authapi.mfa.reauth import confirm_presence
 from authapi.models import User
 from authapi.passkeys import ceremonies, challenges, relying_party
@@ -51,6 +52,10 @@ NO_PASSKEY = "This account has no passkey"
 LAST_WAY_IN = (
     "This passkey is the only way into your account: set a password (forgot password) "
     "or link a provider first"
+)
+NOTHING_TO_CONFIRM_WITH = (
+    "Your account has no password, TOTP or passkey to confirm this change with: add a "
+    "passkey, or set a password (forgot password), first"
 )
 FACTOR = "passkey"  # its name among the second factors (authapi.mfa.factors)
 
@@ -229,6 +234,35 @@ def _confirm_with_passkey(user_id: str, credential: AuthenticationCredential) ->
     events.emit(events.passkey_used, user_id=user_id, passkey_id=str(passkey.id), via="reauth")
 
 
+def confirm_change(
+    user: User,
+    *,
+    password: str | None = None,
+    code: str | None = None,
+    credential: AuthenticationCredential | None = None,
+    via: str,
+) -> None:
+    """A sensitive change confirmed by the signed-in user: the password, a current TOTP
+    code (each try spends one of the account's second-factor attempts) or a passkey's
+    answer to :func:`reauth_options`; a 400 if wrong. ``via``: what it confirms (in
+    the events of a wrong password or code).
+
+    An account with none of them (made by a provider or an emailed code, no TOTP, no
+    passkey) is refused with a 409 before anything is checked: otherwise a stolen
+    access token alone would be enough.
+    """
+    if not _can_confirm(user):
+        raise Conflict(NOTHING_TO_CONFIRM_WITH, code="nothing_to_confirm_with")
+    if credential is not None:
+        _confirm_with_passkey(str(user.id), credential)
+    else:
+        confirm_presence(user, code=code, password=password, via=via)
+
+
+def _can_confirm(user: User) -> bool:
+    return ways_in.has_usable_password(user) or totp.is_enabled(user.id) or count(user.id) > 0
+
+
 def _keep_a_way_in(user: User, passkey_id: uuid.UUID) -> None:
     """409 if this passkey is the account's last way in: no other passkey, and no
     password, provider or emailed code (:mod:`authapi.ways_in`)."""
@@ -245,16 +279,12 @@ def remove(
     code: str | None = None,
     credential: AuthenticationCredential | None = None,
 ) -> None:
-    """Remove one passkey, confirmed by the password, a current TOTP code (each try
-    spends one of the account's second-factor attempts) or a passkey's answer to
-    :func:`reauth_options`; never the account's last way in."""
+    """Remove one passkey, confirmed as :func:`confirm_change` says; never the
+    account's last way in."""
     user = _user(user_id)
     _owned(user_id, passkey_id)  # 404 for a passkey that is not the caller's
     _keep_a_way_in(user, passkey_id)  # before the confirmation: a refusal spends nothing
-    if credential is not None:
-        _confirm_with_passkey(user_id, credential)
-    else:
-        confirm_presence(user, code=code, password=password, via="passkey_remove")
+    confirm_change(user, password=password, code=code, credential=credential, via="passkey_remove")
     locked = find_user_for_change(user.id, lock=True)
     if locked is None:  # deleted meanwhile
         raise NotFound(PASSKEY_NOT_FOUND, code="passkey_not_found")

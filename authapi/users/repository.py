@@ -38,7 +38,10 @@ def find_user_for_change(user_id: uuid.UUID, *, lock: bool = False) -> User | No
     return db.session.scalar(query)
 
 
-def email_taken(email: str) -> bool:
-    """Is this address, or one that looks like it (authapi.emails.skeleton), taken?"""
-    taken = or_(User.email == email, User.email_skeleton == skeleton(email))
-    return db.session.scalar(select(User.id).where(taken).limit(1)) is not None
+def email_taken(email: str, *, excluding: uuid.UUID | None = None) -> bool:
+    """Is this address, or one that looks like it (authapi.emails.skeleton), taken (by
+    an account other than ``excluding``)?"""
+    query = select(User.id).where(or_(User.email == email, User.email_skeleton == skeleton(email)))
+    if excluding is not None:
+        query = query.where(User.id != excluding)
+    return db.session.scalar(query.limit(1)) is not None

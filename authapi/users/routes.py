@@ -6,14 +6,22 @@ from flask import Blueprint, Response, jsonify
 
 from authapi import audit, body
 from authapi.auth import service as auth_service
+from authapi.auth.cookies import clear_auth_cookies
 from authapi.auth.guard import current_user, login_required
 from authapi.errors import Unauthorized
 from authapi.mfa import service as mfa_service
+from authapi.passkeys import schemas as passkey_schemas
 from authapi.queries import load_query
 from authapi.ratelimits import limit_password_change
-from authapi.schemas import auth_event_schema, change_password_schema, event_list_query_schema
-from authapi.users import service
+from authapi.schemas import (
+    auth_event_schema,
+    change_password_schema,
+    event_list_query_schema,
+    profile_update_schema,
+)
+from authapi.users import deletion, email_change, service
 from authapi.users.repository import find_user_by_id
+from authapi.users.schemas import email_change_code_schema, email_change_schema
 
 blueprint = Blueprint("users", __name__, url_prefix="/api/users")
 
@@ -25,6 +33,57 @@ def me() -> Response:
     # "mfa": the names of the account's second factors (["totp"], [] for none).
     mfa = caller.mfa if caller.mfa is not None else mfa_service.factor_names(caller.id)
     return jsonify(status="success", data={"user": caller.data, "mfa": mfa})
+
+
+@blueprint.patch("/me")
+@login_required(changes_state=True)
+def update_me() -> Response:
+    """The caller's own ``name`` and ``photo``; any other field is a 400."""
+    changes = body.load(profile_update_schema)
+    user = service.update_profile(current_user().id, changes)
+    return jsonify(status="success", data={"user": auth_service.public_user(user)})
+
+
+@blueprint.delete("/me")
+@login_required(changes_state=True)
+@limit_password_change
+def delete_me() -> Response:
+    """Delete the caller's account, confirmed by the password, a current TOTP code or a
+    passkey's answer; the answer clears the auth cookies as a logout does."""
+    proof = passkey_schemas.load(passkey_schemas.confirmation_schema)
+    deletion.delete_own_account(
+        current_user().id,
+        password=proof.get("password"),
+        code=proof.get("code"),
+        credential=proof.get("credential"),
+    )
+    response = jsonify(status="success")
+    clear_auth_cookies(response)
+    return response
+
+
+@blueprint.post("/me/email")
+@login_required(changes_state=True)
+@limit_password_change
+def request_email_change() -> Response:
+    """Mail a code to the new address; nothing changes until it comes back."""
+    data = passkey_schemas.load(email_change_schema)
+    email_change.request_change(
+        current_user().id,
+        data["email"],
+        password=data.get("password"),
+        code=data.get("code"),
+        credential=data.get("credential"),
+    )
+    return jsonify(status="success", message=email_change.code_sent_message())
+
+
+@blueprint.post("/me/email/confirm")
+@login_required(changes_state=True)
+def confirm_email_change() -> Response:
+    data = body.load(email_change_code_schema)
+    user = email_change.confirm_change(current_user().id, data["code"])
+    return jsonify(status="success", data={"user": auth_service.public_user(user)})
 
 
 @blueprint.patch("/me/password")

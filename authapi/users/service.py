@@ -1,13 +1,39 @@
-"""Rules about accounts: changing a password, deleting a user."""
+"""Rules about accounts: changing a profile or a password, deleting a user."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from authapi import account_tokens, events, passwords, sessions
-from authapi.errors import ValidationFailed
+from authapi.auth.service import SESSION_ENDED
+from authapi.errors import Unauthorized, ValidationFailed
 from authapi.extensions import db
 from authapi.models import User
+from authapi.users.repository import find_user_for_change
 
 WRONG_CURRENT_PASSWORD = "Current password is incorrect"
+
+
+def update_profile(user_id: str, changes: dict[str, Any]) -> User:
+    """Apply the caller's own ``name`` / ``photo`` (validated by ``ProfileUpdateSchema``).
+
+    The ``user.updated`` webhook, with its ``changes``, is written with the row (the
+    outbox's ``after_flush`` listener), as for the admin update. The cached copy the
+    session check reads is dropped once the row is committed, so every session of the
+    user sees the change on its next request.
+    """
+    user = find_user_for_change(uuid.UUID(user_id), lock=True)
+    if user is None:
+        db.session.rollback()
+        raise Unauthorized(SESSION_ENDED, code="session_ended")  # deleted meanwhile
+    if "name" in changes:
+        user.name = changes["name"].strip()
+    if "photo" in changes:
+        user.photo = changes["photo"]
+    db.session.commit()
+    sessions.forget_user(user_id)
+    return user
 
 
 def change_password(user: User, current_password: str, new_password: str, *, keep: str) -> int:

@@ -20,7 +20,7 @@ from tests.hostile_input.common import (
 WRONG_METHODS = [
     pytest.param("PUT", LOGIN, id="put-login"),
     pytest.param("GET", LOGIN, id="get-login"),
-    pytest.param("DELETE", ME, id="delete-me"),
+    pytest.param("PUT", ME, id="put-me"),  # PATCH and DELETE are the caller's own changes
     pytest.param("POST", ME, id="post-me"),
     pytest.param("PATCH", REGISTER, id="patch-register"),
     pytest.param("GET", REGISTER, id="get-register"),

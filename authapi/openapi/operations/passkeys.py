@@ -33,7 +33,7 @@ COMPONENTS = {
     "PasskeyRegister": (schemas.RegisterSchema, {}),
     "PasskeyLogin": (schemas.LoginSchema, {}),
     "PasskeyRename": (schemas.RenameSchema, {}),
-    "PasskeyRemove": (schemas.RemoveSchema, {}),
+    "Confirmation": (schemas.ConfirmationSchema, {}),
     "PasskeyMfaToken": (MfaTokenSchema, {}),
     "Passkey": (PasskeyDoc, dumped(PasskeyDoc)),
 }
@@ -202,7 +202,8 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=((400, quoted(passkeys.NO_PASSKEY), "no_passkey"), 401, CROSS_SITE, 503),
         description=(
             "The options list the caller's passkeys and are bound to the caller (5 "
-            'minutes, once): send the answer as `{"credential"}` to remove a passkey. '
+            'minutes, once): send the answer as `{"credential"}` to remove a passkey '
+            "or delete the account (`DELETE /api/users/me`). "
             "An account without a password or TOTP has nothing else to confirm with."
         ),
     ),
@@ -215,7 +216,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "passkey's answer to the confirmation options",
         auth=ACCESS,
         path_params=PASSKEY_ID,
-        body="PasskeyRemove",
+        body="Confirmation",
         ok=Reply(200, "Success", "Removed; the user is mailed"),
         errors=(
             (
