@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sys
 import threading
 from collections.abc import Callable
@@ -34,8 +35,23 @@ from authapi import hashers
 log = logging.getLogger(__name__)
 
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores (and bcrypt 5 rejects) anything longer
+# The start of a stored hash no password matches (accounts made through a provider or
+# an emailed code, or whose password the first proof of the address voided); a login
+# against it makes one check against the dummy hash, as for an unknown email.
+UNUSABLE_PASSWORD_PREFIX = "!"
 
 Result = TypeVar("Result")
+
+
+def unusable_password() -> str:
+    """A stored "hash" that no password matches, different for every account."""
+    return UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(32)
+
+
+def is_usable(stored_hash: str) -> bool:
+    """Could some password match this stored hash (not one of unusable_password())?"""
+    return not stored_hash.startswith(UNUSABLE_PASSWORD_PREFIX)
+
 
 _pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
 _slots: dict[tuple[int, int], threading.BoundedSemaphore] = {}

@@ -32,13 +32,13 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import exists, func, insert, or_, select
 
 from authapi import database_deadline, hashers, hooks, passwords
-from authapi.accounts.service import UNUSABLE_PASSWORD_PREFIX
 from authapi.emails import skeleton
 from authapi.errors import APIError
 from authapi.extensions import db
 from authapi.mfa.models import TotpFactor
 from authapi.models import Identity, Role, User
 from authapi.passkeys.models import Passkey
+from authapi.passwords import UNUSABLE_PASSWORD_PREFIX
 from authapi.schemas import RegisterSchema
 from authapi.webhooks import catalog, outbox
 

@@ -11,18 +11,14 @@ import uuid
 
 from sqlalchemy import func, select
 
-from authapi import mail
+from authapi import mail, passwords
 from authapi.extensions import db
 from authapi.models import Identity, User
 from authapi.passkeys.models import Passkey
 
-# The start of a password hash no password matches (accounts made through a provider
-# or an emailed code, or whose password the first proof of the address voided).
-UNUSABLE_PASSWORD_PREFIX = "!"
-
 
 def has_usable_password(user: User) -> bool:
-    return not user.password.startswith(UNUSABLE_PASSWORD_PREFIX)
+    return passwords.is_usable(user.password)
 
 
 def _others(model: type[Identity] | type[Passkey], user: User, leaving: uuid.UUID | None) -> int:

@@ -8,7 +8,6 @@ mail happen after the answer (:mod:`authapi.background`, :mod:`authapi.mail`).
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass, field
 
 import redis
@@ -46,9 +45,6 @@ NOT_YOUR_ACCOUNT = (
     "by email, or reset the password: either hands the account to you and signs "
     "everyone else out."
 )
-# A password hash no password matches (as for accounts made through a provider or an
-# emailed code): the owner sets a real one through the reset flow.
-UNUSABLE_PASSWORD_PREFIX = "!"
 
 
 def link_base(api_url: str | None) -> str | None:
@@ -167,8 +163,8 @@ def mailbox_proven(user: User, *, void_password: bool) -> Handover:
             providers.append(identity.provider)
             db.session.delete(identity)
     removed = mfa_service.queue_removals(user.id, factors.remove_all(user.id), by=None)
-    if void_password and not user.password.startswith(UNUSABLE_PASSWORD_PREFIX):
-        user.password = UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(32)
+    if void_password and passwords.is_usable(user.password):
+        user.password = passwords.unusable_password()
     return Handover(providers, removed)
 
 

@@ -135,7 +135,7 @@ def _invalid_credentials(user: User | None) -> APIError:
     return APIError(INVALID_CREDENTIALS, code="invalid_credentials")
 
 
-def _refuse_inactive(user: User) -> None:
+def refuse_inactive(user: User) -> None:
     """A disabled or (with REQUIRE_VERIFIED_EMAIL) unverified account: 403.
 
     Only called once the password has been verified, so it tells nothing to
@@ -159,7 +159,7 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
     password_ok = passwords.verify_password(password, checked_hash)
     if user is None or not password_ok:
         raise _invalid_credentials(user)
-    _refuse_inactive(user)
+    refuse_inactive(user)
     user_id = str(user.id)
     # At the password step, before any second factor: an account with one gets its
     # hash upgraded too, and its mfa_token is bound to the hash it has from now.
@@ -175,7 +175,7 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
         sessions.delete(user_id, session_id, scope="session")  # reported: it was created
         if fresh is None or fresh.password != password_hash:
             raise _invalid_credentials(fresh)
-        _refuse_inactive(fresh)
+        refuse_inactive(fresh)
     return start_session(user, session_id)
 
 

@@ -17,14 +17,13 @@ or HEAD neither see nor use the code.
 from __future__ import annotations
 
 import logging
-import secrets
 import uuid
 from urllib.parse import urlencode
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from authapi import background, events, hooks, mail, sessions
+from authapi import background, events, hooks, mail, passwords, sessions
 from authapi.accounts import service as accounts_service
 from authapi.accounts.service import lifetime_text, link_base
 from authapi.auth import service as auth_service
@@ -46,8 +45,6 @@ INVALID_CODE = "Invalid or expired code"
 INVALID_CODE_CODE = "invalid_code"
 OTP_AMR = ("otp",)  # RFC 8176: a one-time password (here, sent by email)
 LINK_PATH = "/signin/otp"
-# Same marker as accounts created through a provider: no password matches it.
-UNUSABLE_PASSWORD_PREFIX = "!"
 
 
 def request_code(email: str, *, api_url: str | None = None) -> str:
@@ -113,7 +110,7 @@ def _new_account(email: str, name: str) -> User:
         id=uuid.uuid4(),
         name=name,
         email=email,
-        password=UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(32),
+        password=passwords.unusable_password(),
         verified=True,
     )
     db.session.add(user)

@@ -17,7 +17,6 @@ Linking rules (the account-takeover lessons of other projects):
 from __future__ import annotations
 
 import logging
-import secrets
 import unicodedata
 import uuid
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from authapi import events, hooks, sessions, ways_in
+from authapi import events, hooks, passwords, sessions, ways_in
 from authapi.accounts.service import link_base
 from authapi.auth import service as auth_service
 from authapi.auth.service import CurrentUser, IssuedTokens
@@ -47,10 +46,6 @@ from authapi.users.repository import (
 
 log = logging.getLogger(__name__)
 
-# A password hash no password matches (bcrypt refuses it, so login costs the same
-# dummy check as a wrong password): accounts created through a provider. The reset
-# flow sets a real one.
-UNUSABLE_PASSWORD_PREFIX = "!"
 FEDERATED_AMR = "fed"  # the session's amr after a provider sign-in
 
 BAD_REDIRECT = "redirect_to must be FRONTEND_URL, a URL under it, or an allow-listed URL"
@@ -267,18 +262,12 @@ def _display_name(identity: client.ProviderIdentity, email: str) -> str:
 
 
 def _refuse_inactive(user: User) -> None:
-    if user.disabled:
-        reason, code, message = "disabled", "account_disabled", auth_service.ACCOUNT_DISABLED
-    elif current_app.config["REQUIRE_VERIFIED_EMAIL"] and not user.verified:
-        reason, code, message = (
-            "unverified",
-            "email_not_verified",
-            auth_service.EMAIL_NOT_VERIFIED,
-        )
-    else:
-        return
-    events.emit(events.login_failed, user_id=str(user.id), reason=reason)
-    raise OAuthFailure(code, message, 403)
+    """The password login's rule (auth.service.refuse_inactive), answered as a provider
+    sign-in answers: ``?error=<code>`` on the front end, or JSON."""
+    try:
+        auth_service.refuse_inactive(user)
+    except APIError as refusal:
+        raise OAuthFailure(refusal.code, refusal.message, refusal.status_code) from None
 
 
 def _user_for(provider: Provider, identity: client.ProviderIdentity) -> User:
@@ -321,7 +310,7 @@ def _user_for(provider: Provider, identity: client.ProviderIdentity) -> User:
         id=uuid.uuid4(),
         name=name,
         email=email,
-        password=UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(32),
+        password=passwords.unusable_password(),
         verified=identity.email_verified,
     )
     db.session.add(user)

@@ -396,7 +396,7 @@ def login(credential: AuthenticationCredential, *, ip: str, user_agent: str) -> 
         raise audited(refused) from None
     user_id = str(passkey.user_id)
     user = _user(user_id)
-    auth_service._refuse_inactive(user)  # the password login's own rule
+    auth_service.refuse_inactive(user)  # the password login's own rule
     # A passkey with user verification is two factors in one: the device and the
     # fingerprint, face or PIN that unlocked it.
     amr = (key_kind(passkey), "mfa")
@@ -407,7 +407,7 @@ def login(credential: AuthenticationCredential, *, ip: str, user_agent: str) -> 
         sessions.delete(user_id, session_id, scope="session")  # reported: it was created
         if fresh is None:
             raise audited(UnknownPasskey("unknown_credential"))
-        auth_service._refuse_inactive(fresh)
+        auth_service.refuse_inactive(fresh)
     events.emit(events.passkey_used, user_id=user_id, passkey_id=str(passkey.id), via="login")
     return auth_service.start_session(fresh, session_id, amr=amr)
 
