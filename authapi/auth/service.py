@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -133,6 +134,18 @@ def _invalid_credentials(user: User | None) -> APIError:
     reason = "unknown_email" if user is None else "wrong_password"
     events.emit(events.login_failed, user_id=str(user.id) if user else None, reason=reason)
     return APIError(INVALID_CREDENTIALS, code="invalid_credentials")
+
+
+def caller_account(user_id: str, *, lock: bool = False) -> User:
+    """The calling user's row (locked FOR UPDATE with ``lock``). The caller's session was
+    checked for this request, so a missing row is an account deleted since: 401
+    ``session_ended``, as the session check answers."""
+    user = find_user_for_change(uuid.UUID(user_id), lock=True) if lock else find_user_by_id(user_id)
+    if user is None:
+        if lock:
+            db.session.rollback()
+        raise Unauthorized(SESSION_ENDED, code="session_ended")
+    return user
 
 
 def refuse_inactive(user: User) -> None:

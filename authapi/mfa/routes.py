@@ -10,22 +10,17 @@ from authapi import body
 from authapi.auth import service as auth_service
 from authapi.auth.guard import admin_required, current_user, login_required
 from authapi.auth.responses import client_ip, client_user_agent, token_response
-from authapi.errors import Unauthorized
 from authapi.mfa import login, service
 from authapi.mfa.schemas import code_or_password_schema, code_schema, login_mfa_schema
 from authapi.models import User
 from authapi.ratelimits import limit_mfa_login
-from authapi.users.repository import find_user_by_id
 
 blueprint = Blueprint("mfa", __name__, url_prefix="/api/auth")
 admin_blueprint = Blueprint("mfa_admin", __name__, url_prefix="/api/users")
 
 
 def _caller() -> User:
-    user = find_user_by_id(current_user().id)
-    if user is None:
-        raise Unauthorized(auth_service.SESSION_ENDED, code="session_ended")
-    return user
+    return auth_service.caller_account(current_user().id)
 
 
 @blueprint.get("/mfa")

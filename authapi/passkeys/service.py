@@ -65,13 +65,6 @@ def user_handle(user_id: str | uuid.UUID) -> bytes:
     return uuid.UUID(str(user_id)).bytes
 
 
-def _user(user_id: str) -> User:
-    user = find_user_by_id(user_id)
-    if user is None:  # deleted while its access token was still cached
-        raise Unauthorized(auth_service.SESSION_ENDED, code="session_ended")
-    return user
-
-
 def _passkeys_of(user_id: str | uuid.UUID) -> list[Passkey]:
     query = (
         select(Passkey)
@@ -135,7 +128,7 @@ def audited(refused: Refused) -> Refused:
 
 
 def registration_options(user_id: str) -> dict[str, Any]:
-    user = _user(user_id)
+    user = auth_service.caller_account(user_id)
     existing = _passkeys_of(user_id)
     if len(existing) >= MAX_PASSKEYS:
         raise Conflict(TOO_MANY, code="too_many_passkeys")
@@ -152,7 +145,7 @@ def registration_options(user_id: str) -> dict[str, Any]:
 
 def register(user_id: str, credential: RegistrationCredential, name: str | None) -> Passkey:
     """Verify a new credential against the caller's own registration challenge; store it."""
-    user = _user(user_id)
+    user = auth_service.caller_account(user_id)
     signed = ceremonies.challenge_of(credential.response.client_data_json)
     challenge = challenges.consume(challenges.REGISTER, signed) if signed else None
     if challenge is None or challenge.user_id != user_id:
@@ -281,7 +274,7 @@ def remove(
 ) -> None:
     """Remove one passkey, confirmed as :func:`confirm_change` says; never the
     account's last way in."""
-    user = _user(user_id)
+    user = auth_service.caller_account(user_id)
     _owned(user_id, passkey_id)  # 404 for a passkey that is not the caller's
     _keep_a_way_in(user, passkey_id)  # before the confirmation: a refusal spends nothing
     confirm_change(user, password=password, code=code, credential=credential, via="passkey_remove")
@@ -395,7 +388,9 @@ def login(credential: AuthenticationCredential, *, ip: str, user_agent: str) -> 
     except Refused as refused:
         raise audited(refused) from None
     user_id = str(passkey.user_id)
-    user = _user(user_id)
+    user = find_user_by_id(user_id)
+    if user is None:  # deleted since the assertion was checked
+        raise audited(UnknownPasskey("unknown_credential"))
     auth_service.refuse_inactive(user)  # the password login's own rule
     # A passkey with user verification is two factors in one: the device and the
     # fingerprint, face or PIN that unlocked it.

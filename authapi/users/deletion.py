@@ -13,10 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from authapi.admin import service as admin_service
-from authapi.auth.service import SESSION_ENDED
-from authapi.errors import Unauthorized
+from authapi.auth.service import caller_account
 from authapi.passkeys import service as passkeys_service
-from authapi.users.repository import find_user_by_id
 
 if TYPE_CHECKING:
     from webauthn.helpers.structs import AuthenticationCredential
@@ -31,9 +29,7 @@ def delete_own_account(
 ) -> None:
     """Delete the caller's account once confirmed. Refusals that need no confirmation
     (the last admin, nothing to confirm with) come first and spend no attempt."""
-    user = find_user_by_id(user_id)
-    if user is None:  # deleted since its session was checked
-        raise Unauthorized(SESSION_ENDED, code="session_ended")
+    user = caller_account(user_id)
     admin_service.refuse_to_delete_the_last_admin(user)
     passkeys_service.confirm_change(
         user, password=password, code=code, credential=credential, via="account_delete"

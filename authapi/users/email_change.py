@@ -12,21 +12,20 @@ ignore it, and its sender cannot read it. GET never changes anything: there is n
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 
 from authapi import account_tokens, events, mail, sessions
 from authapi.accounts.service import lifetime_text
-from authapi.auth.service import SESSION_ENDED
+from authapi.auth.service import caller_account
 from authapi.durations import durations
 from authapi.emails import skeleton
-from authapi.errors import APIError, Conflict, Unauthorized
+from authapi.errors import APIError, Conflict
 from authapi.extensions import db
 from authapi.models import User
 from authapi.passkeys import service as passkeys_service
-from authapi.users.repository import email_taken, find_user_by_id, find_user_for_change
+from authapi.users.repository import email_taken
 
 if TYPE_CHECKING:
     from webauthn.helpers.structs import AuthenticationCredential
@@ -55,7 +54,7 @@ def request_change(
     """Confirm the caller (as for a deletion), then mail a code to ``new_email`` (already
     normalised and checked by the ``Email`` field). Nothing changes yet; a newer request
     replaces the code."""
-    user = _caller(user_id)
+    user = caller_account(user_id)
     passkeys_service.confirm_change(
         user, password=password, code=code, credential=credential, via="email_change"
     )
@@ -88,10 +87,7 @@ def confirm_change(user_id: str, secret: str) -> User:
     if pending is None or pending[0] != user_id:
         raise APIError(CHANGE_FAILED, code="email_change_failed")
     new_email = pending[1]
-    user = find_user_for_change(uuid.UUID(user_id), lock=True)
-    if user is None:
-        db.session.rollback()
-        raise Unauthorized(SESSION_ENDED, code="session_ended")
+    user = caller_account(user_id, lock=True)
     _refuse_unusable(user, new_email)
     if account_tokens.consume(account_tokens.EMAIL_CHANGE, secret) != user_id:
         db.session.rollback()  # used by a concurrent request meanwhile
@@ -115,13 +111,6 @@ def confirm_change(user_id: str, secret: str) -> User:
         "signs in to it, and links mailed to it before no longer work.\n\n"
         "If you did not do this, someone else is signed in to your account: contact us.\n",
     )
-    return user
-
-
-def _caller(user_id: str) -> User:
-    user = find_user_by_id(user_id)
-    if user is None:  # deleted since its session was checked
-        raise Unauthorized(SESSION_ENDED, code="session_ended")
     return user
 
 

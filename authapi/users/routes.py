@@ -8,7 +8,6 @@ from authapi import audit, body
 from authapi.auth import service as auth_service
 from authapi.auth.cookies import clear_auth_cookies
 from authapi.auth.guard import current_user, login_required
-from authapi.errors import Unauthorized
 from authapi.mfa import service as mfa_service
 from authapi.passkeys import schemas as passkey_schemas
 from authapi.queries import load_query
@@ -20,7 +19,6 @@ from authapi.schemas import (
     profile_update_schema,
 )
 from authapi.users import deletion, email_change, service
-from authapi.users.repository import find_user_by_id
 from authapi.users.schemas import email_change_code_schema, email_change_schema
 
 blueprint = Blueprint("users", __name__, url_prefix="/api/users")
@@ -92,11 +90,11 @@ def confirm_email_change() -> Response:
 def change_password() -> Response:
     data = body.load(change_password_schema)
     caller = current_user()
-    user = find_user_by_id(caller.id)
-    if user is None:
-        raise Unauthorized(auth_service.SESSION_ENDED, code="session_ended")
     ended = service.change_password(
-        user, data["currentPassword"], data["password"], keep=caller.session_id
+        auth_service.caller_account(caller.id),
+        data["currentPassword"],
+        data["password"],
+        keep=caller.session_id,
     )
     return jsonify(status="success", message="Password updated", data={"sessions_ended": ended})
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from authapi import account_tokens, events, passwords, sessions
-from authapi.auth.service import SESSION_ENDED
-from authapi.errors import Unauthorized, ValidationFailed
+from authapi.auth.service import caller_account
+from authapi.errors import ValidationFailed
 from authapi.extensions import db
 from authapi.models import User
-from authapi.users.repository import find_user_for_change
 
 WRONG_CURRENT_PASSWORD = "Current password is incorrect"
 
@@ -23,10 +21,7 @@ def update_profile(user_id: str, changes: dict[str, Any]) -> User:
     session check reads is dropped once the row is committed, so every session of the
     user sees the change on its next request.
     """
-    user = find_user_for_change(uuid.UUID(user_id), lock=True)
-    if user is None:
-        db.session.rollback()
-        raise Unauthorized(SESSION_ENDED, code="session_ended")  # deleted meanwhile
+    user = caller_account(user_id, lock=True)
     if "name" in changes:
         user.name = changes["name"].strip()
     if "photo" in changes:
