@@ -10,12 +10,15 @@ import glob
 import json
 import multiprocessing
 import os
+import re
 import runpy
 import socket
 import tempfile
+import threading
 
 from dotenv import load_dotenv
 from gunicorn import util
+from gunicorn.http.message import Request
 
 load_dotenv()
 # This process and its workers serve HTTP: create_app leaves out what only the `flask`
@@ -92,11 +95,54 @@ if _expects_memory_redis():
     workers = 1
 
 
+# The head of the request each thread is reading, kept for json_error: gunicorn's own
+# refusals come before any request object exists, and so before its Origin is known.
+_reading = threading.local()
+_read_into = Request.read_into
+_parse = Request.parse
+
+
+def _parse_remembering_the_head(self, unreader):
+    _reading.head = None
+    return _parse(self, unreader)
+
+
+def _read_into_remembering_the_head(self, unreader, buf, stop=False):
+    _read_into(self, unreader, buf, stop)
+    _reading.head = buf
+
+
+Request.parse = _parse_remembering_the_head
+Request.read_into = _read_into_remembering_the_head
+
+# The app's CORS_ORIGINS, read from the app each worker loaded (post_worker_init).
+_cors_origins = frozenset()
+_ORIGIN = re.compile(rb"\r\norigin:[ \t]*([^\r\n]*?)[ \t]*\r\n", re.IGNORECASE)
+
+
+def _cors_lines():
+    """The app's CORS headers, for an Origin of CORS_ORIGINS (as the app would answer):
+    without them a front end on another origin sees a network error, not this JSON.
+    The Origin is compared exactly with the configured ones, so nothing a client sent
+    is written back unless it is one of them."""
+    head = getattr(_reading, "head", None)
+    found = _ORIGIN.search(bytes(head)) if head else None
+    origin = found.group(1).decode("latin-1") if found else ""
+    if origin not in _cors_origins:
+        return ""
+    return (
+        f"Access-Control-Allow-Origin: {origin}\r\n"
+        "Access-Control-Allow-Credentials: true\r\n"
+        "Access-Control-Expose-Headers: Retry-After, WWW-Authenticate, X-Request-ID\r\n"
+        "Vary: Origin\r\n"
+    )
+
+
 def json_error(sock, status_int, reason, mesg):
     """gunicorn's own answers to requests it cannot parse (a malformed request line, too
     large headers...) never reach the app. gunicorn writes them as HTML, with no setting
     to change that (benoitc/gunicorn#993), so ``util.write_error`` is replaced: the same
-    status, in the API's JSON envelope."""
+    status, in the API's JSON envelope, with the app's CORS headers."""
     body = json.dumps(
         {
             "status": "fail" if status_int < 500 else "error",
@@ -110,6 +156,7 @@ def json_error(sock, status_int, reason, mesg):
         "Content-Type: application/json\r\n"
         "X-Content-Type-Options: nosniff\r\n"
         "Cache-Control: no-store\r\n"
+        f"{_cors_lines()}"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     util.write_nonblock(sock, head.encode("latin-1") + body)
@@ -164,8 +211,12 @@ def post_fork(server, worker):
 
 
 def post_worker_init(worker):
-    """The app and its modules live as long as the worker: out of the collector's way, so
-    the long-lived objects are not traversed by every full collection (shorter pauses)."""
+    """The worker's app is loaded: its CORS_ORIGINS for json_error. The app and its
+    modules live as long as the worker: out of the collector's way, so the long-lived
+    objects are not traversed by every full collection (shorter pauses)."""
+    global _cors_origins
+    config = getattr(worker.wsgi, "config", {})  # bench's bare app has none
+    _cors_origins = frozenset(config.get("CORS_ORIGINS", ()))
     gc.freeze()
 
 

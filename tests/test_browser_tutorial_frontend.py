@@ -497,3 +497,36 @@ def test_through_nginx_tabs_refresh_together_and_nginx_errors_reach_the_page(app
     expect_logged_out_on_login_page(first)
     for tab in (first, *tabs):
         tab.assert_browser_accepted_everything()
+
+
+def other_localhost_apps_left_cookies(context: Any, count: int) -> None:
+    """Cookies of other apps on localhost: a browser sends them to every port."""
+    context.add_cookies(
+        [
+            {"name": f"other_app_{index}", "value": "x" * 4000, "domain": "localhost", "path": "/"}
+            for index in range(count)
+        ]
+    )
+
+
+@pytest.mark.parametrize("route", ["direct", "proxied"])
+def test_a_browser_full_of_other_localhost_cookies_gets_readable_answers(
+    app, stack, browsers, route
+):
+    """A developer's browser holds cookies of other apps on localhost, and sends them
+    with every request to the API. Too many for the server: the refusal must still be
+    a JSON answer this origin may read, not a network error."""
+    frontend = getattr(stack, route)
+    register(app.test_client(), email="alice@example.com", name="Alice")
+    context = browsers.profile("rtk")
+    tab = browsers.tab(context, frontend, route)
+    tab.open("/login")
+    tab.login("alice@example.com")
+    expect_profile(tab, "Alice", "alice@example.com")
+
+    other_localhost_apps_left_cookies(context, 5)  # a Cookie header of 20 kB
+    tab.forget()
+    tab.testid("refetch-me").click()
+    expect(tab.testid("message")).to_have_text(re.compile("too large", re.IGNORECASE))
+    assert [status for _, _, status in tab.api_calls()] == [431]
+    tab.assert_browser_accepted_everything()
