@@ -68,10 +68,13 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
-# Bound request line and header sizes (431/400 instead of unbounded buffering).
+# Bound request line and header sizes (431/400 instead of unbounded buffering). A
+# header may be 16 kB, the size Node's HTTP server (the tutorial's) takes for a whole
+# request head: a browser sends every cookie of localhost (other apps on other ports
+# leave theirs) in one Cookie header, and at 8 kB the tutorial's front ends failed.
 limit_request_line = 8190
 limit_request_fields = 100
-limit_request_field_size = 8190
+limit_request_field_size = 16384
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -41,7 +41,7 @@ MALFORMED = {
         + b"\r\n",
         431,
     ),
-    "header-too-large": (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 9000 + b"\r\n\r\n", 431),
+    "header-too-large": (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 17000 + b"\r\n\r\n", 431),
     "bad-header-name": (b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n", 400),
 }
 
