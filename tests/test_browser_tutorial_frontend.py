@@ -260,6 +260,7 @@ def access_token_expires(context: Any) -> None:
 def expect_profile(tab: Tab, name: str, email: str) -> None:
     expect(tab.testid("profile-email")).to_have_text(email)
     expect(tab.testid("auth-state")).to_have_text(f"Logged in as {name} <{email}>")
+    expect(tab.testid("profile-link")).to_be_visible()
 
 
 def expect_logged_out_on_login_page(tab: Tab) -> None:
@@ -267,6 +268,8 @@ def expect_logged_out_on_login_page(tab: Tab) -> None:
     expect(tab.testid("login-form")).to_be_visible()
     tab.wait_ready()
     expect(tab.testid("auth-state")).to_have_text("Logged out")
+    # js-cookie no longer finds the flag: the header offers no profile.
+    expect(tab.testid("profile-link")).to_be_hidden()
 
 
 class HeldTogether:

@@ -46,6 +46,7 @@
     const user = state.user;
     byTestId("auth-state").textContent = user ? `Logged in as ${user.name} <${user.email}>` : "Logged out";
     byTestId("logout").hidden = !user;
+    byTestId("profile-link").hidden = !Cookies.get("logged_in");
     const profile = document.querySelector("[data-testid=profile]");
     if (profile && user) {
       byTestId("profile-name").textContent = user.name;
