@@ -505,9 +505,16 @@ def test_through_nginx_tabs_refresh_together_and_nginx_errors_reach_the_page(app
     first.testid("register-submit").click()
     expect(first.testid("message")).to_have_text("Request body too large")
 
+    # Logout once the access token has expired: refused as "not logged in", so the
+    # front end refreshes, and the retried logout ends the session.
     first.open("/profile")
+    expect_profile(first, "Alice", "alice@example.com")
+    access_token_expires(context)
+    first.forget()
     first.testid("logout").click()
     expect_logged_out_on_login_page(first)
+    first.assert_exchanges(("GET", LOGOUT, 401), ("GET", REFRESH, 200), ("GET", LOGOUT, 200))
+    assert not {"access_token", "refresh_token", "logged_in"} & set(cookies_of(context))
     for tab in (first, *tabs):
         tab.assert_browser_accepted_everything()
 
