@@ -14,7 +14,13 @@
 
   function rtkClient() {
     const baseQuery = RTK.fetchBaseQuery({ baseUrl: `${SERVER}/api/`, credentials: "include" });
-    const query = RTK.customFetchBase(baseQuery, { onRefreshFailed });
+    const reauth = RTK.customFetchBase(baseQuery, { onRefreshFailed });
+    // What a component reads of an error's meta: the Retry-After of a 429 or 503.
+    const query = async (args) => {
+      const result = await reauth(args);
+      if (result.error && result.meta) result.error.retryAfter = result.meta.response.headers.get("Retry-After");
+      return result;
+    };
     return {
       getMe: () => query({ url: "users/me" }),
       loginUser: (body) => query({ url: "auth/login", method: "POST", body }),
@@ -60,7 +66,7 @@
         return { data: (await authApi(config)).data };
       } catch (error) {
         return error.response
-          ? { error: { status: error.response.status, data: error.response.data, headers: error.response.headers } }
+          ? { error: { status: error.response.status, data: error.response.data, retryAfter: error.response.headers["retry-after"] } }
           : { error: { status: "FETCH_ERROR", error: error.message } };
       }
     };

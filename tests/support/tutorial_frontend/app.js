@@ -21,6 +21,7 @@
     } else {
       text = error.data.message;
     }
+    if (error.retryAfter) text += ` (retry in ${error.retryAfter} s)`;
     byTestId("message").textContent = text;
   }
 
