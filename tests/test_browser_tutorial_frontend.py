@@ -32,6 +32,9 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 
+from authapi import sessions
+from authapi.extensions import db, redis_store
+from authapi.users.repository import find_user_by_email
 from tests.helpers import HANG, PASSWORD, TOKEN_MODE, bearer, register
 from tests.support.frontend_server import FrontendServer
 from tests.support.gunicorn_server import Instance, server_environment
@@ -293,6 +296,17 @@ class HeldTogether:
                 waiting.continue_()
 
 
+def refresh_generations(app: Flask, email: str) -> list[int]:
+    """How many times each live session of the account has rotated its refresh token."""
+    with app.app_context():
+        user_id = str(find_user_by_email(email).id)
+        db.session.remove()
+        return [
+            int(redis_store.client.hget(sessions.session_key(user_id, session.id), "gen"))
+            for session in sessions.list_sessions(user_id)
+        ]
+
+
 def load_tabs_at_once(browsers: Browsers, context: Any, frontend: FrontendServer) -> list[Tab]:
     """TABS tabs of /profile that meet the expired access token at once (a browser
     restoring its tabs): their /me requests go together, so all are 401, and then their
@@ -361,11 +375,14 @@ def test_register_login_expiry_tabs_logout_and_another_account(app, stack, brows
     # Several tabs load at once with an expired access token: each refreshes with the
     # same refresh cookie (a mutex is per page), and nobody is logged out.
     access_token_expires(context)
+    (generation,) = refresh_generations(app, "alice@example.com")
     tabs = load_tabs_at_once(browsers, context, frontend)
     for tab in tabs:
         expect_profile(tab, "Alice", "alice@example.com")
         tab.assert_exchanges(("GET", ME, 401), ("GET", REFRESH, 200), ("GET", ME, 200))
         tab.assert_browser_accepted_everything()
+    # One rotation: the other refreshes were answered from the grace window.
+    assert refresh_generations(app, "alice@example.com") == [generation + 1]
     # ... and the session lives on: the next expiry refreshes again.
     access_token_expires(context)
     first.forget()
