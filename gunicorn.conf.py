@@ -10,12 +10,15 @@ import glob
 import json
 import multiprocessing
 import os
+import re
 import runpy
 import socket
 import tempfile
+import threading
 
 from dotenv import load_dotenv
 from gunicorn import util
+from gunicorn.http.message import Request
 
 load_dotenv()
 # This process and its workers serve HTTP: create_app leaves out what only the `flask`
@@ -65,10 +68,13 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
-# Bound request line and header sizes (431/400 instead of unbounded buffering).
+# Bound request line and header sizes (431/400 instead of unbounded buffering). A
+# header may be 16 kB, the size Node's HTTP server (the tutorial's) takes for a whole
+# request head: a browser sends every cookie of localhost (other apps on other ports
+# leave theirs) in one Cookie header, and at 8 kB the tutorial's front ends failed.
 limit_request_line = 8190
 limit_request_fields = 100
-limit_request_field_size = 8190
+limit_request_field_size = 16384
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
@@ -97,11 +103,54 @@ if _expects_memory_redis():
 _GUNICORN_CODES = {414: "headers_too_large", 431: "headers_too_large"}
 
 
+# The head of the request each thread is reading, kept for json_error: gunicorn's own
+# refusals come before any request object exists, and so before its Origin is known.
+_reading = threading.local()
+_read_into = Request.read_into
+_parse = Request.parse
+
+
+def _parse_remembering_the_head(self, unreader):
+    _reading.head = None
+    return _parse(self, unreader)
+
+
+def _read_into_remembering_the_head(self, unreader, buf, stop=False):
+    _read_into(self, unreader, buf, stop)
+    _reading.head = buf
+
+
+Request.parse = _parse_remembering_the_head
+Request.read_into = _read_into_remembering_the_head
+
+# The app's CORS_ORIGINS, read from the app each worker loaded (post_worker_init).
+_cors_origins = frozenset()
+_ORIGIN = re.compile(rb"\r\norigin:[ \t]*([^\r\n]*?)[ \t]*\r\n", re.IGNORECASE)
+
+
+def _cors_lines():
+    """The app's CORS headers, for an Origin of CORS_ORIGINS (as the app would answer):
+    without them a front end on another origin sees a network error, not this JSON.
+    The Origin is compared exactly with the configured ones, so nothing a client sent
+    is written back unless it is one of them."""
+    head = getattr(_reading, "head", None)
+    found = _ORIGIN.search(bytes(head)) if head else None
+    origin = found.group(1).decode("latin-1") if found else ""
+    if origin not in _cors_origins:
+        return ""
+    return (
+        f"Access-Control-Allow-Origin: {origin}\r\n"
+        "Access-Control-Allow-Credentials: true\r\n"
+        "Access-Control-Expose-Headers: Retry-After, WWW-Authenticate, X-Request-ID\r\n"
+        "Vary: Origin\r\n"
+    )
+
+
 def json_error(sock, status_int, reason, mesg):
     """gunicorn's own answers to requests it cannot parse (a malformed request line, too
     large headers...) never reach the app. gunicorn writes them as HTML, with no setting
     to change that (benoitc/gunicorn#993), so ``util.write_error`` is replaced: the same
-    status, in the API's JSON envelope.
+    status, in the API's JSON envelope, with the app's CORS headers.
 
     Except its 501 for a Transfer-Encoding it does not take: that is the client's
     request, so a 400 (never a 5xx for bad input; nginx in front answers the same)."""
@@ -122,6 +171,7 @@ def json_error(sock, status_int, reason, mesg):
         "Content-Type: application/json\r\n"
         "X-Content-Type-Options: nosniff\r\n"
         "Cache-Control: no-store\r\n"
+        f"{_cors_lines()}"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     util.write_nonblock(sock, head.encode("latin-1") + body)
@@ -176,8 +226,12 @@ def post_fork(server, worker):
 
 
 def post_worker_init(worker):
-    """The app and its modules live as long as the worker: out of the collector's way, so
-    the long-lived objects are not traversed by every full collection (shorter pauses)."""
+    """The worker's app is loaded: its CORS_ORIGINS for json_error. The app and its
+    modules live as long as the worker: out of the collector's way, so the long-lived
+    objects are not traversed by every full collection (shorter pauses)."""
+    global _cors_origins
+    config = getattr(worker.wsgi, "config", {})  # bench's bare app has none
+    _cors_origins = frozenset(config.get("CORS_ORIGINS", ()))
     gc.freeze()
 
 

@@ -306,6 +306,28 @@ def test_logout_of_a_session_already_ended_elsewhere_clears_its_cookies(app):
     assert laptop.get_cookie("refresh_token", path="/api/auth") is None
 
 
+def test_any_request_of_a_session_ended_elsewhere_clears_its_cookies(app):
+    """Found with a tutorial front end in Chromium: after another device logged out
+    everywhere, GET /api/users/me answered 401 and left the cookies, so js-cookie kept
+    finding logged_in and the page offered the profile of a signed-out user."""
+    laptop, phone = app.test_client(), app.test_client()
+    register(laptop)
+    login(laptop)
+    login(phone)
+    assert phone.get("/api/auth/logout?scope=others").status_code == 200
+    response = laptop.get("/api/users/me")
+    assert_fail(response, 401, "Invalid token or session has expired")
+    assert _cleared(response) == {"access_token", "refresh_token", "logged_in"}
+    assert laptop.get_cookie("logged_in") is None
+    # The phone's session, and cookies, are untouched.
+    assert phone.get("/api/users/me").status_code == 200
+    # An expired access token is mended by a refresh: its 401 keeps the cookies.
+    phone.delete_cookie("access_token")
+    response = phone.get("/api/users/me")
+    assert_fail(response, 401, "You are not logged in")
+    assert _cleared(response) == set()
+
+
 def test_a_logout_401_that_a_refresh_can_mend_keeps_the_cookies(app):
     client = app.test_client()
     register(client)

@@ -47,7 +47,7 @@ MALFORMED = {
         "headers_too_large",
     ),
     "header-too-large": (
-        b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 9000 + b"\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 17000 + b"\r\n\r\n",
         431,
         "headers_too_large",
     ),
@@ -113,3 +113,32 @@ def test_the_server_still_answers_normally_afterwards(server):
     )
     assert code == 200
     assert json.loads(body)["status"] == "success"
+
+
+def _too_large_from(origin: bytes) -> bytes:
+    """What a browser with too many cookies for this host sends (Origin before Cookie)."""
+    return (
+        b"GET /api/users/me HTTP/1.1\r\nHost: localhost\r\nOrigin: "
+        + origin
+        + b"\r\nCookie: other_app="
+        + b"x" * 20000
+        + b"\r\n\r\n"
+    )
+
+
+def test_its_refusals_carry_the_cors_headers_for_the_allowed_origins_only(server):
+    """Found with a front end in Chromium: gunicorn's own 431 had no CORS headers, so the
+    page saw a network error instead of the JSON answer."""
+    code, headers, body = exchange(server, _too_large_from(b"http://localhost:3000"))
+    assert (code, json.loads(body)["status"]) == (431, "fail")
+    assert headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert headers["access-control-allow-credentials"] == "true"
+    assert "Retry-After" in headers["access-control-expose-headers"]
+    assert headers["vary"] == "Origin"
+    for refused in (b"https://evil.example.com", b"http://localhost:3000.evil.com", b"null"):
+        code, headers, _body = exchange(server, _too_large_from(refused))
+        assert code == 431
+        assert "access-control-allow-origin" not in headers, refused
+    # A request that names no Origin gets none, even after one that did.
+    code, headers, _body = exchange(server, b"G@T / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert code == 400 and "access-control-allow-origin" not in headers

@@ -105,15 +105,16 @@ def logout() -> Response:
 _SESSION_OVER = frozenset({"session_ended", "invalid_token"})
 
 
-@blueprint.after_request
+@blueprint.after_app_request
 def forget_the_cookies_of_an_ended_session(response: Response) -> Response:
-    """A logout whose session had already ended (logged out everywhere from another
-    device, a password change, an admin): it cannot end the session, but the cookies
-    name nothing any more, so the 401 clears them. Otherwise the browser kept sending
-    them and ``logged_in`` told the front end it was still signed in. A missing or
-    expired access token is different (``You are not logged in``): the front end
-    refreshes and logs out again, so the refresh cookie must stay."""
-    if request.endpoint != "auth.logout" or response.status_code != 401:
+    """A request whose cookie names a session that has ended (logged out everywhere from
+    another device, a password change, an admin) or a token that never was one: the
+    cookies name nothing any more, so the 401 clears them, on any route (GET
+    /api/users/me is where front ends meet it). Otherwise the browser kept sending them
+    and ``logged_in`` told the front end it was still signed in until the access
+    lifetime ran out. A missing or expired access token is different (``You are not
+    logged in``): the front end refreshes, so the refresh cookie must stay."""
+    if response.status_code != 401:
         return response
     token, from_cookie = access_token_from_request()
     error = response.get_json(silent=True) or {}

@@ -58,6 +58,8 @@ A JWT authentication API: browsers keep HttpOnly cookies, other clients send
   (400 otherwise), at most 10 kB (413).
 - **Access tokens**: 15 minutes by default. A 401 saying exactly
   `You are not logged in` means no token or an expired one: refresh, then retry.
+  Any other 401 to a cookie (`session_ended`, `invalid_token`) clears the three
+  cookies: no refresh can bring that session back.
 - **Refresh**: browsers call GET (or POST) /api/auth/refresh with the `refresh_token`
   cookie; clients that log in with `X-Auth-Mode: token` POST `{"refresh_token"}`.
   Each refresh rotates the refresh token.
