@@ -381,8 +381,13 @@ def test_register_login_expiry_tabs_logout_and_another_account(app, stack, brows
         expect_profile(tab, "Alice", "alice@example.com")
         tab.assert_exchanges(("GET", ME, 401), ("GET", REFRESH, 200), ("GET", ME, 200))
         tab.assert_browser_accepted_everything()
-    # One rotation: the other refreshes were answered from the grace window.
-    assert refresh_generations(app, "alice@example.com") == [generation + 1]
+    # Still one session, rotated at most once per tab: the refreshes that carried the
+    # superseded cookie were answered from the grace window. How many rotated depends on
+    # timing (Chromium attaches the cookie when it sends a released request, so a tab
+    # released after another's answer sends the newer one and rotates it in turn), so
+    # the count is bounded, not fixed: what never varies is that nobody was logged out.
+    (rotated,) = refresh_generations(app, "alice@example.com")
+    assert generation + 1 <= rotated <= generation + TABS
     # ... and the session lives on: the next expiry refreshes again.
     access_token_expires(context)
     first.forget()
