@@ -30,6 +30,8 @@ from authapi.auth.responses import (
     cookie_response,
     token_response,
 )
+from authapi.error_handlers import handle_api_error
+from authapi.errors import REJECTED_TOKEN_CODES, Unauthorized
 from authapi.ratelimits import (
     limit_login,
     limit_refresh,
@@ -100,26 +102,21 @@ def logout() -> Response:
     return response
 
 
-# The 401 codes of a token whose session is over (or that never was one): unlike a
-# missing or expired access token, no refresh can bring it back.
-_SESSION_OVER = frozenset({"session_ended", "invalid_token"})
-
-
-@blueprint.after_app_request
-def forget_the_cookies_of_an_ended_session(response: Response) -> Response:
-    """A request whose cookie names a session that has ended (logged out everywhere from
-    another device, a password change, an admin) or a token that never was one: the
-    cookies name nothing any more, so the 401 clears them, on any route (GET
+@blueprint.app_errorhandler(Unauthorized)
+def refuse_and_forget_an_ended_session(error: Unauthorized) -> Response:
+    """Every 401 of the API, as JSON; a request whose cookie names a session that has
+    ended (logged out everywhere from another device, a password change, an admin) or a
+    token that never was one also gets its cookies cleared, on any route (GET
     /api/users/me is where front ends meet it). Otherwise the browser kept sending them
     and ``logged_in`` told the front end it was still signed in until the access
     lifetime ran out. A missing or expired access token is different (``You are not
-    logged in``): the front end refreshes, so the refresh cookie must stay."""
-    if response.status_code != 401:
-        return response
-    token, from_cookie = access_token_from_request()
-    error = response.get_json(silent=True) or {}
-    if token and from_cookie and error.get("code") in _SESSION_OVER:
-        clear_auth_cookies(response)
+    logged in``): the front end refreshes, so the refresh cookie must stay. An error
+    handler, not an after-request hook: only 401s pay for the check."""
+    response = handle_api_error(error)
+    if error.code in REJECTED_TOKEN_CODES:
+        token, from_cookie = access_token_from_request()
+        if token and from_cookie:
+            clear_auth_cookies(response)
     return response
 
 
