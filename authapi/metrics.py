@@ -37,7 +37,8 @@ http_request_duration = Histogram(
 logins = Counter("authapi_logins", "Login attempts by outcome (success or failure).", ["outcome"])
 token_refreshes = Counter(
     "authapi_token_refreshes",
-    "Refreshes answered with new tokens: rotations, and answers within the grace window.",
+    "Refreshes answered with new tokens: rotations, answers within the grace window, and "
+    "answers to a client that lost a rotation's answer.",
 )
 refresh_reuse_detected = Counter(
     "authapi_refresh_reuse_detected",

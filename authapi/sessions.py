@@ -56,12 +56,15 @@ ACCOUNT_DISABLED = "account_disabled"
 ACCOUNT_DELETED = "account_deleted"
 MFA_RESET = "mfa_reset"  # an admin removed every second factor
 
-# KEYS: session, user cache. ARGV: now, resolution.
-# Returns {exists (0/1), cached user JSON or false}: one round trip per request.
+# KEYS: session, user cache. ARGV: now, resolution, the access token's generation.
+# Returns {exists (0/1), cached user JSON or false}: one round trip per request. The
+# first use of an access token of the generation a rotation issued confirms that the
+# client got that rotation's answer (``unconfirmed``, see _ROTATE).
 _TOUCH = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, false} end
-local last = tonumber(redis.call('HGET', KEYS[1], 'last_used_at') or '0')
-if tonumber(ARGV[1]) - last >= tonumber(ARGV[2]) then
+local h = redis.call('HMGET', KEYS[1], 'gen', 'last_used_at', 'unconfirmed')
+if not h[1] then return {0, false} end
+if h[3] and h[3] == ARGV[3] then redis.call('HDEL', KEYS[1], 'unconfirmed') end
+if tonumber(ARGV[1]) - tonumber(h[2] or '0') >= tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], 'last_used_at', ARGV[1])
 end
 return {1, redis.call('GET', KEYS[2])}
@@ -71,14 +74,18 @@ return {1, redis.call('GET', KEYS[2])}
 # the refresh.reuse_detected entry (appended to the outbox only on a revoking reuse),
 # how many superseded generations to remember (the latest ones).
 # Returns {outcome, gen, ttl, amr}: outcome 1 rotated, 2 reuse within the grace window
-# (answer with the current generation, no increment), 0 session gone or a generation
-# never issued here (refused, session untouched), -1 reuse outside the window
-# (session revoked). Decision and increment are one atomic step. The window is per
-# token: any generation superseded less than the interval ago has grace, not only the
-# one just before the current (a tab's request that arrives after two quick rotations),
-# among the last SUPERSEDED_KEPT.
+# (answer with the current generation, no increment), 3 the generation just before the
+# current one while the current one is still unconfirmed (its answer was lost: answer
+# with the current generation, no increment, slide the idle timeout), 0 session gone
+# or a generation never issued here (refused, session untouched), -1 reuse outside the
+# window (session revoked). Decision and increment are one atomic step. The window is
+# per token: any generation superseded less than the interval ago has grace, not only
+# the one just before the current (a tab's request that arrives after two quick
+# rotations), among the last SUPERSEDED_KEPT. ``unconfirmed`` holds the generation a
+# rotation issued until an access token of that generation is used (``_TOUCH``).
 _ROTATE = """
-local h = redis.call('HMGET', KEYS[1], 'gen', 'rotated_at', 'expires_at', 'amr', 'superseded')
+local h = redis.call('HMGET', KEYS[1], 'gen', 'rotated_at', 'expires_at', 'amr', 'superseded',
+  'unconfirmed')
 if not h[1] then return {0, 0, 0} end
 local gen, token_gen, now = tonumber(h[1]), tonumber(ARGV[1]), tonumber(ARGV[2])
 local interval = tonumber(ARGV[3])
@@ -98,7 +105,7 @@ if token_gen == gen then
   local first = math.max(1, #kept - tonumber(ARGV[7]) + 1)
   gen = gen + 1
   redis.call('HSET', KEYS[1], 'gen', gen, 'rotated_at', ARGV[2], 'last_used_at', ARGV[2],
-    'superseded', table.concat(kept, ' ', first, #kept))
+    'superseded', table.concat(kept, ' ', first, #kept), 'unconfirmed', gen)
   redis.call('EXPIRE', KEYS[1], math.ceil(ttl))
   return {1, gen, math.ceil(ttl), h[4] or ''}
 end
@@ -112,6 +119,11 @@ else
 end
 if superseded_at and now - superseded_at < interval then
   return {2, gen, math.ceil(ttl), h[4] or ''}
+end
+if token_gen == gen - 1 and tonumber(h[6] or '-1') == gen then
+  redis.call('HSET', KEYS[1], 'last_used_at', ARGV[2])
+  redis.call('EXPIRE', KEYS[1], math.ceil(ttl))
+  return {3, gen, math.ceil(ttl), h[4] or ''}
 end
 redis.call('DEL', KEYS[1]); redis.call('ZREM', KEYS[2], ARGV[5])
 redis.call('RPUSH', KEYS[3], ARGV[6])
@@ -176,7 +188,7 @@ DEFAULT_AMR = ("pwd",)
 
 @dataclass(frozen=True)
 class Rotation:
-    outcome: str  # "rotated" | "grace" | "gone" | "reused"
+    outcome: str  # "rotated" | "grace" | "recovered" | "gone" | "reused"
     generation: int
     lifetime: int
     amr: tuple[str, ...] = DEFAULT_AMR
@@ -268,18 +280,31 @@ def _revoked_entry(
     return redis_outbox.split_entry(catalog.SESSION_REVOKED, user_id, data, "ended")
 
 
-def touch(user_id: str, session_id: str, *, now: float | None = None) -> tuple[bool, str | None]:
-    """Is the session alive? Also returns the cached user JSON, if any (one round trip)."""
+def touch(
+    user_id: str, session_id: str, generation: Any = None, *, now: float | None = None
+) -> tuple[bool, str | None]:
+    """Is the session alive? Also returns the cached user JSON, if any (one round trip).
+    ``generation``: the access token's ``gen`` claim (none in tokens issued before it)."""
     now = clock.now() if now is None else now
     keys = [session_key(user_id, session_id), user_cache_key(user_id)]
-    alive, cached = script(_TOUCH)(keys=keys, args=[now, LAST_USED_RESOLUTION])
+    seen = str(generation) if isinstance(generation, int) else ""
+    alive, cached = script(_TOUCH)(keys=keys, args=[now, LAST_USED_RESOLUTION, seen])
     return bool(alive), cached or None
 
 
 def rotate(
     user_id: str, session_id: str, token_generation: int, *, now: float | None = None
 ) -> Rotation:
-    """Atomically decide a refresh: rotate, answer within the grace window, or revoke."""
+    """Atomically decide a refresh: rotate, answer within the grace window, answer a
+    client that lost the last rotation's answer, or revoke.
+
+    The previous generation stays good after the window for as long as nobody has used
+    an access token of the current one: its answer never arrived (a dropped
+    connection, a tab closed mid-refresh, a phone that lost signal), and strict
+    rotation would log that client out at its next refresh. Once the current
+    generation is used, the previous one is a reuse again, so a stolen token still
+    ends the session (the rule GoTrue applies to the previous generation at any time,
+    with SuperTokens' "until its child is used")."""
     now = clock.now() if now is None else now
     keys = [session_key(user_id, session_id), index_key(user_id), redis_outbox.list_key(user_id)]
     # Built every time (no round trip to ask who wants it), appended only on a reuse,
@@ -305,7 +330,7 @@ def rotate(
     outcome, generation, lifetime, *rest = script(_ROTATE)(keys=keys, args=args)
     if int(outcome) == -1:
         redis_outbox.announce(user_id)
-    names = {1: "rotated", 2: "grace", 0: "gone", -1: "reused"}
+    names = {1: "rotated", 2: "grace", 3: "recovered", 0: "gone", -1: "reused"}
     amr = tuple(rest[0].split()) if rest and rest[0] else DEFAULT_AMR
     return Rotation(
         outcome=names[int(outcome)], generation=int(generation), lifetime=int(lifetime), amr=amr

@@ -191,14 +191,22 @@ def issue_access_token(
     user_id: str,
     session_id: str,
     *,
+    generation: int = 0,
     amr: tuple[str, ...] | None = None,
     now: float | None = None,
     extra: dict[str, Any] | None = None,
 ) -> str:
-    """``amr``: RFC 8176 authentication methods (``pwd``, ``otp``, ``mfa``...), as a claim.
+    """``generation``: the session's refresh generation the token was issued with
+    (``gen``): its first use confirms that the client got that rotation's answer.
+    ``amr``: RFC 8176 authentication methods (``pwd``, ``otp``, ``mfa``...), as a claim.
     ``extra``: more claims (a hook's); the token's own claims always win over them."""
     now = clock.now() if now is None else now
-    claims: dict[str, Any] = {**(extra or {}), "sub": user_id, "sid": session_id}
+    claims: dict[str, Any] = {
+        **(extra or {}),
+        "sub": user_id,
+        "sid": session_id,
+        "gen": generation,
+    }
     if amr:
         claims["amr"] = list(amr)
     return encode(

@@ -123,6 +123,17 @@ def refresh_by_body(client: FlaskClient, refresh_token: str, **kwargs: Any) -> A
     return client.post("/api/auth/refresh", json={"refresh_token": refresh_token}, **kwargs)
 
 
+def rotate_and_use(client: FlaskClient, refresh_token: str, **kwargs: Any) -> dict[str, Any]:
+    """Refresh by body and use the new access token once, as a client that got the
+    answer does: only then is the superseded refresh token a reuse after the grace
+    window (until then it is the token of a client whose answer was lost)."""
+    response = refresh_by_body(client, refresh_token, **kwargs)
+    assert response.status_code == 200, response.json
+    used = client.get("/api/users/me", headers=bearer(response.json["access_token"]))
+    assert used.status_code == 200, used.json
+    return response.json
+
+
 def update_all_users(app: Flask, **values: Any) -> None:
     """Set columns on every user row directly (what no endpoint offers: an account
     verified or disabled behind the API's back)."""

@@ -9,7 +9,15 @@ import pytest
 from sqlalchemy import text
 
 from authapi.extensions import db
-from tests.helpers import PASSWORD, TOKEN_MODE, assert_fail, bearer, login, register
+from tests.helpers import (
+    PASSWORD,
+    TOKEN_MODE,
+    assert_fail,
+    bearer,
+    login,
+    register,
+    rotate_and_use,
+)
 from tests.support.smtp_sink import delivered
 
 UA = {"User-Agent": "audit-test/1.0"}
@@ -70,9 +78,7 @@ def test_every_lifecycle_event_is_recorded_without_secrets(app, make_app, mail_a
     ).json
     secrets += [tokens["access_token"], tokens["refresh_token"]]
     # refresh; then the old refresh token again, a minute later (outside the grace window)
-    rotated = client.post(
-        "/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}, headers=UA
-    ).json
+    rotated = rotate_and_use(client, tokens["refresh_token"], headers=UA)
     secrets += [rotated["access_token"], rotated["refresh_token"]]
     later = make_app(CLOCK_OFFSET=60, **smtp_sink.config).test_client()
     reused = later.post(
@@ -168,7 +174,7 @@ def test_refresh_reuse_is_recorded_with_the_session(app, make_app, client):
         json={"email": "alice@example.com", "password": PASSWORD},
         headers=TOKEN_MODE_UA,
     ).json
-    client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    rotate_and_use(client, tokens["refresh_token"])
     later = make_app(CLOCK_OFFSET=60).test_client()
     later.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     [reuse] = events_named(app, "refresh_reuse_detected")

@@ -31,6 +31,7 @@ from tests.helpers import (
     login,
     refresh_by_body,
     register,
+    rotate_and_use,
     token_login,
 )
 
@@ -284,7 +285,7 @@ def test_login_refresh_logout_never_log_a_token_password_or_cookie(make_app, cap
 
     body = token_login(client)
     secrets_seen += [body["access_token"], body["refresh_token"]]
-    rotated = refresh_by_body(client, body["refresh_token"]).json
+    rotated = rotate_and_use(client, body["refresh_token"])
     secrets_seen += [rotated["access_token"], rotated["refresh_token"]]
     refresh_by_body(client, body["refresh_token"])  # reuse: the session is revoked
     client.get(f"/api/users/me?access_token={rotated['access_token']}")
@@ -348,7 +349,7 @@ def test_auth_events_are_logged_with_user_id_and_client_address(make_app, logs):
         headers=TOKEN_MODE,
         **AT_CLIENT,
     ).json
-    second = refresh_by_body(client, first["refresh_token"], **AT_CLIENT).json
+    second = rotate_and_use(client, first["refresh_token"], **AT_CLIENT)
     refresh_by_body(client, first["refresh_token"], **AT_CLIENT)  # reuse, session revoked
     token = client.post(
         "/api/auth/login",
@@ -462,7 +463,7 @@ def test_auth_counters_move_with_logins_refreshes_reuse_and_logouts(make_app):
 
     client.post("/api/auth/login", json={"email": "alice@example.com", "password": "wrong one!"})
     first = token_login(client)
-    refresh_by_body(client, first["refresh_token"])
+    rotate_and_use(client, first["refresh_token"])
     refresh_by_body(client, first["refresh_token"])  # reused after the (zero) grace window
     token = token_login(client)["access_token"]
     second = token_login(client)["access_token"]

@@ -22,6 +22,7 @@ from tests.helpers import (
     login,
     refresh_by_body,
     register,
+    rotate_and_use,
     token_login,
 )
 
@@ -98,10 +99,84 @@ def test_reuse_of_the_previous_token_after_the_interval_revokes(app, make_app):
     client = app.test_client()
     register(client)
     first = token_login(client)["refresh_token"]
-    second = refresh_by_body(client, first).json["refresh_token"]
+    second = rotate_and_use(client, first)["refresh_token"]
     later = make_app(REFRESH_REUSE_INTERVAL=0).test_client()
     assert_fail(refresh_by_body(later, first), 403)
     assert_fail(refresh_by_body(client, second), 403)
+
+
+def test_a_client_whose_rotation_answer_was_lost_stays_logged_in(app, make_app):
+    """A refresh rotated the session but its answer never arrived (a dropped connection,
+    a tab closed mid-refresh): the client still holds the previous token and comes back
+    long after the grace window. Nobody used the generation it missed, so it gets that
+    generation's tokens instead of a revoked session; its use then closes the door."""
+    client = app.test_client()
+    register(client)
+    first = token_login(client)["refresh_token"]
+    lost = refresh_by_body(client, first).json  # rotated; the client never sees it
+    later = make_app(CLOCK_OFFSET=600).test_client()
+    recovered = refresh_by_body(later, first)
+    assert recovered.status_code == 200, recovered.json
+    assert generation(recovered.json["refresh_token"]) == generation(lost["refresh_token"]) == 1
+    # Asking again before using it is the same answer: no generation is minted.
+    again = refresh_by_body(later, first)
+    assert generation(again.json["refresh_token"]) == 1
+    assert later.get("/api/users/me", headers=bearer(again.json["access_token"])).status_code == 200
+    # Generation 1 is now in use: the previous token is a reuse, and revokes the session.
+    assert_fail(refresh_by_body(later, first), 403, "Could not refresh access token")
+    assert_fail(refresh_by_body(later, again.json["refresh_token"]), 403)
+
+
+def test_the_previous_generation_is_a_reuse_once_its_successor_was_used(app, make_app):
+    """A stolen token replayed after its owner refreshed and went on using the API."""
+    client = app.test_client()
+    register(client)
+    stolen = token_login(client)["refresh_token"]
+    current = rotate_and_use(client, stolen)
+    thief = make_app(CLOCK_OFFSET=600).test_client()
+    assert_fail(refresh_by_body(thief, stolen), 403, "Could not refresh access token")
+    response = client.get("/api/users/me", headers=bearer(current["access_token"]))
+    assert_fail(response, 401, "Invalid token or session has expired")
+
+
+def test_a_thief_who_refreshes_first_is_caught_when_the_owner_comes_back(app, make_app):
+    """The thief rotates with a copied token and uses the new access token; the owner's
+    token is now the previous generation, of a successor in use: a reuse, the session
+    ends for both."""
+    owner = app.test_client()
+    register(owner)
+    copied = token_login(owner)["refresh_token"]
+    thief = app.test_client()
+    taken = rotate_and_use(thief, copied)
+    later = make_app(CLOCK_OFFSET=600).test_client()
+    assert_fail(refresh_by_body(later, copied), 403, "Could not refresh access token")
+    response = thief.get("/api/users/me", headers=bearer(taken["access_token"]))
+    assert_fail(response, 401, "Invalid token or session has expired")
+
+
+def test_only_the_previous_generation_is_recovered(app, make_app):
+    """Two rotations nobody used: the token two generations back is still a reuse."""
+    client = app.test_client()
+    register(client)
+    first = token_login(client)["refresh_token"]
+    second = refresh_by_body(client, first).json["refresh_token"]
+    refresh_by_body(client, second)
+    later = make_app(CLOCK_OFFSET=600).test_client()
+    assert_fail(refresh_by_body(later, first), 403, "Could not refresh access token")
+
+
+def test_a_cookie_client_whose_refresh_answer_was_lost_stays_logged_in(app, make_app):
+    """The browser's refresh rotated the session, but the answer (with its cookies)
+    was lost, as when the tab navigated away mid-request."""
+    browser = app.test_client()
+    register(browser)
+    login(browser)
+    before = browser.get_cookie("refresh_token", path="/api/auth").value
+    refresh_by_body(app.test_client(), before)  # the rotation whose answer was lost
+    later = make_app(CLOCK_OFFSET=600).test_client()
+    later.set_cookie("refresh_token", before, path="/api/auth")
+    assert later.get("/api/auth/refresh").status_code == 200
+    assert later.get("/api/users/me").status_code == 200
 
 
 def test_the_grace_window_never_mints_a_new_generation(client):

@@ -25,7 +25,7 @@ from authapi.mfa.models import TotpFactor
 from authapi.models import User
 from authapi.webhooks import catalog, outbox, relay
 from authapi.webhooks.models import WebhookDelivery, WebhookEvent
-from tests.helpers import bearer, refresh_by_body, register, token_login
+from tests.helpers import bearer, register, rotate_and_use, token_login
 from tests.support.tcp_proxy import TcpProxy, proxy_to
 from tests.support.webhooks import (
     WEBHOOK_SETTINGS,
@@ -112,8 +112,7 @@ def test_redis_events_wait_for_postgres_in_order(make_app, database_url, proxy, 
     webhook = create_webhook(client, make_admin(app), receiver.url, SESSION_EVENTS)
     user = register(client)
     first, second = token_login(client), token_login(client)
-    refreshed = refresh_by_body(client, second["refresh_token"])
-    assert refreshed.status_code == 200, refreshed.json
+    rotate_and_use(client, second["refresh_token"])
     assert run_worker(app) == 2  # both logins, relayed as they happened
     receiver.received.clear()
 
@@ -184,7 +183,7 @@ def test_reuse_detection_produces_exactly_one_event(make_app, receiver):
     webhook = create_webhook(client, make_admin(app), receiver.url, ["refresh.reuse_detected"])
     user = register(client)
     first = token_login(client)["refresh_token"]
-    assert refresh_by_body(client, first).status_code == 200
+    rotate_and_use(client, first)
     for _ in range(3):
         assert replay.post("/api/auth/refresh", json={"refresh_token": first}).status_code == 403
     run_worker(app)
@@ -200,7 +199,7 @@ def test_events_nobody_wants_are_not_kept(make_app):
     client = app.test_client()
     user = register(client)
     tokens = token_login(client)
-    assert refresh_by_body(client, tokens["refresh_token"]).status_code == 200
+    rotate_and_use(client, tokens["refresh_token"])
     # The replay's event is appended with the revocation (no question asked on the
     # refresh path), then dropped by the relay.
     assert (

@@ -121,7 +121,9 @@ def _issue(
     return IssuedTokens(
         user_id=user_id,
         session_id=session_id,
-        access_token=tokens.issue_access_token(user_id, session_id, amr=amr, extra=extra),
+        access_token=tokens.issue_access_token(
+            user_id, session_id, generation=generation, amr=amr, extra=extra
+        ),
         access_lifetime=tokens.access_lifetime(),
         refresh_token=tokens.issue_refresh_token(
             user_id, session_id, generation, lifetime=refresh_lifetime
@@ -257,7 +259,7 @@ def authenticate(access_token: str | None) -> CurrentUser:
     except tokens.TokenError:
         raise Unauthorized(INVALID_TOKEN, code="invalid_token") from None
     user_id, session_id = claims["sub"], claims["sid"]
-    alive, cached = sessions.touch(user_id, session_id)
+    alive, cached = sessions.touch(user_id, session_id, claims.get("gen"))
     if not alive:
         raise Unauthorized(SESSION_ENDED, code="session_ended")
     if cached is not None:

@@ -310,6 +310,10 @@ def test_a_padded_refresh_token_replayed_after_rotation_counts_as_reuse(make_app
     first = issued.json["refresh_token"]
     rotated = post_json(client, REFRESH, {"refresh_token": first})
     assert rotated.status_code == 200, rotated.json
+    me = client.get(
+        "/api/users/me", headers={"Authorization": f"Bearer {rotated.json['access_token']}"}
+    )
+    assert me.status_code == 200  # the client got the rotation's answer
     replay = post_json(client, REFRESH, {"refresh_token": first + "=="})
     assert_fail(replay, 403, REFRESH_FAILED)
     # Reuse revokes the session: the legitimately rotated token is dead too.
