@@ -11,7 +11,11 @@ multi-key scripts below run on a Redis Cluster without CROSSSLOT errors):
 - ``<prefix>:{u:<uid>}:sessions``       sorted set: sid -> expires_at (the index
   used to list and end a user's sessions). TTL = the session cap.
 - ``<prefix>:{u:<uid>}:user``           the user's public data, cached for the
-  hot path; deleted by every change to the user.
+  hot path; deleted by every change to the user. TTL = USER_CACHE_TTL.
+- ``<prefix>:{u:<uid>}:user:gen``       the user cache's generation: a counter every
+  change to the user increments (with the deletion, one script), so that a copy read
+  from PostgreSQL before the change is not cached after it (:func:`cache_user`).
+  TTL = USER_GENERATION_TTL.
 - ``<prefix>:{u:<uid>}:outbox``         the events these changes report
   (:mod:`authapi.redis_outbox`), appended by the same MULTI or script as the change:
   ``session.created``, ``session.revoked``, ``refresh.reuse_detected``.
@@ -37,6 +41,11 @@ from authapi.redis_keys import script, user_key
 from authapi.webhooks import catalog
 
 USER_CACHE_TTL = 300  # seconds
+# How long a user's cache generation outlives the last change. Once it has expired, a
+# fill that found no generation before that change would match again, so it is far
+# longer than any request takes from reading the generation to filling the cache (a
+# few queries, each bounded by DATABASE_TIMEOUT).
+USER_GENERATION_TTL = 3600  # seconds
 # The namespace of refresh.reuse_detected event ids (uuid5 of the session id).
 _REUSE_EVENT_IDS = uuid.UUID("7e1c4c1e-2f3b-5c0a-9a57-2b0d7c3f1a01")
 LAST_USED_RESOLUTION = 30  # seconds: don't rewrite last_used_at more often than this
@@ -56,10 +65,12 @@ ACCOUNT_DISABLED = "account_disabled"
 ACCOUNT_DELETED = "account_deleted"
 MFA_RESET = "mfa_reset"  # an admin removed every second factor
 
-# KEYS: session, user cache. ARGV: now, resolution, the access token's generation.
-# Returns {exists (0/1), cached user JSON or false}: one round trip per request. The
-# first use of an access token of the generation a rotation issued confirms that the
-# client got that rotation's answer (``unconfirmed``, see _ROTATE).
+# KEYS: session, user cache, user cache generation. ARGV: now, resolution, the access
+# token's refresh generation. Returns {exists (0/1), cached user JSON or false, on a miss
+# the cache generation ('' for none)}: one round trip per request, in which a miss learns
+# what its fill must find. The first use of an access token of the generation a
+# rotation issued confirms that the client got that rotation's answer (``unconfirmed``,
+# see _ROTATE).
 _TOUCH = """
 local h = redis.call('HMGET', KEYS[1], 'gen', 'last_used_at', 'unconfirmed')
 if not h[1] then return {0, false} end
@@ -67,7 +78,24 @@ if h[3] and h[3] == ARGV[3] then redis.call('HDEL', KEYS[1], 'unconfirmed') end
 if tonumber(ARGV[1]) - tonumber(h[2] or '0') >= tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], 'last_used_at', ARGV[1])
 end
-return {1, redis.call('GET', KEYS[2])}
+local cached = redis.call('GET', KEYS[2])
+if cached then return {1, cached} end
+return {1, false, redis.call('GET', KEYS[3]) or ''}
+"""
+
+# KEYS: user cache, user cache generation. ARGV: the generation read before the user was
+# read from PostgreSQL ('' for none), the user JSON, its TTL. Returns 1 if cached.
+_FILL = """
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+# KEYS: user cache, user cache generation. ARGV: the generation's TTL.
+_FORGET = """
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return redis.call('DEL', KEYS[1])
 """
 
 # KEYS: session, index, outbox. ARGV: token gen, now, reuse interval, idle ttl, sid,
@@ -206,6 +234,16 @@ def user_cache_key(user_id: str) -> str:
     return user_key(user_id, "user")
 
 
+def user_generation_key(user_id: str) -> str:
+    return _user_cache_keys(user_id)[1]
+
+
+def _user_cache_keys(user_id: str) -> list[str]:
+    """The cached copy and its generation (``...:user:gen``)."""
+    cached = user_cache_key(user_id)
+    return [cached, f"{cached}:gen"]
+
+
 def idle_timeout() -> int:
     return seconds(durations().refresh_token)
 
@@ -281,15 +319,18 @@ def _revoked_entry(
 
 
 def touch(
-    user_id: str, session_id: str, generation: Any = None, *, now: float | None = None
-) -> tuple[bool, str | None]:
-    """Is the session alive? Also returns the cached user JSON, if any (one round trip).
-    ``generation``: the access token's ``gen`` claim (none in tokens issued before it)."""
+    user_id: str, session_id: str, token_generation: Any = None, *, now: float | None = None
+) -> tuple[bool, str | None, str]:
+    """Is the session alive? Also returns the cached user JSON, if any, and else the
+    user cache's generation to give :func:`cache_user` (one round trip).
+    ``token_generation``: the access token's ``gen`` claim (none in tokens issued before
+    it)."""
     now = clock.now() if now is None else now
-    keys = [session_key(user_id, session_id), user_cache_key(user_id)]
-    seen = str(generation) if isinstance(generation, int) else ""
-    alive, cached = script(_TOUCH)(keys=keys, args=[now, LAST_USED_RESOLUTION, seen])
-    return bool(alive), cached or None
+    keys = [session_key(user_id, session_id), *_user_cache_keys(user_id)]
+    seen = str(token_generation) if isinstance(token_generation, int) else ""
+    args = [now, LAST_USED_RESOLUTION, seen]
+    alive, cached, *generation = script(_TOUCH)(keys=keys, args=args)
+    return bool(alive), cached or None, generation[0] if generation else ""
 
 
 def rotate(
@@ -395,9 +436,25 @@ def delete_all(user_id: str, *, keep: str | None = None, scope: str | None = Non
     return _end(user_id, session_ids, scope, None)
 
 
-def cache_user(user_id: str, user_json: str) -> None:
-    redis_store.client.set(user_cache_key(user_id), user_json, ex=USER_CACHE_TTL)
+def user_generation(user_id: str) -> str:
+    """The user cache's generation ('' for none), for a :func:`cache_user` to come."""
+    return redis_store.client.get(user_generation_key(user_id)) or ""
+
+
+def cache_user(user_id: str, user_json: str, generation: str) -> bool:
+    """Cache the user's public data, read from PostgreSQL after ``generation`` was read
+    (from :func:`touch` or :func:`user_generation`); True if cached.
+
+    Nothing is cached if a change to the user was reported (:func:`forget_user`) since
+    ``generation`` was read: the change may have committed after the data was read, and
+    a copy cached now would hide it for USER_CACHE_TTL.
+    """
+    keys, args = _user_cache_keys(user_id), [generation, user_json, USER_CACHE_TTL]
+    return bool(script(_FILL)(keys=keys, args=args))
 
 
 def forget_user(user_id: str) -> None:
-    redis_store.client.delete(user_cache_key(user_id))
+    """Drop the cached copy, after a change to the user is committed; a fill that read
+    the user before the change then caches nothing (one script: the generation moves on
+    with the deletion)."""
+    script(_FORGET)(keys=_user_cache_keys(user_id), args=[USER_GENERATION_TTL])

@@ -165,8 +165,12 @@ def session_script_calls(client: Any, user_id: str, session_id: str) -> Callable
     from authapi.redis_keys import script_for
 
     script = script_for(client, sessions._TOUCH)
-    keys = [sessions.session_key(user_id, session_id), sessions.user_cache_key(user_id)]
-    return lambda: script(keys=keys, args=[time.time(), sessions.LAST_USED_RESOLUTION])
+    keys = [
+        sessions.session_key(user_id, session_id),
+        sessions.user_cache_key(user_id),
+        sessions.user_generation_key(user_id),
+    ]
+    return lambda: script(keys=keys, args=[time.time(), sessions.LAST_USED_RESOLUTION, "0"])
 
 
 def with_redis_pys_connection(client: Any) -> Any:
@@ -214,7 +218,7 @@ def main() -> int:
                 # As the login caches it: the public user and its second factors (none).
                 user = {"id": user_id, "name": "Bench", "email": "hotpath@example.com",
                         auth_service.CACHED_MFA_KEY: []}  # fmt: skip
-                sessions.cache_user(user_id, json.dumps(user))
+                sessions.cache_user(user_id, json.dumps(user), sessions.user_generation(user_id))
                 token = tokens.issue_access_token(user_id, session_id)
                 refresh_token = tokens.issue_refresh_token(
                     user_id, session_id, 0, lifetime=sessions.idle_timeout()
@@ -260,7 +264,7 @@ def main() -> int:
                         lambda: tokens.decode_access_token(token))),
                     ("redis PING round trip", per_call_us(client.ping)),
                     ("sessions.touch() (EVALSHA round trip)", per_call_us(
-                        lambda: sessions.touch(user_id, session_id))),
+                        lambda: sessions.touch(user_id, session_id, 0))),
                     ("session script, 4 threads, app's Redis client", per_call_us_threads(
                         session_script_calls(client, user_id, session_id),
                         contextlib.nullcontext)),

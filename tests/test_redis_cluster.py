@@ -18,6 +18,7 @@ from flask import Flask
 from redis.cluster import RedisCluster as RedisClusterClient
 from redis.exceptions import RedisClusterException
 
+from authapi import sessions
 from tests.helpers import (
     PASSWORD,
     assert_fail,
@@ -214,6 +215,31 @@ def test_ending_another_device_session_on_the_cluster(cluster, on_cluster):
     assert phone.delete(f"/api/auth/sessions/{laptop_session}").status_code == 200
     assert_fail(laptop.get("/api/users/me", headers=bearer(laptop_token)), 401, SESSION_ENDED)
     assert phone.get("/api/users/me").status_code == 200
+
+
+def test_the_user_cache_and_its_generation_on_the_cluster(cluster, on_cluster):
+    """The user cache's scripts (the session check's miss, the fill, the change's bump)
+    run on the master owning the user's slot: a change shows at once, and a fill that
+    read the user before a change writes nothing."""
+    app = on_cluster()
+    client = app.test_client()
+    user = register(client)
+    token = login(client)
+    renamed = client.patch("/api/users/me", json={"name": "Alice B"}, headers=bearer(token))
+    assert renamed.status_code == 200
+    me = client.get("/api/users/me", headers=bearer(token))
+    assert me.json["data"]["user"]["name"] == "Alice B"
+    prefix = f"authapi:{{u:{user['id']}}}"
+    owner = cluster.master_for_key(user_tag_key(user["id"]))
+    assert owner.execute("EXISTS", f"{prefix}:user") == 1  # filled again by the miss
+    assert owner.execute("GET", f"{prefix}:user:gen") == "1"
+    with app.app_context():
+        sessions.forget_user(user["id"])
+        alive, cached, generation = sessions.touch(user["id"], claims(token)["sid"])
+        assert (alive, cached, generation) == (True, None, "2")
+        sessions.forget_user(user["id"])
+        assert not sessions.cache_user(user["id"], '{"name": "stale"}', generation)
+    assert owner.execute("EXISTS", f"{prefix}:user") == 0
 
 
 def test_refresh_rotation_and_reuse_detection_on_the_cluster(on_cluster):

@@ -206,10 +206,24 @@ def start_session(
     ``via`` (oauth, otp) and ``provider``.
     """
     user_id = str(user.id)
-    sessions.cache_user(user_id, json.dumps(cached_user(user)))
+    _cache_after_sign_in(user)
     events.emit(events.login_succeeded, user_id=user_id, session_id=session_id, **how)
     lifetime = min(sessions.idle_timeout(), sessions.max_age())
     return _issue(user_id, session_id, 0, lifetime, amr, grant="login")
+
+
+def _cache_after_sign_in(user: User) -> None:
+    """Cache the user who just signed in, so that its first request is a cache hit.
+
+    The sign-in read the row before now, so it is read again after the cache's
+    generation: a change that commits in between then makes the fill write nothing
+    (a copy cached from the first read would hide that change for USER_CACHE_TTL).
+    """
+    user_id = str(user.id)
+    generation = sessions.user_generation(user_id)
+    fresh = find_user_for_change(user.id)
+    if fresh is not None:
+        sessions.cache_user(user_id, json.dumps(cached_user(fresh)), generation)
 
 
 def refresh(
@@ -259,7 +273,7 @@ def authenticate(access_token: str | None) -> CurrentUser:
     except tokens.TokenError:
         raise Unauthorized(INVALID_TOKEN, code="invalid_token") from None
     user_id, session_id = claims["sub"], claims["sid"]
-    alive, cached = sessions.touch(user_id, session_id, claims.get("gen"))
+    alive, cached, generation = sessions.touch(user_id, session_id, claims.get("gen"))
     if not alive:
         raise Unauthorized(SESSION_ENDED, code="session_ended")
     if cached is not None:
@@ -270,7 +284,7 @@ def authenticate(access_token: str | None) -> CurrentUser:
         sessions.delete(user_id, session_id, scope=gone)
         raise Unauthorized(SESSION_ENDED, code="session_ended")
     data = cached_user(user)
-    sessions.cache_user(user_id, json.dumps(data))
+    sessions.cache_user(user_id, json.dumps(data), generation)
     return _current_user(user_id, session_id, data)
 
 

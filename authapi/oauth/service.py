@@ -345,7 +345,7 @@ def _add_identity(user: User, provider: Provider, identity: client.ProviderIdent
 def _link(provider: Provider, flow: flows.Flow, identity: client.ProviderIdentity) -> Identity:
     """Link the identity to the user who started the flow from their settings."""
     assert flow.user_id is not None and flow.session_id is not None
-    alive, _ = sessions.touch(flow.user_id, flow.session_id)
+    alive, *_ = sessions.touch(flow.user_id, flow.session_id)
     user = find_user_by_id(flow.user_id)
     if not alive or user is None or user.disabled:
         raise OAuthFailure("not_logged_in", auth_service.NOT_LOGGED_IN, 401)
