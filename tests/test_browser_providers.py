@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 from authapi.extensions import db
 from tests.helpers import PASSWORD, register
 from tests.support.oidc_provider import OidcProvider
-from tests.support.smtp_sink import spare_port
+from tests.support.servers import free_port
 from tests.test_browser_demo import ARTIFACTS, LazyBrowser, browser  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.live_server, pytest.mark.browser, pytest.mark.subprocess]
@@ -50,7 +50,7 @@ def site(
     make_app: Callable[..., Flask], oidc_provider: OidcProvider
 ) -> Iterator[tuple[Flask, str]]:
     oidc_provider.reset()
-    port = spare_port()
+    port = free_port()
     client_id, secret = oidc_provider.register_client(
         f"http://127.0.0.1:{port}/api/auth/oauth/test/callback"
     )

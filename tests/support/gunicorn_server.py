@@ -16,7 +16,7 @@ import pytest
 
 from config import ENV_MAPPING
 from tests.helpers import HANG
-from tests.support.redis_servers import free_port
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -18,7 +18,7 @@ from urllib.request import urlopen
 import pytest
 
 from tests.support.gunicorn_server import Instance
-from tests.support.redis_servers import free_port
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATE = ROOT / "deploy" / "nginx" / "authapi.conf.template"

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import requests
 from joserfc.jwk import RSAKey
 
-from tests.support.smtp_sink import spare_port
+from tests.support.servers import free_port
 
 PROVIDER_DIR = Path(__file__).resolve().parents[1] / "node" / "oidc-provider"
 
@@ -47,7 +47,7 @@ class OidcProvider:
                 "oidc-provider is not installed: run `bash .ci/install-node-deps.sh` "
                 "(needs Node.js and npm)"
             )
-        self.port = spare_port()
+        self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.signing_key = rsa_jwk("test-signing-key")
         config = {
