@@ -1,5 +1,5 @@
-"""Servers the tests start, one way: a free loopback port, and waiting until a server
-is ready.
+"""Servers the tests start, one way: a free loopback port; an app (or an ``http.server``
+handler) answering from a thread; waiting until a server is ready.
 
 Every wait is bounded polling with a generous deadline, never a fixed sleep: the
 machine may be slow and busy.
@@ -11,7 +11,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
+from typing import Any, TypeVar
+
+from werkzeug.serving import make_server
 
 HOST = "127.0.0.1"
 #: Redis Cluster listens for its node-to-node bus on ``port + 10000``.
@@ -95,3 +98,35 @@ def wait_until(
                 message += "\n" + details()
             raise ServerError(message)
         time.sleep(POLL_INTERVAL)
+
+
+# --------------------------------------------------------------------------- in a thread
+
+
+class ThreadedServer:
+    """An HTTP server, already listening, that answers from a daemon thread (a thread per
+    request) until :meth:`stop`."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self._server = server
+        self.port: int = server.server_port
+        self.url = f"http://{HOST}:{self.port}"
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
+def serve_app(app: Any, port: int = 0) -> ThreadedServer:
+    """The WSGI ``app`` on loopback: on ``port``, or a spare one."""
+    return ThreadedServer(make_server(HOST, port, app, threaded=True))
+
+
+def serve_handler(handler: type[BaseHTTPRequestHandler]) -> ThreadedServer:
+    """An ``http.server`` request handler on a spare loopback port."""
+    server = ThreadingHTTPServer((HOST, 0), handler)
+    server.daemon_threads = True
+    return ThreadedServer(server)
