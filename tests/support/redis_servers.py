@@ -44,7 +44,16 @@ from redis.cluster import ClusterNode
 from redis.retry import Retry
 
 from tests.helpers import HANG
-from tests.support.servers import HOST, RESERVED_PORTS, ServerError, free_port, wait_until
+from tests.support.servers import (
+    HOST,
+    RESERVED_PORTS,
+    ServerError,
+    free_port,
+    log_tail,
+    start_process,
+    stop_process,
+    wait_until,
+)
 
 __all__ = [
     "HOST",
@@ -246,11 +255,7 @@ class RedisServer:
 
     def log_tail(self, lines: int = 40) -> str:
         """The last ``lines`` lines of the server log (empty string if none)."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
 
     def execute(self, *args: Any, timeout: float = 1.0) -> Any:
         """Run one raw command on this server (no retries, RESP2, decoded strings)."""
@@ -267,16 +272,12 @@ class RedisServer:
         self._paused = False
         with open(self.log_path, "ab") as log:
             log.write(f"\n=== starting: {' '.join(self.command())}\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.tmpdir,
-                start_new_session=True,
-                preexec_fn=_pdeathsig_preexec(os.getpid()),
-            )
+        self.process = start_process(
+            self.command(),
+            self.log_path,
+            cwd=self.tmpdir,
+            preexec_fn=_pdeathsig_preexec(os.getpid()),
+        )
         try:
             self._wait_ready(self.startup_timeout)
         except BaseException:
@@ -306,19 +307,11 @@ class RedisServer:
 
         The port and temp dir are kept so :meth:`start` can bring it back.
         """
-        process = self.process
-        if process is None:
+        if self.process is None:
             return
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-                if self._paused:  # a stopped process only acts on SIGTERM once continued
-                    process.send_signal(signal.SIGCONT)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(STOP_TIMEOUT)
+        # A stopped (paused) process only acts on SIGTERM once continued.
+        signals = (signal.SIGTERM, signal.SIGCONT) if self._paused else (signal.SIGTERM,)
+        stop_process(self.process, timeout, signals)
         self._paused = False
 
     def kill(self) -> None:

@@ -1,5 +1,6 @@
 """Servers the tests start, one way: a free loopback port; an app (or an ``http.server``
-handler) answering from a thread; waiting until a server is ready.
+handler) answering from a thread; a command run as a process, its output kept in a
+log; waiting until it answers; stopping it and reaping it.
 
 Every wait is bounded polling with a generous deadline, never a fixed sleep: the
 machine may be slow and busy.
@@ -7,14 +8,23 @@ machine may be slow and busy.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+from urllib.error import HTTPError
+from urllib.request import urlopen
 
 from werkzeug.serving import make_server
+
+from tests.helpers import HANG
 
 HOST = "127.0.0.1"
 #: Redis Cluster listens for its node-to-node bus on ``port + 10000``.
@@ -130,3 +140,100 @@ def serve_handler(handler: type[BaseHTTPRequestHandler]) -> ThreadedServer:
     server = ThreadingHTTPServer((HOST, 0), handler)
     server.daemon_threads = True
     return ThreadedServer(server)
+
+
+# --------------------------------------------------------------------------- a process
+
+
+def start_process(
+    command: Sequence[str], log: Path, *, stderr_log: Path | None = None, **options: Any
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` in its own session (so :func:`stop_process` can kill all it
+    starts), stdin closed, its output appended to ``log`` (stderr to ``stderr_log`` if
+    given). ``options`` go to ``Popen`` (``cwd``, ``env``...)."""
+    with ExitStack() as files:
+        out = files.enter_context(open(log, "ab"))
+        err = files.enter_context(open(stderr_log, "ab")) if stderr_log else subprocess.STDOUT
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+            **options,
+        )
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    """The last ``lines`` lines of a log (empty if there is none yet)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_for_http(
+    url: str,
+    process: subprocess.Popen[bytes],
+    name: str,
+    log: Callable[[], str],
+    *,
+    any_status: bool = False,
+    timeout: float = HANG,
+) -> None:
+    """Poll until GET ``url`` answers 200 (``any_status``: answers at all, an error page
+    too). A :class:`ServerError` with ``log()`` if ``process`` exits first or time runs
+    out."""
+
+    def answered() -> bool:
+        if process.poll() is not None:
+            raise ServerError(f"{name} exited with code {process.returncode}:\n{log()}")
+        try:
+            with urlopen(url, timeout=1) as response:
+                return response.status == 200
+        except HTTPError:
+            if any_status:
+                return True
+            raise
+
+    wait_until(answered, timeout, f"{name} to answer {url}", log)
+
+
+def stop_process(
+    process: subprocess.Popen[bytes],
+    timeout: float = HANG,
+    signals: Sequence[int] = (signal.SIGTERM,),
+) -> None:
+    """Send ``signals`` (a graceful stop) and reap the process; if it lingers past
+    ``timeout``, SIGKILL its whole session (started by :func:`start_process`)."""
+    if process.poll() is not None:
+        return
+    for number in signals:
+        process.send_signal(number)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout)
+
+
+class _Server(Protocol):
+    def wait_until_live(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Server)
+
+
+@contextmanager
+def running(server: S) -> Iterator[S]:
+    """``server``, once it answers, for the ``with`` block; stopped after, and also when
+    it never came up."""
+    try:
+        server.wait_until_live()
+        yield server
+    finally:
+        server.stop()
