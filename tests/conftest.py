@@ -15,7 +15,6 @@ import os
 import socket
 import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +28,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import make_url, text
-from werkzeug.serving import make_server
 
 from authapi import create_app, keys
 from authapi.cli import ensure_database
@@ -37,6 +35,7 @@ from authapi.extensions import db
 from config import database_uri
 from tests.support.limiter_state import limiter_state_restored
 from tests.support.receiver import Receiver
+from tests.support.servers import ThreadedServer, serve_app
 from tests.support.smtp_sink import SmtpSink
 
 TEST_DATABASE_URL = os.environ.get(
@@ -217,21 +216,6 @@ def scratch_app(base_config: dict[str, Any], database_url: str) -> Iterator[Flas
     _recreate_database(rendered, create=False)
 
 
-class LiveServer:
-    """A real threaded HTTP server around an app, on a spare loopback port."""
-
-    def __init__(self, app: Flask) -> None:
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-
 @pytest.fixture
 def unanswering_port() -> Iterator[int]:
     """A loopback port whose listener never accepts: connections complete (the kernel's
@@ -244,11 +228,12 @@ def unanswering_port() -> Iterator[int]:
 
 
 @pytest.fixture
-def live_server() -> Iterator[Callable[[Flask], LiveServer]]:
-    servers: list[LiveServer] = []
+def live_server() -> Iterator[Callable[[Flask], ThreadedServer]]:
+    """Serve an app over real HTTP from a thread, on a spare loopback port."""
+    servers: list[ThreadedServer] = []
 
-    def start(app: Flask) -> LiveServer:
-        server = LiveServer(app)
+    def start(app: Flask) -> ThreadedServer:
+        server = serve_app(app)
         servers.append(server)
         return server
 

@@ -9,7 +9,6 @@ this module uses). Screenshots go to ``test-artifacts/browser/``.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,31 +17,14 @@ from flask import Flask
 
 # Without playwright this module fails to import: an error, never a skip.
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
 from authapi.extensions import db
 from tests.helpers import PASSWORD, register
 from tests.support.oidc_provider import OidcProvider
-from tests.support.smtp_sink import spare_port
+from tests.support.servers import free_port, serve_app
 from tests.test_browser_demo import ARTIFACTS, LazyBrowser, browser  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.live_server, pytest.mark.browser, pytest.mark.subprocess]
-
-
-class Server:
-    """The app on a loopback port chosen before the app exists (the provider must know
-    the callback URL when the client is registered)."""
-
-    def __init__(self, app: Flask, port: int) -> None:
-        self._server = make_server("127.0.0.1", port, app, threaded=True)
-        self.url = f"http://127.0.0.1:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
 
 
 @pytest.fixture
@@ -50,7 +32,9 @@ def site(
     make_app: Callable[..., Flask], oidc_provider: OidcProvider
 ) -> Iterator[tuple[Flask, str]]:
     oidc_provider.reset()
-    port = spare_port()
+    # The app's port is chosen before the app exists: the provider must know the
+    # callback URL when the client is registered.
+    port = free_port()
     client_id, secret = oidc_provider.register_client(
         f"http://127.0.0.1:{port}/api/auth/oauth/test/callback"
     )
@@ -61,7 +45,7 @@ def site(
         OAUTH_TEST_CLIENT_SECRET=secret,
         OAUTH_TEST_DISPLAY_NAME="Test OP",
     )
-    server = Server(app, port)
+    server = serve_app(app, port)
     yield app, server.url
     server.stop()
     oidc_provider.reset()

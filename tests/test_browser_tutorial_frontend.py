@@ -38,7 +38,7 @@ from authapi.users.repository import find_user_by_email
 from tests.helpers import HANG, PASSWORD, TOKEN_MODE, bearer, register
 from tests.support.frontend_server import FrontendServer
 from tests.support.gunicorn_server import Instance, server_environment
-from tests.support.nginx_server import Nginx
+from tests.support.nginx_server import Nginx, gunicorn_behind_nginx
 from tests.test_browser_demo import (
     LazyBrowser,
     browser,  # noqa: F401 - the module-scoped browser fixture
@@ -80,19 +80,12 @@ def stack(app, database_url, redis_url, key_config, tmp_path_factory) -> Iterato
         CORS_ORIGINS=origins,
     )
     workdir = tmp_path_factory.mktemp("tutorial-frontend")
-    api = Instance("tutorial-frontend", env, workdir)
-    nginx = None
     try:
-        api.wait_until_live()
-        nginx = Nginx(f"127.0.0.1:{api.port}", workdir / "nginx", origins)
-        nginx.wait_until_live()
-        direct.api_url = f"http://localhost:{api.port}"
-        proxied.api_url = f"http://localhost:{nginx.port}"
-        yield Stack(api, nginx, direct, proxied)
+        with gunicorn_behind_nginx(env, workdir, origins) as (api, nginx):
+            direct.api_url = f"http://localhost:{api.port}"
+            proxied.api_url = f"http://localhost:{nginx.port}"
+            yield Stack(api, nginx, direct, proxied)
     finally:
-        if nginx is not None:
-            nginx.stop()
-        api.stop()
         direct.stop()
         proxied.stop()
 

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.helpers import HANG, PASSWORD, assert_fail, bearer, login, post_json_status, register
-from tests.support.redis_servers import RedisServer, wait_until
+from tests.support.redis_servers import RedisServer
+from tests.support.servers import wait_until
 from tests.support.stalling_proxy import stalling_proxy
 
 UNAVAILABLE = "Service temporarily unavailable, please retry shortly"

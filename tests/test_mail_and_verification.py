@@ -12,7 +12,8 @@ from authapi import create_app
 from authapi.accounts import service
 from authapi.configuration import ConfigurationError
 from tests.helpers import PASSWORD, assert_fail, bearer, login, register
-from tests.support.smtp_sink import SmtpSink, delivered, spare_port
+from tests.support.servers import free_port
+from tests.support.smtp_sink import SmtpSink, delivered
 
 VERIFY_PATH = "/api/auth/verifyemail/"
 VERIFY_FAILED = "Invalid or expired verification code"
@@ -337,7 +338,7 @@ def test_without_require_verified_email_unverified_users_log_in(mail_app):
 
 
 def test_smtp_down_keeps_the_account_and_logs_the_domain_only(make_app, caplog):
-    closed = spare_port()  # nothing listens there
+    closed = free_port()  # nothing listens there
     app = make_app(
         MAIL_SERVER="127.0.0.1", MAIL_PORT=closed, MAIL_TIMEOUT=2.0, FRONTEND_URL="http://localhost"
     )

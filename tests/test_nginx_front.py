@@ -15,7 +15,7 @@ import pytest
 from tests.helpers import login, raw_http_exchange, register
 from tests.support.gunicorn_server import server_environment
 from tests.support.nginx_server import Nginx, gunicorn_behind_nginx
-from tests.support.redis_servers import free_port
+from tests.support.servers import free_port
 
 SLOW_CLIENTS = 50
 # The front end origins, as an operator might write them (a space after the comma).

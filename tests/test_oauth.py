@@ -33,7 +33,8 @@ from tests.helpers import PASSWORD, assert_fail, login, register, update_all_use
 from tests.support.oidc_provider import BrowserlessLogin, OidcProvider, query, rsa_jwk
 from tests.support.passkeys import add_passkey, passkey_login
 from tests.support.receiver import Answer
-from tests.support.smtp_sink import reset_by_mail, spare_port, verify_by_mail
+from tests.support.servers import free_port
+from tests.support.smtp_sink import reset_by_mail, verify_by_mail
 from tests.support.soft_authenticator import SoftAuthenticator
 from tests.support.webhooks import (
     WEBHOOK_SETTINGS,
@@ -756,7 +757,7 @@ def test_an_allow_list_entry_is_matched_by_the_same_rule() -> None:
 def test_an_unreachable_provider_is_a_503_for_json_and_an_error_for_browsers(
     make_app: Callable[..., Flask],
 ) -> None:
-    app = make_app(**provider_config(f"http://127.0.0.1:{spare_port()}", "x", "y"))
+    app = make_app(**provider_config(f"http://127.0.0.1:{free_port()}", "x", "y"))
     client = app.test_client()
     response = client.get("/api/auth/oauth/test/authorize", headers=JSON)
     assert_fail(response, 503)

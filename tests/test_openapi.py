@@ -43,8 +43,8 @@ from authapi.openapi.components import ERROR_CODES
 from authapi.openapi.document import VERSION, build_document
 from authapi.openapi.views import UNDOCUMENTED_ENDPOINTS
 from config import config_class_for
-from tests.conftest import LiveServer
 from tests.helpers import HANG, PASSWORD, TOKEN_MODE, bearer, register
+from tests.support.servers import ThreadedServer
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's, as in test_browser_demo.py
@@ -232,7 +232,7 @@ def test_docs_assets_stay_inside_their_directories(client: FlaskClient) -> None:
 @pytest.mark.browser
 @pytest.mark.live_server
 def test_docs_page_renders_offline_in_a_browser(
-    app: Flask, live_server: Callable[[Flask], LiveServer]
+    app: Flask, live_server: Callable[[Flask], ThreadedServer]
 ) -> None:
     """Real Chromium; any request to another origin is aborted and would fail the test."""
     if not CHROMIUM.exists():
@@ -340,7 +340,9 @@ class Caller:
 
 
 @pytest.fixture
-def fuzz_server(app: Flask, live_server: Callable[[Flask], LiveServer]) -> Iterator[LiveServer]:
+def fuzz_server(
+    app: Flask, live_server: Callable[[Flask], ThreadedServer]
+) -> Iterator[ThreadedServer]:
     server = live_server(app)
     requests.post(
         f"{server.url}/api/auth/register",
@@ -360,7 +362,7 @@ def fuzz_server(app: Flask, live_server: Callable[[Flask], LiveServer]) -> Itera
 
 
 @pytest.fixture
-def caller(fuzz_server: LiveServer) -> Caller:
+def caller(fuzz_server: ThreadedServer) -> Caller:
     return Caller(fuzz_server.url)
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from tests.helpers import raw_http_exchange
 from tests.support.gunicorn_server import Instance, server_environment
+from tests.support.servers import running
 
 NESTED = b'{"email": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"  # 100 kB of nested JSON
 
@@ -19,12 +20,8 @@ NESTED = b'{"email": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"  # 100 kB of neste
 @pytest.fixture(scope="module")
 def gunicorn(app, database_url, redis_url, key_config, tmp_path_factory) -> Iterator[Instance]:
     env = server_environment(database_url, redis_url, key_config)
-    instance = Instance("oversized", env, tmp_path_factory.mktemp("oversized"))
-    try:
-        instance.wait_until_live()
+    with running(Instance("oversized", env, tmp_path_factory.mktemp("oversized"))) as instance:
         yield instance
-    finally:
-        instance.stop()
 
 
 def _assert_413(status: int, headers: dict[str, str], body: bytes) -> None:

@@ -9,13 +9,8 @@ from redis.cluster import RedisCluster as RedisClusterClient
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from tests.support.redis_servers import (
-    CLUSTER_BUS_PORT_OFFSET,
-    RedisCluster,
-    RedisSentinelSetup,
-    RedisServer,
-    free_port,
-)
+from tests.support.redis_servers import RedisCluster, RedisSentinelSetup, RedisServer
+from tests.support.servers import CLUSTER_BUS_PORT_OFFSET, free_port
 
 NO_RETRY = Retry(NoBackoff(), 0)
 pytestmark = pytest.mark.subprocess

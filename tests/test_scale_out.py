@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from http.cookiejar import CookieJar
 from typing import Any
 from urllib.error import HTTPError
@@ -14,6 +15,7 @@ import pytest
 
 from tests.helpers import HANG, PASSWORD, TOKEN_MODE, bearer
 from tests.support.gunicorn_server import Instance, server_environment
+from tests.support.servers import running
 
 pytestmark = [pytest.mark.live_server, pytest.mark.subprocess]
 
@@ -32,16 +34,8 @@ def instances(app, database_url, redis_url, key_config, tmp_path_factory) -> Ite
         RATELIMIT_REFRESH_PER_SESSION="100 per minute",
     )
     log_dir = tmp_path_factory.mktemp("scale-out")
-    started: list[Instance] = []
-    try:
-        for name in ("a", "b"):
-            started.append(Instance(name, env, log_dir))
-        for instance in started:
-            instance.wait_until_live()
-        yield started
-    finally:
-        for instance in started:
-            instance.stop()
+    with ExitStack() as stack:
+        yield [stack.enter_context(running(Instance(name, env, log_dir))) for name in ("a", "b")]
 
 
 def _call(

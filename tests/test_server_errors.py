@@ -10,6 +10,7 @@ import pytest
 
 from tests.helpers import PASSWORD, post_json_status, raw_http_exchange
 from tests.support.gunicorn_server import Instance, server_environment
+from tests.support.servers import running
 
 pytestmark = [pytest.mark.live_server, pytest.mark.subprocess]
 
@@ -18,12 +19,8 @@ pytestmark = [pytest.mark.live_server, pytest.mark.subprocess]
 def server(app, database_url, redis_url, key_config, tmp_path_factory) -> Iterator[Instance]:
     # Rate limits on: their key functions read the body before the view does.
     env = server_environment(database_url, redis_url, key_config, RATELIMIT_ENABLED="true")
-    instance = Instance("errors", env, tmp_path_factory.mktemp("server-errors"))
-    try:
-        instance.wait_until_live()
+    with running(Instance("errors", env, tmp_path_factory.mktemp("server-errors"))) as instance:
         yield instance
-    finally:
-        instance.stop()
 
 
 def exchange(server: Instance, raw: bytes) -> tuple[int, dict[str, str], bytes]:

@@ -8,9 +8,10 @@ file extension is the app's ``index.html`` (``/login``, ``/profile``...).
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from tests.support.servers import serve_handler
 
 APP_DIR = Path(__file__).resolve().parent / "tutorial_frontend"
 
@@ -48,14 +49,9 @@ class FrontendServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_port
+        self._server = serve_handler(Handler)
+        self.port = self._server.port
         self.origin = f"http://localhost:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._server.stop()

@@ -4,19 +4,11 @@ tests that need the production server itself (scale-out, gunicorn's own answers)
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
-from urllib.error import URLError
-from urllib.request import urlopen
-
-import pytest
 
 from config import ENV_MAPPING
-from tests.helpers import HANG
-from tests.support.redis_servers import free_port
+from tests.support.servers import free_port, log_tail, start_process, stop_process, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -52,42 +44,19 @@ class Instance:
             sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
             "--bind", f"127.0.0.1:{self.port}", "wsgi:app",
         ]  # fmt: skip
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env={**env, "PORT": str(self.port)},
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def log_tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        self.process = start_process(
+            command, self.log_path, cwd=ROOT, env={**env, "PORT": str(self.port)}
+        )
 
     def wait_until_live(self) -> None:
-        """Bounded polling while the real process boots."""
-        deadline = time.monotonic() + HANG
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"gunicorn {self.name} exited:\n{self.log_tail()}", pytrace=False)
-            try:
-                with urlopen(f"{self.url}/api/health/live", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except (URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.1)
-        pytest.fail(f"gunicorn {self.name} did not answer:\n{self.log_tail()}", pytrace=False)
+        """Until the app answers (the real process boots first)."""
+        wait_for_http(
+            f"{self.url}/api/health/live",
+            self.process,
+            f"gunicorn {self.name}",
+            lambda: log_tail(self.log_path),
+        )
 
     def stop(self) -> None:
         """SIGTERM (graceful), then SIGKILL the process group if it lingers."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=HANG)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=HANG)
+        stop_process(self.process)

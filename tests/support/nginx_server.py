@@ -7,22 +7,27 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from string import Template
-from urllib.error import HTTPError, URLError
-from urllib.request import urlopen
 
 import pytest
 
 from tests.support.gunicorn_server import Instance
-from tests.support.redis_servers import free_port
+from tests.support.servers import (
+    free_port,
+    log_tail,
+    running,
+    start_process,
+    stop_process,
+    wait_for_http,
+)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATE = ROOT / "deploy" / "nginx" / "authapi.conf.template"
 STARTUP_TIMEOUT = 30.0
+STOP_TIMEOUT = 30.0
 
 
 def nginx_binary() -> str:
@@ -75,49 +80,30 @@ class Nginx:
             text=True,
         )
         assert check.returncode == 0, check.stderr
-        self.process = subprocess.Popen(
+        self.process = start_process(
             [binary, "-p", str(workdir), "-c", str(self.config)],
-            stdin=subprocess.DEVNULL,
-            stdout=open(workdir / "stdout.log", "wb"),  # noqa: SIM115 - closed with the process
-            stderr=open(workdir / "stderr.log", "wb"),  # noqa: SIM115 - closed with the process
-            start_new_session=True,
+            workdir / "stdout.log",
+            stderr_log=workdir / "stderr.log",
         )
 
     def access_log(self) -> str:
         """What nginx wrote to its stdout: the access log lines so far."""
         return (self.workdir / "stdout.log").read_text(errors="replace")
 
-    def log_tail(self) -> str:
-        path = self.workdir / "error.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
-
     def wait_until_live(self, *, upstream_down: bool = False) -> None:
         """Until the app answers through nginx; ``upstream_down``: until nginx answers
         at all (its own 503 when nothing listens upstream)."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"nginx exited:\n{self.log_tail()}", pytrace=False)
-            try:
-                with urlopen(f"{self.url}/api/health/live", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except HTTPError:
-                if upstream_down:
-                    return
-            except (URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.1)
-        pytest.fail(f"nginx did not answer:\n{self.log_tail()}", pytrace=False)
+        wait_for_http(
+            f"{self.url}/api/health/live",
+            self.process,
+            "nginx",
+            lambda: log_tail(self.workdir / "error.log"),
+            any_status=upstream_down,
+            timeout=STARTUP_TIMEOUT,
+        )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)  # graceful
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_process(self.process, STOP_TIMEOUT, (signal.SIGQUIT,))  # SIGQUIT: graceful
 
 
 @contextmanager
@@ -126,14 +112,8 @@ def gunicorn_behind_nginx(
 ) -> Iterator[tuple[Instance, Nginx]]:
     """A real gunicorn (``env``, from ``server_environment``) with nginx in front of it,
     both stopped after."""
-    gunicorn = Instance("behind-nginx", env, workdir)
-    nginx = None
-    try:
-        gunicorn.wait_until_live()
-        nginx = Nginx(f"127.0.0.1:{gunicorn.port}", workdir / "nginx", cors_origins)
-        nginx.wait_until_live()
+    with (
+        running(Instance("behind-nginx", env, workdir)) as gunicorn,
+        running(Nginx(f"127.0.0.1:{gunicorn.port}", workdir / "nginx", cors_origins)) as nginx,
+    ):
         yield gunicorn, nginx
-    finally:
-        if nginx is not None:
-            nginx.stop()
-        gunicorn.stop()

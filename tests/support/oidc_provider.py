@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import requests
 from joserfc.jwk import RSAKey
 
-from tests.support.smtp_sink import spare_port
+from tests.support.servers import free_port, log_tail, start_process, stop_process, wait_for_http
 
 PROVIDER_DIR = Path(__file__).resolve().parents[1] / "node" / "oidc-provider"
 
@@ -47,7 +47,7 @@ class OidcProvider:
                 "oidc-provider is not installed: run `bash .ci/install-node-deps.sh` "
                 "(needs Node.js and npm)"
             )
-        self.port = spare_port()
+        self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.signing_key = rsa_jwk("test-signing-key")
         config = {
@@ -57,33 +57,33 @@ class OidcProvider:
             "cookieKeys": [secrets.token_urlsafe(32)],
             "clients": [],
         }
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
-            json.dump(config, file)
-        self._config_path = Path(file.name)
-        self._process: subprocess.Popen[str] | None = None
+        self._dir = Path(tempfile.mkdtemp(prefix="authapi-oidc-"))
+        self._config_path = self._dir / "config.json"
+        self._config_path.write_text(json.dumps(config))
+        self._log = self._dir / "node.log"
+        self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> OidcProvider:
-        self._process = subprocess.Popen(
-            ["node", str(PROVIDER_DIR / "server.mjs"), str(self._config_path)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
+        self._process = start_process(
+            ["node", str(PROVIDER_DIR / "server.mjs"), str(self._config_path)], self._log
         )
-        assert self._process.stdout is not None
-        line = self._process.stdout.readline()  # blocks until it listens (or exits)
-        if not line.startswith("READY"):
+        try:
+            wait_for_http(
+                f"{self.issuer}/.well-known/openid-configuration",
+                self._process,
+                "oidc-provider",
+                lambda: log_tail(self._log),
+            )
+        except BaseException:
             self.stop()
-            raise RuntimeError(f"oidc-provider did not start: {line!r}")
+            raise
         return self
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            self._process.wait()
-        if self._process is not None and self._process.stdout is not None:
-            self._process.stdout.close()
+        if self._process is not None:
+            stop_process(self._process)
         self._process = None
-        self._config_path.unlink(missing_ok=True)
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def _control(self, path: str, payload: dict[str, Any]) -> None:
         response = requests.post(f"{self.issuer}/__test__/{path}", json=payload, timeout=30)

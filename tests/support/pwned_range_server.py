@@ -13,9 +13,11 @@ import hashlib
 import os
 import threading
 from collections import defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+from tests.support.servers import serve_handler
 
 LIST = FREQUENCY_LISTS["passwords"]
 PADDING_LINES = 50
@@ -63,20 +65,17 @@ class PwnedRangeServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_port}/range/"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._handler = Handler
+        self.url = ""
 
     def start(self) -> PwnedRangeServer:
-        self._thread.start()
+        self._server = serve_handler(self._handler)
+        self.url = f"{self._server.url}/range/"
         return self
 
     def stop(self) -> None:
         self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._server.stop()
 
     def pad_with(self, password: str) -> None:
         """Send this password's suffix as a padding line (count 0) in its range."""

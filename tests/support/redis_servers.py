@@ -17,8 +17,9 @@ Typical use::
         server.stop()     # dependency gone
         server.start()    # ...and back, on the same port, with no data
 
-All waits are bounded polling loops; on timeout a :class:`RedisSupportError` is raised
-with the relevant server log tails.
+All waits are bounded polling loops (``tests.support.servers.wait_until``); on timeout
+a :class:`~tests.support.servers.ServerError` is raised with the relevant server log
+tails.
 """
 
 from __future__ import annotations
@@ -29,15 +30,13 @@ import ctypes
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -45,6 +44,16 @@ from redis.cluster import ClusterNode
 from redis.retry import Retry
 
 from tests.helpers import HANG
+from tests.support.servers import (
+    HOST,
+    RESERVED_PORTS,
+    ServerError,
+    free_port,
+    log_tail,
+    start_process,
+    stop_process,
+    wait_until,
+)
 
 __all__ = [
     "HOST",
@@ -53,100 +62,20 @@ __all__ = [
     "RedisServer",
     "RedisSupportError",
     "SentinelServer",
-    "free_port",
-    "wait_until",
 ]
 
-HOST = "127.0.0.1"
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 
-#: Redis Cluster listens for its node-to-node bus on ``port + 10000``.
-CLUSTER_BUS_PORT_OFFSET = 10000
-#: Ports never handed out (the system Redis and the default sentinel port).
-_FORBIDDEN_PORTS = frozenset({6379, 16379, 26379, 36379})
-#: Ports already handed out by this process (the kernel may return a port again once it
-#: is released, e.g. after a server was stopped to be restarted).
-_ISSUED_PORTS: set[int] = set()
-_PORT_LOCK = threading.Lock()
-
-POLL_INTERVAL = 0.1
 DEFAULT_STARTUP_TIMEOUT = HANG
 STOP_TIMEOUT = 5.0
 
-T = TypeVar("T")
 
-
-class RedisSupportError(RuntimeError):
+class RedisSupportError(ServerError):
     """A test Redis process could not be started, reached or reconfigured in time."""
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _port_is_bindable(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    """Return a currently free loopback TCP port usable for any test server.
-
-    The port comes from binding ``127.0.0.1:0``.  It is only accepted if ``port + 10000``
-    (the Redis Cluster bus port) is free as well, so the same helper is safe for cluster
-    nodes.  6379 and friends are never returned, nor is a port already handed out by this
-    process.
-    """
-    for _ in range(500):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind((HOST, 0))
-            port = int(sock.getsockname()[1])
-            bus_port = port + CLUSTER_BUS_PORT_OFFSET
-            if port in _FORBIDDEN_PORTS or bus_port > 65535:
-                continue
-            with _PORT_LOCK:
-                if port in _ISSUED_PORTS or not _port_is_bindable(bus_port):
-                    continue
-                _ISSUED_PORTS.add(port)
-        return port
-    raise RedisSupportError("could not find a free port whose cluster bus port is also free")
-
-
-def wait_until(
-    predicate: Callable[[], T | None],
-    timeout: float,
-    description: str,
-    details: Callable[[], str] | None = None,
-) -> T:
-    """Poll ``predicate`` every 0.1 s until it returns a truthy value, which is returned.
-
-    Exceptions raised by ``predicate`` count as "not yet" (the last one is reported).
-    A :class:`RedisSupportError` is raised once ``timeout`` seconds have passed.
-    """
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while True:
-        try:
-            result = predicate()
-        except RedisSupportError:
-            raise
-        except Exception as exc:
-            last_error = exc
-        else:
-            if result:
-                return result
-        if time.monotonic() >= deadline:
-            message = f"timed out after {timeout:.1f}s waiting for {description}"
-            if last_error is not None:
-                message += f" (last error: {last_error!r})"
-            if details is not None:
-                message += "\n" + details()
-            raise RedisSupportError(message)
-        time.sleep(POLL_INTERVAL)
 
 
 def _admin_client(port: int, timeout: float = 1.0) -> redis.Redis:
@@ -250,7 +179,7 @@ class RedisServer:
         name: str = "redis",
         start: bool = True,
     ) -> None:
-        if port in _FORBIDDEN_PORTS:
+        if port in RESERVED_PORTS:
             raise ValueError(f"refusing to use reserved port {port}")
         self.host: str = HOST
         self.port: int = port if port is not None else free_port()
@@ -326,11 +255,7 @@ class RedisServer:
 
     def log_tail(self, lines: int = 40) -> str:
         """The last ``lines`` lines of the server log (empty string if none)."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
 
     def execute(self, *args: Any, timeout: float = 1.0) -> Any:
         """Run one raw command on this server (no retries, RESP2, decoded strings)."""
@@ -347,16 +272,12 @@ class RedisServer:
         self._paused = False
         with open(self.log_path, "ab") as log:
             log.write(f"\n=== starting: {' '.join(self.command())}\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.tmpdir,
-                start_new_session=True,
-                preexec_fn=_pdeathsig_preexec(os.getpid()),
-            )
+        self.process = start_process(
+            self.command(),
+            self.log_path,
+            cwd=self.tmpdir,
+            preexec_fn=_pdeathsig_preexec(os.getpid()),
+        )
         try:
             self._wait_ready(self.startup_timeout)
         except BaseException:
@@ -386,19 +307,11 @@ class RedisServer:
 
         The port and temp dir are kept so :meth:`start` can bring it back.
         """
-        process = self.process
-        if process is None:
+        if self.process is None:
             return
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-                if self._paused:  # a stopped process only acts on SIGTERM once continued
-                    process.send_signal(signal.SIGCONT)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(STOP_TIMEOUT)
+        # A stopped (paused) process only acts on SIGTERM once continued.
+        signals = (signal.SIGTERM, signal.SIGCONT) if self._paused else (signal.SIGTERM,)
+        stop_process(self.process, timeout, signals)
         self._paused = False
 
     def kill(self) -> None:

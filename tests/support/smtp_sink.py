@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -13,6 +12,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from tests.helpers import HANG
+from tests.support.servers import free_port
 
 OTP_TEXT = "Your sign-in code is"
 
@@ -61,12 +61,6 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
-def spare_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class SmtpSink:
     """Start/stop an aiosmtpd server on a spare loopback port; wait for messages."""
 
@@ -75,7 +69,7 @@ class SmtpSink:
     def __init__(self, refusals: tuple[str, ...] = (), **controller_options: Any) -> None:
         """``refusals``: SMTP replies (``"451 4.3.0 Try again later"``) given, in turn,
         to the first messages instead of taking them; ``attempts`` counts every one."""
-        self.port = spare_port()
+        self.port = free_port()
         self.messages: list[ReceivedMail] = []
         self.attempts = 0
         self._refusals = list(refusals)
