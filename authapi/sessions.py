@@ -56,14 +56,18 @@ LAST_USED_RESOLUTION = 30  # seconds: don't rewrite last_used_at more often than
 SUPERSEDED_KEPT = 8
 USER_AGENT_MAX = 256
 
-# ``session.revoked`` scopes of the sessions a change to the account ends (besides a
-# logout's ``local``/``others``/``global``, ``session`` and ``cap``): they say why.
+# ``session.revoked`` scopes of the sessions a change to the account or a new sign-in
+# ends (besides a logout's ``local``/``others``/``global``, ``session`` and ``cap``):
+# they say why.
 PASSWORD_CHANGED = "password_changed"  # the user's other sessions
 PASSWORD_RESET = "password_reset"
 EMAIL_VERIFIED = "email_verified"  # the mailbox's owner took an unverified account over
 ACCOUNT_DISABLED = "account_disabled"
 ACCOUNT_DELETED = "account_deleted"
 MFA_RESET = "mfa_reset"  # an admin removed every second factor
+# A sign-in that set cookies in a browser whose refresh cookie named another session:
+# the new cookies overwrite it, so that session (whoever's it was) is unreachable.
+REPLACED = "replaced"
 
 # KEYS: session, user cache, user cache generation. ARGV: now, resolution, the access
 # token's refresh generation. Returns {exists (0/1), cached user JSON or false, on a miss

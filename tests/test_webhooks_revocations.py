@@ -64,9 +64,10 @@ def test_a_password_change_reports_the_other_sessions_it_ended(wh_app, secret, r
     assert change_password(client, alone).status_code == 200
     assert revoked(wh_app, receiver, secret) == []  # no other session: nothing ended
 
-    current = login(client, password=NEW_PASSWORD)
-    login(client, password=NEW_PASSWORD)
-    login(client, password=NEW_PASSWORD)
+    # Three more devices (a sign-in in this browser would end the first login's session).
+    current = login(wh_app.test_client(), password=NEW_PASSWORD)
+    login(wh_app.test_client(), password=NEW_PASSWORD)
+    login(wh_app.test_client(), password=NEW_PASSWORD)
     changed = client.patch(
         "/api/users/me/password",
         json={"currentPassword": NEW_PASSWORD, "password": PASSWORD, "passwordConfirm": PASSWORD},

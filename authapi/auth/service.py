@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from redis import exceptions as redis_exc
 from sqlalchemy.exc import IntegrityError
 
 from authapi import events, hooks, password_rehash, passwords, sessions, tokens
@@ -31,6 +33,8 @@ from authapi.users.repository import (
     find_user_by_id,
     find_user_for_change,
 )
+
+log = logging.getLogger(__name__)
 
 INVALID_CREDENTIALS = "Invalid email or password"
 REFRESH_FAILED = "Could not refresh access token"
@@ -224,6 +228,48 @@ def _cache_after_sign_in(user: User) -> None:
     fresh = find_user_for_change(user.id)
     if fresh is not None:
         sessions.cache_user(user_id, json.dumps(cached_user(fresh)), generation)
+
+
+def end_replaced_session(refresh_token: str | None, *, new_session_id: str) -> bool:
+    """End the session a browser's refresh cookie names, when a new sign-in in that
+    browser is about to overwrite its cookies; True if one ended.
+
+    Call it only once the new sign-in has fully succeeded (its session created, its
+    tokens issued), and only for an answer that sets cookies: a failed login, one that
+    stops at the second-factor step, or a token-mode sign-in leaves the cookie, and its
+    session, alone. The cookie's session ends whoever it belonged to (a user switching
+    accounts too): once overwritten, it is unreachable from this browser, and left alive
+    it would idle on, listed, counting against MAX_SESSIONS_PER_USER and pushing out the
+    user's other devices. ``session.revoked`` (scope ``replaced``) is appended by the
+    same script that ends it, atomic with a concurrent refresh of it.
+
+    Never fails the sign-in: a cookie that does not verify names nothing, and a Redis
+    that fails in this step only (it just made the new session) costs the old session
+    its early end, not the new one its cookies: it idles out as it did before.
+    """
+    if not refresh_token:
+        return False
+    try:
+        claims = tokens.decode_refresh_token(refresh_token)
+    except tokens.TokenError:
+        return False
+    user_id, session_id = claims["sub"], claims["sid"]
+    if session_id == new_session_id:  # cannot happen (a new random id): never end it
+        return False
+    try:
+        ended = sessions.delete(user_id, session_id, scope=sessions.REPLACED)
+    except (redis_exc.RedisError, redis_exc.RedisClusterException) as error:
+        log.warning("the session a sign-in replaced stays: Redis %s", type(error).__name__)
+        return False
+    if ended:
+        events.emit(
+            events.logged_out,
+            user_id=user_id,
+            session_id=session_id,
+            scope=sessions.REPLACED,
+            ended=1,
+        )
+    return ended
 
 
 def refresh(
