@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 
 from authapi.auth.cookies import REFRESH_COOKIE, set_access_cookies, set_refresh_cookie
-from authapi.auth.service import IssuedTokens, end_replaced_session
+from authapi.auth.service import IssuedTokens, end_replaced_session, session_named_by
 
 AUTH_MODE_HEADER = "X-Auth-Mode"
 
@@ -26,6 +26,17 @@ def client_user_agent() -> str:
 
 def wants_tokens_in_body() -> bool:
     return request.headers.get(AUTH_MODE_HEADER, "").strip().lower() == "token"
+
+
+def replaced_session_id() -> str | None:
+    """The session a sign-in answered with cookies replaces: the one the browser's
+    refresh cookie names (it verifies), ended by :func:`set_sign_in_cookies` once the
+    sign-in succeeded. Views pass it to their sign-in as ``replacing``, so the session
+    cap spares it meanwhile. None in token mode, which sets no cookie and ends nothing."""
+    if wants_tokens_in_body():
+        return None
+    named = session_named_by(request.cookies.get(REFRESH_COOKIE))
+    return None if named is None else named[1]
 
 
 def _set_cookies(response: Response, issued: IssuedTokens) -> None:

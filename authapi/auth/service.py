@@ -170,8 +170,14 @@ def refuse_inactive(user: User) -> None:
     raise error
 
 
-def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedTokens:
-    """Check credentials (always one bcrypt check) and start a new session."""
+def login(
+    email: str, password: str, *, ip: str, user_agent: str, replacing: str | None = None
+) -> IssuedTokens:
+    """Check credentials (always one bcrypt check) and start a new session.
+
+    ``replacing``: the session this sign-in's cookies will replace, which the session cap
+    spares (see ``sessions.create``); every sign-in takes it alike.
+    """
     user = find_user_by_email(email)
     checked_hash = user.password if user else None
     # Always exactly one bcrypt check, known email or not (no short-circuit here).
@@ -185,7 +191,7 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
     password_hash = password_rehash.upgrade_if_needed(user, password, checked_hash)
     # 403 mfa_required, no session, if it has a second factor.
     mfa_gate.require_second_factor(user, password_hash=password_hash)
-    session_id = sessions.create(user_id, ip=ip, user_agent=user_agent)
+    session_id = sessions.create(user_id, ip=ip, user_agent=user_agent, spare=replacing)
     # Read the account again now that the session exists. A disable, password reset
     # or deletion that committed while bcrypt ran is seen here; one that commits
     # later ends this session itself (it deletes the sessions after committing).
@@ -230,6 +236,18 @@ def _cache_after_sign_in(user: User) -> None:
         sessions.cache_user(user_id, json.dumps(cached_user(fresh)), generation)
 
 
+def session_named_by(refresh_token: str | None) -> tuple[str, str] | None:
+    """(user id, session id) of a refresh token that verifies; the session may have
+    ended since. None for no token, or one that does not verify."""
+    if not refresh_token:
+        return None
+    try:
+        claims = tokens.decode_refresh_token(refresh_token)
+    except tokens.TokenError:
+        return None
+    return claims["sub"], claims["sid"]
+
+
 def end_replaced_session(refresh_token: str | None, *, new_session_id: str) -> bool:
     """End the session a browser's refresh cookie names, when a new sign-in in that
     browser is about to overwrite its cookies; True if one ended.
@@ -246,14 +264,14 @@ def end_replaced_session(refresh_token: str | None, *, new_session_id: str) -> b
     Never fails the sign-in: a cookie that does not verify names nothing, and a Redis
     that fails in this step only (it just made the new session) costs the old session
     its early end, not the new one its cookies: it idles out as it did before.
+
+    The sign-in was told of it (``replacing``), so the session cap did not count it when
+    the new session was made: it never pushed another device out in its place.
     """
-    if not refresh_token:
+    named = session_named_by(refresh_token)
+    if named is None:
         return False
-    try:
-        claims = tokens.decode_refresh_token(refresh_token)
-    except tokens.TokenError:
-        return False
-    user_id, session_id = claims["sub"], claims["sid"]
+    user_id, session_id = named
     if session_id == new_session_id:  # cannot happen (a new random id): never end it
         return False
     try:

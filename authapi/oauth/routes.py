@@ -17,6 +17,7 @@ from authapi.auth.guard import current_user, login_required
 from authapi.auth.responses import (
     client_ip,
     client_user_agent,
+    replaced_session_id,
     set_sign_in_cookies,
     token_response,
 )
@@ -97,6 +98,7 @@ def callback(provider: str) -> Response:
             params,
             ip=client_ip(),
             user_agent=client_user_agent(),
+            replacing=replaced_session_id(),
         )
     except service.OAuthFailure as failure:
         response = _failure_redirect(failure) if is_browser() else None
