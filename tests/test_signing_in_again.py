@@ -199,6 +199,21 @@ def test_repeated_sign_ins_in_one_browser_never_push_out_another_device(make_app
     assert sorted(listed(laptop)) == sorted([session_of(phone), session_of(latest)])
 
 
+def test_another_accounts_session_is_spared_by_its_own_cap_only(make_app):
+    """Switching accounts: the cap of the account signing in counts its own sessions;
+    the replaced one, the other account's, is not among them and frees no place."""
+    app = make_app(MAX_SESSIONS_PER_USER=1)
+    laptop = app.test_client()
+    register(laptop)
+    register(laptop, email="bob@example.com", name="Bob")
+    alice = login(laptop)
+    bobs_phone = login(app.test_client(), email="bob@example.com")
+    bob = login(laptop, email="bob@example.com")
+    assert not alive(app, alice)  # replaced
+    assert not alive(app, bobs_phone)  # Bob's cap of 1: his oldest ends, as ever
+    assert listed(laptop) == [session_of(bob)]
+
+
 def test_a_cookie_that_names_nothing_live_ends_nothing(app: Flask, client: FlaskClient):
     """A cookie that does not verify, or whose session already ended: the sign-in
     succeeds as any other, with no event."""
