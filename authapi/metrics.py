@@ -27,7 +27,7 @@ UNMATCHED_ROUTE = "unmatched"
 METRICS_REALM = "metrics"  # the realm of the METRICS_TOKEN challenge
 # Anything else a client invents ("FOO /") is counted as "other": bounded label values.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-LOGOUT_SCOPES = ("local", "others", "global", "session")
+LOGOUT_SCOPES = ("local", "others", "global", "session", "replaced")
 
 http_request_duration = Histogram(
     "authapi_http_request_duration_seconds",

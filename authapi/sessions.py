@@ -56,14 +56,18 @@ LAST_USED_RESOLUTION = 30  # seconds: don't rewrite last_used_at more often than
 SUPERSEDED_KEPT = 8
 USER_AGENT_MAX = 256
 
-# ``session.revoked`` scopes of the sessions a change to the account ends (besides a
-# logout's ``local``/``others``/``global``, ``session`` and ``cap``): they say why.
+# ``session.revoked`` scopes of the sessions a change to the account or a new sign-in
+# ends (besides a logout's ``local``/``others``/``global``, ``session`` and ``cap``):
+# they say why.
 PASSWORD_CHANGED = "password_changed"  # the user's other sessions
 PASSWORD_RESET = "password_reset"
 EMAIL_VERIFIED = "email_verified"  # the mailbox's owner took an unverified account over
 ACCOUNT_DISABLED = "account_disabled"
 ACCOUNT_DELETED = "account_deleted"
 MFA_RESET = "mfa_reset"  # an admin removed every second factor
+# A sign-in that set cookies in a browser whose refresh cookie named another session:
+# the new cookies overwrite it, so that session (whoever's it was) is unreachable.
+REPLACED = "replaced"
 
 # KEYS: session, user cache, user cache generation. ARGV: now, resolution, the access
 # token's refresh generation. Returns {exists (0/1), cached user JSON or false, on a miss
@@ -160,22 +164,33 @@ return {-1, gen, 0}
 
 
 # KEYS: the user's session index, outbox. ARGV: cap, session key prefix (same hash
-# tag), now, the session.revoked entry's head and tail ("" for no event).
+# tag), now, the session.revoked entry's head and tail ("" for no event), the spared
+# session's id ("" for none).
 # Ends the oldest sessions beyond the cap (the index is ordered by expiry, i.e. by
 # creation) and returns their ids. One atomic step, so concurrent logins never leave
 # more than the cap. Only live sessions count: a session that idled out (Redis expired
 # its key) stays in the index until its absolute cap, so the index is pruned of those
-# before counting; otherwise they would push live sessions out.
+# before counting; otherwise they would push live sessions out. The spared session
+# (the one a sign-in replaces, ended right after it) neither counts nor is ended here.
 _CAP = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-local cap = tonumber(ARGV[1])
-if redis.call('ZCARD', KEYS[1]) <= cap then return {} end
+local cap, spare = tonumber(ARGV[1]), ARGV[6]
+local function excess()
+  local live = redis.call('ZCARD', KEYS[1])
+  if spare ~= '' and redis.call('ZSCORE', KEYS[1], spare) then live = live - 1 end
+  return live - cap
+end
+if excess() <= 0 then return {} end
 for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if redis.call('EXISTS', ARGV[2] .. sid) == 0 then redis.call('ZREM', KEYS[1], sid) end
 end
-local excess = redis.call('ZCARD', KEYS[1]) - cap
-if excess <= 0 then return {} end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, excess - 1)
+local over = excess()
+if over <= 0 then return {} end
+local oldest = {}
+for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if #oldest == over then break end
+  if sid ~= spare then oldest[#oldest + 1] = sid end
+end
 for _, sid in ipairs(oldest) do
   redis.call('DEL', ARGV[2] .. sid)
   redis.call('ZREM', KEYS[1], sid)
@@ -258,6 +273,7 @@ def create(
     ip: str,
     user_agent: str,
     amr: tuple[str, ...] = DEFAULT_AMR,
+    spare: str | None = None,
     now: float | None = None,
 ) -> str:
     """Start a new session (128-bit random id) and return its id. Generation starts at 0.
@@ -265,6 +281,10 @@ def create(
     ``amr``: how the user signed in (RFC 8176); refreshed access tokens carry it on.
     Beyond MAX_SESSIONS_PER_USER live sessions, the oldest ones end (``session.revoked``,
     scope ``cap``). ``session.created`` is appended to the outbox with the session.
+    ``spare``: the id of a session this sign-in replaces (the browser's, whose cookies
+    it overwrites: it ends once the sign-in succeeded), which the cap neither counts nor
+    ends, so a browser signing in again never pushes another device out in its place.
+    A session of another user is not in this user's index, and so changes nothing.
     """
     now = clock.now() if now is None else now
     session_id = secrets.token_urlsafe(16)
@@ -299,7 +319,7 @@ def create(
     head, tail = _revoked_entry(user_id, "cap")
     evicted = script(_CAP)(
         keys=[index, redis_outbox.list_key(user_id)],
-        args=[cap, session_key(user_id, ""), now, head, tail],
+        args=[cap, session_key(user_id, ""), now, head, tail, spare or ""],
     )
     if created is not None or (evicted and head):
         redis_outbox.announce(user_id)

@@ -41,10 +41,12 @@ def create_admin(app, email="root@example.com") -> None:
 
 
 @pytest.fixture
-def admin(app, client):
-    """An admin's access token (the account is made by `flask users create-admin`)."""
+def admin(app):
+    """An admin's access token (the account is made by `flask users create-admin`),
+    signed in from the admin's own browser: a sign-in in ``client``'s cookie jar would
+    end the session of whoever signed in there before."""
     create_admin(app)
-    return login(client, email="root@example.com")
+    return login(app.test_client(), email="root@example.com")
 
 
 @pytest.fixture
@@ -355,7 +357,7 @@ def test_the_last_admin_cannot_be_demoted_disabled_or_deleted(client, admin):
 
 def test_with_two_admins_one_may_go_but_not_both(app, client, admin):
     create_admin(app, "second@example.com")
-    second = login(client, email="second@example.com")
+    second = login(app.test_client(), email="second@example.com")
     first_id, second_id = user_id_of(client, admin), user_id_of(client, second)
     assert patch_user(client, admin, second_id, role="user").status_code == 200
     assert_fail(patch_user(client, admin, first_id, role="user"), 409, LAST_ADMIN)
@@ -372,7 +374,7 @@ def test_with_two_admins_one_may_go_but_not_both(app, client, admin):
 @pytest.mark.live_server
 def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, client, admin, live_server):
     create_admin(app, "second@example.com")
-    second = login(client, email="second@example.com")
+    second = login(app.test_client(), email="second@example.com")
     ids = {admin: user_id_of(client, second), second: user_id_of(client, admin)}
     server = live_server(app)
     start = threading.Barrier(2)
@@ -418,7 +420,7 @@ def test_the_last_admin_check_waits_for_a_concurrent_change(app, client, admin, 
     import psycopg2
 
     create_admin(app, "second@example.com")
-    second = login(client, email="second@example.com")
+    second = login(app.test_client(), email="second@example.com")
     first_id, second_id = user_id_of(client, admin), user_id_of(client, second)
     other = psycopg2.connect(database_url.replace("+psycopg2", ""))
     try:

@@ -231,11 +231,11 @@ def test_a_deleted_users_events_stay_with_the_id_in_details(app, client):
     assert registered["user_id"] is None
 
 
-def test_my_events_show_only_my_own_newest_first(client):
+def test_my_events_show_only_my_own_newest_first(app, client):
     register(client)
     register(client, email="bob@example.com", name="Bob")
     alice = login(client)
-    bob = login(client, email="bob@example.com")
+    bob = login(app.test_client(), email="bob@example.com")  # his own browser
     client.post("/api/auth/login", json={"email": "bob@example.com", "password": "wrong pw 123"})
     alice_id = client.get("/api/users/me", headers=bearer_ua(alice)).json["data"]["user"]["id"]
 
@@ -281,7 +281,7 @@ def test_my_events_need_a_login(app):
 
 def test_admins_read_and_filter_everyones_events(app, client):
     create_admin(app)
-    admin = login(client, email="root@example.com")
+    admin = login(app.test_client(), email="root@example.com")  # the admin's own browser
     register(client)
     alice = login(client)
     alice_id = client.get("/api/users/me", headers=bearer_ua(alice)).json["data"]["user"]["id"]

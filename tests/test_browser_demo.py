@@ -427,6 +427,37 @@ def test_a_second_browser_is_an_independent_session_that_can_be_ended(app, new_d
     expect(laptop.testid("message")).to_be_hidden()
 
 
+def test_signing_in_again_in_one_browser_replaces_its_session(app, new_device):
+    """The access cookie and the logged_in flag ran out (their lifetime is the access
+    token's), the refresh cookie did not: the page shows the login form, and signing in
+    there again ends the session that cookie named instead of leaving it behind, while
+    the phone's stays."""
+    register(app.test_client(), email="alice@example.com", name="Alice")
+    laptop, phone = new_device("laptop"), new_device("phone")
+    for device in (laptop, phone):
+        device.open()
+        login_through_ui(device, "alice@example.com", PASSWORD)
+    current = '[data-testid=session-row][data-current="true"]'
+    phone.testid("reload-sessions").click()
+    expect(phone.testid("session-row")).to_have_count(2)
+    phone_session = phone.page.locator(current).get_attribute("data-session-id")
+
+    laptop.context.clear_cookies(name="access_token")
+    laptop.context.clear_cookies(name="logged_in")
+    assert "refresh_token" in laptop.cookies()
+    laptop.open()
+    expect(laptop.testid("login-form")).to_be_visible()
+    login_through_ui(laptop, "alice@example.com", PASSWORD)
+
+    rows = laptop.testid("session-row")
+    expect(rows).to_have_count(2)  # the phone's and the new one: no third, left behind
+    ids = {rows.nth(i).get_attribute("data-session-id") for i in (0, 1)}
+    assert phone_session in ids
+    with phone.page.expect_response(is_api_response(ME, 200)):
+        phone.testid("refresh-me").click()
+    expect(phone.testid("auth-state")).to_have_text("Logged in as Alice <alice@example.com>")
+
+
 def test_the_reset_link_from_the_email_opens_a_working_page(
     browser: LazyBrowser, mail_app: Flask, smtp_sink: Any, live_server: Callable[[Flask], Any]
 ) -> None:

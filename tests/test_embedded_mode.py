@@ -1,9 +1,9 @@
 """The contract and session tests again, in embedded mode: SQLite + the in-process Redis.
 
 This module overrides the ``app``, ``make_app`` and ``clean_state`` fixtures and
-re-collects the test functions of ``test_auth_flow`` and ``test_sessions`` (and the
-webhook outbox tests that need no proxy in front of PostgreSQL), so the same
-assertions run against the embedded backends.
+re-collects the test functions of ``test_auth_flow``, ``test_sessions`` and
+``test_signing_in_again`` (and the webhook outbox tests that need no proxy in front of
+PostgreSQL), so the same assertions run against the embedded backends.
 """
 
 from __future__ import annotations
@@ -15,11 +15,16 @@ from sqlalchemy import delete
 from authapi import create_app, embedded
 from authapi.configuration import ConfigurationError
 from authapi.extensions import db, redis_store
-from tests import test_auth_flow, test_sessions, test_webhooks_outbox
+from tests import test_auth_flow, test_sessions, test_signing_in_again, test_webhooks_outbox
 
 EMBEDDED_TESTS = {
     **{name: value for name, value in vars(test_auth_flow).items() if name.startswith("test_")},
     **{name: value for name, value in vars(test_sessions).items() if name.startswith("test_")},
+    **{
+        name: value
+        for name, value in vars(test_signing_in_again).items()
+        if name.startswith("test_")
+    },
     **{
         name: value
         for name, value in vars(test_webhooks_outbox).items()

@@ -460,7 +460,7 @@ def test_the_code_counts_only_from_the_account_that_asked(mail_app, smtp_sink, a
     or not at all) but ignore it, and Alice never sees it."""
     client, _, headers = alice_signed_in
     register(client, email="bob.old@example.com", name="Bob")
-    bob = bearer(login(client, email="bob.old@example.com"))
+    bob = bearer(login(mail_app.test_client(), email="bob.old@example.com"))  # his browser
     asked = client.post(
         EMAIL, json={"email": "bob@example.com", "password": PASSWORD}, headers=headers
     )

@@ -26,7 +26,8 @@ def test_a_new_login_beyond_the_cap_ends_the_oldest_sessions(make_app, redis_cli
     app = make_app(MAX_SESSIONS_PER_USER=3)
     client = app.test_client()
     register(client)
-    tokens = [login(client) for _ in range(5)]
+    # Five devices (five sign-ins in one browser would each end the one before).
+    tokens = [login(app.test_client()) for _ in range(5)]
     assert [_me(client, token) for token in tokens] == [401, 401, 200, 200, 200]
     listed = client.get(
         "/api/auth/sessions", headers={"Authorization": f"Bearer {tokens[-1]}"}
@@ -41,8 +42,8 @@ def test_the_cap_is_per_user(make_app):
     client = app.test_client()
     register(client)
     register(client, email="bob@example.com")
-    alice = login(client)
-    bob = login(client, email="bob@example.com")
+    alice = login(app.test_client())
+    bob = login(app.test_client(), email="bob@example.com")
     assert (_me(client, alice), _me(client, bob)) == (200, 200)
 
 
@@ -105,8 +106,8 @@ def test_sessions_that_idled_out_do_not_count_against_the_cap(make_app, redis_cl
     app = make_app(MAX_SESSIONS_PER_USER=2)
     client = app.test_client()
     register(client)
-    kept = login(client)
-    idle = login(client)
+    kept = login(app.test_client())  # each on a device of its own
+    idle = login(app.test_client())
     # What Redis does when the idle session's TTL runs out: its key goes, nothing else.
     [idle_key] = [
         key
@@ -114,7 +115,7 @@ def test_sessions_that_idled_out_do_not_count_against_the_cap(make_app, redis_cl
         if key.endswith(":" + jwt.decode(idle, options={"verify_signature": False})["sid"])
     ]
     redis_client.delete(idle_key)
-    newest = login(client)
+    newest = login(app.test_client())
     assert (_me(client, kept), _me(client, newest)) == (200, 200)
     listed = client.get("/api/auth/sessions", headers={"Authorization": f"Bearer {newest}"}).json[
         "data"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jwt
 import pytest
 from flask import Flask
 
@@ -64,9 +65,10 @@ def test_a_password_change_reports_the_other_sessions_it_ended(wh_app, secret, r
     assert change_password(client, alone).status_code == 200
     assert revoked(wh_app, receiver, secret) == []  # no other session: nothing ended
 
-    current = login(client, password=NEW_PASSWORD)
-    login(client, password=NEW_PASSWORD)
-    login(client, password=NEW_PASSWORD)
+    # Three more devices (a sign-in in this browser would end the first login's session).
+    current = login(wh_app.test_client(), password=NEW_PASSWORD)
+    login(wh_app.test_client(), password=NEW_PASSWORD)
+    login(wh_app.test_client(), password=NEW_PASSWORD)
     changed = client.patch(
         "/api/users/me/password",
         json={"currentPassword": NEW_PASSWORD, "password": PASSWORD, "passwordConfirm": PASSWORD},
@@ -176,3 +178,28 @@ def test_the_session_check_reports_a_session_of_an_account_disabled_behind_its_b
     }
     with wh_app.app_context():
         assert sessions.list_sessions(user["id"]) == []
+
+
+def test_signing_in_again_in_one_browser_reports_the_session_it_replaced(wh_app, secret, receiver):
+    """The new cookies overwrite the browser's: the session they named ends (scope
+    ``replaced``, with its id), whoever's it was; a Bearer client's sign-ins end none."""
+    client = wh_app.test_client()
+    alice = register(client)
+    register(client, email="bob@example.com", name="Bob")
+    token_login(client)
+    token_login(client)
+    assert revoked(wh_app, receiver, secret) == []
+
+    first = login(client)
+    second = login(client)
+    assert revoked(wh_app, receiver, secret) == [
+        {"user_id": alice["id"], "scope": "replaced", "ended": 1, "session_id": sid(first)}
+    ]
+    login(client, email="bob@example.com")  # switching accounts ends Alice's too
+    assert revoked(wh_app, receiver, secret)[1:] == [
+        {"user_id": alice["id"], "scope": "replaced", "ended": 1, "session_id": sid(second)}
+    ]
+
+
+def sid(access_token: str) -> str:
+    return jwt.decode(access_token, options={"verify_signature": False})["sid"]

@@ -1,15 +1,17 @@
 """How a sign-in answers: cookies for browsers, or tokens in the body for token mode.
 
 Every route that signs someone in (password login, and any other method) answers
-through :func:`token_response`, so all of them honour ``X-Auth-Mode: token`` alike.
+through :func:`token_response`, so all of them honour ``X-Auth-Mode: token`` alike,
+and every sign-in that sets cookies sets them with :func:`set_sign_in_cookies`, so all
+of them end the session of the refresh cookie they overwrite alike.
 """
 
 from __future__ import annotations
 
 from flask import Response, jsonify, request
 
-from authapi.auth.cookies import set_access_cookies, set_refresh_cookie
-from authapi.auth.service import IssuedTokens
+from authapi.auth.cookies import REFRESH_COOKIE, set_access_cookies, set_refresh_cookie
+from authapi.auth.service import IssuedTokens, end_replaced_session, session_named_by
 
 AUTH_MODE_HEADER = "X-Auth-Mode"
 
@@ -26,11 +28,35 @@ def wants_tokens_in_body() -> bool:
     return request.headers.get(AUTH_MODE_HEADER, "").strip().lower() == "token"
 
 
-def cookie_response(issued: IssuedTokens) -> Response:
-    response = jsonify(status="success", access_token=issued.access_token)
+def replaced_session_id() -> str | None:
+    """The session a sign-in answered with cookies replaces: the one the browser's
+    refresh cookie names (it verifies), ended by :func:`set_sign_in_cookies` once the
+    sign-in succeeded. Views pass it to their sign-in as ``replacing``, so the session
+    cap spares it meanwhile. None in token mode, which sets no cookie and ends nothing."""
+    if wants_tokens_in_body():
+        return None
+    named = session_named_by(request.cookies.get(REFRESH_COOKIE))
+    return None if named is None else named[1]
+
+
+def _set_cookies(response: Response, issued: IssuedTokens) -> None:
     set_access_cookies(response, issued.access_token, issued.access_lifetime)
     set_refresh_cookie(response, issued.refresh_token, issued.refresh_lifetime)
+
+
+def cookie_response(issued: IssuedTokens) -> Response:
+    """A refresh's answer: the same session's rotated cookies."""
+    response = jsonify(status="success", access_token=issued.access_token)
+    _set_cookies(response, issued)
     return response
+
+
+def set_sign_in_cookies(response: Response, issued: IssuedTokens) -> None:
+    """A new sign-in's cookies, on an answer to a sign-in that has fully succeeded. They
+    overwrite the browser's, so the session its refresh cookie named, if any, ends
+    first (:func:`~authapi.auth.service.end_replaced_session`, which never fails it)."""
+    end_replaced_session(request.cookies.get(REFRESH_COOKIE), new_session_id=issued.session_id)
+    _set_cookies(response, issued)
 
 
 def body_response(issued: IssuedTokens) -> Response:
@@ -46,4 +72,8 @@ def body_response(issued: IssuedTokens) -> Response:
 
 def token_response(issued: IssuedTokens) -> Response:
     """The answer to a successful sign-in, in the mode the client asked for."""
-    return body_response(issued) if wants_tokens_in_body() else cookie_response(issued)
+    if wants_tokens_in_body():
+        return body_response(issued)
+    response = jsonify(status="success", access_token=issued.access_token)
+    set_sign_in_cookies(response, issued)
+    return response

@@ -28,6 +28,7 @@ from authapi.auth.responses import (
     client_ip,
     client_user_agent,
     cookie_response,
+    replaced_session_id,
     token_response,
 )
 from authapi.error_handlers import handle_api_error
@@ -63,6 +64,7 @@ def login() -> Response:
         data["password"],
         ip=client_ip(),
         user_agent=client_user_agent(),
+        replacing=replaced_session_id(),
     )
     return token_response(issued)
 

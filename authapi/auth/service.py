@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from redis import exceptions as redis_exc
 from sqlalchemy.exc import IntegrityError
 
 from authapi import events, hooks, password_rehash, passwords, sessions, tokens
@@ -31,6 +33,8 @@ from authapi.users.repository import (
     find_user_by_id,
     find_user_for_change,
 )
+
+log = logging.getLogger(__name__)
 
 INVALID_CREDENTIALS = "Invalid email or password"
 REFRESH_FAILED = "Could not refresh access token"
@@ -166,8 +170,14 @@ def refuse_inactive(user: User) -> None:
     raise error
 
 
-def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedTokens:
-    """Check credentials (always one bcrypt check) and start a new session."""
+def login(
+    email: str, password: str, *, ip: str, user_agent: str, replacing: str | None = None
+) -> IssuedTokens:
+    """Check credentials (always one bcrypt check) and start a new session.
+
+    ``replacing``: the session this sign-in's cookies will replace, which the session cap
+    spares (see ``sessions.create``); every sign-in takes it alike.
+    """
     user = find_user_by_email(email)
     checked_hash = user.password if user else None
     # Always exactly one bcrypt check, known email or not (no short-circuit here).
@@ -181,7 +191,7 @@ def login(email: str, password: str, *, ip: str, user_agent: str) -> IssuedToken
     password_hash = password_rehash.upgrade_if_needed(user, password, checked_hash)
     # 403 mfa_required, no session, if it has a second factor.
     mfa_gate.require_second_factor(user, password_hash=password_hash)
-    session_id = sessions.create(user_id, ip=ip, user_agent=user_agent)
+    session_id = sessions.create(user_id, ip=ip, user_agent=user_agent, spare=replacing)
     # Read the account again now that the session exists. A disable, password reset
     # or deletion that committed while bcrypt ran is seen here; one that commits
     # later ends this session itself (it deletes the sessions after committing).
@@ -224,6 +234,60 @@ def _cache_after_sign_in(user: User) -> None:
     fresh = find_user_for_change(user.id)
     if fresh is not None:
         sessions.cache_user(user_id, json.dumps(cached_user(fresh)), generation)
+
+
+def session_named_by(refresh_token: str | None) -> tuple[str, str] | None:
+    """(user id, session id) of a refresh token that verifies; the session may have
+    ended since. None for no token, or one that does not verify."""
+    if not refresh_token:
+        return None
+    try:
+        claims = tokens.decode_refresh_token(refresh_token)
+    except tokens.TokenError:
+        return None
+    return claims["sub"], claims["sid"]
+
+
+def end_replaced_session(refresh_token: str | None, *, new_session_id: str) -> bool:
+    """End the session a browser's refresh cookie names, when a new sign-in in that
+    browser is about to overwrite its cookies; True if one ended.
+
+    Call it only once the new sign-in has fully succeeded (its session created, its
+    tokens issued), and only for an answer that sets cookies: a failed login, one that
+    stops at the second-factor step, or a token-mode sign-in leaves the cookie, and its
+    session, alone. The cookie's session ends whoever it belonged to (a user switching
+    accounts too): once overwritten, it is unreachable from this browser, and left alive
+    it would idle on, listed, counting against MAX_SESSIONS_PER_USER and pushing out the
+    user's other devices. ``session.revoked`` (scope ``replaced``) is appended by the
+    same script that ends it, atomic with a concurrent refresh of it.
+
+    Never fails the sign-in: a cookie that does not verify names nothing, and a Redis
+    that fails in this step only (it just made the new session) costs the old session
+    its early end, not the new one its cookies: it idles out as it did before.
+
+    The sign-in was told of it (``replacing``), so the session cap did not count it when
+    the new session was made: it never pushed another device out in its place.
+    """
+    named = session_named_by(refresh_token)
+    if named is None:
+        return False
+    user_id, session_id = named
+    if session_id == new_session_id:  # cannot happen (a new random id): never end it
+        return False
+    try:
+        ended = sessions.delete(user_id, session_id, scope=sessions.REPLACED)
+    except (redis_exc.RedisError, redis_exc.RedisClusterException) as error:
+        log.warning("the session a sign-in replaced stays: Redis %s", type(error).__name__)
+        return False
+    if ended:
+        events.emit(
+            events.logged_out,
+            user_id=user_id,
+            session_id=session_id,
+            scope=sessions.REPLACED,
+            ended=1,
+        )
+    return ended
 
 
 def refresh(

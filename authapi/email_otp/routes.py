@@ -5,7 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 
 from authapi import body
-from authapi.auth.responses import client_ip, client_user_agent, token_response
+from authapi.auth.responses import (
+    client_ip,
+    client_user_agent,
+    replaced_session_id,
+    token_response,
+)
 from authapi.demo import DEMO_DIR
 from authapi.email_otp import service
 from authapi.email_otp.schemas import otp_verify_schema
@@ -28,7 +33,11 @@ def request_code() -> Response:
 def verify() -> Response:
     data = body.load(otp_verify_schema)
     issued = service.verify(
-        data["email"], data["code"], ip=client_ip(), user_agent=client_user_agent()
+        data["email"],
+        data["code"],
+        ip=client_ip(),
+        user_agent=client_user_agent(),
+        replacing=replaced_session_id(),
     )
     return token_response(issued)
 

@@ -126,7 +126,9 @@ def _new_account(email: str, name: str) -> User:
     return user
 
 
-def verify(email: str, code: str, *, ip: str, user_agent: str) -> IssuedTokens:
+def verify(
+    email: str, code: str, *, ip: str, user_agent: str, replacing: str | None = None
+) -> IssuedTokens:
     """Sign in with a right code (single use, within its lifetime and tries); a sign-up
     uses it up only once the hook has decided (:func:`_sign_up`)."""
     user = find_user_by_email(email)
@@ -148,7 +150,9 @@ def verify(email: str, code: str, *, ip: str, user_agent: str) -> IssuedTokens:
         events.emit(events.email_verified, user_id=str(user.id), via="otp")
     # An emailed code is one factor: an account with a second factor still gives it.
     mfa_gate.require_second_factor(user, OTP_AMR)
-    session_id = sessions.create(str(user.id), ip=ip, user_agent=user_agent, amr=OTP_AMR)
+    session_id = sessions.create(
+        str(user.id), ip=ip, user_agent=user_agent, amr=OTP_AMR, spare=replacing
+    )
     # As a password login does: a disable or deletion that committed since the account
     # was read wins (one that commits later ends this session itself).
     fresh = find_user_for_change(user.id)

@@ -52,7 +52,13 @@ def _may_sign_in(user: User, attempt: challenge.Attempt) -> bool:
 
 
 def complete(
-    token: str, factor: factors.SecondFactor, proof: Any, *, ip: str, user_agent: str
+    token: str,
+    factor: factors.SecondFactor,
+    proof: Any,
+    *,
+    ip: str,
+    user_agent: str,
+    replacing: str | None = None,
 ) -> IssuedTokens:
     attempt = challenge.attempt(token)
     if attempt.outcome == "gone":
@@ -80,7 +86,7 @@ def complete(
     events.emit(events.mfa_used, user_id=user_id, factor=factor.name, via="login")
     # RFC 8176 names methods, not steps: an emailed code then a TOTP code is "otp" once.
     amr = tuple(dict.fromkeys((*attempt.first_amr, *result.amr, "mfa")))
-    session_id = sessions.create(user_id, ip=ip, user_agent=user_agent, amr=amr)
+    session_id = sessions.create(user_id, ip=ip, user_agent=user_agent, amr=amr, spare=replacing)
     # As a password login does: a disable, reset or deletion that committed since the
     # account was read is seen here (a later one ends this session itself).
     fresh = find_user_for_change(user.id)

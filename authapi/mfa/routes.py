@@ -9,7 +9,12 @@ from flask import Blueprint, Response, jsonify
 from authapi import body
 from authapi.auth import service as auth_service
 from authapi.auth.guard import admin_required, current_user, login_required
-from authapi.auth.responses import client_ip, client_user_agent, token_response
+from authapi.auth.responses import (
+    client_ip,
+    client_user_agent,
+    replaced_session_id,
+    token_response,
+)
 from authapi.mfa import login, service
 from authapi.mfa.schemas import code_or_password_schema, code_schema, login_mfa_schema
 from authapi.models import User
@@ -67,7 +72,12 @@ def login_mfa() -> Response:
     data = body.load(login_mfa_schema)
     factor, proof = login.pick_proof(data)
     issued = login.complete(
-        data["mfa_token"], factor, proof, ip=client_ip(), user_agent=client_user_agent()
+        data["mfa_token"],
+        factor,
+        proof,
+        ip=client_ip(),
+        user_agent=client_user_agent(),
+        replacing=replaced_session_id(),
     )
     return token_response(issued)
 

@@ -13,9 +13,14 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from authapi import body
-from authapi.auth.cookies import set_access_cookies, set_refresh_cookie
 from authapi.auth.guard import current_user, login_required
-from authapi.auth.responses import client_ip, client_user_agent, token_response
+from authapi.auth.responses import (
+    client_ip,
+    client_user_agent,
+    replaced_session_id,
+    set_sign_in_cookies,
+    token_response,
+)
 from authapi.oauth import flows, redirects, service
 from authapi.oauth.schemas import link_schema
 from authapi.ratelimits import limit_provider_redirects
@@ -93,6 +98,7 @@ def callback(provider: str) -> Response:
             params,
             ip=client_ip(),
             user_agent=client_user_agent(),
+            replacing=replaced_session_id(),
         )
     except service.OAuthFailure as failure:
         response = _failure_redirect(failure) if is_browser() else None
@@ -106,12 +112,7 @@ def callback(provider: str) -> Response:
             else finished.redirect_to
         )
         if finished.issued is not None:
-            set_access_cookies(
-                response, finished.issued.access_token, finished.issued.access_lifetime
-            )
-            set_refresh_cookie(
-                response, finished.issued.refresh_token, finished.issued.refresh_lifetime
-            )
+            set_sign_in_cookies(response, finished.issued)
     elif finished.issued is not None:
         response = token_response(finished.issued)
     else:

@@ -166,7 +166,13 @@ def begin(
 
 
 def finish(
-    name: str, flow_id: str | None, params: dict[str, str], *, ip: str, user_agent: str
+    name: str,
+    flow_id: str | None,
+    params: dict[str, str],
+    *,
+    ip: str,
+    user_agent: str,
+    replacing: str | None = None,
 ) -> Finished:
     """The callback: check the flow, exchange the code, then sign in or link."""
     provider = get_provider(name)
@@ -174,14 +180,20 @@ def finish(
     if flow is None:
         raise invalid_state()
     try:
-        return _finish(provider, flow, params, ip=ip, user_agent=user_agent)
+        return _finish(provider, flow, params, ip=ip, user_agent=user_agent, replacing=replacing)
     except OAuthFailure as failure:
         failure.redirect_to = flow.redirect_to
         raise
 
 
 def _finish(
-    provider: Provider, flow: flows.Flow, params: dict[str, str], *, ip: str, user_agent: str
+    provider: Provider,
+    flow: flows.Flow,
+    params: dict[str, str],
+    *,
+    ip: str,
+    user_agent: str,
+    replacing: str | None,
 ) -> Finished:
     if params.get("error"):
         raise OAuthFailure("access_denied", "Sign-in was cancelled at the provider", 403)
@@ -214,7 +226,7 @@ def _finish(
     user = _user_for(provider, identity)
     amr = _second_factor(provider, identity, user)
     user_id = str(user.id)
-    session_id = sessions.create(user_id, ip=ip, user_agent=user_agent, amr=amr)
+    session_id = sessions.create(user_id, ip=ip, user_agent=user_agent, amr=amr, spare=replacing)
     # As a password login does: a disable or deletion that committed since the account
     # was read wins (one that commits later ends this session itself).
     fresh = find_user_for_change(user.id)

@@ -12,7 +12,12 @@ import uuid
 from flask import Blueprint, Response, jsonify
 
 from authapi.auth.guard import current_user, login_required
-from authapi.auth.responses import client_ip, client_user_agent, token_response
+from authapi.auth.responses import (
+    client_ip,
+    client_user_agent,
+    replaced_session_id,
+    token_response,
+)
 from authapi.mfa.schemas import mfa_token_schema
 from authapi.passkeys import (
     factor,  # noqa: F401 - registers the passkey factor kind
@@ -96,7 +101,12 @@ def login_options() -> Response:
 @limit_passkey_login
 def login() -> Response:
     data = load(login_schema)
-    issued = service.login(data["credential"], ip=client_ip(), user_agent=client_user_agent())
+    issued = service.login(
+        data["credential"],
+        ip=client_ip(),
+        user_agent=client_user_agent(),
+        replacing=replaced_session_id(),
+    )
     return token_response(issued)
 
 

@@ -381,7 +381,13 @@ def _record_use(
         raise Refused("counter", user_id=owner, passkey=passkey)
 
 
-def login(credential: AuthenticationCredential, *, ip: str, user_agent: str) -> IssuedTokens:
+def login(
+    credential: AuthenticationCredential,
+    *,
+    ip: str,
+    user_agent: str,
+    replacing: str | None = None,
+) -> IssuedTokens:
     """A complete sign-in with a passkey: no email, no password, no further factor."""
     try:
         passkey = _verify_assertion(credential, challenges.LOGIN)
@@ -395,7 +401,7 @@ def login(credential: AuthenticationCredential, *, ip: str, user_agent: str) -> 
     # A passkey with user verification is two factors in one: the device and the
     # fingerprint, face or PIN that unlocked it.
     amr = (key_kind(passkey), "mfa")
-    session_id = sessions.create(user_id, ip=ip, user_agent=user_agent, amr=amr)
+    session_id = sessions.create(user_id, ip=ip, user_agent=user_agent, amr=amr, spare=replacing)
     # As in the password login: a disable or deletion that committed meanwhile wins.
     fresh = find_user_for_change(user.id)
     if fresh is None or fresh.disabled:

@@ -89,8 +89,9 @@ OPERATIONS: tuple[Operation, ...] = (
         ok=Reply(
             200,
             {"oneOf": [ref("AccessToken"), ref("TokenPair")]},
-            "Logged in: `AccessToken` and cookies, or `TokenPair` with `X-Auth-Mode: token`",
-            headers={"Set-Cookie": "SetAuthCookies"},
+            "Logged in: `AccessToken` and cookies (they replace the browser's session, if "
+            "it had one), or `TokenPair` with `X-Auth-Mode: token`",
+            headers={"Set-Cookie": "SetSignInCookies"},
         ),
         errors=(
             (

@@ -162,7 +162,7 @@ OPERATIONS: tuple[Operation, ...] = (
             200,
             {"oneOf": [ref("AccessToken"), ref("TokenPair")]},
             "Logged in, exactly as POST /api/auth/login",
-            headers={"Set-Cookie": "SetAuthCookies"},
+            headers={"Set-Cookie": "SetSignInCookies"},
         ),
         errors=(
             *BODY_ERRORS,

@@ -272,7 +272,7 @@ OPERATIONS: tuple[Operation, ...] = (
             200,
             {"oneOf": [ref("AccessToken"), ref("TokenPair")]},
             "Logged in, exactly like a password login",
-            headers={"Set-Cookie": "SetAuthCookies"},
+            headers={"Set-Cookie": "SetSignInCookies"},
         ),
         errors=(
             (

@@ -38,7 +38,7 @@ LOGGED_IN = Reply(
     200,
     {"oneOf": [ref("AccessToken"), ref("TokenPair")]},
     "Signed in: `AccessToken` and cookies, or `TokenPair` with `X-Auth-Mode: token`",
-    headers={"Set-Cookie": "SetAuthCookies"},
+    headers={"Set-Cookie": "SetSignInCookies"},
 )
 REDIRECT = "Browsers (an `Accept` naming `text/html`): to the provider, or back to the front end"
 UNAVAILABLE = (
@@ -100,7 +100,8 @@ OPERATIONS: tuple[Operation, ...] = (
         ok=Reply(
             302,
             {},
-            REDIRECT + ": signed in (the auth cookies), linked (`?linked=<provider>`), or "
+            REDIRECT + ": signed in (the auth cookies, as `SetSignInCookies` says: the "
+            "browser's previous session ends), linked (`?linked=<provider>`), or "
             "`?error=<code>` (docs/providers.md lists the codes)",
             media_types=(),
         ),
