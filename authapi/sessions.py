@@ -65,8 +65,8 @@ EMAIL_VERIFIED = "email_verified"  # the mailbox's owner took an unverified acco
 ACCOUNT_DISABLED = "account_disabled"
 ACCOUNT_DELETED = "account_deleted"
 MFA_RESET = "mfa_reset"  # an admin removed every second factor
-# A sign-in that set cookies in a browser whose refresh cookie named another session:
-# the new cookies overwrite it, so that session (whoever's it was) is unreachable.
+# A sign-in that set cookies in a browser whose refresh cookie named another session of
+# the same account: the new cookies overwrite it, so that session is unreachable.
 REPLACED = "replaced"
 
 # KEYS: session, user cache, user cache generation. ARGV: now, resolution, the access

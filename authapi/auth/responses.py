@@ -53,9 +53,14 @@ def cookie_response(issued: IssuedTokens) -> Response:
 
 def set_sign_in_cookies(response: Response, issued: IssuedTokens) -> None:
     """A new sign-in's cookies, on an answer to a sign-in that has fully succeeded. They
-    overwrite the browser's, so the session its refresh cookie named, if any, ends
-    first (:func:`~authapi.auth.service.end_replaced_session`, which never fails it)."""
-    end_replaced_session(request.cookies.get(REFRESH_COOKIE), new_session_id=issued.session_id)
+    overwrite the browser's, so the session its refresh cookie named, if any and the
+    same account's, ends first (:func:`~authapi.auth.service.end_replaced_session`,
+    which never fails it)."""
+    end_replaced_session(
+        request.cookies.get(REFRESH_COOKIE),
+        user_id=issued.user_id,
+        new_session_id=issued.session_id,
+    )
     _set_cookies(response, issued)
 
 

@@ -248,18 +248,22 @@ def session_named_by(refresh_token: str | None) -> tuple[str, str] | None:
     return claims["sub"], claims["sid"]
 
 
-def end_replaced_session(refresh_token: str | None, *, new_session_id: str) -> bool:
-    """End the session a browser's refresh cookie names, when a new sign-in in that
-    browser is about to overwrite its cookies; True if one ended.
+def end_replaced_session(refresh_token: str | None, *, user_id: str, new_session_id: str) -> bool:
+    """End the session a browser's refresh cookie names, when a new sign-in of the same
+    account in that browser is about to overwrite its cookies; True if one ended.
 
     Call it only once the new sign-in has fully succeeded (its session created, its
     tokens issued), and only for an answer that sets cookies: a failed login, one that
     stops at the second-factor step, or a token-mode sign-in leaves the cookie, and its
-    session, alone. The cookie's session ends whoever it belonged to (a user switching
-    accounts too): once overwritten, it is unreachable from this browser, and left alive
-    it would idle on, listed, counting against MAX_SESSIONS_PER_USER and pushing out the
-    user's other devices. ``session.revoked`` (scope ``replaced``) is appended by the
-    same script that ends it, atomic with a concurrent refresh of it.
+    session, alone. Once overwritten, the cookie's session is unreachable from this
+    browser, and left alive it would idle on, listed, counting against
+    MAX_SESSIONS_PER_USER and pushing out the user's other devices (one session per
+    account and browser, as Kratos and Keycloak keep). Another account's session
+    (switching accounts) is left to idle out: it counts against no cap of this
+    account, and an API client that signs several accounts in through one cookie jar,
+    using their tokens as Bearer tokens (a test suite, a Postman run), keeps them all.
+    ``session.revoked`` (scope ``replaced``) is appended by the same script that ends
+    it, atomic with a concurrent refresh of it.
 
     Never fails the sign-in: a cookie that does not verify names nothing, and a Redis
     that fails in this step only (it just made the new session) costs the old session
@@ -271,8 +275,8 @@ def end_replaced_session(refresh_token: str | None, *, new_session_id: str) -> b
     named = session_named_by(refresh_token)
     if named is None:
         return False
-    user_id, session_id = named
-    if session_id == new_session_id:  # cannot happen (a new random id): never end it
+    named_user_id, session_id = named
+    if named_user_id != user_id or session_id == new_session_id:
         return False
     try:
         ended = sessions.delete(user_id, session_id, scope=sessions.REPLACED)

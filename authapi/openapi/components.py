@@ -341,8 +341,8 @@ HEADERS: dict[str, dict[str, Any]] = {
         "description": (
             "As `SetAuthCookies` (absent in token mode). They overwrite the browser's: once "
             "the sign-in has succeeded, the session that the `refresh_token` cookie sent "
-            "with it named (if it verifies and is still alive) ends, whoever's it was "
-            "(signing in again, or switching accounts, in one browser), with a "
+            "with it named (if it verifies, is still alive and is the same account's) "
+            "ends (signing in again in one browser; switching accounts ends nothing), with a "
             "`session.revoked` webhook of scope `replaced`; `MAX_SESSIONS_PER_USER` does "
             "not count it meanwhile. A failed or refused sign-in, one stopped at "
             "`mfa_required`, and token mode end nothing"
