@@ -20,6 +20,10 @@ PASSWORD = "correct horse battery"
 # test fails because the machine is slow. Waits end as soon as the thing happens.
 HANG = 300.0
 
+# Fetch Metadata, as every browser sends with every request and no script's client does
+# (a test client's ``environ_base``): what tells a browser's sign-in (auth.responses).
+FETCH_METADATA = {"HTTP_SEC_FETCH_SITE": "same-origin", "HTTP_SEC_FETCH_MODE": "cors"}
+
 
 def register(
     client: FlaskClient,

@@ -29,7 +29,7 @@ from authapi.extensions import db
 from authapi.models import AuthEvent, Identity, User
 from authapi.oauth import redirects
 from authapi.webhooks import signing
-from tests.helpers import PASSWORD, assert_fail, login, register, update_all_users
+from tests.helpers import FETCH_METADATA, PASSWORD, assert_fail, login, register, update_all_users
 from tests.support.oidc_provider import BrowserlessLogin, OidcProvider, query, rsa_jwk
 from tests.support.passkeys import add_passkey, passkey_login
 from tests.support.receiver import Answer
@@ -218,6 +218,7 @@ def test_a_provider_sign_in_ends_the_session_the_browser_held(oauth_app: Flask, 
     named ends if it was the same account's earlier one; another account's (switching
     accounts) stays."""
     client = oauth_app.test_client()
+    client.environ_base.update(FETCH_METADATA)  # only a browser's sign-ins replace
     register(client, email="sam@example.com")
     sam = login(client, "sam@example.com")
     provider.set_account("sub-rita", email="rita@example.com", email_verified=True, name="Rita")

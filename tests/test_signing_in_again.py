@@ -20,6 +20,7 @@ from authapi import sessions
 from authapi.extensions import db
 from authapi.models import AuthEvent
 from tests.helpers import (
+    FETCH_METADATA,
     PASSWORD,
     TOKEN_MODE,
     assert_fail,
@@ -38,6 +39,18 @@ from tests.test_mfa import step_start
 
 ME = "/api/users/me"
 SESSIONS = "/api/auth/sessions"
+
+
+def browser(app: Flask) -> FlaskClient:
+    """A test client that sends Fetch Metadata, as a browser does."""
+    client = app.test_client()
+    client.environ_base.update(FETCH_METADATA)
+    return client
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return browser(app)
 
 
 def refresh_cookie(client: FlaskClient) -> str:
@@ -130,7 +143,7 @@ def test_a_failed_or_refused_sign_in_leaves_the_session(app: Flask, client: Flas
 
 def test_the_mfa_step_leaves_the_session_until_the_second_step_completes(make_app):
     app = make_app(CLOCK_FROZEN_AT=step_start())
-    client = app.test_client()
+    client = browser(app)
     register(client)
     first = login(client)
     secret, _ = enrol_totp(client, app, first)
@@ -162,6 +175,19 @@ def test_bearer_clients_signing_in_twice_keep_both_sessions(app: Flask, client: 
     assert sorted(listed(client, second)) == sorted([session_of(first), session_of(second)])
 
 
+def test_a_script_signing_in_twice_through_one_cookie_jar_keeps_both_sessions(app: Flask):
+    """No Fetch Metadata, so no browser: a test suite or a Postman run that signs in again
+    through the same cookie jar may still use the first answer's token, as the tutorial
+    allows; only a browser gets one session per account."""
+    script = app.test_client()
+    register(script)
+    first = login(script)
+    second = login(script)
+    assert alive(app, first) and alive(app, second)
+    assert sorted(listed(script)) == sorted([session_of(first), session_of(second)])
+    assert replaced_events(app) == []
+
+
 def test_a_token_mode_sign_in_leaves_the_browsers_cookie_session(app: Flask, client: FlaskClient):
     """No cookie is set, so the browser's refresh cookie still works: its session stays."""
     register(client)
@@ -190,7 +216,7 @@ def test_switching_accounts_leaves_the_other_accounts_session(app: Flask, client
 
 def test_repeated_sign_ins_in_one_browser_never_push_out_another_device(make_app):
     app = make_app(MAX_SESSIONS_PER_USER=2)
-    laptop = app.test_client()
+    laptop = browser(app)
     register(laptop)
     phone = login(app.test_client())
     for _ in range(5):
@@ -203,7 +229,7 @@ def test_another_accounts_session_is_spared_by_its_own_cap_only(make_app):
     """Switching accounts: the cap of the account signing in counts its own sessions;
     the other account's, which the cookie named, is not among them and frees no place."""
     app = make_app(MAX_SESSIONS_PER_USER=1)
-    laptop = app.test_client()
+    laptop = browser(app)
     register(laptop)
     register(laptop, email="bob@example.com", name="Bob")
     alice = login(laptop)
@@ -251,7 +277,7 @@ def test_a_redis_error_in_this_step_only_never_fails_the_sign_in(
 
 
 def test_a_sign_in_with_an_emailed_code_ends_the_session_too(mail_app: Flask, smtp_sink):
-    client = mail_app.test_client()
+    client = browser(mail_app)
     register(client)
     # Verified: the code is no first proof of the address (which ends every session).
     update_all_users(mail_app, verified=True)

@@ -11,7 +11,15 @@ import pytest
 from flask import Flask
 
 from authapi import sessions
-from tests.helpers import PASSWORD, bearer, login, register, token_login, update_all_users
+from tests.helpers import (
+    FETCH_METADATA,
+    PASSWORD,
+    bearer,
+    login,
+    register,
+    token_login,
+    update_all_users,
+)
 from tests.support.receiver import Receiver
 from tests.support.smtp_sink import otp_code, reset_by_mail
 from tests.support.webhooks import (
@@ -185,6 +193,7 @@ def test_signing_in_again_in_one_browser_reports_the_session_it_replaced(wh_app,
     ``replaced``, with its id) if it was the same account's; a Bearer client's sign-ins
     end none."""
     client = wh_app.test_client()
+    client.environ_base.update(FETCH_METADATA)  # only a browser's sign-ins replace
     alice = register(client)
     register(client, email="bob@example.com", name="Bob")
     token_login(client)

@@ -28,12 +28,23 @@ def wants_tokens_in_body() -> bool:
     return request.headers.get(AUTH_MODE_HEADER, "").strip().lower() == "token"
 
 
+def sent_by_a_browser() -> bool:
+    """Browsers send Fetch Metadata (``Sec-Fetch-*``) with every request, fetch and
+    navigation alike; curl, servers and the HTTP clients of scripts and test suites send
+    none. Only a browser gets one session per account (:func:`set_sign_in_cookies`): a
+    script that signs in again through one cookie jar may still use the first token as
+    a Bearer token, which the tutorial allows."""
+    headers = request.headers
+    return "Sec-Fetch-Site" in headers or "Sec-Fetch-Mode" in headers
+
+
 def replaced_session_id() -> str | None:
     """The session a sign-in answered with cookies replaces: the one the browser's
     refresh cookie names (it verifies), ended by :func:`set_sign_in_cookies` once the
     sign-in succeeded. Views pass it to their sign-in as ``replacing``, so the session
-    cap spares it meanwhile. None in token mode, which sets no cookie and ends nothing."""
-    if wants_tokens_in_body():
+    cap spares it meanwhile. None in token mode, which sets no cookie and ends nothing,
+    and for a client that is no browser."""
+    if wants_tokens_in_body() or not sent_by_a_browser():
         return None
     named = session_named_by(request.cookies.get(REFRESH_COOKIE))
     return None if named is None else named[1]
@@ -55,12 +66,13 @@ def set_sign_in_cookies(response: Response, issued: IssuedTokens) -> None:
     """A new sign-in's cookies, on an answer to a sign-in that has fully succeeded. They
     overwrite the browser's, so the session its refresh cookie named, if any and the
     same account's, ends first (:func:`~authapi.auth.service.end_replaced_session`,
-    which never fails it)."""
-    end_replaced_session(
-        request.cookies.get(REFRESH_COOKIE),
-        user_id=issued.user_id,
-        new_session_id=issued.session_id,
-    )
+    which never fails it), when a browser sent it (:func:`sent_by_a_browser`)."""
+    if sent_by_a_browser():
+        end_replaced_session(
+            request.cookies.get(REFRESH_COOKIE),
+            user_id=issued.user_id,
+            new_session_id=issued.session_id,
+        )
     _set_cookies(response, issued)
 
 
