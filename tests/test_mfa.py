@@ -37,6 +37,7 @@ from tests.support.mfa import (
     move_clock,
     password_login,
 )
+from tests.support.redis_commands import count_redis_commands
 from tests.support.smtp_sink import delivered
 
 ENVELOPE_403 = {"status", "message", "code", "mfa_token", "methods"}
@@ -656,16 +657,7 @@ def test_refresh_and_me_stay_one_redis_round_trip_with_amr(client, mfa_app, enro
     token = mfa_token(client)
     done = login_mfa(client, token, code=code_at(enrolled["secret"], frozen_now(mfa_app)))
     assert done.status_code == 200
-    # Every command the app's Redis client sends, whichever way it goes out.
-    connection_class = mfa_app.extensions["redis"].connection_pool.connection_class
-    calls: list[str] = []
-    real = connection_class.send_command
-
-    def counting(self, *args, **kwargs):
-        calls.append(str(args[0]))
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(connection_class, "send_command", counting)
+    calls = count_redis_commands(mfa_app, monkeypatch)
     assert client.get("/api/users/me").status_code == 200
     assert len(calls) == 1, calls
     calls.clear()

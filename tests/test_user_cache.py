@@ -21,6 +21,7 @@ from flask import Flask
 from authapi import sessions, tokens
 from authapi.auth import service as auth_service
 from tests.helpers import HANG, PASSWORD, bearer, login, register, token_login
+from tests.support.redis_commands import count_redis_commands
 
 ME = "/api/users/me"
 ADMINS_ONLY = "You are not allowed to do this: admins only"
@@ -159,16 +160,7 @@ def test_a_miss_fills_the_cache_and_a_hit_is_one_redis_round_trip(app, client, m
         generation_key = sessions.user_generation_key(user["id"])
     assert redis_client.exists(cache_key) == 0
     assert 0 < redis_client.ttl(generation_key) <= sessions.USER_GENERATION_TTL
-    # Every command the app's Redis client sends, whichever way it goes out.
-    connection_class = redis_client.connection_pool.connection_class
-    calls: list[str] = []
-    real = connection_class.send_command
-
-    def counting(self, *args, **kwargs):
-        calls.append(str(args[0]))
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(connection_class, "send_command", counting)
+    calls = count_redis_commands(app, monkeypatch)
     assert name_of(client, token) == "Alice B"  # the miss: the session check, the fill
     assert len(calls) == 2, calls
     assert 0 < redis_client.ttl(cache_key) <= sessions.USER_CACHE_TTL  # filled
