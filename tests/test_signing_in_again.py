@@ -48,11 +48,6 @@ def browser(app: Flask) -> FlaskClient:
     return client
 
 
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return browser(app)
-
-
 def refresh_cookie(client: FlaskClient) -> str:
     cookie = client.get_cookie("refresh_token", path="/api/auth")
     assert cookie is not None
@@ -92,7 +87,8 @@ def replaced_events(app: Flask) -> list[dict[str, Any]]:
     return found
 
 
-def test_signing_in_again_ends_the_session_the_browser_held(app: Flask, client: FlaskClient):
+def test_signing_in_again_ends_the_session_the_browser_held(app: Flask):
+    client = browser(app)
     user = register(client)
     first = login(client)
     old_refresh = refresh_cookie(client)
@@ -119,7 +115,8 @@ def test_signing_in_again_ends_the_session_the_browser_held(app: Flask, client: 
     ]
 
 
-def test_a_failed_or_refused_sign_in_leaves_the_session(app: Flask, client: FlaskClient):
+def test_a_failed_or_refused_sign_in_leaves_the_session(app: Flask):
+    client = browser(app)
     register(client)
     register(app.test_client(), email="bob@example.com", name="Bob")
     first = login(client)
@@ -167,7 +164,8 @@ def test_the_mfa_step_leaves_the_session_until_the_second_step_completes(make_ap
     assert listed(client) == [session_of(done.json["access_token"])]
 
 
-def test_bearer_clients_signing_in_twice_keep_both_sessions(app: Flask, client: FlaskClient):
+def test_bearer_clients_signing_in_twice_keep_both_sessions(app: Flask):
+    client = browser(app)
     register(client)
     first = token_login(client)["access_token"]
     second = token_login(client)["access_token"]
@@ -188,8 +186,9 @@ def test_a_script_signing_in_twice_through_one_cookie_jar_keeps_both_sessions(ap
     assert replaced_events(app) == []
 
 
-def test_a_token_mode_sign_in_leaves_the_browsers_cookie_session(app: Flask, client: FlaskClient):
+def test_a_token_mode_sign_in_leaves_the_browsers_cookie_session(app: Flask):
     """No cookie is set, so the browser's refresh cookie still works: its session stays."""
+    client = browser(app)
     register(client)
     first = login(client)
     token_login(client)
@@ -197,10 +196,11 @@ def test_a_token_mode_sign_in_leaves_the_browsers_cookie_session(app: Flask, cli
     assert client.get("/api/auth/refresh").status_code == 200
 
 
-def test_switching_accounts_leaves_the_other_accounts_session(app: Flask, client: FlaskClient):
+def test_switching_accounts_leaves_the_other_accounts_session(app: Flask):
     """One session per account and browser: another account's session is not this
     account's to end (an API client signing several accounts in through one cookie jar
     keeps using their tokens), and it counts against no cap of this account."""
+    client = browser(app)
     register(client)
     bob = register(client, email="bob@example.com", name="Bob")
     laptop = login(client)
@@ -240,9 +240,10 @@ def test_another_accounts_session_is_spared_by_its_own_cap_only(make_app):
     assert listed(laptop) == [session_of(bob)]
 
 
-def test_a_cookie_that_names_nothing_live_ends_nothing(app: Flask, client: FlaskClient):
+def test_a_cookie_that_names_nothing_live_ends_nothing(app: Flask):
     """A cookie that does not verify, or whose session already ended: the sign-in
     succeeds as any other, with no event."""
+    client = browser(app)
     register(client)
     client.set_cookie("refresh_token", "not-a-token", path="/api/auth")
     first = login(client)
@@ -254,10 +255,11 @@ def test_a_cookie_that_names_nothing_live_ends_nothing(app: Flask, client: Flask
 
 
 def test_a_redis_error_in_this_step_only_never_fails_the_sign_in(
-    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch, caplog
+    app: Flask, monkeypatch: pytest.MonkeyPatch, caplog
 ):
     """Failing the sign-in would leave its new session without cookies (orphaning that
     one instead): the old one idles out as before, and a warning says so."""
+    client = browser(app)
     register(client)
     first = login(client)
 
@@ -295,7 +297,8 @@ def test_a_sign_in_with_an_emailed_code_ends_the_session_too(mail_app: Flask, sm
     assert alive(mail_app, kept.json["access_token"])
 
 
-def test_a_passkey_sign_in_ends_the_session_too(app: Flask, client: FlaskClient):
+def test_a_passkey_sign_in_ends_the_session_too(app: Flask):
+    client = browser(app)
     register(client)
     first = login(client)
     authenticator = SoftAuthenticator()
