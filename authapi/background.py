@@ -18,6 +18,8 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from authapi.error_handlers import is_dependency_down
+
 log = logging.getLogger(__name__)
 
 THREADS = 2
@@ -51,9 +53,15 @@ class Background:
         with self._app.app_context():
             try:
                 job(*args)
-            except Exception:
-                # On a pool thread nobody else would ever see it: log it, with the trace.
-                log.exception("background job %s failed", getattr(job, "__name__", job))
+            except Exception as error:
+                name = getattr(job, "__name__", job)
+                if is_dependency_down(error):
+                    # Redis or PostgreSQL down: one line, as the API's 503s log it. The
+                    # answer said nothing either way, so the person simply asks again.
+                    log.warning("background job %s dropped: %s", name, type(error).__name__)
+                else:
+                    # On a pool thread nobody else would ever see it: log it, with the trace.
+                    log.exception("background job %s failed", name)
 
     def _forget(self, future: Future[None]) -> None:
         with self._lock:

@@ -169,6 +169,38 @@ def handle_redis_response_error(error: redis_exc.ResponseError) -> Response:
     return handle_unexpected(error)
 
 
+# Errors that always mean a dependency is unavailable: the API answers them with 503.
+DEPENDENCY_DOWN: tuple[type[Exception], ...] = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    # Cluster and Sentinel failovers (Sentinel's MasterNotFoundError is a ConnectionError):
+    # CLUSTERDOWN / MASTERDOWN while a slot has no master, TRYAGAIN during a resharding,
+    # READONLY from a master demoted to replica.
+    redis_exc.ClusterError,
+    redis_exc.TryAgainError,
+    redis_exc.ReadOnlyError,
+    # A Redis that answers but takes no writes: maxmemory reached (noeviction).
+    redis_exc.OutOfMemoryError,
+    sa_exc.TimeoutError,  # no connection free in the pool in time
+)
+
+
+def is_dependency_down(error: BaseException) -> bool:
+    """Would the API answer ``error`` with 503, a dependency unavailable? For work done
+    outside a request (background jobs), which has no handler to ask."""
+    if isinstance(error, DEPENDENCY_DOWN):
+        return True
+    if isinstance(error, redis_exc.ResponseError):
+        return str(error).startswith("MISCONF")
+    if isinstance(error, redis_exc.RedisClusterException):
+        return not isinstance(
+            error, redis_exc.CrossSlotTransactionError | redis_exc.InvalidPipelineStack
+        )
+    if isinstance(error, sa_exc.DBAPIError):
+        return _is_connection_problem(error)
+    return False
+
+
 def handle_database_error(error: sa_exc.DBAPIError) -> Response:
     if _is_connection_problem(error):
         return handle_dependency_down(error)
@@ -197,19 +229,12 @@ def handle_too_large(error: RequestEntityTooLarge) -> Response:
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(APIError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(redis.ConnectionError, handle_dependency_down)
-    app.register_error_handler(redis.TimeoutError, handle_dependency_down)
-    # Cluster and Sentinel failovers (Sentinel's MasterNotFoundError is a ConnectionError):
-    # CLUSTERDOWN / MASTERDOWN while a slot has no master, TRYAGAIN during a resharding,
-    # READONLY from a master demoted to replica, no reachable cluster node.
-    app.register_error_handler(redis_exc.ClusterError, handle_dependency_down)
-    app.register_error_handler(redis_exc.TryAgainError, handle_dependency_down)
-    app.register_error_handler(redis_exc.ReadOnlyError, handle_dependency_down)
-    # A Redis that answers but takes no writes: maxmemory reached (noeviction), or MISCONF.
-    app.register_error_handler(redis_exc.OutOfMemoryError, handle_dependency_down)
+    for unavailable in DEPENDENCY_DOWN:
+        app.register_error_handler(unavailable, handle_dependency_down)
+    # MISCONF (a Redis that cannot persist) is a ResponseError; no reachable cluster node
+    # is a RedisClusterException; a lost PostgreSQL connection is a DBAPIError.
     app.register_error_handler(redis_exc.ResponseError, handle_redis_response_error)
     app.register_error_handler(redis_exc.RedisClusterException, handle_cluster_exception)
-    app.register_error_handler(sa_exc.TimeoutError, handle_dependency_down)
     app.register_error_handler(sa_exc.DBAPIError, handle_database_error)
     app.register_error_handler(HashingBusy, handle_hashing_busy)
     app.register_error_handler(RequestEntityTooLarge, handle_too_large)
