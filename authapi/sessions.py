@@ -6,16 +6,18 @@ multi-key scripts below run on a Redis Cluster without CROSSSLOT errors):
 - ``<prefix>:{u:<uid>}:session:<sid>``  hash: gen, created_at, last_used_at,
   rotated_at, expires_at (absolute cap), ip, user_agent, amr (how the session was
   signed in: RFC 8176 values, space-separated), superseded (``gen:time`` pairs: when
-  each generation still inside the reuse interval was rotated away). TTL = idle
-  timeout.
+  each generation still inside the reuse interval was rotated away), unconfirmed (the
+  generation the last rotation issued, until an access token of it is used). TTL =
+  idle timeout.
 - ``<prefix>:{u:<uid>}:sessions``       sorted set: sid -> expires_at (the index
   used to list and end a user's sessions). TTL = the session cap.
 - ``<prefix>:{u:<uid>}:user``           the user's public data, cached for the
   hot path; deleted by every change to the user. TTL = USER_CACHE_TTL.
-- ``<prefix>:{u:<uid>}:user:gen``       the user cache's generation: a counter every
-  change to the user increments (with the deletion, one script), so that a copy read
-  from PostgreSQL before the change is not cached after it (:func:`cache_user`).
-  TTL = USER_GENERATION_TTL.
+- ``<prefix>:{u:<uid>}:user:gen``       the user cache's generation: a random value
+  every change to the user replaces (with the deletion, one script), so that a copy
+  read from PostgreSQL before the change is not cached after it (:func:`cache_user`).
+  Random, not a counter: a counter would start again at 1 once the key expired, and a
+  fill that read 1 just before could match again. TTL = USER_GENERATION_TTL.
 - ``<prefix>:{u:<uid>}:outbox``         the events these changes report
   (:mod:`authapi.redis_outbox`), appended by the same MULTI or script as the change:
   ``session.created``, ``session.revoked``, ``refresh.reuse_detected``.
@@ -97,8 +99,7 @@ return 1
 
 # KEYS: user cache, user cache generation. ARGV: the generation's TTL.
 _FORGET = """
-redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
 return redis.call('DEL', KEYS[1])
 """
 
@@ -477,4 +478,5 @@ def forget_user(user_id: str) -> None:
     """Drop the cached copy, after a change to the user is committed; a fill that read
     the user before the change then caches nothing (one script: the generation moves on
     with the deletion)."""
-    script(_FORGET)(keys=_user_cache_keys(user_id), args=[USER_GENERATION_TTL])
+    generation = secrets.token_hex(8)
+    script(_FORGET)(keys=_user_cache_keys(user_id), args=[USER_GENERATION_TTL, generation])

@@ -232,11 +232,12 @@ def test_the_user_cache_and_its_generation_on_the_cluster(cluster, on_cluster):
     prefix = f"authapi:{{u:{user['id']}}}"
     owner = cluster.master_for_key(user_tag_key(user["id"]))
     assert owner.execute("EXISTS", f"{prefix}:user") == 1  # filled again by the miss
-    assert owner.execute("GET", f"{prefix}:user:gen") == "1"
+    first = owner.execute("GET", f"{prefix}:user:gen")
+    assert first  # set by the rename
     with app.app_context():
         sessions.forget_user(user["id"])
         alive, cached, generation = sessions.touch(user["id"], claims(token)["sid"])
-        assert (alive, cached, generation) == (True, None, "2")
+        assert (alive, cached) == (True, None) and generation not in ("", first)
         sessions.forget_user(user["id"])
         assert not sessions.cache_user(user["id"], '{"name": "stale"}', generation)
     assert owner.execute("EXISTS", f"{prefix}:user") == 0

@@ -186,6 +186,16 @@ def test_a_script_signing_in_twice_through_one_cookie_jar_keeps_both_sessions(ap
     assert replaced_events(app) == []
 
 
+def test_nodes_fetch_is_no_browser(app: Flask):
+    """Node's built-in fetch sends ``Sec-Fetch-Mode: cors`` (and no ``Sec-Fetch-Site``):
+    a Jest or Vitest suite signing in twice through one cookie jar keeps both sessions."""
+    node = app.test_client()
+    node.environ_base.update({"HTTP_SEC_FETCH_MODE": "cors", "HTTP_USER_AGENT": "node"})
+    register(node)
+    first, second = login(node), login(node)
+    assert alive(app, first) and alive(app, second)
+
+
 def test_a_token_mode_sign_in_leaves_the_browsers_cookie_session(app: Flask):
     """No cookie is set, so the browser's refresh cookie still works: its session stays."""
     client = browser(app)

@@ -140,12 +140,15 @@ def test_a_fill_from_a_generation_read_before_a_change_is_refused(app, client):
     drop_cached_copy(app, user["id"])
     with app.app_context():
         user_id, session_id = user["id"], tokens.decode_access_token(token)["sid"]
-        for before in ("", "1"):
-            assert sessions.touch(user_id, session_id) == (True, None, before)  # the miss
-            sessions.forget_user(user_id)  # a change, committed meanwhile
-            assert not sessions.cache_user(user_id, '{"name": "stale"}', before)
-            assert sessions.touch(user_id, session_id) == (True, None, "2" if before else "1")
-        assert sessions.cache_user(user_id, '{"name": "fresh"}', "2")
+        seen = [sessions.touch(user_id, session_id)[2]]
+        assert seen == [""]  # never changed: no generation yet
+        for _ in range(2):
+            sessions.forget_user(user_id)  # a change, committed after the miss
+            assert not sessions.cache_user(user_id, '{"name": "stale"}', seen[-1])
+            alive, cached, generation = sessions.touch(user_id, session_id)
+            assert (alive, cached) == (True, None) and generation not in seen
+            seen.append(generation)
+        assert sessions.cache_user(user_id, '{"name": "fresh"}', seen[-1])
         assert sessions.touch(user_id, session_id)[:2] == (True, '{"name": "fresh"}')
 
 

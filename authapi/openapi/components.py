@@ -342,7 +342,7 @@ HEADERS: dict[str, dict[str, Any]] = {
             "As `SetAuthCookies` (absent in token mode). They overwrite the browser's: once "
             "the sign-in has succeeded, the session that the `refresh_token` cookie sent "
             "with it named (if it verifies, is still alive and is the same account's) "
-            "ends (signing in again in a browser, told by its `Sec-Fetch-*` headers; "
+            "ends (signing in again in a browser, told by its `Sec-Fetch-Site` header; "
             "switching accounts, and clients that are no browser, end nothing), with a "
             "`session.revoked` webhook of scope `replaced`; `MAX_SESSIONS_PER_USER` does "
             "not count it meanwhile. A failed or refused sign-in, one stopped at "
