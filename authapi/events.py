@@ -22,7 +22,7 @@ login_succeeded = _signals.signal("login-succeeded")  # session_id
 # user_id is None for unknown emails; reason: unknown_email, wrong_password, disabled,
 # unverified
 login_failed = _signals.signal("login-failed")
-token_refreshed = _signals.signal("token-refreshed")  # session_id, generation
+token_refreshed = _signals.signal("token-refreshed")  # session_id, generation, outcome
 refresh_reuse_detected = _signals.signal("refresh-reuse-detected")  # session_id
 logged_out = _signals.signal("logged-out")  # session_id, scope, ended
 password_changed = _signals.signal("password-changed")

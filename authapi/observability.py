@@ -34,6 +34,8 @@ MAX_LOGGED_PATH = 512
 SENSITIVE_URL_VARIABLE = re.compile(r"token|code|secret|password", re.IGNORECASE)
 # The only signal arguments that reach a log line; anything else a signal carries is dropped.
 EVENT_FIELDS = ("scope", "ended", "generation", "reason", "by", "old_role", "new_role")
+# token_refreshed: rotated, grace (a concurrent refresh) or recovered (a lost answer).
+EVENT_FIELDS += ("outcome",)
 EVENT_FIELDS += ("factor", "via")  # second factors (authapi.mfa): never a code or secret
 WARNING_EVENTS = frozenset({events.login_failed, events.refresh_reuse_detected})
 # Events that authenticate the caller: the access line then names their account.

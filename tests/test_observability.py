@@ -330,6 +330,22 @@ def test_login_refresh_logout_never_log_a_token_password_or_cookie(make_app, cap
 # --- auth events ---------------------------------------------------------------------
 
 
+def test_a_refresh_says_whether_it_rotated_answered_a_concurrent_one_or_recovered(
+    app, make_app, logs
+):
+    """Which rule answered each refresh (docs/sessions.md): a lost answer's recovery is
+    rare and worth seeing apart from the rotations and the concurrent tabs' grace."""
+    client = app.test_client()
+    register(client)
+    first = token_login(client)["refresh_token"]
+    assert refresh_by_body(client, first).status_code == 200  # rotated; answer "lost"
+    assert refresh_by_body(client, first).status_code == 200  # within the grace window
+    later = make_app(CLOCK_OFFSET=600).test_client()
+    assert refresh_by_body(later, first).status_code == 200  # the lost answer, recovered
+    outcomes = [record.fields["outcome"] for record in event_records(logs, "token_refreshed")]
+    assert outcomes == ["rotated", "grace", "recovered"]
+
+
 def test_auth_events_are_logged_with_user_id_and_client_address(make_app, logs):
     app = make_app(REFRESH_REUSE_INTERVAL=0)
     client = app.test_client()
@@ -394,7 +410,8 @@ def test_auth_events_are_logged_with_user_id_and_client_address(make_app, logs):
             assert GENERATED_ID.fullmatch(record.fields["request_id"]), event
     (logout,) = event_records(logs, "logged_out")
     assert logout.fields["scope"] == "global"
-    assert event_records(logs, "token_refreshed")[0].fields["generation"] == 1
+    [refreshed] = event_records(logs, "token_refreshed")
+    assert (refreshed.fields["generation"], refreshed.fields["outcome"]) == (1, "rotated")
     (registered,) = event_records(logs, "user_registered")
     assert registered.fields["user_id"] == user_id
 

@@ -322,6 +322,7 @@ def refresh(
         user_id=user_id,
         session_id=session_id,
         generation=rotation.generation,
+        outcome=rotation.outcome,
     )
     return _issue(
         user_id, session_id, rotation.generation, rotation.lifetime, rotation.amr, grant="refresh"
