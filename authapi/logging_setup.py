@@ -16,14 +16,15 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from flask import has_request_context, request
 from flask.logging import default_handler
@@ -31,6 +32,7 @@ from flask.logging import default_handler
 from authapi.response_headers import REQUEST_ID_KEY
 
 LOGGER_NAME = "authapi"
+ACCESS_LOGGER = "authapi.access"
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _RESERVED = ("ts", "level", "logger", "message")
@@ -38,6 +40,8 @@ _RESERVED = ("ts", "level", "logger", "message")
 
 # Lines are written on every request: one encoder, not one per ``json.dumps`` call.
 _encode = json.JSONEncoder(default=str).encode
+# The encoder's own escaping of a string (ensure_ascii), in C.
+_quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
 
 def _timestamp(created: float) -> str:
@@ -52,19 +56,38 @@ def _second(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def record_fields(record: logging.LogRecord) -> dict[str, Any]:
+def record_fields(record: logging.LogRecord) -> Mapping[str, Any]:
     """The record's structured fields, plus the request id when logged inside a request."""
     return with_request_id(getattr(record, "fields", None) or {})
 
 
-def with_request_id(fields: Mapping[str, Any]) -> dict[str, Any]:
+def with_request_id(fields: Mapping[str, Any]) -> Mapping[str, Any]:
     """``fields``, plus the request id when logged inside a request."""
+    if "request_id" in fields:  # the access line's own
+        return fields
     merged = dict(fields)
-    if "request_id" not in merged and has_request_context():
+    if has_request_context():
         request_id = request.environ.get(REQUEST_ID_KEY)
         if request_id:
             merged["request_id"] = request_id
     return merged
+
+
+class AccessEntry(NamedTuple):
+    """What the access line of a request says (``ACCESS_LOGGER``, INFO)."""
+
+    request_id: str
+    method: str
+    path: str
+    route: str
+    status: int
+    duration_ms: float
+    client_ip: str | None
+    user_id: str | None
+
+    @property
+    def message(self) -> str:
+        return f"{self.method} {self.path} {self.status} {self.duration_ms}ms"
 
 
 class LineFormatter(logging.Formatter):
@@ -98,9 +121,20 @@ class LineFormatter(logging.Formatter):
         """The line; ``trailer``: (name, text) of a traceback or stack, if any."""
         raise NotImplementedError
 
+    def access_line(self, created: float, entry: AccessEntry) -> str:
+        """The access line: what ``line`` makes of the entry."""
+        return self.line(created, "INFO", ACCESS_LOGGER, entry.message, entry._asdict())
+
 
 class JsonFormatter(LineFormatter):
-    """One JSON object per line: ts, level, logger, message, then the fields."""
+    """One JSON object per line: ts, level, logger, message, then the fields.
+
+    The line is the text ``json.JSONEncoder(default=str).encode`` gives for that
+    object, made from a template per set of field names (the access line's are always
+    the same) and each value's own JSON: about half the CPU of encoding a dict, which
+    every request pays for its access line (docs/performance.md). A line with a
+    traceback or stack, or a field name that is not a string, goes through the encoder.
+    """
 
     def line(
         self,
@@ -110,6 +144,40 @@ class JsonFormatter(LineFormatter):
         message: str,
         fields: Mapping[str, Any],
         trailer: Sequence[tuple[str, str]] = (),
+    ) -> str:
+        template = None if trailer else _fields_template(tuple(fields))
+        if template is None:
+            return self._encoded_line(created, level, logger, message, fields, trailer)
+        text, kept = template
+        values = fields.values() if kept is None else map(fields.get, kept)
+        encoded = tuple([_json(value) for value in values])
+        return (
+            f'{{"ts": "{_timestamp(created)}", "level": {_quote(level)}, '
+            f'"logger": {_quote(logger)}, "message": {_quote(message)}{text % encoded}'
+        )
+
+    def access_line(self, created: float, entry: AccessEntry) -> str:
+        """What ``line`` makes of the entry, written out: every request writes one, and
+        the template and a value's type lookup were half of what it cost
+        (docs/performance.md)."""
+        request_id, method, path, route, status, duration_ms, client_ip, user_id = entry
+        return (
+            f'{{"ts": "{_timestamp(created)}", "level": "INFO", "logger": "{ACCESS_LOGGER}", '
+            f'"message": {_quote(entry.message)}, "request_id": {_quote(request_id)}, '
+            f'"method": {_quote(method)}, "path": {_quote(path)}, "route": {_quote(route)}, '
+            f'"status": {_json(status)}, "duration_ms": {_json(duration_ms)}, '
+            f'"client_ip": {_quote(client_ip) if type(client_ip) is str else _json(client_ip)}, '
+            f'"user_id": {_quote(user_id) if type(user_id) is str else _json(user_id)}}}'
+        )
+
+    @staticmethod
+    def _encoded_line(
+        created: float,
+        level: str,
+        logger: str,
+        message: str,
+        fields: Mapping[str, Any],
+        trailer: Sequence[tuple[str, str]],
     ) -> str:
         entry: dict[str, Any] = {
             "ts": _timestamp(created),
@@ -122,6 +190,39 @@ class JsonFormatter(LineFormatter):
                 entry[key] = value
         entry.update(trailer)
         return _encode(entry)
+
+
+@functools.lru_cache(maxsize=256)
+def _fields_template(names: tuple[Any, ...]) -> tuple[str, tuple[str, ...] | None] | None:
+    """The end of a line whose fields are ``names``, a ``%s`` for each value, and the
+    names whose values go there (None: all of them, in order); None if a name is not a
+    string (the encoder then decides)."""
+    if not all(type(name) is str for name in names):
+        return None
+    kept = tuple(name for name in names if name not in _RESERVED)
+    text = "".join(f", {_quote(name).replace('%', '%%')}: %s" for name in kept) + "}"
+    return text, (None if kept == names else kept)
+
+
+def _float_json(value: float) -> str:
+    """A float as the encoder writes it (``NaN`` and ``Infinity`` are not repr's)."""
+    return float.__repr__(value) if math.isfinite(value) else _encode(value)
+
+
+# A value's JSON by its exact type, for the kinds a field holds (no Python call for
+# text, integers, booleans and None); any other type goes through the encoder.
+_VALUE_JSON: dict[type, Callable[[Any], str]] = {
+    str: _quote,
+    int: int.__repr__,
+    float: _float_json,
+    bool: {True: "true", False: "false"}.__getitem__,
+    type(None): {None: "null"}.__getitem__,
+}
+
+
+def _json(value: Any) -> str:
+    """A value as the encoder writes it inside a line."""
+    return _VALUE_JSON.get(type(value), _encode)(value)
 
 
 def _text_value(value: Any) -> str:
@@ -244,6 +345,25 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         ``sole_handler``; False when the line must go the usual way (not batched, a
         filter on this handler, another formatter...): the caller then logs a record.
         """
+        formatter = self._formatter_for_waiting_line(level)
+        if formatter is None:
+            return False
+        line = formatter.line(
+            time.time(), logging.getLevelName(level), logger, message, with_request_id(fields)
+        )
+        self._waiting.append(line + self.terminator)
+        return True
+
+    def append_access_line(self, entry: AccessEntry) -> bool:
+        """``append_line`` for the access line (``LineFormatter.access_line``)."""
+        formatter = self._formatter_for_waiting_line(logging.INFO)
+        if formatter is None:
+            return False
+        self._waiting.append(formatter.access_line(time.time(), entry) + self.terminator)
+        return True
+
+    def _formatter_for_waiting_line(self, level: int) -> LineFormatter | None:
+        """The formatter, if a line of ``level`` made from its parts may wait here."""
         formatter = self.formatter
         if (
             level >= logging.WARNING
@@ -254,12 +374,8 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
             or self._flusher_pid != os.getpid()
             or len(self._waiting) >= self.MAX_WAITING
         ):
-            return False
-        line = formatter.line(
-            time.time(), logging.getLevelName(level), logger, message, with_request_id(fields)
-        )
-        self._waiting.append(line + self.terminator)
-        return True
+            return None
+        return formatter
 
     def emit(self, record: logging.LogRecord) -> None:
         # Called under the handler's lock (Handler.handle).

@@ -25,7 +25,13 @@ from werkzeug.exceptions import HTTPException
 
 from authapi import events, metrics
 from authapi.configuration import ConfigurationError
-from authapi.logging_setup import LOG_FORMATS, LOG_LEVELS, configure_logging, sole_handler
+from authapi.logging_setup import (
+    LOG_FORMATS,
+    LOG_LEVELS,
+    AccessEntry,
+    configure_logging,
+    sole_handler,
+)
 from authapi.response_headers import STARTED_KEY, request_id_for
 
 STATE_KEY = "authapi.observability"
@@ -67,7 +73,7 @@ def init_app(app: Flask) -> None:
     configure_logging(level, fmt, flush_seconds)
 
     app.extensions[STATE_KEY] = _State(metrics_enabled=metrics_enabled)
-    app.after_request(_finish_request)
+    app.after_request(_request_finisher(metrics_enabled))
     for signal, receiver in _EVENT_RECEIVERS:
         signal.connect(receiver, weak=False)  # the same receivers for every app: no duplicates
     if metrics_enabled:
@@ -114,59 +120,69 @@ def _acting_user_id() -> str | None:
     return current.id if current is not None else found.get("event_user_id")
 
 
-def _finish_request(response: Response) -> Response:
-    """One access log line and one histogram observation per request.
+def _request_finisher(metrics_enabled: bool) -> Callable[[Response], Response]:
+    """The after-request hook of an app: one histogram observation (with metrics on)
+    and one access log line per request.
 
     Every request pays for this: the request object is taken out of its proxy once,
-    and the line is built only if the access logger would write it.
+    the app's settings are read when the hook is made, not per request, and the line
+    is built only if the access logger would write it.
     """
-    req: Request = request._get_current_object()  # type: ignore[attr-defined]
-    environ = req.environ
-    started = environ.get(STARTED_KEY)
-    duration = time.perf_counter() - started if started is not None else 0.0
-    rule = req.url_rule
-    route = rule.rule if rule is not None else metrics.UNMATCHED_ROUTE
-    status = response.status_code
-    if current_app.extensions[STATE_KEY].metrics_enabled:
-        metrics.observe_request(req.method, route, status, duration)
-    if not access_log.isEnabledFor(logging.INFO):
+
+    def finish_request(response: Response) -> Response:
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        environ = req.environ
+        started = environ.get(STARTED_KEY)
+        duration = time.perf_counter() - started if started is not None else 0.0
+        rule = req.url_rule
+        route = rule.rule if rule is not None else metrics.UNMATCHED_ROUTE
+        status = response.status_code
+        if metrics_enabled:
+            metrics.observe_request(req.method, route, status, duration)
+        if access_log.isEnabledFor(logging.INFO):
+            _log_access(req, route, status, duration)
         return response
-    method, path = _printable(req.method), loggable_path(req)
-    duration_ms = round(duration * 1000, 2)
-    fields = {
-        "request_id": request_id_for(environ),
-        "method": method,
-        "path": path,
-        "route": route,
-        "status": status,
-        "duration_ms": duration_ms,
-        "client_ip": req.remote_addr,
-        "user_id": _acting_user_id(),
-    }
-    _log(access_log, logging.INFO, "%s %s %s %sms", (method, path, status, duration_ms), fields)
-    return response
+
+    return finish_request
 
 
-def _log(
-    logger: logging.Logger, level: int, message: str, args: tuple, fields: dict[str, Any]
-) -> None:
-    """``logger.log(level, message, *args, extra={"fields": fields})``, cheaper.
+def _log_access(req: Request, route: str, status: int, duration: float) -> None:
+    entry = AccessEntry(
+        request_id=request_id_for(req.environ),
+        method=_printable(req.method),
+        path=loggable_path(req),
+        route=route,
+        status=status,
+        duration_ms=round(duration * 1000, 2),
+        client_ip=req.remote_addr,
+        user_id=_acting_user_id(),
+    )
+    handler = sole_handler(access_log)
+    if handler is None or not handler.append_access_line(entry):
+        _log_record(access_log, logging.INFO, entry.message, entry._asdict())
+
+
+def _log(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:
+    """``logger.log(level, message, extra={"fields": fields})``, cheaper.
 
     When the app's own handler is the only one a record would reach (as under
     gunicorn), the line is queued from its parts (``StderrHandler.append_line``: the
-    same line, no LogRecord). Otherwise a record is made without looking up the calling
-    file and line, which no line of ours shows (the stack walk was about a third of
-    what an access line cost), and filters and handlers apply as usual
+    same line, no LogRecord). Otherwise a record is made as ``_log_record`` makes it
     (docs/performance.md).
     """
     if not logger.isEnabledFor(level):
         return
     handler = sole_handler(logger)
-    if handler is not None and handler.append_line(level, logger.name, message % args, fields):
-        return
-    record = logger.makeRecord(
-        logger.name, level, "", 0, message, args, None, extra={"fields": fields}
-    )
+    if handler is None or not handler.append_line(level, logger.name, message, fields):
+        _log_record(logger, level, message, fields)
+
+
+def _log_record(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:
+    """A record made without looking up the calling file and line, which no line of ours
+    shows (the stack walk was about a third of what an access line cost); filters and
+    handlers apply as usual."""
+    extra = {"fields": fields}
+    record = logger.makeRecord(logger.name, level, "", 0, message, (), None, extra=extra)
     logger.handle(record)
 
 
@@ -215,7 +231,7 @@ def _event_receiver(signal: NamedSignal) -> Callable[..., None]:
         for key in EVENT_FIELDS:
             if key in data:
                 fields[key] = _plain(data[key])
-        _log(event_log, level, "auth event %s", (name,), fields)
+        _log(event_log, level, f"auth event {name}", fields)
         if state.metrics_enabled:
             _count(signal, data)
 

@@ -12,7 +12,9 @@ import pytest
 from flask import request
 
 from authapi.logging_setup import (
+    ACCESS_LOGGER,
     LOGGER_NAME,
+    AccessEntry,
     JsonFormatter,
     StderrHandler,
     TextFormatter,
@@ -255,6 +257,24 @@ def test_a_line_from_its_parts_is_the_line_its_record_gives(formatter, handler, 
     )
     assert from_parts == from_record  # made milliseconds apart: the same but for the time
     assert "0123456789abcdef" in from_parts
+
+
+@pytest.mark.parametrize("formatter", [JsonFormatter, TextFormatter])
+def test_an_access_line_from_its_entry_is_the_line_its_record_gives(formatter, handler, stream):
+    handler.setFormatter(formatter())
+    handler.set_flush_seconds(NEVER)
+    entry = AccessEntry("0123456789abcdef", "GET", "/a b", "/<x>", 200, 1.5, "::1", None)
+    record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, "", 0, entry.message, (), None)
+    record.fields = entry._asdict()
+    handler.handle(record)
+    assert handler.append_access_line(entry)
+    handler.flush()
+    from_record, from_entry = (
+        TIMESTAMP.sub("TS", line, count=1) for line in stream.getvalue().splitlines()
+    )
+    assert from_entry == from_record
+    handler.addFilter(lambda record: True)
+    assert not handler.append_access_line(entry)  # a filter must see a record
 
 
 def test_a_line_from_its_parts_goes_the_usual_way_when_it_cannot_wait(handler, stream):
