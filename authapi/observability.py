@@ -89,11 +89,10 @@ def _printable(text: str) -> str:
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
-def _url_variables(req: Request) -> dict[str, Any]:
-    """The URL variables, also when the method was wrong (a GET on a PATCH-only
-    ``/resetpassword/<token>`` is a 405 whose path still holds the token)."""
-    if req.url_rule is not None:
-        return req.view_args or {}
+def _unmatched_url_variables(req: Request) -> dict[str, Any]:
+    """The URL variables of a request no rule took: when only the method was wrong (a
+    GET on a PATCH-only ``/resetpassword/<token>`` is a 405 whose path still holds the
+    token)."""
     methods = getattr(req.routing_exception, "valid_methods", None)
     adapter = current_app.create_url_adapter(req)
     if not methods or adapter is None:
@@ -107,15 +106,17 @@ def _url_variables(req: Request) -> dict[str, Any]:
 def loggable_path(req: Request) -> str:
     """The path without the query string, credential-like URL variables redacted."""
     path = req.path
-    for name, value in _url_variables(req).items():
+    variables = req.view_args if req.url_rule is not None else _unmatched_url_variables(req)
+    for name, value in (variables or {}).items():
         if SENSITIVE_URL_VARIABLE.search(name) and str(value):
             path = path.replace(str(value), "[redacted]")
-    path = _printable(path)
+    if not path.isprintable():
+        path = _printable(path)
     return path if len(path) <= MAX_LOGGED_PATH else path[:MAX_LOGGED_PATH] + "..."
 
 
 def _acting_user_id() -> str | None:
-    found = g._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    found = vars(g._get_current_object())  # type: ignore[attr-defined]  # one proxy lookup
     current = found.get("current_user")
     return current.id if current is not None else found.get("event_user_id")
 
@@ -147,15 +148,16 @@ def _request_finisher(metrics_enabled: bool) -> Callable[[Response], Response]:
 
 
 def _log_access(req: Request, route: str, status: int, duration: float) -> None:
+    method = req.method
     entry = AccessEntry(
-        request_id=request_id_for(req.environ),
-        method=_printable(req.method),
-        path=loggable_path(req),
-        route=route,
-        status=status,
-        duration_ms=round(duration * 1000, 2),
-        client_ip=req.remote_addr,
-        user_id=_acting_user_id(),
+        request_id_for(req.environ),
+        method if method.isprintable() else _printable(method),
+        loggable_path(req),
+        route,
+        status,
+        round(duration * 1000, 2),
+        req.remote_addr,
+        _acting_user_id(),
     )
     handler = sole_handler(access_log)
     if handler is None or not handler.append_access_line(entry):
