@@ -13,7 +13,7 @@ from flask import current_app
 from redis import exceptions as redis_exc
 from sqlalchemy.exc import IntegrityError
 
-from authapi import events, hooks, password_rehash, passwords, sessions, tokens
+from authapi import clock, events, hooks, password_rehash, passwords, sessions, tokens
 from authapi.errors import (
     APIError,
     Conflict,
@@ -333,8 +333,9 @@ def authenticate(access_token: str | None) -> CurrentUser:
     """Verify an access token and its live session; one Redis round trip when cached."""
     if not access_token:
         raise Unauthorized(NOT_LOGGED_IN)
+    now = clock.now()  # one reading for the token's lifetime and the session's last use
     try:
-        claims = tokens.decode_access_token(access_token)
+        claims = tokens.decode_access_token(access_token, now=now)
     except tokens.TokenExpired:
         # Front ends refresh only on this exact message, so expiry must use it; the
         # challenge says the token sent was refused (RFC 6750: expired is invalid_token).
@@ -342,7 +343,7 @@ def authenticate(access_token: str | None) -> CurrentUser:
     except tokens.TokenError:
         raise Unauthorized(INVALID_TOKEN, code="invalid_token") from None
     user_id, session_id = claims["sub"], claims["sid"]
-    alive, cached, generation = sessions.touch(user_id, session_id, claims.get("gen"))
+    alive, cached, generation = sessions.touch(user_id, session_id, claims.get("gen"), now=now)
     if not alive:
         raise Unauthorized(SESSION_ENDED, code="session_ended")
     if cached is not None:
