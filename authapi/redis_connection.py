@@ -102,11 +102,12 @@ class KernelTimeoutPool(redis.ConnectionPool):
     (four lookups that find observability off, and the pool's name built twice), passes
     each release to an event dispatcher (which re-authenticates connections for a
     streaming credential provider: this client has a password or none) and wraps
-    ``get_connection`` in a deprecation check of its arguments: 10 us of a session
-    check's 60 us of client CPU (docs/performance.md, change 20). What the pool is for
-    is kept: fork safety (``_checkpid``), ``max_connections``, a connection handed out
-    connected, one with unread bytes replaced, a connection not this pool's not taken
-    back, one a maintenance notification marked reconnected at release.
+    ``get_connection`` in a deprecation check of its arguments: 7-12 us of a session
+    check's 60-90 us of client CPU on a busy machine (docs/performance.md, change 20).
+    What the pool is for is kept: fork safety (``_checkpid``), ``max_connections``, a
+    connection handed out connected, one with unread bytes replaced, a connection not
+    this pool's not taken back, one a maintenance notification marked reconnected at
+    release.
     """
 
     def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> Any:
