@@ -39,9 +39,9 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION_KEY] = Durations.from_config(app.config)
 
 
-def durations() -> Durations:
-    """The current app's durations."""
-    return current_app.extensions[EXTENSION_KEY]
+def durations(app: Flask | None = None) -> Durations:
+    """The durations of ``app`` (by default the current app)."""
+    return (current_app if app is None else app).extensions[EXTENSION_KEY]
 
 
 def seconds(duration: timedelta) -> int:

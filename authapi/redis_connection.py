@@ -94,6 +94,55 @@ class KernelTimeoutConnection(redis.Connection):
             raise
 
 
+class KernelTimeoutPool(redis.ConnectionPool):
+    """The pool of a ``redis://`` client's :class:`KernelTimeoutConnection` s: the same
+    hand-out and release, without redis-py 8's work per command that this app never uses.
+
+    redis-py's pool records OpenTelemetry connection counts on every hand-out and release
+    (four lookups that find observability off, and the pool's name built twice), passes
+    each release to an event dispatcher (which re-authenticates connections for a
+    streaming credential provider: this client has a password or none) and wraps
+    ``get_connection`` in a deprecation check of its arguments: 7-12 us of a session
+    check's 60-90 us of client CPU on a busy machine (docs/performance.md, change 20).
+    What the pool is for is kept: fork safety (``_checkpid``), ``max_connections``, a
+    connection handed out connected, one with unread bytes replaced, a connection not
+    this pool's not taken back, one a maintenance notification marked reconnected at
+    release.
+    """
+
+    def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> Any:
+        self._checkpid()
+        with self._lock:
+            try:
+                connection = self._available_connections.pop()
+            except IndexError:
+                connection = self.make_connection()
+            self._in_use_connections.add(connection)
+        try:
+            connection.connect()
+            if connection.can_read():  # bytes of a reply nobody read: start afresh
+                connection.disconnect()
+                connection.connect()
+        except BaseException:
+            self.release(connection)
+            raise
+        return connection
+
+    def release(self, connection: Any) -> None:
+        self._checkpid()
+        with self._lock:
+            try:
+                self._in_use_connections.remove(connection)
+            except KeyError:
+                return  # not handed out by this pool (one made before a fork)
+            if not self.owns_connection(connection):
+                connection.disconnect()
+                return
+            if connection.should_reconnect():
+                connection.disconnect()
+            self._available_connections.append(connection)
+
+
 def redis_mode(config: Mapping[str, Any]) -> str:
     """``"cluster"``, ``"sentinel"`` or ``"url"``: which topology the config names."""
     if config.get("REDIS_CLUSTER_NODES"):
@@ -177,13 +226,17 @@ def make_redis_client(config: Mapping[str, Any]) -> Any:
             **_password(config, "REDIS_PASSWORD"),
         )
     url = config["REDIS_URL"]
-    return redis.Redis.from_url(
-        url,
-        health_check_interval=HEALTH_CHECK_INTERVAL,
-        decode_responses=True,
-        **_connection_class(url),
+    options = {
+        "health_check_interval": HEALTH_CHECK_INTERVAL,
+        "decode_responses": True,
         **_limits(config),
-    )
+    }
+    if urlsplit(url).scheme != "redis":
+        return redis.Redis.from_url(url, **options)
+    pool = KernelTimeoutPool.from_url(url, connection_class=KernelTimeoutConnection, **options)
+    client = redis.Redis(connection_pool=pool)
+    client.auto_close_connection_pool = True  # closed with the client, as from_url's
+    return client
 
 
 def _connection_class(url: str) -> dict[str, Any]:

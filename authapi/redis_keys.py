@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 from flask import current_app
+from hiredis import pack_command
 
 from authapi.extensions import redis_store
 from authapi.redis_connection import KernelTimeoutConnection
@@ -81,9 +82,15 @@ class PooledScript:
             pool.release(connection)
 
     def _run(self, connection: Any, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        connection.send_command("EVALSHA", self.sha, len(keys), *keys, *args)
+        # Packed by hiredis itself, as redis-py's packer does once it has looked at each
+        # argument for bytearrays and memoryviews (ours are str, int and float).
+        connection.send_packed_command(
+            [pack_command(("EVALSHA", self.sha, len(keys), *keys, *args))]
+        )
         try:
             return connection.read_response()
         except redis.exceptions.NoScriptError:
-            connection.send_command("EVAL", self.source, len(keys), *keys, *args)
+            connection.send_packed_command(
+                [pack_command(("EVAL", self.source, len(keys), *keys, *args))]
+            )
             return connection.read_response()

@@ -254,6 +254,14 @@ def user_generation_key(user_id: str) -> str:
     return _user_cache_keys(user_id)[1]
 
 
+def _touch_keys(user_id: str, session_id: str) -> list[str]:
+    """The session, the cached user and its generation (as :func:`session_key` and
+    :func:`_user_cache_keys` name them), from one look at the key prefix: every
+    authenticated request builds them."""
+    user = user_key(user_id)
+    return [f"{user}:session:{session_id}", f"{user}:user", f"{user}:user:gen"]
+
+
 def _user_cache_keys(user_id: str) -> list[str]:
     """The cached copy and its generation (``...:user:gen``)."""
     cached = user_cache_key(user_id)
@@ -347,7 +355,7 @@ def touch(
     ``token_generation``: the access token's ``gen`` claim (none in tokens issued before
     it)."""
     now = clock.now() if now is None else now
-    keys = [session_key(user_id, session_id), *_user_cache_keys(user_id)]
+    keys = _touch_keys(user_id, session_id)
     seen = str(token_generation) if isinstance(token_generation, int) else ""
     args = [now, LAST_USED_RESOLUTION, seen]
     alive, cached, *generation = script(_TOUCH)(keys=keys, args=args)

@@ -166,12 +166,14 @@ def init_app(app: Flask, keys: TokenKeys) -> None:
     }
 
 
-def _policy() -> TokenPolicy:
-    config = current_app.config
+def _policy(app: Flask | None = None) -> TokenPolicy:
+    """Read from the config on each use: a test may change it under a running app."""
+    app = current_app if app is None else app
+    config = app.config
     return TokenPolicy(
         issuer=config["JWT_ISSUER"],
         audience=config["JWT_AUDIENCE"],
-        leeway=seconds(durations().jwt_leeway),
+        leeway=seconds(durations(app).jwt_leeway),
     )
 
 
@@ -179,8 +181,9 @@ def _keys() -> TokenKeys:
     return current_app.extensions["authapi.tokens"]
 
 
-def _verifier(kind: str) -> TokenVerifier:
-    return current_app.extensions["authapi.token_verifiers"][kind]
+def _verifier(kind: str, app: Flask | None = None) -> TokenVerifier:
+    app = current_app if app is None else app
+    return app.extensions["authapi.token_verifiers"][kind]
 
 
 def access_lifetime() -> int:
@@ -225,8 +228,9 @@ def issue_refresh_token(
 
 
 def decode_access_token(token: str, *, now: float | None = None) -> dict:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
     now = clock.now() if now is None else now
-    return _verifier(ACCESS).decode(token, policy=_policy(), now=now)
+    return _verifier(ACCESS, app).decode(token, policy=_policy(app), now=now)
 
 
 def decode_refresh_token(token: str, *, now: float | None = None) -> dict:

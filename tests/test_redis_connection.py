@@ -14,7 +14,11 @@ import pytest
 import redis
 
 from authapi.extensions import limiter
-from authapi.redis_connection import KernelTimeoutConnection, make_redis_client
+from authapi.redis_connection import (
+    KernelTimeoutConnection,
+    KernelTimeoutPool,
+    make_redis_client,
+)
 from authapi.redis_keys import PooledScript, script
 from config import Config
 from tests.helpers import bearer, login, register, status_of
@@ -33,6 +37,64 @@ def test_plain_tcp_uses_the_kernel_timeout_connection_and_tls_keeps_redis_pys(re
     assert connection.socket_timeout is None  # Python never polls before send/recv
     tls = _client("rediss://127.0.0.1:6380/0").connection_pool
     assert tls.connection_class is redis.SSLConnection
+
+
+def test_plain_tcp_hands_connections_out_from_the_lean_pool(redis_url, redis_client):
+    """KernelTimeoutPool: one connection, handed out connected and reused; a connection
+    left with the bytes of a reply nobody read is replaced, so no caller reads another
+    command's reply."""
+    client = _client(redis_url)
+    pool = client.connection_pool
+    key = f"test:connection:{uuid.uuid4()}"
+    try:
+        assert type(pool) is KernelTimeoutPool
+        client.set(key, "value")
+        first = pool.get_connection()
+        assert first._sock is not None
+        first.send_command("PING")
+        first.read_response()
+        first.send_command("ECHO", "a reply nobody reads")
+        first._parser._reader.feed(first._sock.recv(4096))  # read in, not parsed
+        pool.release(first)
+        assert client.get(key) == "value"
+        assert len(pool._available_connections) == 1
+    finally:
+        redis_client.delete(key)
+        client.close()
+
+
+def test_the_lean_pool_keeps_its_limit_and_releases_what_failed_to_connect(redis_url):
+    refused = KernelTimeoutPool.from_url(
+        "redis://127.0.0.1:1/0", connection_class=KernelTimeoutConnection, max_connections=1
+    )
+    for _ in range(2):  # the failed connection went back: no MaxConnectionsError
+        with pytest.raises(redis.ConnectionError) as error:
+            refused.get_connection()
+        assert not isinstance(error.value, redis.exceptions.MaxConnectionsError)
+    one = KernelTimeoutPool.from_url(
+        redis_url, connection_class=KernelTimeoutConnection, max_connections=1
+    )
+    held = one.get_connection()
+    with pytest.raises(redis.exceptions.MaxConnectionsError):
+        one.get_connection()
+    one.release(held)
+    assert one.get_connection() is held
+    one.disconnect()
+
+
+def test_the_lean_pool_starts_afresh_in_a_forked_process(redis_url):
+    """After a fork (a pid other than the pool's), the pool makes new connections and
+    takes none of the parent's back."""
+    pool = KernelTimeoutPool.from_url(redis_url, connection_class=KernelTimeoutConnection)
+    parents = pool.get_connection()
+    pool.pid = -1  # as the pool finds itself in a child process
+    childs = pool.get_connection()
+    assert childs is not parents
+    pool.release(parents)
+    pool.release(childs)
+    assert pool._available_connections == [childs]
+    parents.disconnect()
+    pool.disconnect()
 
 
 def test_the_socket_carries_the_timeout_as_kernel_options(redis_url):

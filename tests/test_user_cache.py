@@ -170,3 +170,20 @@ def test_a_miss_fills_the_cache_and_a_hit_is_one_redis_round_trip(app, client, m
     calls.clear()
     assert name_of(client, token) == "Alice B"  # the hit
     assert len(calls) == 1, calls
+
+
+def test_each_caller_gets_its_own_copy_of_a_cached_user(app, client):
+    """The parse of a cached copy is kept per process (the same text comes back on every
+    request): what one request does with its caller's data reaches no other request,
+    and a changed user is parsed afresh."""
+    register(client)
+    token = token_login(client)["access_token"]
+    with app.test_request_context():
+        first = auth_service.authenticate(token)
+        first.data["name"] = "changed by one request"
+        assert first.mfa is not None
+        first.mfa.append("totp")
+        second = auth_service.authenticate(token)
+        assert second.data["name"] == "Alice" and second.mfa == []
+    assert client.patch(ME, json={"name": "Alice B"}, headers=bearer(token)).status_code == 200
+    assert client.get(ME, headers=bearer(token)).json["data"]["user"]["name"] == "Alice B"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import current_app, g, request
+from flask import Request, current_app, g, request
 
 from authapi.auth import service
 from authapi.auth.cookies import ACCESS_COOKIE
@@ -21,9 +21,11 @@ View = TypeVar("View", bound=Callable[..., Any])
 CROSS_SITE_MESSAGE = "Cross-site request refused"
 
 
-def bearer_token() -> str | None:
-    """The Bearer token, "" for a Bearer header with no token, None without one."""
-    header = request.headers.get("Authorization")
+def bearer_token(req: Request | None = None) -> str | None:
+    """The Bearer token, "" for a Bearer header with no token, None without one.
+    ``req``: the request, when the caller has it (by default the current one)."""
+    # From the WSGI environ, where request.headers reads it too, without its key lookup.
+    header = (request if req is None else req).environ.get("HTTP_AUTHORIZATION")
     if header is None:
         return None
     scheme, _, token = header.strip().partition(" ")
@@ -32,12 +34,13 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
-def access_token_from_request() -> tuple[str | None, bool]:
+def access_token_from_request(req: Request | None = None) -> tuple[str | None, bool]:
     """(token, came_from_cookie). A Bearer header wins; the query string is never read."""
-    token = bearer_token()
+    req = request if req is None else req
+    token = bearer_token(req)
     if token is not None:
         return token, False
-    return request.cookies.get(ACCESS_COOKIE), True
+    return req.cookies.get(ACCESS_COOKIE), True
 
 
 def _same_origin(origin: str) -> bool:
@@ -105,7 +108,7 @@ def load_current_user() -> None:
         return
     if req.method == "OPTIONS" and getattr(req.url_rule, "provide_automatic_options", False):
         return  # Flask answers it without calling the view (CORS preflights carry no token)
-    _load(needs)
+    _load(needs, req)
 
 
 # g key: the request the caller in g was loaded for (g can outlive one request when a
@@ -113,12 +116,12 @@ def load_current_user() -> None:
 LOADED_FOR = "authapi_caller_loaded_for"
 
 
-def _load(needs: Needs) -> None:
+def _load(needs: Needs, req: Request) -> None:
     found = g._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
     found.pop("current_user", None)
     found.pop("user", None)
-    setattr(found, LOADED_FOR, request._get_current_object())  # type: ignore[attr-defined]
-    token, from_cookie = access_token_from_request()
+    setattr(found, LOADED_FOR, req)
+    token, from_cookie = access_token_from_request(req)
     if needs.changes_state and from_cookie and token:
         reject_cross_site()
     found.current_user = service.authenticate(token)
@@ -132,13 +135,15 @@ def current_user() -> service.CurrentUser:
     return g.current_user
 
 
-def _requiring(needs: Needs, check: Callable[[], None]) -> Callable[[View], View]:
+def _requiring(needs: Needs, check: Callable[[Any], None]) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if g.get(LOADED_FOR) is not request._get_current_object():  # type: ignore[attr-defined]
-                _load(needs)  # the hook did not run for this view (an app without it)
-            check()
+            found = g._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+            req = request._get_current_object()  # type: ignore[attr-defined]
+            if found.get(LOADED_FOR) is not req:
+                _load(needs, req)  # the hook did not run for this view (an app without it)
+            check(found)
             return view(*args, **kwargs)
 
         setattr(wrapped, NEEDS_ATTRIBUTE, needs)
@@ -147,9 +152,9 @@ def _requiring(needs: Needs, check: Callable[[], None]) -> Callable[[View], View
     return decorator
 
 
-def _has_user() -> None:
-    """Loading raised already for a caller it could not authenticate."""
-    if g.get("current_user") is None:
+def _has_user(found: Any) -> None:
+    """Loading raised already for a caller it could not authenticate. ``found``: ``g``."""
+    if found.get("current_user") is None:
         raise Unauthorized(service.NOT_LOGGED_IN)
 
 
@@ -162,9 +167,9 @@ def login_required(*, changes_state: bool = False) -> Callable[[View], View]:
 ADMINS_ONLY = "You are not allowed to do this: admins only"
 
 
-def _is_admin() -> None:
-    _has_user()
-    user = g.get("user")
+def _is_admin(found: Any) -> None:
+    _has_user(found)
+    user = found.get("user")
     if user is None or user.disabled or user.role is not Role.ADMIN:
         raise Forbidden(ADMINS_ONLY, code="admins_only")
 
