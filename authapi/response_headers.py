@@ -73,18 +73,19 @@ def request_id_for(environ: dict[str, Any]) -> str:
     """The request's id, decided once and kept in the environ."""
     current = environ.get(REQUEST_ID_KEY)
     if current is None:
-        incoming = environ.get("HTTP_X_REQUEST_ID", "")
-        current = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else _request_ids.next()
+        incoming = environ.get("HTTP_X_REQUEST_ID")
+        current = incoming if incoming and SAFE_REQUEST_ID.fullmatch(incoming) else None
+        if current is None:
+            current = _request_ids.next()
         environ[REQUEST_ID_KEY] = current
     return current
 
 
-def _is_empty_options_answer(environ: dict[str, Any], status: str, headers: Headers) -> bool:
-    """Flask's automatic answer to OPTIONS (and a CORS preflight): 200, no body."""
-    return (
-        environ.get("REQUEST_METHOD") == "OPTIONS"
-        and status.startswith("200")
-        and any(name.lower() == "content-length" and value == "0" for name, value in headers)
+def _is_empty_options_answer(status: str, headers: Headers) -> bool:
+    """Of an OPTIONS request: Flask's automatic answer (and a CORS preflight's), 200 and
+    no body."""
+    return status.startswith("200") and any(
+        name.lower() == "content-length" and value == "0" for name, value in headers
     )
 
 
@@ -100,9 +101,10 @@ class ResponseHeaders:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         environ[STARTED_KEY] = time.perf_counter()
         request_id = request_id_for(environ)
+        options = environ.get("REQUEST_METHOD") == "OPTIONS"
 
         def start(status: str, headers: Headers, exc_info: Any = None) -> Any:
-            if _is_empty_options_answer(environ, status, headers):
+            if options and _is_empty_options_answer(status, headers):
                 # Preflights and OPTIONS answers: no body, so no (HTML) content type either.
                 status = "204 NO CONTENT"
                 headers = [
