@@ -207,10 +207,31 @@ def when_ready(server):
         server.log.info("Listening at: %s (each worker on its own socket)", addresses)
 
 
+def _release_free_heap() -> None:
+    """Give back to the kernel the pages of the heap that malloc holds free (glibc's
+    ``malloc_trim``; nothing with another C library).
+
+    A worker's RSS counts every page of the master's heap it starts with, free or not:
+    building the app (compiling its modules from source, loading keys...) leaves about
+    1 MB freed in the master's heap, which every worker would carry (docs/performance.md,
+    change 24)."""
+    import ctypes  # here: only a master that forks needs it
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
 def pre_fork(server, worker):
     """Move everything built so far out of the garbage collector's reach: a collection in a
-    worker then never writes to (and so copies) the pages it shares with the master."""
+    worker then never writes to (and so copies) the pages it shares with the master. And
+    fork no free heap pages into it."""
     gc.freeze()
+    _release_free_heap()
 
 
 def post_fork(server, worker):

@@ -9,9 +9,6 @@ breached passwords; optionally a minimum zxcvbn strength.
 
 from __future__ import annotations
 
-import ast
-import importlib.util
-import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -48,6 +45,16 @@ class WordList:
         kept = "\n".join(word for word in words if word and "\n" not in word)
         self._lines = f"\n{kept}\n" if kept else "\n"
 
+    @classmethod
+    def read(cls, path: Path) -> WordList:
+        """The words of a UTF-8 file holding one per line, read as one string: nothing
+        else is allocated on the way (each word as an object, then joined, left a
+        worker 1.5-4 MB larger for good: docs/performance.md, change 24)."""
+        text = path.read_text(encoding="utf-8")
+        found = cls.__new__(cls)
+        found._lines = f"\n{text}" if text.endswith("\n") else f"\n{text}\n"
+        return found
+
     def __contains__(self, word: object) -> bool:
         if not isinstance(word, str) or not word or "\n" in word:
             return False
@@ -57,41 +64,17 @@ class WordList:
         return (word for word in self._lines.split("\n") if word)
 
 
+# zxcvbn's list of the 30,000 most common passwords (from leaked password sets; the
+# zxcvbn package, MIT licence), minus those shorter than the minimum anyway: 11,611
+# words. A copy, as importing zxcvbn builds all six of its lists (12 MB a worker would
+# keep for good); tests/test_password_policy.py checks it against the zxcvbn installed.
+COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common_passwords.txt"
+
+
 @lru_cache(maxsize=1)
 def common_passwords() -> WordList:
-    """zxcvbn's list of the 30,000 most common passwords (from leaked password sets),
-    as shipped by the zxcvbn package, minus those shorter than the minimum anyway
-    (11,611 words): read when a password is first set."""
-    return WordList(word for word in _zxcvbn_passwords() if len(word) >= PASSWORD_MIN)
-
-
-_PASSWORDS_ENTRY, _SPLIT = '"passwords"', '.split(","),'
-
-
-def _zxcvbn_passwords() -> Iterator[str]:
-    """The ``passwords`` list of zxcvbn's ``frequency_lists.py``, read from the one line
-    of that file which holds it, one word at a time (the 30,000 words never exist as
-    objects all at once).
-
-    Importing anything of zxcvbn builds all six of its word lists and its ranked
-    dictionaries: 12 MB that a worker would keep for its whole life after the first
-    registration, when this check needs one list (the zxcvbn score, an option, imports
-    it all). The file is generated (``"passwords": "<words>".split(","),``); if a
-    zxcvbn release lays it out otherwise, the list comes from the import after all.
-    """
-    spec = importlib.util.find_spec("zxcvbn")  # a top-level package: found, not imported
-    if spec is not None and spec.submodule_search_locations:
-        path = Path(next(iter(spec.submodule_search_locations))) / "frequency_lists.py"
-        with path.open(encoding="utf-8") as source:
-            for line in source:
-                name, _, value = line.strip().partition(": ")
-                if name == _PASSWORDS_ENTRY and value.endswith(_SPLIT):
-                    words = ast.literal_eval(value[: -len(_SPLIT)])  # one string literal
-                    if isinstance(words, str):
-                        return (match.group() for match in re.finditer("[^,]+", words))
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS
-
-    return iter(FREQUENCY_LISTS["passwords"])
+    """The common-password list, read when a password is first set."""
+    return WordList.read(COMMON_PASSWORDS_FILE)
 
 
 def max_length_problem(value: str) -> str | None:

@@ -6,6 +6,8 @@ and cross-checked against each other and against ``config.ENV_MAPPING``.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import os
 import re
 import runpy
@@ -443,6 +445,36 @@ def test_gunicorn_reuse_port_can_be_turned_off(monkeypatch, tmp_path) -> None:
         monkeypatch.delenv(name)
     monkeypatch.setenv("GUNICORN_REUSE_PORT", "false")
     assert runpy.run_path(str(GUNICORN_CONF))["reuse_port"] is False
+
+
+def _rss_kb() -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="Linux /proc")
+def test_the_master_gives_its_free_heap_pages_back_before_each_fork(monkeypatch, tmp_path):
+    """A worker's RSS counts every page of the master's heap, free or not (change 24 of
+    docs/performance.md): pre_fork gives malloc's free pages back first."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    for name in ("AUTHAPI_WEB_SERVER", "LOG_FLUSH_SECONDS"):  # the file sets them: undone after
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    settings = runpy.run_path(str(GUNICORN_CONF))
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim  # noqa: B018 - glibc only
+    except (OSError, AttributeError):
+        pytest.skip("not glibc")
+    chunks = [bytes(2000) for _ in range(20_000)]  # 40 MB in malloc's heap (over 512 bytes)
+    pinned = bytes(2000)  # above them, so that freeing them cannot shrink the heap's top
+    del chunks
+    freed = _rss_kb()
+    try:
+        settings["pre_fork"](None, None)
+    finally:
+        gc.unfreeze()  # pre_fork froze this test process's objects too
+    assert freed - _rss_kb() > 20_000, "the freed 40 MB should leave the process"
+    assert pinned
 
 
 # --- the webhook worker ----------------------------------------------------------------
