@@ -33,6 +33,7 @@ from authapi.response_headers import REQUEST_ID_KEY
 
 LOGGER_NAME = "authapi"
 ACCESS_LOGGER = "authapi.access"
+ACCESS_MESSAGE = "%s %s %s %sms"  # method, path, status, duration in ms
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _RESERVED = ("ts", "level", "logger", "message")
@@ -86,8 +87,13 @@ class AccessEntry(NamedTuple):
     user_id: str | None
 
     @property
+    def message_args(self) -> tuple[str, str, int, float]:
+        """The arguments of ``ACCESS_MESSAGE`` (a LogRecord's ``args``)."""
+        return self.method, self.path, self.status, self.duration_ms
+
+    @property
     def message(self) -> str:
-        return f"{self.method} {self.path} {self.status} {self.duration_ms}ms"
+        return ACCESS_MESSAGE % self.message_args
 
 
 class LineFormatter(logging.Formatter):
