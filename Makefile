@@ -24,7 +24,7 @@ run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi deploy
 	$(BIN)/flask --app wsgi webhooks worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
-	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	PORT=$(PORT) PYTHONOPTIMIZE=$${PYTHONOPTIMIZE:-2} $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 ## worker: the webhooks worker alone (for a server started some other way)
 worker: $(VENV)/.installed

@@ -94,6 +94,8 @@ def server_environment(port: int, token_keys: Mapping[str, str]) -> dict[str, st
             "REDIS_URL": REDIS_URL,
             "PORT": str(port),
             "PYTHONDONTWRITEBYTECODE": "1",
+            # As docker/entrypoint.sh and `make run` serve (no docstrings); "0" keeps them.
+            "PYTHONOPTIMIZE": os.environ.get("BENCH_PYTHONOPTIMIZE", "2"),
         }
     )
     return env
@@ -132,6 +134,7 @@ def gunicorn_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "keepalive": namespace.get("keepalive"),
         "max_concurrent_hashes": int(env.get("MAX_CONCURRENT_HASHES") or default_hashes),
         "hashing_nice": int(env.get("HASHING_NICE") or default_nice),
+        "python_optimize": int(env.get("PYTHONOPTIMIZE") or 0),
     }
 
 

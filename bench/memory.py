@@ -19,7 +19,8 @@ module, libpq...), largest first.
 
 BENCH_DATABASE_NAME and BENCH_REDIS_URL choose the database (dropped and created) and
 the Redis db (flushed), as for bench/run.py; the server's own settings
-(``GUNICORN_PRELOAD``, ``WEB_CONCURRENCY``, ``MALLOC_ARENA_MAX``...) pass through.
+(``GUNICORN_PRELOAD``, ``WEB_CONCURRENCY``, ``MALLOC_ARENA_MAX``...) pass through, and
+``BENCH_PYTHONOPTIMIZE=0`` serves with the docstrings that production drops.
 """
 
 from __future__ import annotations

@@ -41,6 +41,9 @@ Environment:
   WEB_CONCURRENCY, GUNICORN_WORKER_CLASS, GUNICORN_THREADS, MAX_CONCURRENT_HASHES,
   HASHING_NICE
                    passed to the server: how the alternatives are measured
+  BENCH_PYTHONOPTIMIZE
+                   the servers' PYTHONOPTIMIZE (default 2, as docker/entrypoint.sh and
+                   `make run` serve; 0 keeps the docstrings)
 """
 
 from __future__ import annotations
@@ -487,7 +490,8 @@ class Bench:
             f"authapi bench: {machine['nproc']} x {machine['cpu_model']}; gunicorn "
             f"{s['workers']} {s['worker_class']} workers x {s['threads']} threads, "
             f"MAX_CONCURRENT_HASHES={s['max_concurrent_hashes']}, "
-            f"HASHING_NICE={s['hashing_nice']}, preload {'on' if s['preload'] else 'off'}; "
+            f"HASHING_NICE={s['hashing_nice']}, PYTHONOPTIMIZE={s['python_optimize']}, "
+            f"preload {'on' if s['preload'] else 'off'}; "
             f"{self.duration:g} s per run: {self.rounds} interleaved rounds, "
             f"{self.storm_runs} storm runs, {self.runs} of the others; ports {self.port} "
             f"(bare {self.bare_port}); {harness.BENCH_DATABASE}, {harness.REDIS_URL}",

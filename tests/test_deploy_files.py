@@ -1,7 +1,8 @@
 """Static checks of the deployment files (Dockerfile, entrypoint, compose, gunicorn).
 
 No Docker engine, database or Flask app is needed: the files are parsed as text/YAML
-and cross-checked against each other and against ``config.ENV_MAPPING``.
+and cross-checked against each other and against ``config.ENV_MAPPING``; the entrypoint
+is also run by sh, with stand-ins for ``flask`` and ``gunicorn``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 import runpy
 import shlex
 import stat
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -186,6 +188,31 @@ def test_dockerfile_runs_as_non_root_user_before_entrypoint() -> None:
     assert last_index < start, "USER must come before ENTRYPOINT/CMD"
 
 
+def test_dockerfile_compiles_the_servers_optimized_bytecode_at_build_time() -> None:
+    """The entrypoint serves with PYTHONOPTIMIZE=2 and the image writes no bytecode at
+    run time: without ``.opt-2.pyc`` files, every start would compile the standard
+    library, the packages and the app from source."""
+    base_version = re.match(r"python:(\d+\.\d+)", instruction_args("FROM")[-1]).group(1)
+    keywords = [keyword for keyword, _ in dockerfile_instructions()]
+    compiled: dict[str, int] = {}
+    for index, (keyword, args) in enumerate(dockerfile_instructions()):
+        for step in args.split("&&") if keyword == "RUN" else ():
+            words = shlex.split(step)
+            if words[:4] == ["python", "-OO", "-m", "compileall"]:
+                for target in words[4:]:
+                    compiled.setdefault(target, index)
+    library = f"/usr/local/lib/python{base_version}"
+    assert library in compiled, compiled  # the standard library and site-packages
+    assert compiled[library] > keywords.index("RUN"), "compiled before pip install"
+    app_copy = next(
+        i for i, (kw, args) in enumerate(dockerfile_instructions())
+        if kw == "COPY" and args.split()[0] == "."
+    )  # fmt: skip
+    for target in ("authapi", "config.py", "wsgi.py"):
+        assert compiled.get(target, -1) > app_copy, (target, compiled)
+    assert keywords.index("USER") > max(compiled.values()), "compiled as the app user"
+
+
 def test_dockerfile_entrypoint_runs_the_entrypoint_script() -> None:
     entrypoints = instruction_args("ENTRYPOINT") + instruction_args("CMD")
     assert any("docker/entrypoint.sh" in args for args in entrypoints), entrypoints
@@ -243,6 +270,40 @@ def test_entrypoint_migrates_then_execs_gunicorn() -> None:
     assert commands.index(migrate) < commands.index(serve)
     assert commands.index("set -eu") < commands.index(migrate)
     assert commands[-1] == serve, "nothing may follow the exec"
+
+
+def run_entrypoint(tmp_path: Path, *args: str, **env: str) -> dict[str, str]:
+    """docker/entrypoint.sh run by sh with stand-ins for ``flask`` and ``gunicorn`` that
+    record their arguments and PYTHONOPTIMIZE: {command: "PYTHONOPTIMIZE|arguments"}."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for command in ("flask", "gunicorn", "echo-args"):
+        stand_in = bin_dir / command
+        stand_in.write_text(
+            f'#!/bin/sh\necho "${{PYTHONOPTIMIZE-unset}}|$*" > "{tmp_path}/{command}"\n'
+        )
+        stand_in.chmod(0o755)
+    environment = {"PATH": f"{bin_dir}:/usr/bin:/bin", **env}
+    completed = subprocess.run(
+        ["/bin/sh", str(ENTRYPOINT), *args], env=environment, capture_output=True, text=True
+    )
+    assert completed.returncode == 0, completed.stderr
+    return {path.name: path.read_text().strip() for path in tmp_path.iterdir() if path.is_file()}
+
+
+def test_entrypoint_serves_without_docstrings_but_migrates_with_them(tmp_path: Path) -> None:
+    ran = run_entrypoint(tmp_path)
+    assert ran["flask"] == "unset|--app wsgi db upgrade"
+    assert ran["gunicorn"] == "2|-c gunicorn.conf.py wsgi:app"
+
+
+def test_entrypoint_keeps_the_operators_pythonoptimize(tmp_path: Path) -> None:
+    assert run_entrypoint(tmp_path, PYTHONOPTIMIZE="0")["gunicorn"].startswith("0|")
+
+
+def test_entrypoint_runs_a_one_off_command_as_given(tmp_path: Path) -> None:
+    ran = run_entrypoint(tmp_path, "echo-args", "keys", "generate")
+    assert ran == {"echo-args": "unset|keys generate"}
 
 
 # --- docker-compose.yml -------------------------------------------------------------

@@ -28,6 +28,8 @@ def server_environment(
         "BCRYPT_ROUNDS": "4",
         "WEB_CONCURRENCY": "1",
         "GUNICORN_ACCESS_LOG": "",
+        # As docker/entrypoint.sh and `make run` serve: no docstrings, no asserts.
+        "PYTHONOPTIMIZE": "2",
         **settings,
     }
 
