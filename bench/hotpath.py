@@ -16,7 +16,9 @@ go to /dev/null.
 
     .venv/bin/python bench/hotpath.py --cprofile   # also: where one /me call's time goes
 
-adds a cProfile of 5,000 WSGI calls of /me (production settings), by cumulative time.
+adds a cProfile of 5,000 WSGI calls of /me (production settings), by cumulative time
+(``--cprofile-refresh``: of refreshes; HOTPATH_SORT=tottime sorts by own time, and
+HOTPATH_CALLERS=REGEX adds who called the functions it matches).
 
     .venv/bin/python bench/hotpath.py --calls      # also: Python calls per request
 
@@ -220,9 +222,6 @@ def main() -> int:
                         auth_service.CACHED_MFA_KEY: []}  # fmt: skip
                 sessions.cache_user(user_id, json.dumps(user), sessions.user_generation(user_id))
                 token = tokens.issue_access_token(user_id, session_id)
-                refresh_token = tokens.issue_refresh_token(
-                    user_id, session_id, 0, lifetime=sessions.idle_timeout()
-                )
                 public_key = ring.verifying_keys[ring.signing_kid]
                 signing_input, _, signature_b64 = token.rpartition(".")
                 signature = jwt.utils.base64url_decode(signature_b64)
@@ -274,13 +273,30 @@ def main() -> int:
                         contextlib.nullcontext)),
                 ]  # fmt: skip
             bearer = {"Authorization": f"Bearer {token}"}
-            if "--cprofile" in sys.argv:
-                me = wsgi_get(app, "/api/users/me", bearer)
+
+            def refresh_calls() -> Callable[[], bytes]:
+                """Refreshes of a session of their own (each one rotates its token)."""
+                with app.app_context():
+                    own_session = sessions.create(user_id, ip="127.0.0.1", user_agent="hotpath")
+                    cookie = tokens.issue_refresh_token(
+                        user_id, own_session, 0, lifetime=sessions.idle_timeout()
+                    )
+                return wsgi_get(app, "/api/auth/refresh", {"Cookie": f"refresh_token={cookie}"},
+                                carry_cookie="refresh_token")  # fmt: skip
+
+            if "--cprofile" in sys.argv or "--cprofile-refresh" in sys.argv:
+                profiled = (
+                    refresh_calls()
+                    if "--cprofile-refresh" in sys.argv
+                    else wsgi_get(app, "/api/users/me", bearer)
+                )
                 profiler = cProfile.Profile()
-                profiler.runcall(lambda: [me() for _ in range(5000)])
+                profiler.runcall(lambda: [profiled() for _ in range(5000)])
                 report = io.StringIO()
                 stats = pstats.Stats(profiler, stream=report).strip_dirs()
-                stats.sort_stats("cumulative").print_stats(45)
+                stats.sort_stats(os.environ.get("HOTPATH_SORT", "cumulative")).print_stats(45)
+                if os.environ.get("HOTPATH_CALLERS"):
+                    stats.print_callers(os.environ["HOTPATH_CALLERS"])
                 print(report.getvalue(), file=sys.__stdout__)
             rows += [
                 ("WSGI GET /api/users/me (production settings)",
@@ -288,9 +304,7 @@ def main() -> int:
                 ("WSGI GET /api/healthChecker (same app)",
                  per_call_us(wsgi_get(app, "/api/healthChecker", {}))),
                 ("WSGI GET /api/auth/refresh (rotating cookie)",
-                 per_call_us(wsgi_get(app, "/api/auth/refresh",
-                                     {"Cookie": f"refresh_token={refresh_token}"},
-                                     carry_cookie="refresh_token"))),
+                 per_call_us(refresh_calls())),
             ]  # fmt: skip
             no_metrics = build_app(METRICS_ENABLED=False)
             rows.append(
