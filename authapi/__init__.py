@@ -40,14 +40,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     from authapi import audit, background, mail, oauth, tokens
     from authapi.configuration import load_token_keys
-    from authapi.extensions import init_db, init_migrations, limiter, redis_store
+    from authapi.extensions import init_db, init_limiter, init_migrations, redis_store
     from authapi.webhooks import outbox as webhooks
 
     init_db(app)
     if os.environ.get(WEB_SERVER_ENV) != "gunicorn":
         init_migrations(app)
     redis_store.init_app(app)
-    limiter.init_app(app)
+    init_limiter(app)
     tokens.init_app(app, load_token_keys(app))
     mail.init_app(app)
     audit.init_app(app)

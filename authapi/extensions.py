@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,50 @@ def init_db(app: Flask) -> None:
 cors = CORS()
 # Limits are attached per route (authapi.ratelimits); storage is the app's Redis.
 limiter = Limiter(key_func=get_remote_address, strategy="moving-window", key_prefix="authapi")
+
+
+def init_limiter(app: Flask) -> None:
+    """Flask-Limiter on ``app``; authapi's limits are all per route (see below)."""
+    limiter.init_app(app)
+    drop_per_request_hooks(app, limiter)
+
+
+def drop_per_request_hooks(app: Flask, extension: Limiter) -> None:
+    """Take out the three hooks Flask-Limiter runs on every request, when nothing needs them.
+
+    authapi declares each limit on its route (a decorator, which checks when the view
+    is called) or spends one inside a view (``authapi.ratelimits.hit``): none is
+    application-wide, a default, per blueprint or a meta limit, which is all the
+    before-request hook looks for. The after-request hook adds the X-RateLimit headers
+    (off) and settles ``deduct_when`` limits (none); the teardown clears the limits a
+    request met, which Flask-Limiter keeps on the request context, gone with it. With
+    limits on, the three cost every request, limited or not, about 50 us and 330 Python
+    calls (docs/performance.md, change 26). They stay if any of that is configured.
+    """
+    manager = extension.limit_manager
+    if (
+        manager.application_limits
+        or manager.default_limits
+        or manager._blueprint_limits
+        or extension._meta_limits
+        or extension._headers_enabled
+    ):
+        return
+    per_request = {
+        extension._check_request_limit,
+        extension._Limiter__release_context,  # type: ignore[attr-defined]
+    }
+    app.before_request_funcs[None] = [
+        hook for hook in app.before_request_funcs.get(None, []) if hook not in per_request
+    ]
+    app.after_request_funcs[None] = [
+        hook
+        for hook in app.after_request_funcs.get(None, [])
+        if not (isinstance(hook, partial) and hook.args == (extension,))
+    ]
+    app.teardown_request_funcs[None] = [
+        hook for hook in app.teardown_request_funcs.get(None, []) if hook not in per_request
+    ]
 
 
 class RedisClient:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from flask import Flask
+from flask_limiter import Limiter
 
+from authapi.extensions import drop_per_request_hooks
 from tests.helpers import PASSWORD, assert_fail, bearer, login, post_json_status, register
 from tests.support.hashing import HeldSlot
 
@@ -278,3 +282,73 @@ def test_requests_refused_for_a_full_hashing_pool_spend_no_limit(make_app, stora
     assert change(PASSWORD, "second password").status_code == 200
     assert change("second password", "third password").status_code == 200
     assert_fail(change("third password", "fourth password"), 429)
+
+
+def _modules_run_by(client, path: str, headers: dict | None = None) -> set[str]:
+    """The top-level packages whose Python functions ran while ``client`` got ``path``."""
+    seen: set[str] = set()
+
+    def record(frame, event, _arg) -> None:
+        if event == "call":
+            seen.add(frame.f_globals.get("__name__", "").partition(".")[0])
+
+    sys.setprofile(record)
+    try:
+        response = client.get(path, headers=headers or {})
+    finally:
+        sys.setprofile(None)
+    assert response.status_code in (200, 401), response.get_json()
+    return seen
+
+
+def test_a_route_without_limits_runs_no_rate_limiter_code(make_app):
+    """Limits are per route: a request to a route that has none never enters
+    Flask-Limiter or limits, though the app's limits are on (their per-request hooks
+    once cost every request 50 us, docs/performance.md change 26)."""
+    client = make_app(**LIMITED).test_client()
+    register(client)
+    token = login(client)
+    for path, headers in (
+        ("/api/healthChecker", None),
+        ("/api/users/me", bearer(token)),
+        ("/api/users/me", None),  # the 401 too
+    ):
+        ran = _modules_run_by(client, path, headers)
+        assert "authapi" in ran and "flask" in ran  # the profile saw the request
+        assert not ran & {"flask_limiter", "limits"}, (path, ran)
+    assert "flask_limiter" in _modules_run_by(client, "/api/auth/refresh")  # a limited one
+
+
+def _limited_app(extension: Limiter) -> Flask:
+    app = Flask(__name__)
+    app.config["RATELIMIT_STORAGE_URI"] = "memory://"
+    extension.init_app(app)
+    drop_per_request_hooks(app, extension)
+
+    @app.get("/limited")
+    @extension.limit("2 per minute")
+    def limited() -> str:
+        return "limited"
+
+    @app.get("/free")
+    def free() -> str:
+        return "free"
+
+    return app
+
+
+def test_dropping_the_hooks_keeps_route_limits_and_their_retry_after():
+    extension = Limiter(key_func=lambda: "client", retry_after="delta-seconds")
+    app = _limited_app(extension)
+    assert extension._check_request_limit not in app.before_request_funcs[None]
+    client = app.test_client()
+    assert [client.get("/limited").status_code for _ in range(3)] == [200, 200, 429]
+    assert [client.get("/free").status_code for _ in range(5)] == [200] * 5
+
+
+def test_the_hooks_stay_for_an_application_wide_limit():
+    extension = Limiter(key_func=lambda: "client", application_limits=["3 per minute"])
+    app = _limited_app(extension)
+    assert extension._check_request_limit in app.before_request_funcs[None]
+    client = app.test_client()
+    assert [client.get("/free").status_code for _ in range(4)] == [200, 200, 200, 429]
