@@ -88,8 +88,9 @@ def server_environment(port: int, token_keys: Mapping[str, str]) -> dict[str, st
         {
             "APP_ENV": "production",
             "COOKIE_SECURE": "true",
-            # The login scenarios measure bcrypt, not the limiter.
-            "RATELIMIT_ENABLED": "false",
+            # The login scenarios measure bcrypt, not the limiter (BENCH_RATELIMIT_ENABLED=true
+            # measures it on the routes without limits: login and refresh then meet theirs).
+            "RATELIMIT_ENABLED": os.environ.get("BENCH_RATELIMIT_ENABLED", "false"),
             "DATABASE_URL": DATABASE_URL,
             "REDIS_URL": REDIS_URL,
             "PORT": str(port),
@@ -135,6 +136,7 @@ def gunicorn_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "max_concurrent_hashes": int(env.get("MAX_CONCURRENT_HASHES") or default_hashes),
         "hashing_nice": int(env.get("HASHING_NICE") or default_nice),
         "python_optimize": int(env.get("PYTHONOPTIMIZE") or 0),
+        "rate_limits": env.get("RATELIMIT_ENABLED", "true").strip().lower() == "true",
     }
 
 

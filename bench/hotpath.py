@@ -9,8 +9,10 @@ script also from 4 threads at once, as a gthread worker's request threads call i
 through the app's Redis client and through one with redis-py's own Connection class),
 then whole WSGI calls of /me, of the app's
 /api/healthChecker, of a refresh (the cookie each answer sets sent with the next call,
-so every call rotates) and of bench/bare_app.py, and /me again with the access log off
-(LOG_LEVEL=WARNING) and with the metrics off (METRICS_ENABLED=false). Microseconds
+so every call rotates) and of bench/bare_app.py, /me again with the access log off
+(LOG_LEVEL=WARNING) and with the metrics off (METRICS_ENABLED=false), and /me and the
+trivial route with the rate limits on, as production runs (the bench and the rows
+above have them off, so that login measures bcrypt). Microseconds
 per call, wall and CPU time, each the median of several batches. The app's log lines
 go to /dev/null.
 
@@ -328,6 +330,14 @@ def main() -> int:
                     per_call_us(wsgi_get(neither, "/api/users/me", bearer)),
                 )
             )
+            # As production runs: the bench turns the limits off for its login scenarios.
+            limits_on = build_app(RATELIMIT_ENABLED=True)
+            rows += [
+                ("WSGI GET /api/users/me, RATELIMIT_ENABLED=true",
+                 per_call_us(wsgi_get(limits_on, "/api/users/me", bearer))),
+                ("WSGI GET /api/healthChecker, RATELIMIT_ENABLED=true",
+                 per_call_us(wsgi_get(limits_on, "/api/healthChecker", {}))),
+            ]  # fmt: skip
             from bare_app import app as bare
 
             rows.append(

@@ -41,6 +41,10 @@ Environment:
   WEB_CONCURRENCY, GUNICORN_WORKER_CLASS, GUNICORN_THREADS, MAX_CONCURRENT_HASHES,
   HASHING_NICE
                    passed to the server: how the alternatives are measured
+  BENCH_RATELIMIT_ENABLED
+                   true: the servers' rate limits on, as in production (default false, so
+                   that login measures bcrypt; with true, run the scenarios whose routes
+                   have no limits: BENCH_SCENARIOS=bare,health,me_bearer,me_cookie)
   BENCH_PYTHONOPTIMIZE
                    the servers' PYTHONOPTIMIZE (default 2, as docker/entrypoint.sh and
                    `make run` serve; 0 keeps the docstrings)
@@ -491,6 +495,7 @@ class Bench:
             f"{s['workers']} {s['worker_class']} workers x {s['threads']} threads, "
             f"MAX_CONCURRENT_HASHES={s['max_concurrent_hashes']}, "
             f"HASHING_NICE={s['hashing_nice']}, PYTHONOPTIMIZE={s['python_optimize']}, "
+            f"rate limits {'on' if s['rate_limits'] else 'off'}, "
             f"preload {'on' if s['preload'] else 'off'}; "
             f"{self.duration:g} s per run: {self.rounds} interleaved rounds, "
             f"{self.storm_runs} storm runs, {self.runs} of the others; ports {self.port} "
