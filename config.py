@@ -72,7 +72,7 @@ class Config:
 
     BCRYPT_ROUNDS = 12
     MAX_CONCURRENT_HASHES = 2  # per process; keeps a login storm from taking every thread
-    HASHING_NICE = 10  # Linux: CPU priority of hashing threads (0 = same as requests)
+    HASHING_NICE = 5  # Linux: CPU priority of hashing threads (0 = same as requests)
     HASH_QUEUE_SIZE = 1  # per process: hashes that may wait for a slot; more -> 503 at once
 
     CORS_ORIGINS: tuple[str, ...] = ("http://localhost:3000",)
