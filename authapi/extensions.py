@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -110,21 +109,14 @@ def drop_per_request_hooks(app: Flask, extension: Limiter) -> None:
         or extension._headers_enabled
     ):
         return
-    per_request = {
-        extension._check_request_limit,
-        extension._Limiter__release_context,  # type: ignore[attr-defined]
-    }
-    app.before_request_funcs[None] = [
-        hook for hook in app.before_request_funcs.get(None, []) if hook not in per_request
-    ]
-    app.after_request_funcs[None] = [
-        hook
-        for hook in app.after_request_funcs.get(None, [])
-        if not (isinstance(hook, partial) and hook.args == (extension,))
-    ]
-    app.teardown_request_funcs[None] = [
-        hook for hook in app.teardown_request_funcs.get(None, []) if hook not in per_request
-    ]
+    release = extension._Limiter__release_context  # type: ignore[attr-defined]
+    dropped = (
+        (app.before_request_funcs, lambda hook: hook == extension._check_request_limit),
+        (app.after_request_funcs, lambda hook: getattr(hook, "args", None) == (extension,)),
+        (app.teardown_request_funcs, lambda hook: hook == release),
+    )
+    for hooks, is_limiters in dropped:
+        hooks[None] = [hook for hook in hooks.get(None, []) if not is_limiters(hook)]
 
 
 class RedisClient:

@@ -231,9 +231,10 @@ def make_redis_client(config: Mapping[str, Any]) -> Any:
         "decode_responses": True,
         **_limits(config),
     }
-    if urlsplit(url).scheme != "redis":
+    kernel_timeouts = _connection_class(url)
+    if not kernel_timeouts:
         return redis.Redis.from_url(url, **options)
-    pool = KernelTimeoutPool.from_url(url, connection_class=KernelTimeoutConnection, **options)
+    pool = KernelTimeoutPool.from_url(url, **kernel_timeouts, **options)
     client = redis.Redis(connection_pool=pool)
     client.auto_close_connection_pool = True  # closed with the client, as from_url's
     return client

@@ -239,7 +239,12 @@ class Rotation:
 
 
 def session_key(user_id: str, session_id: str) -> str:
-    return user_key(user_id, "session", session_id)
+    return _session_key_under(user_key(user_id), session_id)
+
+
+def _session_key_under(user: str, session_id: str) -> str:
+    """A session's key, under its user's key (``user_key(user_id)``)."""
+    return f"{user}:session:{session_id}"
 
 
 def index_key(user_id: str) -> str:
@@ -247,7 +252,7 @@ def index_key(user_id: str) -> str:
 
 
 def user_cache_key(user_id: str) -> str:
-    return user_key(user_id, "user")
+    return _user_cache_keys(user_id)[0]
 
 
 def user_generation_key(user_id: str) -> str:
@@ -255,16 +260,19 @@ def user_generation_key(user_id: str) -> str:
 
 
 def _touch_keys(user_id: str, session_id: str) -> list[str]:
-    """The session, the cached user and its generation (as :func:`session_key` and
-    :func:`_user_cache_keys` name them), from one look at the key prefix: every
-    authenticated request builds them."""
+    """The session, the cached user and its generation, from one look at the key
+    prefix: every authenticated request builds them."""
     user = user_key(user_id)
-    return [f"{user}:session:{session_id}", f"{user}:user", f"{user}:user:gen"]
+    return [_session_key_under(user, session_id), *_user_cache_keys_under(user)]
 
 
 def _user_cache_keys(user_id: str) -> list[str]:
     """The cached copy and its generation (``...:user:gen``)."""
-    cached = user_cache_key(user_id)
+    return _user_cache_keys_under(user_key(user_id))
+
+
+def _user_cache_keys_under(user: str) -> list[str]:
+    cached = f"{user}:user"
     return [cached, f"{cached}:gen"]
 
 
